@@ -1,0 +1,3 @@
+from boxoffice.cli import app
+
+app(prog_name="boxoffice")

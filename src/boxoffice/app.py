@@ -1,0 +1,113 @@
+"""create_app(): settings, middleware, routers, error handlers, lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+from boxoffice import __version__
+from boxoffice.catalog.router import router as catalog_router
+from boxoffice.config import Settings, get_settings
+from boxoffice.db.engine import create_engine, create_sessionmaker
+from boxoffice.db.migrate import head_revisions
+from boxoffice.health.router import router as health_router
+from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
+from boxoffice.kit.logging import configure_logging
+from boxoffice.kit.middleware import RequestContextMiddleware
+
+ROUTERS = (health_router, catalog_router)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is rendered."""
+
+    type: str
+    title: str
+    status: int
+    code: str = Field(description="Stable machine-readable error code")
+    detail: str
+    instance: str
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Per-field problems (validation errors only)"
+    )
+
+
+def _problem_openapi(app: FastAPI) -> dict[str, Any]:
+    """OpenAPI where every error response is problem+json, as the API really answers."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in list(responses.items()):
+                if status.startswith(("4", "5")) and "content" in response:
+                    content = response["content"]
+                    if "application/json" in content and status == "422":
+                        response["content"] = problem_content
+            if "422" in responses:
+                responses["422"]["description"] = "Request validation failed"
+            responses.setdefault(
+                "default", {"description": "Error (problem+json)", "content": problem_content}
+            )
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database.url:
+            raise RuntimeError(
+                "BOXOFFICE_DATABASE_URL is not set; start through `boxoffice serve`, "
+                "which starts the embedded PostgreSQL"
+            )
+        engine = create_engine(settings.database.url, settings.database)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="boxoffice",
+        version=__version__,
+        description=(
+            "Event-ticketing backend: venues and seat maps, events and showtimes, seat holds, "
+            "bookings, payments, waitlists, notifications. Errors are "
+            "`application/problem+json` with a stable `code`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.migration_heads = head_revisions()
+    install_error_handlers(app)
+    if settings.http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.http.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware, access_log=settings.log.access)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,78 @@
+"""Who is calling: `CurrentUser`, `OptionalUser`, and `require(permission)`."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from boxoffice.auth.errors import AccountDisabled, InvalidAccessToken, PermissionDenied
+from boxoffice.auth.models import User
+from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.auth.security import InvalidToken, decode_access_token
+from boxoffice.config import Settings
+from boxoffice.db.engine import Session
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def _user_from_token(
+    session: Session,
+    settings: AppSettings,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> User | None:
+    if credentials is None:
+        return None
+    try:
+        claims = decode_access_token(settings.auth, credentials.credentials)
+    except InvalidToken as exc:
+        raise InvalidAccessToken() from exc
+    # One indexed read per request: deactivation and password changes take effect at once.
+    user = await session.get(User, claims.user_id)
+    if user is None or user.token_version != claims.token_version:
+        raise InvalidAccessToken()
+    if not user.is_active:
+        raise AccountDisabled()
+    return user
+
+
+async def optional_user(
+    session: Session,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User | None:
+    return await _user_from_token(session, settings, credentials)
+
+
+async def current_user(
+    session: Session,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    user = await _user_from_token(session, settings, credentials)
+    if user is None:
+        raise InvalidAccessToken("Sign in and send 'Authorization: Bearer <access token>'")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def require(permission: Permission) -> Callable[[User], Awaitable[User]]:
+    """Dependency factory: the caller, if their role grants `permission`, else 403."""
+
+    async def dependency(user: CurrentUser) -> User:
+        if not has_permission(user.role, permission):
+            raise PermissionDenied(f"Requires permission '{permission.value}'")
+        return user
+
+    return dependency

@@ -1,0 +1,43 @@
+"""The one permission table: which role may do what. Every endpoint asks it.
+
+Ownership (a buyer's own bookings, an organizer's own events) is checked on top of this
+by the service that loads the resource.
+"""
+
+import enum
+
+from boxoffice.auth.models import Role
+
+
+class Permission(enum.StrEnum):
+    catalog_read_drafts = "catalog:read-drafts"
+    """See unpublished events (own ones for organizers, all for editors and admins)."""
+    venue_manage = "venue:manage"
+    event_manage = "event:manage"
+    event_manage_any = "event:manage-any"
+    """Edit events and venues of any organizer."""
+    booking_read_any = "booking:read-any"
+    booking_manage_any = "booking:manage-any"
+    user_manage = "user:manage"
+    analytics_read = "analytics:read"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.buyer: frozenset(),
+    Role.organizer: frozenset(
+        {Permission.catalog_read_drafts, Permission.venue_manage, Permission.event_manage}
+    ),
+    Role.editor: frozenset(
+        {
+            Permission.catalog_read_drafts,
+            Permission.venue_manage,
+            Permission.event_manage,
+            Permission.event_manage_any,
+        }
+    ),
+    Role.admin: frozenset(Permission),
+}
+
+
+def has_permission(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]

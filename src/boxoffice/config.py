@@ -1,0 +1,102 @@
+"""One settings object, grouped by concern; every field is read from `BOXOFFICE_*`."""
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _group(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=f"BOXOFFICE_{prefix}", extra="ignore")
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/boxoffice`, else `~/.local/share/boxoffice` (platformdirs decides)."""
+    return Path(platformdirs.user_data_dir("boxoffice", appauthor=False))
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _group("DATABASE_")
+
+    url: str | None = None
+    """DSN of the PostgreSQL server (`postgresql://user:pass@host:5432/db`). Unset: embedded."""
+    pool_size: int = Field(default=10, ge=1)
+    """Connections per process; size for throughput, not for client count."""
+    max_overflow: int = Field(default=10, ge=0)
+    """Extra connections a process may open under bursts."""
+    pool_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a request waits for a pooled connection before failing with 503."""
+    statement_timeout_ms: int = Field(default=15_000, ge=0)
+    """Server-side cap on one statement, so a stuck query cannot hold a worker forever."""
+    echo: bool = False
+    """Log every SQL statement (development only)."""
+
+
+class EmbeddedSettings(BaseSettings):
+    model_config = _group("EMBEDDED_")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Where the embedded PostgreSQL keeps its data (a `pgdata` folder is made inside)."""
+    database: str = "boxoffice"
+    """Database created inside the embedded server."""
+
+
+class HttpSettings(BaseSettings):
+    model_config = _group("HTTP_")
+
+    host: str = "127.0.0.1"
+    """Interface `serve` binds to."""
+    port: int = Field(default=8000, ge=1, le=65535)
+    """Port `serve` listens on."""
+    workers: int = Field(default=1, ge=1)
+    """Worker processes for `serve`; each is stateless."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed to call the API from a browser (JSON list)."""
+    public_url: str = "http://127.0.0.1:8000"
+    """Base URL clients use to reach the API (links in e-mails, webhooks)."""
+
+
+class AuthSettings(BaseSettings):
+    model_config = _group("AUTH_")
+
+    jwt_secret: SecretStr = SecretStr("dev-only-change-me-boxoffice-jwt-secret-0123456789")
+    """HMAC key for access tokens. Set a long random value in production."""
+    jwt_algorithm: str = "HS256"
+    """Signature algorithm for access tokens; tokens signed any other way are refused."""
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    """Lifetime of an access token."""
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    """Lifetime of a refresh token (each use rotates it)."""
+    issuer: str = "boxoffice"
+    """`iss` claim of issued access tokens."""
+
+
+class LogSettings(BaseSettings):
+    model_config = _group("LOG_")
+
+    level: str = "INFO"
+    """Minimum level logged."""
+    access: bool = True
+    """One log line per HTTP request (method, path, status, duration, request id)."""
+    json_output: bool | None = Field(default=None, alias="BOXOFFICE_LOG_JSON")
+    """JSON lines (true) or human-readable console (false). Unset: JSON when stderr is no TTY."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore")
+
+    environment: str = "development"
+    """`development`, `test` or `production`; production refuses the default JWT secret."""
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,69 @@
+"""Engine, session factory and the one-transaction-per-request session dependency."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from boxoffice.config import DatabaseSettings
+
+
+def async_url(dsn: str) -> str:
+    """Turn any `postgres://` / `postgresql://` DSN into SQLAlchemy's asyncpg form."""
+    url = make_url(dsn.replace("postgres://", "postgresql://", 1))
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def plain_url(dsn: str) -> str:
+    """The DSN as libpq and asyncpg take it (no SQLAlchemy driver suffix)."""
+    url = make_url(dsn.replace("postgres://", "postgresql://", 1))
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_engine(dsn: str, settings: DatabaseSettings | None = None) -> AsyncEngine:
+    """One pooled engine per process."""
+    settings = settings or DatabaseSettings()
+    server_settings = {"application_name": "boxoffice", "timezone": "UTC"}
+    if settings.statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+    return create_async_engine(
+        async_url(dsn),
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_pre_ping=True,
+        echo=settings.echo,
+        connect_args={"server_settings": server_settings},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session: commit when the handler returns, roll back when it raises.
+
+    Services only `flush()`; this dependency is the one place a request commits.
+    """
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+# scope="function": commit runs when the handler returns, before the response is sent,
+# so a client is never told "done" about a transaction that then failed to commit.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,20 @@
+"""Every table, imported in one place so Alembic and tests see the whole schema."""
+
+from boxoffice.auth.models import User
+from boxoffice.catalog.models import Event, PriceTier, Showtime
+from boxoffice.db.base import Base
+from boxoffice.inventory.models import InventoryUnit
+from boxoffice.venue.models import City, Seat, Section, Venue
+
+__all__ = [
+    "Base",
+    "City",
+    "Event",
+    "InventoryUnit",
+    "PriceTier",
+    "Seat",
+    "Section",
+    "Showtime",
+    "User",
+    "Venue",
+]

@@ -1,0 +1,63 @@
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, func, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from boxoffice.db.base import Base, str_enum
+
+
+class UnitState(enum.StrEnum):
+    available = "available"
+    held = "held"
+    sold = "sold"
+    blocked = "blocked"
+
+
+class InventoryUnit(Base):
+    """One sellable place of a showtime: a seat, or one slot of a general-admission section.
+
+    Snapshotted from the venue layout when the showtime is created, so later venue edits
+    never change what a showtime sells. Only the inventory package changes `state`.
+    """
+
+    __tablename__ = "inventory_units"
+    __table_args__ = (
+        Index(
+            "uq_inventory_units_showtime_id_seat_id",
+            "showtime_id",
+            "seat_id",
+            unique=True,
+            postgresql_where=text("seat_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_inventory_units_showtime_id_section_id_ga_slot",
+            "showtime_id",
+            "section_id",
+            "ga_slot",
+            unique=True,
+            postgresql_where=text("ga_slot IS NOT NULL"),
+        ),
+        Index(
+            "ix_inventory_units_showtime_id_section_id_state", "showtime_id", "section_id", "state"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    showtime_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("showtimes.id", ondelete="CASCADE"), nullable=False
+    )
+    section_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sections.id"), nullable=False)
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("seats.id"))
+    ga_slot: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[UnitState] = mapped_column(
+        str_enum(UnitState, 16), nullable=False, default=UnitState.available
+    )
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

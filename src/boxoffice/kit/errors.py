@@ -1,0 +1,291 @@
+"""Domain errors and the one handler that renders every error as RFC 9457 problem+json.
+
+Services raise subclasses of `BoxofficeError`; each carries its HTTP status and a stable
+machine `code` that clients can switch on. Nothing else in the code base builds error bodies.
+"""
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar, cast
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://boxoffice.dev/problems/"
+
+log = structlog.get_logger(__name__)
+
+
+class BoxofficeError(Exception):
+    """Base of every error a service may raise on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+
+class BadRequest(BoxofficeError):
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+
+class Unauthorized(BoxofficeError):
+    status = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(BoxofficeError):
+    status = 403
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(BoxofficeError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(BoxofficeError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class Gone(BoxofficeError):
+    status = 410
+    code = "gone"
+    title = "Gone"
+
+
+class PreconditionFailed(BoxofficeError):
+    status = 412
+    code = "precondition_failed"
+    title = "Precondition failed"
+
+
+class Unprocessable(BoxofficeError):
+    """A well-formed request that breaks a business rule the schema cannot express."""
+
+    status = 422
+    code = "unprocessable"
+    title = "Request cannot be processed"
+
+
+class TooManyRequests(BoxofficeError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
+        super().__init__(detail, **kwargs)
+
+
+class ServiceUnavailable(BoxofficeError):
+    status = 503
+    code = "service_unavailable"
+    title = "Service unavailable"
+
+
+def problem(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """Build one problem+json response; every error path ends here."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail or title,
+        "instance": request.url.path,
+    }
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+# SQLSTATE classes that mean the input was wrong, not the server: they answer 4xx.
+_SQLSTATE_PROBLEMS = {
+    "23505": (409, "conflict", "The resource already exists"),
+    "23503": (409, "conflict", "A referenced resource does not exist or is still in use"),
+    "23514": (422, "unprocessable", "A value breaks a constraint"),
+    "23P01": (409, "conflict", "The resource overlaps an existing one"),
+    "22P02": (400, "bad_request", "A value has the wrong format"),
+    "22003": (400, "bad_request", "A number is out of range"),
+    "22001": (400, "bad_request", "A text value is too long"),
+    "22007": (400, "bad_request", "A date or time has the wrong format"),
+    "22008": (400, "bad_request", "A date or time is out of range"),
+    "40001": (409, "serialization_conflict", "A concurrent change won; retry the request"),
+    "40P01": (409, "serialization_conflict", "A concurrent change won; retry the request"),
+    "55P03": (409, "locked", "The resource is being changed by another request; retry"),
+    "57014": (503, "timeout", "The database took too long to answer"),
+}
+
+
+def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
+        for err in errors
+    ]
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    for attr in ("sqlstate", "pgcode"):
+        value = getattr(orig, attr, None)
+        if isinstance(value, str):
+            return value
+    cause = getattr(orig, "__cause__", None)
+    value = getattr(cause, "sqlstate", None)
+    return value if isinstance(value, str) else None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render domain errors, framework errors and anything unexpected as problem+json."""
+
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        exc = cast(BoxofficeError, exc)
+        return problem(
+            request,
+            status=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            extra=exc.extra,
+            headers=exc.headers,
+        )
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        exc = cast(StarletteHTTPException, exc)
+        status = exc.status_code
+        try:
+            title = HTTPStatus(status).phrase
+        except ValueError:
+            title = "Error"
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if status == 404 and detail == "Not Found":
+            detail = f"No route matches {request.method} {request.url.path}"
+        if status == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem(
+            request,
+            status=status,
+            code=_HTTP_CODES.get(status, f"http_{status}"),
+            title=title,
+            detail=detail,
+            headers=exc.headers,
+        )
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        exc = cast(RequestValidationError, exc)
+        errors = _validation_errors(exc.errors())
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem(
+                request,
+                status=400,
+                code="malformed_json",
+                title="Malformed JSON body",
+                detail="The request body is not valid JSON",
+                extra={"errors": errors},
+            )
+        return problem(
+            request,
+            status=422,
+            code="validation_error",
+            title="Request validation failed",
+            detail="; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5]
+            ),
+            extra={"errors": errors},
+        )
+
+    async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
+        exc = cast(DBAPIError, exc)
+        mapped = _SQLSTATE_PROBLEMS.get(_sqlstate(exc) or "")
+        if mapped is None:
+            return await on_unexpected(request, exc)
+        status, code, title = mapped
+        log.info("db_error_mapped", sqlstate=_sqlstate(exc), status=status)
+        return problem(request, status=status, code=code, title=title)
+
+    async def on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("db_pool_timeout")
+        return problem(
+            request,
+            status=503,
+            code="overloaded",
+            title="Server busy",
+            detail="No database connection became free in time; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", exc_info=exc)
+        return problem(request, status=500, code="internal_error", title="Internal server error")
+
+    app.add_exception_handler(BoxofficeError, on_domain_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(PoolTimeoutError, on_pool_timeout)
+    app.add_exception_handler(DBAPIError, on_db_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status in (400, 401, 403, 404, 409, 422)
+}
+"""Responses every router declares, so /docs shows the error shape truthfully."""

@@ -1,0 +1,50 @@
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.auth.security import verify_password
+from boxoffice.catalog.models import Showtime
+from boxoffice.demo.loader import DEMO_PASSWORD, DEMO_USERS, load_demo
+from boxoffice.inventory.models import InventoryUnit
+from boxoffice.venue.models import Section, Venue
+
+
+async def _capacity(session: AsyncSession, venue_name: str) -> int:
+    total = await session.scalar(
+        select(func.sum(Section.capacity)).join(Venue).where(Venue.name == venue_name)
+    )
+    return int(total or 0)
+
+
+class TestDemoData:
+    async def test_loads_once(self, session: AsyncSession) -> None:
+        assert await load_demo(session) is True
+        assert await load_demo(session) is False
+
+    async def test_demo_users_sign_in_with_the_published_password(
+        self, session: AsyncSession
+    ) -> None:
+        await load_demo(session)
+        for email, _, role in DEMO_USERS:
+            user = await session.scalar(select(User).where(User.email == email))
+            assert user is not None
+            assert user.role == role
+            assert verify_password(user.password_hash, DEMO_PASSWORD)
+
+    async def test_venues_have_the_promised_sizes(self, session: AsyncSession) -> None:
+        await load_demo(session)
+        assert await _capacity(session, "Lumiere Cinema - Screen 1") == 150
+        assert await _capacity(session, "Royal Crescent Theatre") == 800
+        assert await _capacity(session, "Harbour Arena") == 10_000
+
+    async def test_every_showtime_has_one_unit_per_place(self, session: AsyncSession) -> None:
+        await load_demo(session)
+        rows = await session.execute(
+            select(Showtime.id, func.count(InventoryUnit.id))
+            .join(InventoryUnit, InventoryUnit.showtime_id == Showtime.id)
+            .group_by(Showtime.id)
+        )
+        counts = sorted(count for _, count in rows.all())
+        assert counts[0] == 150
+        assert counts[-1] == 10_000
+        assert len(counts) == 13
