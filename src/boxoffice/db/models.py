@@ -4,6 +4,7 @@ from boxoffice.auth.models import User
 from boxoffice.catalog.models import Event, PriceTier, Showtime
 from boxoffice.db.base import Base
 from boxoffice.inventory.models import InventoryUnit
+from boxoffice.kit.outbox import OutboxEvent
 from boxoffice.venue.models import City, Seat, Section, Venue
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "City",
     "Event",
     "InventoryUnit",
+    "OutboxEvent",
     "PriceTier",
     "Seat",
     "Section",

@@ -380,8 +380,39 @@ def upgrade() -> None:
         postgresql_where=sa.text("ga_slot IS NOT NULL"),
     )
 
+    op.create_table(
+        "outbox_events",
+        sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("topic", sa.String(length=64), nullable=False),
+        sa.Column("aggregate_id", sa.String(length=64), nullable=False),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
+    )
+    op.create_index(
+        "ix_outbox_events_pending",
+        "outbox_events",
+        ["created_at"],
+        unique=False,
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_outbox_events_pending",
+        table_name="outbox_events",
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    )
+    op.drop_table("outbox_events")
     op.drop_index(
         "uq_inventory_units_showtime_id_section_id_ga_slot",
         table_name="inventory_units",
