@@ -1,7 +1,10 @@
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 from pydantic import BaseModel
 
+from boxoffice.app import create_app
+from boxoffice.config import DatabaseSettings, Settings
+from boxoffice.db.engine import create_engine, create_sessionmaker
 from boxoffice.kit.errors import Conflict
 
 
@@ -96,8 +99,6 @@ class TestProblemResponses:
         assert body["taken"] == [13]
 
     async def test_unexpected_error_is_problem_500_without_internals(self, app: FastAPI) -> None:
-        from httpx import ASGITransport
-
         _add_probe_routes(app)
         transport = ASGITransport(app=app, raise_app_exceptions=False)
         async with AsyncClient(transport=transport, base_url="http://test") as c:
@@ -120,3 +121,26 @@ class TestOpenApi:
         response = await client.get("/docs")
         assert response.status_code == 200
         assert "swagger" in response.text.lower()
+
+
+class TestReadinessWithoutDatabase:
+    async def test_ready_is_503_when_the_database_is_unreachable(self, settings: Settings) -> None:
+        unreachable = settings.model_copy(
+            update={
+                "database": DatabaseSettings(
+                    url="postgresql://nobody@127.0.0.1:1/none", pool_timeout=2
+                )
+            }
+        )
+        assert unreachable.database.url
+        app = create_app(unreachable)
+        engine = create_engine(unreachable.database.url, unreachable.database)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            transport = ASGITransport(app=app)
+            async with AsyncClient(transport=transport, base_url="http://test") as c:
+                response = await c.get("/ready")
+        finally:
+            await engine.dispose()
+        assert response.status_code == 503
+        assert response.json()["database"] == "unreachable"
