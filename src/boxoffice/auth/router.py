@@ -1,0 +1,159 @@
+"""HTTP for sign-in: register, login, refresh, logout, sessions, phone codes, Google."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from boxoffice.auth import service
+from boxoffice.auth.dependencies import AppSettings, CurrentSessionId, CurrentUser
+from boxoffice.auth.errors import RefreshTokenReused
+from boxoffice.auth.schemas import (
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    SessionRead,
+    TokenResponse,
+    UserRead,
+)
+from boxoffice.db.engine import Session
+from boxoffice.kit.errors import PROBLEM_RESPONSES, BoxofficeError, problem
+from boxoffice.kit.ratelimit import RateLimiter, get_rate_limiter
+
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
+
+Limiter = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+def client_of(request: Request) -> service.Client:
+    return service.Client(
+        user_agent=request.headers.get("user-agent"),
+        ip=request.client.host if request.client else None,
+    )
+
+
+def token_response(issued: service.IssuedTokens) -> TokenResponse:
+    return TokenResponse(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+        user=UserRead.model_validate(issued.user),
+    )
+
+
+def committed_error(request: Request, exc: BoxofficeError) -> JSONResponse:
+    """Answer with `exc` while letting the request's transaction commit.
+
+    For errors whose side effect must stick (a revoked token family, a counted attempt):
+    raising would roll that back.
+    """
+    return problem(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
+@router.post(
+    "/register",
+    response_model=TokenResponse,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an account and sign in",
+)
+async def register(
+    request: Request, body: RegisterRequest, session: Session, settings: AppSettings
+) -> TokenResponse:
+    issued = await service.register(
+        session,
+        settings.auth,
+        email=str(body.email),
+        password=body.password,
+        full_name=body.full_name,
+        role=body.role,
+        client=client_of(request),
+    )
+    return token_response(issued)
+
+
+@router.post("/login", response_model=TokenResponse, summary="Sign in with e-mail and password")
+async def login(
+    request: Request,
+    body: LoginRequest,
+    session: Session,
+    settings: AppSettings,
+    limiter: Limiter,
+) -> TokenResponse:
+    issued = await service.login(
+        session,
+        settings.auth,
+        limiter,
+        email=body.email,
+        password=body.password,
+        client=client_of(request),
+    )
+    return token_response(issued)
+
+
+@router.post(
+    "/refresh-token",
+    response_model=TokenResponse,
+    summary="Trade a refresh token for a new pair (the old one is spent)",
+)
+async def refresh_token(
+    request: Request, body: RefreshRequest, session: Session, settings: AppSettings
+) -> TokenResponse | JSONResponse:
+    try:
+        issued = await service.refresh(
+            session, settings.auth, refresh_token=body.refresh_token, client=client_of(request)
+        )
+    except RefreshTokenReused as exc:
+        return committed_error(request, exc)
+    return token_response(issued)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Sign out this session",
+)
+async def logout(session: Session, user: CurrentUser, session_id: CurrentSessionId) -> None:
+    await service.logout(session, user, session_id)
+
+
+@router.get("/sessions", response_model=list[SessionRead], summary="My signed-in devices")
+async def list_sessions(
+    session: Session, user: CurrentUser, session_id: CurrentSessionId
+) -> list[SessionRead]:
+    sessions = await service.list_sessions(session, user)
+    return [
+        SessionRead.model_validate(s).model_copy(update={"current": s.id == session_id})
+        for s in sessions
+    ]
+
+
+@router.delete(
+    "/sessions/{auth_session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Sign one of my devices out",
+)
+async def revoke_session(auth_session_id: uuid.UUID, session: Session, user: CurrentUser) -> None:
+    await service.revoke_session(session, user, auth_session_id)
+
+
+@router.delete(
+    "/sessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Sign out every device except this one",
+)
+async def revoke_other_sessions(
+    session: Session, user: CurrentUser, session_id: CurrentSessionId
+) -> None:
+    await service.revoke_other_sessions(session, user, session_id)
