@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth.models import AuthSession, RefreshToken, User
+from boxoffice.auth.models import AuthSession, PhoneVerification, RefreshToken, User
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -153,3 +153,62 @@ async def list_live_sessions(session: AsyncSession, user_id: uuid.UUID) -> Seque
             .order_by(AuthSession.last_seen_at.desc())
         )
     ).all()
+
+
+async def supersede_phone_codes(session: AsyncSession, user_id: uuid.UUID, phone: str) -> None:
+    await session.execute(
+        update(PhoneVerification)
+        .where(
+            PhoneVerification.user_id == user_id,
+            PhoneVerification.phone == phone,
+            PhoneVerification.consumed_at.is_(None),
+        )
+        .values(consumed_at=func.now())
+    )
+
+
+async def add_phone_code(session: AsyncSession, verification: PhoneVerification) -> None:
+    session.add(verification)
+    await session.flush()
+
+
+async def pending_phone_code(
+    session: AsyncSession, user_id: uuid.UUID, phone: str
+) -> PhoneVerification | None:
+    return await session.scalar(
+        select(PhoneVerification)
+        .where(
+            PhoneVerification.user_id == user_id,
+            PhoneVerification.phone == phone,
+            PhoneVerification.consumed_at.is_(None),
+        )
+        .order_by(PhoneVerification.created_at.desc())
+        .limit(1)
+    )
+
+
+async def count_phone_code_attempt(
+    session: AsyncSession, verification_id: uuid.UUID, max_attempts: int
+) -> int | None:
+    """Count one guess, atomically; None once the code has no guesses left or is spent."""
+    attempts: int | None = await session.scalar(
+        update(PhoneVerification)
+        .where(
+            PhoneVerification.id == verification_id,
+            PhoneVerification.attempts < max_attempts,
+            PhoneVerification.consumed_at.is_(None),
+        )
+        .values(attempts=PhoneVerification.attempts + 1)
+        .returning(PhoneVerification.attempts)
+    )
+    return attempts
+
+
+async def consume_phone_code(session: AsyncSession, verification_id: uuid.UUID) -> bool:
+    consumed = await session.scalar(
+        update(PhoneVerification)
+        .where(PhoneVerification.id == verification_id, PhoneVerification.consumed_at.is_(None))
+        .values(consumed_at=func.now())
+        .returning(PhoneVerification.id)
+    )
+    return consumed is not None

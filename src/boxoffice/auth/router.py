@@ -6,17 +6,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from boxoffice.auth import service
+from boxoffice.auth import phone, service
 from boxoffice.auth.dependencies import AppSettings, CurrentSessionId, CurrentUser
-from boxoffice.auth.errors import RefreshTokenReused
+from boxoffice.auth.errors import OtpInvalid, RefreshTokenReused
 from boxoffice.auth.schemas import (
     LoginRequest,
+    PhoneCodeRequest,
+    PhoneCodeSent,
+    PhoneVerify,
     RefreshRequest,
     RegisterRequest,
     SessionRead,
     TokenResponse,
     UserRead,
 )
+from boxoffice.auth.sms import SmsSender, get_sms_sender
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES, BoxofficeError, problem
 from boxoffice.kit.ratelimit import RateLimiter, get_rate_limiter
@@ -157,3 +161,41 @@ async def revoke_other_sessions(
     session: Session, user: CurrentUser, session_id: CurrentSessionId
 ) -> None:
     await service.revoke_other_sessions(session, user, session_id)
+
+
+@router.post(
+    "/phone/request-code",
+    response_model=PhoneCodeSent,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Text a verification code to a phone number",
+)
+async def request_phone_code(
+    request: Request,
+    body: PhoneCodeRequest,
+    session: Session,
+    settings: AppSettings,
+    user: CurrentUser,
+    limiter: Limiter,
+    sender: Annotated[SmsSender, Depends(get_sms_sender)],
+) -> PhoneCodeSent:
+    expires_in = await phone.request_code(
+        session, settings.auth, limiter, sender, user, phone=body.phone, ip=client_of(request).ip
+    )
+    return PhoneCodeSent(phone=body.phone, expires_in=expires_in)
+
+
+@router.post(
+    "/phone/verify",
+    response_model=UserRead,
+    summary="Verify a phone number with the texted code",
+)
+async def verify_phone(
+    request: Request, body: PhoneVerify, session: Session, settings: AppSettings, user: CurrentUser
+) -> UserRead | JSONResponse:
+    try:
+        verified = await phone.verify_code(
+            session, settings.auth, user, phone=body.phone, code=body.code
+        )
+    except OtpInvalid as exc:
+        return committed_error(request, exc)
+    return UserRead.model_validate(verified)
