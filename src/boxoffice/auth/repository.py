@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth.models import AuthSession, PhoneVerification, RefreshToken, User
+from boxoffice.auth.models import (
+    AuthSession,
+    OAuthState,
+    PhoneVerification,
+    RefreshToken,
+    User,
+    UserIdentity,
+)
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -212,3 +219,39 @@ async def consume_phone_code(session: AsyncSession, verification_id: uuid.UUID) 
         .returning(PhoneVerification.id)
     )
     return consumed is not None
+
+
+async def add_oauth_state(session: AsyncSession, state: OAuthState) -> None:
+    session.add(state)
+    await session.flush()
+
+
+async def consume_oauth_state(
+    session: AsyncSession, state_hash: bytes, provider: str
+) -> str | None:
+    """Spend a pending authorization request once; returns its nonce."""
+    nonce: str | None = await session.scalar(
+        update(OAuthState)
+        .where(
+            OAuthState.state_hash == state_hash,
+            OAuthState.provider == provider,
+            OAuthState.used_at.is_(None),
+            OAuthState.expires_at > func.now(),
+        )
+        .values(used_at=func.now())
+        .returning(OAuthState.nonce)
+    )
+    return nonce
+
+
+async def get_identity_user(session: AsyncSession, provider: str, subject: str) -> User | None:
+    return await session.scalar(
+        select(User)
+        .join(UserIdentity, UserIdentity.user_id == User.id)
+        .where(UserIdentity.provider == provider, UserIdentity.subject == subject)
+    )
+
+
+async def add_identity(session: AsyncSession, identity: UserIdentity) -> None:
+    session.add(identity)
+    await session.flush()

@@ -3,13 +3,16 @@
 import uuid
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from boxoffice.auth import phone, service
+from boxoffice.auth import google, phone, service
 from boxoffice.auth.dependencies import AppSettings, CurrentSessionId, CurrentUser
 from boxoffice.auth.errors import OtpInvalid, RefreshTokenReused
 from boxoffice.auth.schemas import (
+    GoogleAuthorization,
+    GoogleCallback,
     LoginRequest,
     PhoneCodeRequest,
     PhoneCodeSent,
@@ -199,3 +202,60 @@ async def verify_phone(
     except OtpInvalid as exc:
         return committed_error(request, exc)
     return UserRead.model_validate(verified)
+
+
+def get_oidc_transport(request: Request) -> httpx.AsyncBaseTransport | None:
+    """Transport for calls to the identity provider (tests inject a fake issuer)."""
+    transport: httpx.AsyncBaseTransport | None = getattr(request.app.state, "oidc_transport", None)
+    return transport
+
+
+OidcTransport = Annotated[httpx.AsyncBaseTransport | None, Depends(get_oidc_transport)]
+
+
+def _oidc_client(settings: AppSettings, transport: OidcTransport) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=transport, timeout=settings.google.http_timeout_seconds, follow_redirects=False
+    )
+
+
+@router.get(
+    "/google/authorize",
+    response_model=GoogleAuthorization,
+    summary="Start Sign in with Google: the URL to send the browser to",
+)
+async def google_authorize(
+    session: Session, settings: AppSettings, transport: OidcTransport
+) -> GoogleAuthorization:
+    async with _oidc_client(settings, transport) as http:
+        url, state = await google.authorize(session, settings.google, http)
+    return GoogleAuthorization(authorization_url=url, state=state)
+
+
+@router.post(
+    "/google/callback",
+    response_model=TokenResponse,
+    summary="Finish Sign in with Google with the returned code and state",
+)
+async def google_callback(
+    request: Request,
+    body: GoogleCallback,
+    session: Session,
+    settings: AppSettings,
+    transport: OidcTransport,
+) -> TokenResponse | JSONResponse:
+    try:
+        async with _oidc_client(settings, transport) as http:
+            issued = await google.callback(
+                session,
+                settings.auth,
+                settings.google,
+                http,
+                code=body.code,
+                state=body.state,
+                client=client_of(request),
+            )
+    except BoxofficeError as exc:
+        # The state stays spent even though sign-in failed: it is single-use.
+        return committed_error(request, exc)
+    return token_response(issued)
