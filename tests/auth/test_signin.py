@@ -1,13 +1,14 @@
 """Register, log in, refresh, sign out: the whole journey through HTTP."""
 
 import asyncio
+import hashlib
 from collections import Counter
 
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from boxoffice.auth.models import AuthSession, RefreshToken, Role
+from boxoffice.auth.models import AuthSession, RefreshToken, Role, User
 from tests.auth.helpers import STRONG_PASSWORD, bearer, login, new_email, register
 from tests.factories import PASSWORD, create_user
 
@@ -211,3 +212,46 @@ class TestConcurrentRefresh:
             auth_session = await db.scalar(select(AuthSession))
             assert auth_session is not None
             assert auth_session.revoke_reason == "refresh_reuse"
+
+
+class TestConcurrentRegistration:
+    async def test_one_email_one_account(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+    ) -> None:
+        email = new_email()
+        responses = await asyncio.gather(
+            *(
+                committing_client.post(
+                    "/api/auth/register",
+                    json={"email": email if i % 2 else email.upper(), "password": STRONG_PASSWORD},
+                )
+                for i in range(8)
+            )
+        )
+        assert Counter(r.status_code for r in responses) == {201: 1, 409: 7}
+        assert {r.json()["code"] for r in responses if r.status_code == 409} == {"email_taken"}
+        async with committed() as db:
+            users = (await db.scalars(select(User).where(User.email == email))).all()
+            assert len(users) == 1
+
+
+class TestRefreshExpiry:
+    async def test_expired_refresh_token_is_refused(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        tokens = await register(client)
+        await session.execute(update(RefreshToken).values(expires_at=RefreshToken.created_at))
+        response = await client.post(
+            "/api/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
+        )
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_refresh_token"
+
+    async def test_refresh_tokens_are_stored_hashed(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        tokens = await register(client)
+        stored = (await session.scalars(select(RefreshToken.token_hash))).all()
+        assert stored == [hashlib.sha256(tokens["refresh_token"].encode()).digest()]
