@@ -1,12 +1,14 @@
 """Phone verification by one-time code."""
 
+import asyncio
 import logging
+from collections import Counter
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import PhoneVerification
 from boxoffice.config import Settings
@@ -149,3 +151,28 @@ class TestDevelopmentSender:
         assert len(records) == 1
         assert PHONE in records[0].getMessage()
         assert "Your boxoffice code is " in records[0].getMessage()
+
+
+class TestConcurrentGuesses:
+    async def test_attempt_limit_holds_under_concurrent_guesses(
+        self,
+        committing_app: FastAPI,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+    ) -> None:
+        sms = RecordingSmsSender()
+        committing_app.state.sms_sender = sms
+        tokens = await register(committing_client)
+        await _request(committing_client, tokens)
+        wrong = _wrong(sms.last_code(PHONE))
+        results = await asyncio.gather(
+            *(_verify(committing_client, tokens, wrong) for _ in range(12))
+        )
+        assert Counter(r["code"] for r in results) == {
+            "otp_invalid": 5,
+            "otp_attempts_exceeded": 7,
+        }
+        async with committed() as db:
+            row = await db.scalar(select(PhoneVerification))
+            assert row is not None
+            assert row.attempts == 5

@@ -182,3 +182,45 @@ class TestManageUsers:
         )
         assert response.status_code == 409
         assert response.json()["code"] == "cannot_modify_self"
+
+
+class TestAdminUpdate:
+    async def test_correct_name_and_email(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        admin = await create_user(session, role=Role.admin)
+        user = await create_user(session)
+        response = await client.put(
+            f"/api/users/{user.id}",
+            json={"full_name": "Corrected Name", "email": "corrected@example.com"},
+            headers=auth_headers(admin),
+        )
+        assert response.status_code == 200
+        assert response.json()["full_name"] == "Corrected Name"
+        await login(client, "corrected@example.com", PASSWORD)
+
+    async def test_email_of_another_account_is_refused(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        admin = await create_user(session, role=Role.admin)
+        user = await create_user(session)
+        other = await create_user(session)
+        response = await client.put(
+            f"/api/users/{user.id}",
+            json={"email": other.email.upper()},
+            headers=auth_headers(admin),
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "email_taken"
+
+    async def test_buyer_cannot_edit_another_user(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        buyer = await create_user(session)
+        other = await create_user(session)
+        response = await client.put(
+            f"/api/users/{other.id}", json={"full_name": "Hacked"}, headers=auth_headers(buyer)
+        )
+        assert response.status_code == 403
+        await session.refresh(other)
+        assert other.full_name == "Test User"

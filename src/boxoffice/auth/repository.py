@@ -28,9 +28,7 @@ async def load_token_user(
 ) -> tuple[User, bool] | None:
     """The token's user and whether its session is still live, in one round trip."""
     if session_id is None:
-        user = await session.scalar(
-            select(User).where(User.id == user_id).execution_options(populate_existing=True)
-        )
+        user = await session.get(User, user_id)
         return (user, True) if user else None
     row = (
         await session.execute(
@@ -39,7 +37,6 @@ async def load_token_user(
                 AuthSession, and_(AuthSession.id == session_id, AuthSession.user_id == User.id)
             )
             .where(User.id == user_id)
-            .execution_options(populate_existing=True)
         )
     ).one_or_none()
     if row is None:

@@ -206,7 +206,7 @@ async def refresh(
             )
             raise RefreshTokenReused()
         raise InvalidRefreshToken()
-    user = await session.get(User, spent.user_id, populate_existing=True)
+    user = await session.get(User, spent.user_id)
     if user is None or not user.is_active:
         raise AccountDisabled()
     await repository.touch_session(session, spent.session_id, ip=client.ip)

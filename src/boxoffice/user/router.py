@@ -14,7 +14,13 @@ from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
 from boxoffice.user import service
-from boxoffice.user.schemas import AdminUserRead, RoleChange, UserSort, UserUpdate
+from boxoffice.user.schemas import (
+    AdminUserRead,
+    AdminUserUpdate,
+    RoleChange,
+    UserSort,
+    UserUpdate,
+)
 
 router = APIRouter(prefix="/api/users", tags=["users"], responses=PROBLEM_RESPONSES)
 
@@ -85,6 +91,13 @@ async def list_users(
 @router.get("/{user_id}", response_model=AdminUserRead, summary="Get one user (admin)")
 async def get_user(user_id: uuid.UUID, session: Session, _admin: UserReader) -> AdminUserRead:
     return AdminUserRead.model_validate(await service.get_user(session, user_id))
+
+
+@router.put("/{user_id}", response_model=AdminUserRead, summary="Correct a user's name or e-mail")
+async def update_user(
+    user_id: uuid.UUID, body: AdminUserUpdate, session: Session, admin: UserManager
+) -> AdminUserRead:
+    return AdminUserRead.model_validate(await service.update_user(session, admin, user_id, body))
 
 
 @router.put("/{user_id}/role", response_model=AdminUserRead, summary="Change a user's role")

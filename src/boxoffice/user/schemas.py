@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from boxoffice.auth.models import Role
 from boxoffice.auth.schemas import PHONE_PATTERN, UserRead
@@ -16,6 +16,13 @@ class UserUpdate(BaseModel):
         pattern=PHONE_PATTERN,
         description="E.164; changing it clears the verification (verify via /api/auth/phone)",
     )
+
+
+class AdminUserUpdate(BaseModel):
+    """What an admin may correct on an account; omitted fields stay as they are."""
+
+    full_name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
 
 
 class AdminUserRead(UserRead):

@@ -4,15 +4,18 @@ import uuid
 from collections.abc import Sequence
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.auth import repository as auth_repository
 from boxoffice.auth import service as auth_service
+from boxoffice.auth.errors import EmailTaken
 from boxoffice.auth.models import Role, User
 from boxoffice.kit.pagination import PageParams, SortOrder
 from boxoffice.kit.time import utcnow
 from boxoffice.user import repository
 from boxoffice.user.errors import CannotModifySelf, UserDeleted, UserNotFound
-from boxoffice.user.schemas import UserSort, UserUpdate
+from boxoffice.user.schemas import AdminUserUpdate, UserSort, UserUpdate
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +60,29 @@ async def _managed_user(session: AsyncSession, admin: User, user_id: uuid.UUID) 
     user = await get_user(session, user_id)
     if user.deleted_at is not None:
         raise UserDeleted()
+    return user
+
+
+async def update_user(
+    session: AsyncSession, admin: User, user_id: uuid.UUID, changes: AdminUserUpdate
+) -> User:
+    """Correct a user's name or e-mail address (seed 002's `PUT /users/:id`)."""
+    user = await get_user(session, user_id)
+    if user.deleted_at is not None:
+        raise UserDeleted()
+    if changes.full_name is not None:
+        user.full_name = changes.full_name.strip()
+    if changes.email is not None and changes.email.lower() != user.email.lower():
+        if await auth_repository.get_user_by_email(session, str(changes.email)) is not None:
+            raise EmailTaken()
+        user.email = str(changes.email)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:  # a concurrent registration took the address
+        raise EmailTaken() from exc
+    log.info("user_updated_by_admin", user_id=str(user.id), by=str(admin.id))
+    await session.refresh(user)
     return user
 
 
