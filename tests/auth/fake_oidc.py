@@ -4,6 +4,8 @@ The tests reach it through an injected httpx transport: a fake at the network ed
 the real formats (RFC 8414 discovery, RFC 6749 token request, RFC 7517 JWKS, RS256 ID tokens).
 """
 
+import base64
+import hashlib
 import json
 import secrets
 import time
@@ -27,7 +29,8 @@ class FakeIssuer:
     def __init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "test-key-1"
-        self.codes: dict[str, str] = {}
+        self.codes: dict[str, tuple[str, str | None]] = {}
+        self.pending_challenge: str | None = None
         self.token_requests: list[dict[str, list[str]]] = []
         self.app = Starlette(
             routes=[
@@ -58,10 +61,14 @@ class FakeIssuer:
             claims, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid}
         )
 
+    def consent(self, code_challenge: str) -> None:
+        """The user reached /authorize with this PKCE challenge and agreed."""
+        self.pending_challenge = code_challenge
+
     def issue_code(self, id_token: str) -> str:
         """What the provider would hand the browser after the user consents."""
         code = secrets.token_urlsafe(16)
-        self.codes[code] = id_token
+        self.codes[code] = (id_token, self.pending_challenge)
         return code
 
     async def discovery(self, request: Request) -> JSONResponse:
@@ -95,7 +102,13 @@ class FakeIssuer:
             or code not in self.codes
         ):
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        id_token = self.codes.pop(code)
+        id_token, challenge = self.codes.pop(code)
+        verifier = (form.get("code_verifier") or [""])[0]
+        digest = hashlib.sha256(verifier.encode()).digest()
+        if challenge is not None and base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != (
+            challenge
+        ):
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
         return JSONResponse(
             {
                 "access_token": "provider-access-token",

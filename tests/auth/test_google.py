@@ -41,7 +41,7 @@ def issuer(app: FastAPI, settings: Settings) -> FakeIssuer:
     return fake
 
 
-async def _authorize(client: AsyncClient) -> tuple[str, str]:
+async def _authorize(client: AsyncClient, issuer: FakeIssuer) -> tuple[str, str]:
     """Start a flow; return (state, nonce) as the provider would read them from the URL."""
     response = await client.get("/api/auth/google/authorize")
     assert response.status_code == 200, response.text
@@ -53,6 +53,8 @@ async def _authorize(client: AsyncClient) -> tuple[str, str]:
     assert query["redirect_uri"] == [REDIRECT_URI]
     assert query["response_type"] == ["code"]
     assert query["state"] == [body["state"]]
+    assert query["code_challenge_method"] == ["S256"]
+    issuer.consent(query["code_challenge"][0])
     return body["state"], query["nonce"][0]
 
 
@@ -63,7 +65,7 @@ async def _callback(client: AsyncClient, code: str, state: str) -> httpx.Respons
 async def _sign_in(
     client: AsyncClient, issuer: FakeIssuer, **claims: Any
 ) -> tuple[httpx.Response, dict[str, Any]]:
-    state, nonce = await _authorize(client)
+    state, nonce = await _authorize(client, issuer)
     id_claims = issuer.claims(nonce, **claims)
     response = await _callback(client, issuer.issue_code(issuer.sign(id_claims)), state)
     return response, id_claims
@@ -89,6 +91,7 @@ class TestGoogleSignIn:
         assert [s["method"] for s in sessions] == ["google"]
         # The code was exchanged with our client credentials.
         assert issuer.token_requests[0]["client_secret"] == [CLIENT_SECRET]
+        assert len(issuer.token_requests[0]["code_verifier"][0]) >= 43
 
     async def test_same_google_account_signs_into_the_same_user(
         self, client: AsyncClient, issuer: FakeIssuer
@@ -127,12 +130,22 @@ class TestGoogleSignIn:
 
 class TestGoogleRefusals:
     async def test_state_is_single_use(self, client: AsyncClient, issuer: FakeIssuer) -> None:
-        state, nonce = await _authorize(client)
+        state, nonce = await _authorize(client, issuer)
         token = issuer.sign(issuer.claims(nonce))
         assert (await _callback(client, issuer.issue_code(token), state)).status_code == 200
         replay = await _callback(client, issuer.issue_code(token), state)
         assert replay.status_code == 400
         assert replay.json()["code"] == "oauth_state_invalid"
+
+    async def test_code_issued_for_another_flow_is_refused(
+        self, client: AsyncClient, issuer: FakeIssuer
+    ) -> None:
+        # PKCE: a code intercepted from someone else's flow fails our verifier.
+        state, nonce = await _authorize(client, issuer)
+        issuer.consent("challenge-of-a-flow-we-did-not-start")
+        stolen = issuer.issue_code(issuer.sign(issuer.claims(nonce)))
+        response = await _callback(client, stolen, state)
+        assert response.json()["code"] == "oauth_code_rejected"
 
     async def test_unknown_state(self, client: AsyncClient, issuer: FakeIssuer) -> None:
         response = await _callback(client, "any-code", "made-up-state")
@@ -141,7 +154,7 @@ class TestGoogleRefusals:
     async def test_state_stays_spent_after_a_failed_callback(
         self, client: AsyncClient, issuer: FakeIssuer
     ) -> None:
-        state, nonce = await _authorize(client)
+        state, nonce = await _authorize(client, issuer)
         failed = await _callback(client, "not-a-code-the-issuer-gave", state)
         assert failed.json()["code"] == "oauth_code_rejected"
         retry = await _callback(client, issuer.issue_code(issuer.sign(issuer.claims(nonce))), state)
@@ -166,14 +179,14 @@ class TestGoogleRefusals:
     async def test_token_signed_by_another_key_is_refused(
         self, client: AsyncClient, issuer: FakeIssuer
     ) -> None:
-        state, nonce = await _authorize(client)
+        state, nonce = await _authorize(client, issuer)
         rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         forged = issuer.sign(issuer.claims(nonce), key=rogue)
         response = await _callback(client, issuer.issue_code(forged), state)
         assert response.json()["code"] == "id_token_invalid"
 
     async def test_alg_none_is_refused(self, client: AsyncClient, issuer: FakeIssuer) -> None:
-        state, nonce = await _authorize(client)
+        state, nonce = await _authorize(client, issuer)
         header = _b64(json.dumps({"alg": "none", "kid": issuer.kid}).encode())
         payload = _b64(json.dumps(issuer.claims(nonce)).encode())
         response = await _callback(client, issuer.issue_code(f"{header}.{payload}."), state)
@@ -183,7 +196,7 @@ class TestGoogleRefusals:
         self, client: AsyncClient, issuer: FakeIssuer
     ) -> None:
         # HS/RS confusion: the attacker HMACs with the public key the JWKS publishes.
-        state, nonce = await _authorize(client)
+        state, nonce = await _authorize(client, issuer)
         public_pem = issuer.key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )

@@ -120,7 +120,9 @@ class TestNoSecretsInLogs:
         app.state.oidc_transport = httpx.ASGITransport(app=issuer.app)
         caplog.set_level(logging.DEBUG)
         started = (await client.get("/api/auth/google/authorize")).json()
-        nonce = parse_qs(urlsplit(started["authorization_url"]).query)["nonce"][0]
+        query = parse_qs(urlsplit(started["authorization_url"]).query)
+        nonce = query["nonce"][0]
+        issuer.consent(query["code_challenge"][0])
         id_token = issuer.sign(issuer.claims(nonce))
         code = issuer.issue_code(id_token)
         response = await client.post(
@@ -137,6 +139,7 @@ class TestNoSecretsInLogs:
                 "authorization code": code,
                 "state": started["state"],
                 "nonce": nonce,
+                "pkce verifier": issuer.token_requests[0]["code_verifier"][0],
                 "id token": id_token,
                 "provider access token": "provider-access-token",
                 "our access token": body["access_token"],

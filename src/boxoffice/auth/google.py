@@ -1,11 +1,14 @@
 """Sign in with Google: the OpenID Connect authorization-code flow.
 
-`authorize` makes the provider URL with a single-use `state` and a `nonce` kept server-side;
-`callback` spends the state, exchanges the code at the token endpoint, verifies the ID token
+`authorize` makes the provider URL with a single-use `state`, a `nonce` and a PKCE challenge
+(S256), all kept server-side; `callback` spends the state, exchanges the code (with the PKCE
+verifier and our client credentials) at the token endpoint, verifies the ID token
 (signature against the issuer's JWKS, `iss`, `aud`, `exp`, `nonce`), then links or creates
 the account and opens a session. Any OIDC issuer works; tests use a fake one.
 """
 
+import base64
+import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
@@ -55,6 +58,12 @@ def _require_configured(settings: GoogleSettings) -> tuple[str, str]:
     return settings.client_id, settings.client_secret.get_secret_value()
 
 
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 async def _get_json(http: httpx.AsyncClient, url: str) -> dict[str, Any]:
     try:
         response = await http.get(url)
@@ -89,13 +98,14 @@ async def authorize(
     """Start a sign-in: the URL to send the browser to, and its `state`."""
     client_id, _ = _require_configured(settings)
     provider = await discover(http, settings)
-    state, nonce = new_opaque_token(), new_opaque_token()
+    state, nonce, verifier = new_opaque_token(), new_opaque_token(), new_opaque_token()
     await repository.add_oauth_state(
         session,
         OAuthState(
             state_hash=hash_opaque_token(state),
             provider=PROVIDER,
             nonce=nonce,
+            code_verifier=verifier,
             expires_at=utcnow() + timedelta(seconds=settings.state_ttl_seconds),
         ),
     )
@@ -107,13 +117,19 @@ async def authorize(
             "scope": "openid email profile",
             "state": state,
             "nonce": nonce,
+            "code_challenge": pkce_challenge(verifier),
+            "code_challenge_method": "S256",
         }
     )
     return f"{provider.authorization_endpoint}?{query}", state
 
 
 async def _exchange_code(
-    http: httpx.AsyncClient, provider: Provider, settings: GoogleSettings, code: str
+    http: httpx.AsyncClient,
+    provider: Provider,
+    settings: GoogleSettings,
+    code: str,
+    code_verifier: str,
 ) -> str:
     client_id, client_secret = _require_configured(settings)
     try:
@@ -125,6 +141,7 @@ async def _exchange_code(
                 "redirect_uri": settings.redirect_uri,
                 "client_id": client_id,
                 "client_secret": client_secret,
+                "code_verifier": code_verifier,
             },
             headers={"Accept": "application/json"},
         )
@@ -227,11 +244,12 @@ async def callback(
     Errors after the state is spent leave it spent: the caller lets the transaction commit.
     """
     _require_configured(settings)
-    nonce = await repository.consume_oauth_state(session, hash_opaque_token(state), PROVIDER)
-    if nonce is None:
+    pending = await repository.consume_oauth_state(session, hash_opaque_token(state), PROVIDER)
+    if pending is None:
         raise OAuthStateInvalid()
+    nonce, code_verifier = pending
     provider = await discover(http, settings)
-    id_token = await _exchange_code(http, provider, settings, code)
+    id_token = await _exchange_code(http, provider, settings, code, code_verifier)
     claims = await verify_id_token(http, provider, settings, id_token, nonce)
     user = await _user_for_claims(session, claims)
     if not user.is_active:

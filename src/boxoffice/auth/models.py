@@ -126,13 +126,15 @@ class PhoneVerification(Base):
 
 
 class OAuthState(Base):
-    """A pending OpenID Connect sign-in: `state` (hashed) and `nonce`, single-use."""
+    """A pending OpenID Connect sign-in: `state` (hashed), `nonce` and PKCE verifier."""
 
     __tablename__ = "oauth_states"
 
     state_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     provider: Mapped[str] = mapped_column(String(20), nullable=False)
     nonce: Mapped[str] = mapped_column(String(128), nullable=False)
+    code_verifier: Mapped[str] = mapped_column(String(128), nullable=False)
+    """PKCE (RFC 7636): proves at the token endpoint that we started this flow."""
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

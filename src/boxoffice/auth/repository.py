@@ -225,20 +225,22 @@ async def add_oauth_state(session: AsyncSession, state: OAuthState) -> None:
 
 async def consume_oauth_state(
     session: AsyncSession, state_hash: bytes, provider: str
-) -> str | None:
-    """Spend a pending authorization request once; returns its nonce."""
-    nonce: str | None = await session.scalar(
-        update(OAuthState)
-        .where(
-            OAuthState.state_hash == state_hash,
-            OAuthState.provider == provider,
-            OAuthState.used_at.is_(None),
-            OAuthState.expires_at > func.now(),
+) -> tuple[str, str] | None:
+    """Spend a pending authorization request once; returns its nonce and PKCE verifier."""
+    row = (
+        await session.execute(
+            update(OAuthState)
+            .where(
+                OAuthState.state_hash == state_hash,
+                OAuthState.provider == provider,
+                OAuthState.used_at.is_(None),
+                OAuthState.expires_at > func.now(),
+            )
+            .values(used_at=func.now())
+            .returning(OAuthState.nonce, OAuthState.code_verifier)
         )
-        .values(used_at=func.now())
-        .returning(OAuthState.nonce)
-    )
-    return nonce
+    ).one_or_none()
+    return (row[0], row[1]) if row else None
 
 
 async def get_identity_user(session: AsyncSession, provider: str, subject: str) -> User | None:

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("state_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("provider", sa.String(length=20), nullable=False),
         sa.Column("nonce", sa.String(length=128), nullable=False),
+        sa.Column("code_verifier", sa.String(length=128), nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
