@@ -32,6 +32,7 @@ class FakeIssuer:
         self.codes: dict[str, tuple[str, str | None]] = {}
         self.pending_challenge: str | None = None
         self.token_requests: list[dict[str, list[str]]] = []
+        self.fetches = {"discovery": 0, "jwks": 0}
         self.app = Starlette(
             routes=[
                 Route("/.well-known/openid-configuration", self.discovery),
@@ -71,7 +72,13 @@ class FakeIssuer:
         self.codes[code] = (id_token, self.pending_challenge)
         return code
 
+    def rotate_key(self) -> None:
+        """Start signing with a new key under a new kid (the old one is withdrawn)."""
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = f"{self.kid}-next"
+
     async def discovery(self, request: Request) -> JSONResponse:
+        self.fetches["discovery"] += 1
         return JSONResponse(
             {
                 "issuer": ISSUER,
@@ -83,6 +90,7 @@ class FakeIssuer:
         )
 
     async def jwks(self, request: Request) -> JSONResponse:
+        self.fetches["jwks"] += 1
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
         return JSONResponse({"keys": [jwk]})

@@ -128,6 +128,25 @@ class TestGoogleSignIn:
         assert response.json()["code"] == "account_disabled"
 
 
+class TestProviderDocuments:
+    async def test_discovery_and_keys_are_fetched_once(
+        self, client: AsyncClient, issuer: FakeIssuer
+    ) -> None:
+        for _ in range(3):
+            response, _ = await _sign_in(client, issuer)
+            assert response.status_code == 200
+        assert issuer.fetches == {"discovery": 1, "jwks": 1}
+
+    async def test_a_rotated_key_is_picked_up(
+        self, client: AsyncClient, issuer: FakeIssuer
+    ) -> None:
+        await _sign_in(client, issuer)
+        issuer.rotate_key()
+        response, _ = await _sign_in(client, issuer)
+        assert response.status_code == 200
+        assert issuer.fetches["jwks"] == 2
+
+
 class TestGoogleRefusals:
     async def test_state_is_single_use(self, client: AsyncClient, issuer: FakeIssuer) -> None:
         state, nonce = await _authorize(client, issuer)

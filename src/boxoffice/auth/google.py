@@ -10,7 +10,9 @@ the account and opens a session. Any OIDC issuer works; tests use a fake one.
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -77,10 +79,45 @@ async def _get_json(http: httpx.AsyncClient, url: str) -> dict[str, Any]:
     return body
 
 
-async def discover(http: httpx.AsyncClient, settings: GoogleSettings) -> Provider:
+class OidcDocumentCache:
+    """Discovery documents and key sets, kept per process for `max_age` seconds."""
+
+    def __init__(
+        self, max_age: float = 3600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._documents: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._max_age = max_age
+        self._clock = clock
+
+    def get(self, url: str) -> dict[str, Any] | None:
+        entry = self._documents.get(url)
+        if entry is None or self._clock() - entry[0] > self._max_age:
+            return None
+        return entry[1]
+
+    def put(self, url: str, document: dict[str, Any]) -> None:
+        self._documents[url] = (self._clock(), document)
+
+
+@dataclass
+class OidcClient:
+    """HTTP to the identity provider, with its public documents cached."""
+
+    http: httpx.AsyncClient
+    cache: OidcDocumentCache = field(default_factory=OidcDocumentCache)
+
+    async def get_json(self, url: str, *, fresh: bool = False) -> dict[str, Any]:
+        if not fresh and (cached := self.cache.get(url)) is not None:
+            return cached
+        document = await _get_json(self.http, url)
+        self.cache.put(url, document)
+        return document
+
+
+async def discover(oidc: OidcClient, settings: GoogleSettings) -> Provider:
     """Read the issuer's discovery document (endpoints and key set location)."""
     issuer = settings.issuer.rstrip("/")
-    document = await _get_json(http, f"{issuer}/.well-known/openid-configuration")
+    document = await oidc.get_json(f"{issuer}/.well-known/openid-configuration")
     try:
         return Provider(
             issuer=str(document["issuer"]),
@@ -93,11 +130,11 @@ async def discover(http: httpx.AsyncClient, settings: GoogleSettings) -> Provide
 
 
 async def authorize(
-    session: AsyncSession, settings: GoogleSettings, http: httpx.AsyncClient
+    session: AsyncSession, settings: GoogleSettings, oidc: OidcClient
 ) -> tuple[str, str]:
     """Start a sign-in: the URL to send the browser to, and its `state`."""
     client_id, _ = _require_configured(settings)
-    provider = await discover(http, settings)
+    provider = await discover(oidc, settings)
     state, nonce, verifier = new_opaque_token(), new_opaque_token(), new_opaque_token()
     await repository.add_oauth_state(
         session,
@@ -160,8 +197,21 @@ async def _exchange_code(
     return id_token
 
 
+async def _signing_key(oidc: OidcClient, provider: Provider, kid: str) -> jwt.PyJWK:
+    """The issuer's key `kid`; an unknown kid refetches the key set once (key rotation)."""
+    for fresh in (False, True):
+        jwks = await oidc.get_json(provider.jwks_uri, fresh=fresh)
+        try:
+            return jwt.PyJWKSet.from_dict(jwks)[kid]
+        except KeyError:
+            continue
+        except jwt.PyJWTError as exc:
+            raise IdTokenInvalid("The issuer's key set is unusable") from exc
+    raise IdTokenInvalid("No key of the issuer matches the token")
+
+
 async def verify_id_token(
-    http: httpx.AsyncClient,
+    oidc: OidcClient,
     provider: Provider,
     settings: GoogleSettings,
     id_token: str,
@@ -175,12 +225,7 @@ async def verify_id_token(
         raise IdTokenInvalid() from exc
     if header.get("alg") not in ID_TOKEN_ALGORITHMS:
         raise IdTokenInvalid(f"Signature algorithm {header.get('alg')!r} is not accepted")
-    jwks = await _get_json(http, provider.jwks_uri)
-    try:
-        key_set = jwt.PyJWKSet.from_dict(jwks)
-        signing_key = key_set[str(header.get("kid"))]
-    except (jwt.PyJWTError, KeyError) as exc:
-        raise IdTokenInvalid("No key of the issuer matches the token") from exc
+    signing_key = await _signing_key(oidc, provider, str(header.get("kid")))
     issuers = [settings.issuer.rstrip("/")]
     if issuers[0] == GOOGLE_ISSUER:
         issuers.append("accounts.google.com")  # Google uses both forms
@@ -233,7 +278,7 @@ async def callback(
     session: AsyncSession,
     auth_settings: AuthSettings,
     settings: GoogleSettings,
-    http: httpx.AsyncClient,
+    oidc: OidcClient,
     *,
     code: str,
     state: str,
@@ -248,9 +293,9 @@ async def callback(
     if pending is None:
         raise OAuthStateInvalid()
     nonce, code_verifier = pending
-    provider = await discover(http, settings)
-    id_token = await _exchange_code(http, provider, settings, code, code_verifier)
-    claims = await verify_id_token(http, provider, settings, id_token, nonce)
+    provider = await discover(oidc, settings)
+    id_token = await _exchange_code(oidc.http, provider, settings, code, code_verifier)
+    claims = await verify_id_token(oidc, provider, settings, id_token, nonce)
     user = await _user_for_claims(session, claims)
     if not user.is_active:
         raise AccountDisabled()

@@ -213,10 +213,22 @@ def get_oidc_transport(request: Request) -> httpx.AsyncBaseTransport | None:
 OidcTransport = Annotated[httpx.AsyncBaseTransport | None, Depends(get_oidc_transport)]
 
 
-def _oidc_client(settings: AppSettings, transport: OidcTransport) -> httpx.AsyncClient:
+def _oidc_http(settings: AppSettings, transport: OidcTransport) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=transport, timeout=settings.google.http_timeout_seconds, follow_redirects=False
     )
+
+
+def get_oidc_cache(request: Request) -> google.OidcDocumentCache:
+    """The process's cache of discovery documents and key sets, made on first use."""
+    cache: google.OidcDocumentCache | None = getattr(request.app.state, "oidc_cache", None)
+    if cache is None:
+        cache = google.OidcDocumentCache()
+        request.app.state.oidc_cache = cache
+    return cache
+
+
+OidcCache = Annotated[google.OidcDocumentCache, Depends(get_oidc_cache)]
 
 
 @router.get(
@@ -225,10 +237,11 @@ def _oidc_client(settings: AppSettings, transport: OidcTransport) -> httpx.Async
     summary="Start Sign in with Google: the URL to send the browser to",
 )
 async def google_authorize(
-    session: Session, settings: AppSettings, transport: OidcTransport
+    session: Session, settings: AppSettings, transport: OidcTransport, cache: OidcCache
 ) -> GoogleAuthorization:
-    async with _oidc_client(settings, transport) as http:
-        url, state = await google.authorize(session, settings.google, http)
+    async with _oidc_http(settings, transport) as http:
+        oidc = google.OidcClient(http, cache)
+        url, state = await google.authorize(session, settings.google, oidc)
     return GoogleAuthorization(authorization_url=url, state=state)
 
 
@@ -243,14 +256,15 @@ async def google_callback(
     session: Session,
     settings: AppSettings,
     transport: OidcTransport,
+    cache: OidcCache,
 ) -> TokenResponse | JSONResponse:
     try:
-        async with _oidc_client(settings, transport) as http:
+        async with _oidc_http(settings, transport) as http:
             issued = await google.callback(
                 session,
                 settings.auth,
                 settings.google,
-                http,
+                google.OidcClient(http, cache),
                 code=body.code,
                 state=body.state,
                 client=client_of(request),
