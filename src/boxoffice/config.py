@@ -79,6 +79,10 @@ class AuthSettings(BaseSettings):
     """Sign-in attempts allowed per client IP per `login_window_seconds`."""
     login_window_seconds: int = Field(default=900, ge=1)
     """Window of the sign-in rate limits; a blocked caller is told when to retry."""
+    register_per_ip: int = Field(default=20, ge=1)
+    """Accounts that may be created per client IP per hour."""
+    oauth_starts_per_ip: int = Field(default=60, ge=1)
+    """External sign-ins (Google) that may be started per client IP per `login_window_seconds`."""
     otp_ttl_seconds: int = Field(default=300, ge=30)
     """Lifetime of a phone verification code."""
     otp_max_attempts: int = Field(default=5, ge=1)

@@ -228,6 +228,18 @@ class TestGoogleRefusals:
         response = await _callback(client, issuer.issue_code(forged), state)
         assert response.json()["code"] == "id_token_invalid"
 
+    async def test_starting_sign_ins_is_rate_limited_per_ip(
+        self, app: FastAPI, client: AsyncClient, issuer: FakeIssuer
+    ) -> None:
+        settings: Settings = app.state.settings
+        app.state.settings = settings.model_copy(
+            update={"auth": settings.auth.model_copy(update={"oauth_starts_per_ip": 1})}
+        )
+        await _authorize(client, issuer)
+        response = await client.get("/api/auth/google/authorize")
+        assert response.status_code == 429
+        assert "Retry-After" in response.headers
+
     async def test_not_configured(self, client: AsyncClient) -> None:
         response = await client.get("/api/auth/google/authorize")
         assert response.status_code == 503

@@ -74,3 +74,21 @@ class TestLoginRateLimit:
         finally:
             await other_process.aclose()
         assert counted.count == 5  # four requests through the API, then this one
+
+
+class TestRegistrationRateLimit:
+    async def test_per_ip(self, app: FastAPI, settings: Settings, client: AsyncClient) -> None:
+        app.state.settings = settings.model_copy(
+            update={"auth": settings.auth.model_copy(update={"register_per_ip": 2})}
+        )
+        statuses = [
+            (
+                await client.post(
+                    "/api/auth/register",
+                    json={"email": f"r{i}-{uuid.uuid4().hex[:6]}@example.com", "password": "x"},
+                )
+            ).status_code
+            for i in range(3)
+        ]
+        # Counted before the password rules: refused attempts count too.
+        assert statuses == [422, 422, 429]

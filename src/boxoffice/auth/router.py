@@ -26,7 +26,7 @@ from boxoffice.auth.schemas import (
 from boxoffice.auth.sms import SmsSender, get_sms_sender
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES, BoxofficeError, problem
-from boxoffice.kit.ratelimit import RateLimiter, get_rate_limiter
+from boxoffice.kit.ratelimit import RateLimiter, enforce, get_rate_limiter
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
 
@@ -73,11 +73,16 @@ def committed_error(request: Request, exc: BoxofficeError) -> JSONResponse:
     summary="Create an account and sign in",
 )
 async def register(
-    request: Request, body: RegisterRequest, session: Session, settings: AppSettings
+    request: Request,
+    body: RegisterRequest,
+    session: Session,
+    settings: AppSettings,
+    limiter: Limiter,
 ) -> TokenResponse:
     issued = await service.register(
         session,
         settings.auth,
+        limiter,
         email=str(body.email),
         password=body.password,
         full_name=body.full_name,
@@ -237,8 +242,22 @@ OidcCache = Annotated[google.OidcDocumentCache, Depends(get_oidc_cache)]
     summary="Start Sign in with Google: the URL to send the browser to",
 )
 async def google_authorize(
-    session: Session, settings: AppSettings, transport: OidcTransport, cache: OidcCache
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    transport: OidcTransport,
+    cache: OidcCache,
+    limiter: Limiter,
 ) -> GoogleAuthorization:
+    ip = client_of(request).ip
+    if ip:
+        await enforce(
+            limiter,
+            f"oauth:ip:{ip}",
+            limit=settings.auth.oauth_starts_per_ip,
+            window_seconds=settings.auth.login_window_seconds,
+            what="sign-ins started from this address",
+        )
     async with _oidc_http(settings, transport) as http:
         oidc = google.OidcClient(http, cache)
         url, state = await google.authorize(session, settings.google, oidc)

@@ -116,6 +116,7 @@ async def start_session(
 async def register(
     session: AsyncSession,
     settings: AuthSettings,
+    limiter: RateLimiter,
     *,
     email: str,
     password: str,
@@ -123,7 +124,15 @@ async def register(
     role: Role,
     client: Client,
 ) -> IssuedTokens:
-    """Create an account with a password and sign it in."""
+    """Create an account with a password and sign it in (rate-limited per IP)."""
+    if client.ip:
+        await enforce(
+            limiter,
+            f"register:ip:{client.ip}",
+            limit=settings.register_per_ip,
+            window_seconds=3600,
+            what="accounts created from this address",
+        )
     check_password(settings, password, email)
     if await repository.get_user_by_email(session, email) is not None:
         raise EmailTaken()
