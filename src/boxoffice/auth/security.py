@@ -1,5 +1,6 @@
 """Password hashing (Argon2id), password rules, access tokens (JWT), opaque secrets."""
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -31,6 +32,17 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """`hash_password` in a worker thread: Argon2 takes tens of milliseconds of CPU (and
+    releases the GIL), which must not stall every other request on the event loop."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    """`verify_password` in a worker thread (see `hash_password_off_loop`)."""
+    return await asyncio.to_thread(verify_password, password_hash, password)
 
 
 def password_needs_rehash(password_hash: str) -> bool:

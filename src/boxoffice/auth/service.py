@@ -24,11 +24,11 @@ from boxoffice.auth.models import AuthSession, Role, User
 from boxoffice.auth.security import (
     create_access_token,
     hash_opaque_token,
-    hash_password,
+    hash_password_off_loop,
     new_opaque_token,
     password_needs_rehash,
     password_problems,
-    verify_password,
+    verify_password_off_loop,
 )
 from boxoffice.config import AuthSettings
 from boxoffice.kit.ratelimit import RateLimiter, enforce
@@ -137,7 +137,10 @@ async def register(
     if await repository.get_user_by_email(session, email) is not None:
         raise EmailTaken()
     user = User(
-        email=email, password_hash=hash_password(password), full_name=full_name.strip(), role=role
+        email=email,
+        password_hash=await hash_password_off_loop(password),
+        full_name=full_name.strip(),
+        role=role,
     )
     try:
         async with session.begin_nested():
@@ -178,13 +181,14 @@ async def login(
     )
     user = await repository.get_user_by_email(session, email.strip())
     # Verify even when the user is unknown, so timing does not reveal which e-mails exist.
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    password_hash = user.password_hash if user else None
+    if not await verify_password_off_loop(password_hash, password) or user is None:
         log.info("login_failed", user_id=str(user.id) if user else None)
         raise InvalidCredentials()
     if not user.is_active:
         raise AccountDisabled()
     if user.password_hash and password_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_off_loop(password)
     return await start_session(session, settings, user, method="password", client=client)
 
 
@@ -272,10 +276,10 @@ async def change_password(
     current_session_id: uuid.UUID | None,
 ) -> None:
     """Replace the password after checking the current one; every other session ends."""
-    if not verify_password(user.password_hash, current_password):
+    if not await verify_password_off_loop(user.password_hash, current_password):
         raise WrongPassword()
     check_password(settings, new_password, user.email)
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_password_off_loop(new_password)
     await session.flush()
     await repository.revoke_sessions(
         session, user_id=user.id, reason="password_changed", except_session_id=current_session_id
