@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from boxoffice import __version__
+from boxoffice.auth.router import router as auth_router
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
 from boxoffice.db.engine import create_engine, create_sessionmaker
@@ -18,8 +19,9 @@ from boxoffice.health.router import router as health_router
 from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
+from boxoffice.user.router import router as user_router
 
-ROUTERS = (health_router, catalog_router)
+ROUTERS = (health_router, catalog_router, auth_router, user_router)
 
 
 class Problem(BaseModel):
@@ -83,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            limiter = getattr(app.state, "rate_limiter", None)
+            if limiter is not None:
+                await limiter.aclose()
             await engine.dispose()
 
     app = FastAPI(

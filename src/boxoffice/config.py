@@ -71,6 +71,54 @@ class AuthSettings(BaseSettings):
     """Lifetime of a refresh token (each use rotates it)."""
     issuer: str = "boxoffice"
     """`iss` claim of issued access tokens."""
+    password_min_length: int = Field(default=10, ge=8)
+    """Shortest password accepted at registration and password change."""
+    login_attempts_per_account: int = Field(default=10, ge=1)
+    """Sign-in attempts allowed per e-mail address per `login_window_seconds`."""
+    login_attempts_per_ip: int = Field(default=50, ge=1)
+    """Sign-in attempts allowed per client IP per `login_window_seconds`."""
+    login_window_seconds: int = Field(default=900, ge=1)
+    """Window of the sign-in rate limits; a blocked caller is told when to retry."""
+    register_per_ip: int = Field(default=20, ge=1)
+    """Accounts that may be created per client IP per hour."""
+    oauth_starts_per_ip: int = Field(default=60, ge=1)
+    """External sign-ins (Google) that may be started per client IP per `login_window_seconds`."""
+    otp_ttl_seconds: int = Field(default=300, ge=30)
+    """Lifetime of a phone verification code."""
+    otp_max_attempts: int = Field(default=5, ge=1)
+    """Wrong guesses allowed per code; then a new code must be requested."""
+    otp_requests_per_phone: int = Field(default=3, ge=1)
+    """Codes that may be requested per phone number per `otp_window_seconds`."""
+    otp_requests_per_ip: int = Field(default=10, ge=1)
+    """Codes that may be requested per client IP per `otp_window_seconds`."""
+    otp_window_seconds: int = Field(default=3600, ge=1)
+    """Window of the code-request rate limits."""
+
+
+class GoogleSettings(BaseSettings):
+    model_config = _group("GOOGLE_")
+
+    issuer: str = "https://accounts.google.com"
+    """OpenID Connect issuer; its `/.well-known/openid-configuration` names the endpoints."""
+    client_id: str | None = None
+    """OAuth client id. Unset: "Sign in with Google" answers 503 `google_sign_in_disabled`."""
+    client_secret: SecretStr | None = None
+    """OAuth client secret, sent to the token endpoint."""
+    redirect_uri: str = "http://127.0.0.1:8000/auth/google/callback"
+    """Where the provider sends the browser back (the client app's page, which then posts
+    `code` and `state` to `/api/auth/google/callback`)."""
+    state_ttl_seconds: int = Field(default=600, ge=30)
+    """How long an authorization request (`state`, `nonce`) stays usable."""
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Timeout of calls to the provider (discovery, token, JWKS)."""
+
+
+class RedisSettings(BaseSettings):
+    model_config = _group("REDIS_")
+
+    url: str | None = None
+    """Redis URL (`redis://host:6379/0`). Set: rate-limit counters are shared across API
+    processes. Unset: each process counts on its own."""
 
 
 class LogSettings(BaseSettings):
@@ -93,6 +141,8 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    google: GoogleSettings = Field(default_factory=GoogleSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
 

@@ -1,12 +1,19 @@
 """Who is calling: `CurrentUser`, `OptionalUser`, and `require(permission)`."""
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from boxoffice.auth.errors import AccountDisabled, InvalidAccessToken, PermissionDenied
+from boxoffice.auth import repository
+from boxoffice.auth.errors import (
+    AccountDisabled,
+    InvalidAccessToken,
+    PermissionDenied,
+    SessionRevoked,
+)
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.auth.security import InvalidToken, decode_access_token
@@ -25,6 +32,7 @@ AppSettings = Annotated[Settings, Depends(get_app_settings)]
 
 
 async def _user_from_token(
+    request: Request,
     session: Session,
     settings: AppSettings,
     credentials: HTTPAuthorizationCredentials | None,
@@ -35,29 +43,38 @@ async def _user_from_token(
         claims = decode_access_token(settings.auth, credentials.credentials)
     except InvalidToken as exc:
         raise InvalidAccessToken() from exc
-    # One indexed read per request: deactivation and password changes take effect at once.
-    user = await session.get(User, claims.user_id)
-    if user is None or user.token_version != claims.token_version:
+    # One indexed round trip per request (user joined to the token's session), so
+    # deactivation, password changes and sign-outs take effect at once.
+    loaded = await repository.load_token_user(session, claims.user_id, claims.session_id)
+    if loaded is None:
+        raise InvalidAccessToken()
+    user, session_live = loaded
+    if user.token_version != claims.token_version:
         raise InvalidAccessToken()
     if not user.is_active:
         raise AccountDisabled()
+    if not session_live:
+        raise SessionRevoked()
+    request.state.auth_session_id = claims.session_id
     return user
 
 
 async def optional_user(
+    request: Request,
     session: Session,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User | None:
-    return await _user_from_token(session, settings, credentials)
+    return await _user_from_token(request, session, settings, credentials)
 
 
 async def current_user(
+    request: Request,
     session: Session,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    user = await _user_from_token(session, settings, credentials)
+    user = await _user_from_token(request, session, settings, credentials)
     if user is None:
         raise InvalidAccessToken("Sign in and send 'Authorization: Bearer <access token>'")
     return user
@@ -65,6 +82,15 @@ async def current_user(
 
 CurrentUser = Annotated[User, Depends(current_user)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+async def current_session_id(request: Request, user: CurrentUser) -> uuid.UUID | None:
+    """The session (device) of the calling access token, if it carries one."""
+    session_id: uuid.UUID | None = getattr(request.state, "auth_session_id", None)
+    return session_id
+
+
+CurrentSessionId = Annotated[uuid.UUID | None, Depends(current_session_id)]
 
 
 def require(permission: Permission) -> Callable[[User], Awaitable[User]]:

@@ -1,4 +1,14 @@
-from boxoffice.kit.errors import Forbidden, Unauthorized
+from boxoffice.kit.errors import (
+    BadRequest,
+    BoxofficeError,
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+)
 
 
 class InvalidCredentials(Unauthorized):
@@ -11,6 +21,11 @@ class InvalidAccessToken(Unauthorized):
     title = "The access token is missing, invalid or expired"
 
 
+class SessionRevoked(Unauthorized):
+    code = "session_revoked"
+    title = "This session was signed out; sign in again"
+
+
 class AccountDisabled(Unauthorized):
     code = "account_disabled"
     title = "This account is deactivated"
@@ -19,3 +34,84 @@ class AccountDisabled(Unauthorized):
 class PermissionDenied(Forbidden):
     code = "permission_denied"
     title = "Your role does not allow this"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "An account with this e-mail address exists"
+
+
+class WeakPassword(Unprocessable):
+    code = "weak_password"
+    title = "The password does not meet the rules"
+
+
+class WrongPassword(Forbidden):
+    code = "wrong_password"
+    title = "The current password is wrong"
+
+
+class InvalidRefreshToken(Unauthorized):
+    code = "invalid_refresh_token"
+    title = "The refresh token is unknown, expired or revoked; sign in again"
+
+
+class RefreshTokenReused(Unauthorized):
+    code = "refresh_token_reused"
+    title = "This refresh token was already used; the session is revoked, sign in again"
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    title = "No such session"
+
+
+class OtpNotRequested(NotFound):
+    code = "otp_not_requested"
+    title = "No verification code is pending for this phone; request one"
+
+
+class OtpInvalid(Unprocessable):
+    code = "otp_invalid"
+    title = "The verification code is wrong"
+
+
+class OtpExpired(Gone):
+    code = "otp_expired"
+    title = "The verification code has expired; request a new one"
+
+
+class OtpAttemptsExceeded(Gone):
+    code = "otp_attempts_exceeded"
+    title = "Too many wrong codes; request a new one"
+
+
+class GoogleSignInDisabled(ServiceUnavailable):
+    code = "google_sign_in_disabled"
+    title = "Sign in with Google is not configured on this server"
+
+
+class OAuthStateInvalid(BadRequest):
+    code = "oauth_state_invalid"
+    title = "The sign-in request is unknown, used or expired; start again"
+
+
+class OAuthCodeRejected(BadRequest):
+    code = "oauth_code_rejected"
+    title = "The identity provider refused the authorization code; start again"
+
+
+class IdTokenInvalid(Unauthorized):
+    code = "id_token_invalid"
+    title = "The identity provider's ID token failed verification"
+
+
+class EmailNotVerified(Forbidden):
+    code = "email_not_verified"
+    title = "The identity provider has not verified this e-mail address"
+
+
+class ProviderUnavailable(BoxofficeError):
+    status = 502
+    code = "provider_unavailable"
+    title = "The identity provider could not be reached or answered badly"

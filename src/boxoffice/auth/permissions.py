@@ -18,7 +18,10 @@ class Permission(enum.StrEnum):
     """Edit events and venues of any organizer."""
     booking_read_any = "booking:read-any"
     booking_manage_any = "booking:manage-any"
+    user_read_any = "user:read-any"
+    """List and read any user's account (admin user management)."""
     user_manage = "user:manage"
+    """Change a user's role, deactivate, reactivate or delete them."""
     analytics_read = "analytics:read"
 
 

@@ -1,5 +1,9 @@
-"""Password hashing (Argon2id) and access tokens (JWT)."""
+"""Password hashing (Argon2id), password rules, access tokens (JWT), opaque secrets."""
 
+import asyncio
+import hashlib
+import hmac
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,8 +34,79 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+async def hash_password_off_loop(password: str) -> str:
+    """`hash_password` in a worker thread: Argon2 takes tens of milliseconds of CPU (and
+    releases the GIL), which must not stall every other request on the event loop."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    """`verify_password` in a worker thread (see `hash_password_off_loop`)."""
+    return await asyncio.to_thread(verify_password, password_hash, password)
+
+
 def password_needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
+
+
+PASSWORD_MAX_LENGTH = 128
+"""Upper bound so a huge body cannot make hashing expensive."""
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "passw0rd",
+        "123456789",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "iloveyou123",
+        "letmein123",
+        "welcome123",
+        "administrator",
+        "boxoffice123",
+    }
+)
+
+
+def password_problems(password: str, *, min_length: int, email: str | None = None) -> list[str]:
+    """Why `password` is not acceptable, one readable sentence per rule broken (empty: ok)."""
+    problems: list[str] = []
+    if len(password) < min_length:
+        problems.append(f"must be at least {min_length} characters long")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        problems.append(f"must be at most {PASSWORD_MAX_LENGTH} characters long")
+    if password.strip() != password:
+        problems.append("must not start or end with whitespace")
+    if len(set(password)) < 4:
+        problems.append("must contain at least 4 different characters")
+    if password.lower() in _COMMON_PASSWORDS:
+        problems.append("is too common")
+    if email and password.lower() in {email.lower(), email.split("@", 1)[0].lower()}:
+        problems.append("must not be your e-mail address")
+    return problems
+
+
+def new_opaque_token() -> str:
+    """A random URL-safe secret with 256 bits of entropy (refresh tokens, OAuth state)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_opaque_token(token: str) -> bytes:
+    """SHA-256 of a high-entropy secret: enough to store it, useless to a database thief."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_otp_code(digits: int = 6) -> str:
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
+def hash_otp_code(settings: AuthSettings, verification_id: uuid.UUID, code: str) -> bytes:
+    """Keyed hash: a six-digit code is too small a space for a plain hash to protect it."""
+    key = settings.jwt_secret.get_secret_value().encode()
+    return hmac.new(key, f"otp:{verification_id}:{code}".encode(), hashlib.sha256).digest()
 
 
 @dataclass(frozen=True, slots=True)

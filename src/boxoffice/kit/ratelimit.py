@@ -1,0 +1,140 @@
+"""Fixed-window rate limits: in-process by default, shared through Redis when configured.
+
+Usage: `await limiter.hit("login:ip:1.2.3.4", limit=50, window_seconds=900)` counts one
+attempt and says whether it is allowed and, if not, how many seconds to wait. Keys are the
+caller's business (prefix them by purpose). `enforce()` turns a refusal into a 429.
+"""
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import Request
+from redis.asyncio import Redis
+
+from boxoffice.config import Settings
+from boxoffice.kit.errors import TooManyRequests
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitResult:
+    allowed: bool
+    count: int
+    """Hits in the current window, this one included."""
+    retry_after: int
+    """Seconds until the window resets (0 when allowed)."""
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
+        """Count one hit on `key`; allowed while the window holds at most `limit` hits."""
+        ...
+
+    async def reset(self, key: str) -> None:
+        """Forget the hits on `key` (e.g. after a successful sign-in)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class InMemoryRateLimiter:
+    """Counters in this process only: right for one process, per-process with several."""
+
+    def __init__(self, clock: "Clock | None" = None) -> None:
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._clock = clock or time.monotonic
+        self._lock = asyncio.Lock()
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
+        async with self._lock:
+            now = self._clock()
+            started, count = self._windows.get(key, (now, 0))
+            if now - started >= window_seconds:
+                started, count = now, 0
+            count += 1
+            self._windows[key] = (started, count)
+            if len(self._windows) > 100_000:
+                self._evict(now, window_seconds)
+        if count <= limit:
+            return RateLimitResult(allowed=True, count=count, retry_after=0)
+        wait = math.ceil(started + window_seconds - now)
+        return RateLimitResult(allowed=False, count=count, retry_after=max(1, wait))
+
+    def _evict(self, now: float, window_seconds: int) -> None:
+        # Bounded memory: windows older than the current one can go.
+        for key in [k for k, (s, _) in self._windows.items() if now - s >= window_seconds]:
+            del self._windows[key]
+
+    async def reset(self, key: str) -> None:
+        async with self._lock:
+            self._windows.pop(key, None)
+
+    async def aclose(self) -> None:
+        self._windows.clear()
+
+
+class Clock(Protocol):
+    def __call__(self) -> float: ...
+
+
+class RedisRateLimiter:
+    """Counters in Redis, shared by every API process: one round trip per hit."""
+
+    def __init__(self, redis: "Redis", prefix: str = "boxoffice:rl:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "boxoffice:rl:") -> "RedisRateLimiter":
+        return cls(Redis.from_url(url), prefix)
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
+        name = self._prefix + key
+        # MULTI: create the window with its expiry if absent, count, read the time left.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(name, 0, ex=window_seconds, nx=True)
+            pipe.incr(name)
+            pipe.ttl(name)
+            _, count, ttl = await pipe.execute()
+        if count <= limit:
+            return RateLimitResult(allowed=True, count=int(count), retry_after=0)
+        wait = int(ttl) if int(ttl) > 0 else window_seconds
+        return RateLimitResult(allowed=False, count=int(count), retry_after=wait)
+
+    async def reset(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def create_rate_limiter(settings: Settings) -> RateLimiter:
+    """Redis when `BOXOFFICE_REDIS_URL` is set, else in-process counters."""
+    if settings.redis.url:
+        return RedisRateLimiter.from_url(settings.redis.url)
+    return InMemoryRateLimiter()
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    """The app's limiter, made on first use (tests may set `app.state.rate_limiter`)."""
+    state = request.app.state
+    limiter: RateLimiter | None = getattr(state, "rate_limiter", None)
+    if limiter is None:
+        limiter = create_rate_limiter(state.settings)
+        state.rate_limiter = limiter
+    return limiter
+
+
+async def enforce(
+    limiter: RateLimiter, key: str, *, limit: int, window_seconds: int, what: str
+) -> None:
+    """Count a hit; raise 429 `rate_limited` with `Retry-After` when over the limit."""
+    result = await limiter.hit(key, limit=limit, window_seconds=window_seconds)
+    if not result.allowed:
+        raise TooManyRequests(
+            f"Too many {what}; retry in {result.retry_after} s",
+            retry_after=result.retry_after,
+            extra={"retry_after": result.retry_after},
+        )

@@ -1,0 +1,16 @@
+from boxoffice.kit.errors import Conflict, NotFound
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "No such user"
+
+
+class CannotModifySelf(Conflict):
+    code = "cannot_modify_self"
+    title = "Admins cannot demote, deactivate or delete their own account"
+
+
+class UserDeleted(Conflict):
+    code = "user_deleted"
+    title = "This account was deleted"

@@ -1,0 +1,132 @@
+"""HTTP for /api/users: my profile and password, and user management for admins."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from boxoffice.auth import service as auth_service
+from boxoffice.auth.dependencies import AppSettings, CurrentSessionId, CurrentUser, require
+from boxoffice.auth.models import Role, User
+from boxoffice.auth.permissions import Permission
+from boxoffice.auth.schemas import PasswordChange, UserRead
+from boxoffice.db.engine import Session
+from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.pagination import Page, Pagination, SortOrder
+from boxoffice.user import service
+from boxoffice.user.schemas import (
+    AdminUserRead,
+    AdminUserUpdate,
+    RoleChange,
+    UserSort,
+    UserUpdate,
+)
+
+router = APIRouter(prefix="/api/users", tags=["users"], responses=PROBLEM_RESPONSES)
+
+UserReader = Annotated[User, Depends(require(Permission.user_read_any))]
+UserManager = Annotated[User, Depends(require(Permission.user_manage))]
+
+
+@router.get("/me", response_model=UserRead, summary="Who am I")
+async def me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.get("/profile", response_model=UserRead, summary="My profile")
+async def get_profile(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.put("/profile", response_model=UserRead, summary="Update my profile")
+async def update_profile(session: Session, user: CurrentUser, body: UserUpdate) -> UserRead:
+    return UserRead.model_validate(await service.update_profile(session, user, body))
+
+
+@router.put(
+    "/change-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Change my password (signs out every other device)",
+)
+async def change_password(
+    session: Session,
+    settings: AppSettings,
+    user: CurrentUser,
+    session_id: CurrentSessionId,
+    body: PasswordChange,
+) -> None:
+    await auth_service.change_password(
+        session,
+        settings.auth,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        current_session_id=session_id,
+    )
+
+
+@router.get("", response_model=Page[AdminUserRead], summary="List users (admin)")
+async def list_users(
+    request: Request,
+    session: Session,
+    page: Pagination,
+    _admin: UserReader,
+    role: Role | None = None,
+    email: Annotated[
+        str | None, Query(max_length=320, description="Part of the e-mail address")
+    ] = None,
+    is_active: bool | None = None,
+    sort: UserSort = UserSort.created_at,
+    order: SortOrder = SortOrder.desc,
+) -> Page[AdminUserRead]:
+    users, total = await service.list_users(
+        session, page, role=role, email=email, is_active=is_active, sort=sort, order=order
+    )
+    return Page[AdminUserRead].build(
+        [AdminUserRead.model_validate(u) for u in users], total, page, request
+    )
+
+
+@router.get("/{user_id}", response_model=AdminUserRead, summary="Get one user (admin)")
+async def get_user(user_id: uuid.UUID, session: Session, _admin: UserReader) -> AdminUserRead:
+    return AdminUserRead.model_validate(await service.get_user(session, user_id))
+
+
+@router.put("/{user_id}", response_model=AdminUserRead, summary="Correct a user's name or e-mail")
+async def update_user(
+    user_id: uuid.UUID, body: AdminUserUpdate, session: Session, admin: UserManager
+) -> AdminUserRead:
+    return AdminUserRead.model_validate(await service.update_user(session, admin, user_id, body))
+
+
+@router.put("/{user_id}/role", response_model=AdminUserRead, summary="Change a user's role")
+async def change_role(
+    user_id: uuid.UUID, body: RoleChange, session: Session, admin: UserManager
+) -> AdminUserRead:
+    user = await service.change_role(session, admin, user_id, body.role)
+    return AdminUserRead.model_validate(user)
+
+
+@router.post(
+    "/{user_id}/deactivate",
+    response_model=AdminUserRead,
+    summary="Deactivate a user (locked out at once)",
+)
+async def deactivate(user_id: uuid.UUID, session: Session, admin: UserManager) -> AdminUserRead:
+    return AdminUserRead.model_validate(await service.deactivate(session, admin, user_id))
+
+
+@router.post("/{user_id}/reactivate", response_model=AdminUserRead, summary="Reactivate a user")
+async def reactivate(user_id: uuid.UUID, session: Session, admin: UserManager) -> AdminUserRead:
+    return AdminUserRead.model_validate(await service.reactivate(session, admin, user_id))
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a user: personal data scrubbed, bookings and payments kept",
+)
+async def delete_user(user_id: uuid.UUID, session: Session, admin: UserManager) -> None:
+    await service.delete(session, admin, user_id)

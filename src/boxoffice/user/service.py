@@ -1,0 +1,134 @@
+"""Profiles (self-service) and user management (admins)."""
+
+import uuid
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth import repository as auth_repository
+from boxoffice.auth import service as auth_service
+from boxoffice.auth.errors import EmailTaken
+from boxoffice.auth.models import Role, User
+from boxoffice.kit.pagination import PageParams, SortOrder
+from boxoffice.kit.time import utcnow
+from boxoffice.user import repository
+from boxoffice.user.errors import CannotModifySelf, UserDeleted, UserNotFound
+from boxoffice.user.schemas import AdminUserUpdate, UserSort, UserUpdate
+
+log = structlog.get_logger(__name__)
+
+
+async def update_profile(session: AsyncSession, user: User, changes: UserUpdate) -> User:
+    """Apply the caller's own profile changes; a new phone number starts unverified."""
+    if changes.full_name is not None:
+        user.full_name = changes.full_name.strip()
+    if changes.phone is not None and changes.phone != user.phone:
+        user.phone = changes.phone
+        user.phone_verified_at = None
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    role: Role | None,
+    email: str | None,
+    is_active: bool | None,
+    sort: UserSort,
+    order: SortOrder,
+) -> tuple[Sequence[User], int]:
+    return await repository.list_users(
+        session, page, role=role, email=email, is_active=is_active, sort=sort, order=order
+    )
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def _managed_user(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
+    if user_id == admin.id:
+        raise CannotModifySelf()
+    user = await get_user(session, user_id)
+    if user.deleted_at is not None:
+        raise UserDeleted()
+    return user
+
+
+async def update_user(
+    session: AsyncSession, admin: User, user_id: uuid.UUID, changes: AdminUserUpdate
+) -> User:
+    """Correct a user's name or e-mail address (seed 002's `PUT /users/:id`)."""
+    user = await get_user(session, user_id)
+    if user.deleted_at is not None:
+        raise UserDeleted()
+    if changes.full_name is not None:
+        user.full_name = changes.full_name.strip()
+    if changes.email is not None and changes.email.lower() != user.email.lower():
+        if await auth_repository.get_user_by_email(session, str(changes.email)) is not None:
+            raise EmailTaken()
+        user.email = str(changes.email)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:  # a concurrent registration took the address
+        raise EmailTaken() from exc
+    log.info("user_updated_by_admin", user_id=str(user.id), by=str(admin.id))
+    await session.refresh(user)
+    return user
+
+
+async def change_role(session: AsyncSession, admin: User, user_id: uuid.UUID, role: Role) -> User:
+    """Give a user another role; their current access tokens end (they carry the role)."""
+    user = await _managed_user(session, admin, user_id)
+    if user.role is not role:
+        user.role = role
+        user.token_version += 1
+        await session.flush()
+        log.info("user_role_changed", user_id=str(user.id), role=role.value, by=str(admin.id))
+    await session.refresh(user)
+    return user
+
+
+async def deactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
+    """Lock a user out at once: every session and token stops working."""
+    user = await _managed_user(session, admin, user_id)
+    user.is_active = False
+    await auth_service.end_all_sessions(session, user, reason="deactivated")
+    log.info("user_deactivated", user_id=str(user.id), by=str(admin.id))
+    await session.refresh(user)
+    return user
+
+
+async def reactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
+    user = await _managed_user(session, admin, user_id)
+    user.is_active = True
+    await session.flush()
+    log.info("user_reactivated", user_id=str(user.id), by=str(admin.id))
+    await session.refresh(user)
+    return user
+
+
+async def delete(session: AsyncSession, admin: User, user_id: uuid.UUID) -> None:
+    """Scrub personal data and disable the account; the row stays so the user's bookings
+    and payments keep their owner for accounting."""
+    user = await _managed_user(session, admin, user_id)
+    user.email = f"deleted-{user.id}@deleted.invalid"
+    user.full_name = ""
+    user.phone = None
+    user.phone_verified_at = None
+    user.password_hash = None
+    user.is_active = False
+    user.deleted_at = utcnow()
+    user.token_version += 1
+    await session.flush()
+    await repository.delete_personal_rows(session, user.id)
+    log.info("user_deleted", user_id=str(user.id), by=str(admin.id))
