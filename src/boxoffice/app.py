@@ -18,8 +18,10 @@ from boxoffice.health.router import router as health_router
 from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
+from boxoffice.review.router import router as review_router
+from boxoffice.venue.router import router as venue_router
 
-ROUTERS = (health_router, catalog_router)
+ROUTERS = (health_router, catalog_router, venue_router, review_router)
 
 
 class Problem(BaseModel):

@@ -1,10 +1,11 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from boxoffice.auth.models import User
-from boxoffice.catalog.models import Event, PriceTier, Showtime
+from boxoffice.catalog.models import Event, PriceTier, Showtime, UserLocation
 from boxoffice.db.base import Base
 from boxoffice.inventory.models import InventoryUnit
 from boxoffice.kit.outbox import OutboxEvent
+from boxoffice.review.models import Review
 from boxoffice.venue.models import City, Seat, Section, Venue
 
 __all__ = [
@@ -14,9 +15,11 @@ __all__ = [
     "InventoryUnit",
     "OutboxEvent",
     "PriceTier",
+    "Review",
     "Seat",
     "Section",
     "Showtime",
     "User",
+    "UserLocation",
     "Venue",
 ]
