@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -100,10 +100,10 @@ async def _event_to_manage(session: AsyncSession, user: User, event_id: uuid.UUI
 
 
 def _in_zone(moment: datetime, timezone: str) -> datetime:
-    """Naive times are wall-clock times at the venue."""
+    """Naive times are wall-clock times at the venue; stored and answered in UTC."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=ZoneInfo(timezone))
-    return moment
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC)
 
 
 async def create_event(session: AsyncSession, user: User, data: schemas.EventCreate) -> Event:

@@ -51,7 +51,7 @@ class ReviewRepository:
             .limit(limit)
             .offset(offset)
         )
-        return [(r, name) for r, name in rows.tuples()], total or 0
+        return [(r, name) for r, name in rows.all()], total or 0
 
     async def summary(
         self, event_ids: Sequence[uuid.UUID]
@@ -65,5 +65,5 @@ class ReviewRepository:
         )
         return {
             event_id: (round(float(avg), 2) if avg is not None else None, int(count))
-            for event_id, avg, count in rows.tuples()
+            for event_id, avg, count in rows.all()
         }

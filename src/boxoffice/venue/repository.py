@@ -92,7 +92,7 @@ class VenueRepository:
             .limit(limit)
             .offset(offset)
         )
-        return [(v, name, int(cap)) for v, name, cap in rows.tuples()], total or 0
+        return [(v, name, int(cap)) for v, name, cap in rows.all()], total or 0
 
     async def sections(self, venue_id: uuid.UUID) -> Sequence[Section]:
         rows = await self.session.scalars(
