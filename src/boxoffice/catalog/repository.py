@@ -109,6 +109,90 @@ def _where(filters: EventFilters, params: dict[str, Any]) -> list[str]:
     return clauses
 
 
+def list_query(filters: EventFilters, *, sort: str, order: SortOrder) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters for one page of a filtered, sorted event list (add limit, offset)."""
+    params: dict[str, Any] = {}
+    where = " AND ".join(_where(filters, params))
+    direction = "DESC" if order is SortOrder.desc else "ASC"
+    sql = (
+        f"SELECT e.id, NULL::float8 AS score, count(*) OVER () AS total, "  # noqa: S608
+        f"{_SORT_SQL[sort]} AS sort_key FROM events e WHERE {where}"
+        f" ORDER BY sort_key {direction} NULLS LAST, e.id LIMIT :limit OFFSET :offset"
+    )
+    return sql, params
+
+
+def search_query(filters: EventFilters, query: str) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters for one page of search hits, best first (add limit, offset)."""
+    params: dict[str, Any] = {
+        "query": query,
+        "any_word": " | ".join(f"{w}:*" for w in filters.words),
+    }
+    where = " AND ".join(_where(filters, params))
+    sql = (
+        "SELECT e.id, count(*) OVER () AS total, "  # noqa: S608
+        "ts_rank(e.search_vector, to_tsquery('simple', :any_word))"
+        " + word_similarity(:query, e.title) AS score"
+        f" FROM events e WHERE {where}"
+        " ORDER BY score DESC, e.id LIMIT :limit OFFSET :offset"
+    )
+    return sql, params
+
+
+def nearby_query(
+    filters: EventFilters, *, latitude: float, longitude: float, radius_km: float
+) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters for one page of events near a point, nearest first.
+
+    `score` is the distance in metres to the nearest venue with an upcoming showtime.
+    """
+    params: dict[str, Any] = {"lat": latitude, "lon": longitude, "radius": radius_km * 1000}
+    where = " AND ".join(_where(filters, params))
+    sql = (
+        "WITH near AS ("  # noqa: S608
+        " SELECT v.id, earth_distance(ll_to_earth(:lat, :lon),"
+        " ll_to_earth(v.latitude, v.longitude)) AS distance"
+        " FROM venues v"
+        " WHERE earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(v.latitude,"
+        " v.longitude)),"
+        " hits AS (SELECT s.event_id, min(near.distance) AS distance"
+        " FROM near JOIN showtimes s ON s.venue_id = near.id"
+        " WHERE near.distance <= :radius AND s.status = 'scheduled' AND s.ends_at > now()"
+        " GROUP BY s.event_id)"
+        " SELECT e.id, hits.distance AS score, count(*) OVER () AS total"
+        f" FROM hits JOIN events e ON e.id = hits.event_id WHERE {where}"
+        " ORDER BY hits.distance, e.id LIMIT :limit OFFSET :offset"
+    )
+    return sql, params
+
+
+FACTS_SQL = """
+SELECT s.event_id,
+       min(s.starts_at) AS next_starts_at,
+       count(DISTINCT s.id) AS showtime_count,
+       array_agg(DISTINCT c.name) AS cities,
+       array_agg(DISTINCT v.name) AS venues,
+       min(pt.price_minor) AS lowest_price_minor,
+       (array_agg(pt.currency ORDER BY pt.price_minor))[1] AS lowest_currency
+  FROM showtimes s
+  JOIN venues v ON v.id = s.venue_id
+  JOIN cities c ON c.id = v.city_id
+  LEFT JOIN price_tiers pt ON pt.showtime_id = s.id
+ WHERE s.event_id = ANY(:ids) AND s.status = 'scheduled' AND s.ends_at > now()
+ GROUP BY s.event_id
+"""
+"""Upcoming-showtime facts for a page of events, in one query."""
+
+NEAREST_PLACES_SQL = (
+    "SELECT DISTINCT ON (s.event_id) s.event_id, c.name AS city, v.name AS venue"
+    " FROM showtimes s JOIN venues v ON v.id = s.venue_id"
+    " JOIN cities c ON c.id = v.city_id"
+    " WHERE s.event_id = ANY(:ids) AND s.status = 'scheduled' AND s.ends_at > now()"
+    " ORDER BY s.event_id, earth_distance(ll_to_earth(:lat, :lon),"
+    " ll_to_earth(v.latitude, v.longitude))"
+)
+
+
 class EventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -158,32 +242,14 @@ class EventRepository:
         offset: int,
     ) -> tuple[list[PageRow], int]:
         """Published events matching the filters, one page, sorted."""
-        params: dict[str, Any] = {}
-        where = " AND ".join(_where(filters, params))
-        direction = "DESC" if order is SortOrder.desc else "ASC"
-        sql = (
-            f"SELECT e.id, NULL::float8 AS score, count(*) OVER () AS total, "  # noqa: S608
-            f"{_SORT_SQL[sort]} AS sort_key FROM events e WHERE {where}"
-            f" ORDER BY sort_key {direction} NULLS LAST, e.id LIMIT :limit OFFSET :offset"
-        )
+        sql, params = list_query(filters, sort=sort, order=order)
         return await self._page(sql, params, limit=limit, offset=offset)
 
     async def search_page(
         self, filters: EventFilters, query: str, *, limit: int, offset: int
     ) -> tuple[list[PageRow], int]:
         """Published events matching every word, best match first."""
-        params: dict[str, Any] = {
-            "query": query,
-            "any_word": " | ".join(f"{w}:*" for w in filters.words),
-        }
-        where = " AND ".join(_where(filters, params))
-        sql = (
-            "SELECT e.id, count(*) OVER () AS total, "  # noqa: S608
-            "ts_rank(e.search_vector, to_tsquery('simple', :any_word))"
-            " + word_similarity(:query, e.title) AS score"
-            f" FROM events e WHERE {where}"
-            " ORDER BY score DESC, e.id LIMIT :limit OFFSET :offset"
-        )
+        sql, params = search_query(filters, query)
         return await self._page(sql, params, limit=limit, offset=offset)
 
     async def nearby_page(
@@ -200,22 +266,8 @@ class EventRepository:
 
         `score` is the distance in metres to the nearest such venue (great circle).
         """
-        params: dict[str, Any] = {"lat": latitude, "lon": longitude, "radius": radius_km * 1000}
-        where = " AND ".join(_where(filters, params))
-        sql = (
-            "WITH near AS ("  # noqa: S608
-            " SELECT v.id, earth_distance(ll_to_earth(:lat, :lon),"
-            " ll_to_earth(v.latitude, v.longitude)) AS distance"
-            " FROM venues v"
-            " WHERE earth_box(ll_to_earth(:lat, :lon), :radius) @> ll_to_earth(v.latitude,"
-            " v.longitude)),"
-            " hits AS (SELECT s.event_id, min(near.distance) AS distance"
-            " FROM near JOIN showtimes s ON s.venue_id = near.id"
-            " WHERE near.distance <= :radius AND s.status = 'scheduled' AND s.ends_at > now()"
-            " GROUP BY s.event_id)"
-            " SELECT e.id, hits.distance AS score, count(*) OVER () AS total"
-            f" FROM hits JOIN events e ON e.id = hits.event_id WHERE {where}"
-            " ORDER BY hits.distance, e.id LIMIT :limit OFFSET :offset"
+        sql, params = nearby_query(
+            filters, latitude=latitude, longitude=longitude, radius_km=radius_km
         )
         return await self._page(sql, params, limit=limit, offset=offset)
 
@@ -226,14 +278,7 @@ class EventRepository:
         if not event_ids:
             return {}
         rows = await self.session.execute(
-            text(
-                "SELECT DISTINCT ON (s.event_id) s.event_id, c.name AS city, v.name AS venue"
-                " FROM showtimes s JOIN venues v ON v.id = s.venue_id"
-                " JOIN cities c ON c.id = v.city_id"
-                " WHERE s.event_id = ANY(:ids) AND s.status = 'scheduled' AND s.ends_at > now()"
-                " ORDER BY s.event_id, earth_distance(ll_to_earth(:lat, :lon),"
-                " ll_to_earth(v.latitude, v.longitude))"
-            ),
+            text(NEAREST_PLACES_SQL),
             {"ids": list(event_ids), "lat": latitude, "lon": longitude},
         )
         return {r.event_id: (r.city, r.venue) for r in rows}
@@ -243,23 +288,7 @@ class EventRepository:
         if not event_ids:
             return {}
         rows = await self.session.execute(
-            text(
-                """
-                SELECT s.event_id,
-                       min(s.starts_at) AS next_starts_at,
-                       count(DISTINCT s.id) AS showtime_count,
-                       array_agg(DISTINCT c.name) AS cities,
-                       array_agg(DISTINCT v.name) AS venues,
-                       min(pt.price_minor) AS lowest_price_minor,
-                       (array_agg(pt.currency ORDER BY pt.price_minor))[1] AS lowest_currency
-                  FROM showtimes s
-                  JOIN venues v ON v.id = s.venue_id
-                  JOIN cities c ON c.id = v.city_id
-                  LEFT JOIN price_tiers pt ON pt.showtime_id = s.id
-                 WHERE s.event_id = ANY(:ids) AND s.status = 'scheduled' AND s.ends_at > now()
-                 GROUP BY s.event_id
-                """
-            ),
+            text(FACTS_SQL),
             {"ids": list(event_ids)},
         )
         return {
