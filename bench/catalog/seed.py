@@ -192,6 +192,11 @@ def seed_statements(*, events: int, cities: int) -> list[tuple[str, dict[str, An
             {},
         ),
         (
+            "INSERT INTO search_terms (word) SELECT DISTINCT"
+            " unnest(tsvector_to_array(search_vector)) FROM events ON CONFLICT DO NOTHING",
+            {},
+        ),
+        (
             """
             INSERT INTO showtimes (event_id, venue_id, starts_at, ends_at, status)
             SELECT p.id, v.id, t.starts_at, t.starts_at + interval '2 hours', 'scheduled'

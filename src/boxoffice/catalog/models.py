@@ -41,11 +41,8 @@ class EventStatus(enum.StrEnum):
 
 
 # Search covers title, type, the places the event plays (kept in `search_places` by the
-# catalog service) and description; 'simple' config so partial words match predictably.
-SEARCH_DOCUMENT_SQL = (
-    "(((((((title)::text || ' '::text) || (event_type)::text) || ' '::text) || search_places) "
-    "|| ' '::text) || description)"
-)
+# catalog service) and description; 'simple' config so prefixes match predictably, and
+# spelling is corrected against `search_terms` before the full-text lookup.
 SEARCH_VECTOR_SQL = (
     "(((setweight(to_tsvector('simple'::regconfig, (title)::text), 'A'::\"char\") || "
     "setweight(to_tsvector('simple'::regconfig, search_places), 'B'::\"char\")) || "
@@ -58,12 +55,6 @@ class Event(TimestampMixin, Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_search_vector", "search_vector", postgresql_using="gin"),
-        Index(
-            "ix_events_search_document_trgm",
-            "search_document",
-            postgresql_using="gin",
-            postgresql_ops={"search_document": "gin_trgm_ops"},
-        ),
         Index("ix_events_status_event_type", "status", "event_type"),
     )
 
@@ -87,10 +78,7 @@ class Event(TimestampMixin, Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_places: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     """Names of the cities and venues the event's showtimes are at (kept by the service)."""
-    search_document: Mapped[str] = mapped_column(
-        Text, Computed(SEARCH_DOCUMENT_SQL, persisted=True), nullable=True
-    )
-    search_vector: Mapped[str] = mapped_column(
+    search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), nullable=True
     )
 
@@ -151,3 +139,24 @@ class UserLocation(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class SearchTerm(Base):
+    """Every word that occurs in an event's search document, for spelling correction.
+
+    A misspelled query word is matched by trigram similarity against this small table (the
+    pg_trgm way), and the event search then runs on the corrected words through the
+    full-text index. Words are only added; a stale one merely matches nothing.
+    """
+
+    __tablename__ = "search_terms"
+    __table_args__ = (
+        Index(
+            "ix_search_terms_word_trgm",
+            "word",
+            postgresql_using="gist",
+            postgresql_ops={"word": "gist_trgm_ops"},
+        ),
+    )
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)

@@ -26,6 +26,8 @@ from boxoffice.kit.pagination import SortOrder
 
 MAX_SEARCH_WORDS = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
+_TERM = re.compile(r"\w+", re.UNICODE)
+MAX_CORRECTIONS = 3
 
 # Fixed SQL per sort key (never built from input). "Upcoming" = scheduled and not yet over.
 _SORT_SQL = {
@@ -55,6 +57,14 @@ class EventFilters:
     starts_after: datetime | None = None
     starts_before: datetime | None = None
     words: list[str] = field(default_factory=list)
+    corrections: dict[str, list[str]] = field(default_factory=dict)
+    """Known words spelled like each query word (filled by `EventRepository.correct`)."""
+
+    def word_query(self, word: str) -> str:
+        """tsquery text for one query word: its prefix, or any of its corrections."""
+        alternatives = [f"{word}:*"]
+        alternatives += [w for w in self.corrections.get(word, []) if _TERM.fullmatch(w)]
+        return " | ".join(dict.fromkeys(alternatives))
 
 
 @dataclass
@@ -99,13 +109,10 @@ def _where(filters: EventFilters, params: dict[str, Any]) -> list[str]:
             " AND " + " AND ".join(showtime_conditions) + ")"
         )
     for i, word in enumerate(filters.words):
-        # A word matches as a prefix of a word in the document, or (typos) by trigram
-        # word similarity; both are served by GIN indexes.
-        clauses.append(
-            f"(e.search_vector @@ to_tsquery('simple', :tsw{i}) OR :w{i} <% e.search_document)"
-        )
-        params[f"tsw{i}"] = f"{word}:*"
-        params[f"w{i}"] = word
+        # Each word matches as a prefix of a document word, or as one of its spelling
+        # corrections; one GIN full-text lookup either way.
+        clauses.append(f"e.search_vector @@ to_tsquery('simple', :tsw{i})")
+        params[f"tsw{i}"] = filters.word_query(word)
     return clauses
 
 
@@ -126,7 +133,7 @@ def search_query(filters: EventFilters, query: str) -> tuple[str, dict[str, Any]
     """SQL and parameters for one page of search hits, best first (add limit, offset)."""
     params: dict[str, Any] = {
         "query": query,
-        "any_word": " | ".join(f"{w}:*" for w in filters.words),
+        "any_word": " | ".join(filters.word_query(w) for w in filters.words),
     }
     where = " AND ".join(_where(filters, params))
     sql = (
@@ -303,6 +310,32 @@ class EventRepository:
             for r in rows
         }
 
+    async def correct(self, filters: EventFilters) -> None:
+        """Fill `filters.corrections`: for each query word, the nearest known words."""
+        if not filters.words:
+            return
+        rows = await self.session.execute(
+            text(
+                "SELECT q.word AS query_word, t.word FROM unnest(CAST(:words AS text[])) AS q(word)"
+                " CROSS JOIN LATERAL (SELECT word FROM search_terms WHERE word % q.word"
+                " ORDER BY word <-> q.word LIMIT :n) AS t"
+            ),
+            {"words": filters.words, "n": MAX_CORRECTIONS},
+        )
+        for query_word, word in rows:
+            filters.corrections.setdefault(query_word, []).append(word)
+
+    async def index_terms(self, event_id: uuid.UUID) -> None:
+        """Record the words of the event's search document for spelling correction."""
+        await self.session.execute(
+            text(
+                "INSERT INTO search_terms (word)"
+                " SELECT DISTINCT unnest(tsvector_to_array(search_vector)) FROM events"
+                " WHERE id = :id ORDER BY 1 ON CONFLICT DO NOTHING"
+            ),
+            {"id": event_id},
+        )
+
     async def refresh_search_places(self, event_id: uuid.UUID) -> None:
         """Copy the names of the event's cities and venues into its search document."""
         await self.session.execute(
@@ -320,6 +353,7 @@ class EventRepository:
             ),
             {"id": event_id},
         )
+        await self.index_terms(event_id)
 
 
 @dataclass

@@ -123,6 +123,7 @@ async def create_event(session: AsyncSession, user: User, data: schemas.EventCre
             max_tickets_per_booking=data.max_tickets_per_booking,
         )
     )
+    await EventRepository(session).index_terms(event.id)
     if (
         data.venue is not None
         and data.city_id is not None
@@ -182,6 +183,7 @@ async def update_event(
     if event.sale_starts_at and event.sale_ends_at and event.sale_ends_at <= event.sale_starts_at:
         raise InvalidEventTransition("sale_ends_at must be after sale_starts_at")
     await session.flush()
+    await EventRepository(session).index_terms(event.id)
     return event
 
 
@@ -386,6 +388,7 @@ async def list_events(
     page: PageParams,
 ) -> tuple[list[schemas.EventSummary], int]:
     """Published events matching the filters, sorted, one page."""
+    await EventRepository(session).correct(filters)
     rows, total = await EventRepository(session).list_page(
         filters, sort=sort.value, order=order, limit=page.limit, offset=page.offset
     )
@@ -399,6 +402,7 @@ async def search_events(
     filters.words = search_words(query)
     if not filters.words:
         return [], 0
+    await EventRepository(session).correct(filters)
     rows, total = await EventRepository(session).search_page(
         filters, " ".join(filters.words), limit=page.limit, offset=page.offset
     )

@@ -1,7 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from boxoffice.auth.models import User
-from boxoffice.catalog.models import Event, PriceTier, Showtime, UserLocation
+from boxoffice.catalog.models import Event, PriceTier, SearchTerm, Showtime, UserLocation
 from boxoffice.db.base import Base
 from boxoffice.inventory.models import InventoryUnit
 from boxoffice.kit.outbox import OutboxEvent
@@ -16,6 +16,7 @@ __all__ = [
     "OutboxEvent",
     "PriceTier",
     "Review",
+    "SearchTerm",
     "Seat",
     "Section",
     "Showtime",

@@ -18,6 +18,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "search_terms",
+        sa.Column("word", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("word", name=op.f("pk_search_terms")),
+    )
+    op.create_index(
+        "ix_search_terms_word_trgm",
+        "search_terms",
+        ["word"],
+        unique=False,
+        postgresql_using="gist",
+        postgresql_ops={"word": "gist_trgm_ops"},
+    )
 
     op.create_table(
         "user_locations",
@@ -93,18 +106,6 @@ def upgrade() -> None:
     op.add_column(
         "events",
         sa.Column(
-            "search_document",
-            sa.Text(),
-            sa.Computed(
-                "(((((((title)::text || ' '::text) || (event_type)::text) || ' '::text) || search_places) || ' '::text) || description)",
-                persisted=True,
-            ),
-            nullable=True,
-        ),
-    )
-    op.add_column(
-        "events",
-        sa.Column(
             "search_vector",
             postgresql.TSVECTOR(),
             sa.Computed(
@@ -113,14 +114,6 @@ def upgrade() -> None:
             ),
             nullable=True,
         ),
-    )
-    op.create_index(
-        "ix_events_search_document_trgm",
-        "events",
-        ["search_document"],
-        unique=False,
-        postgresql_using="gin",
-        postgresql_ops={"search_document": "gin_trgm_ops"},
     )
     op.create_index(
         "ix_events_search_vector", "events", ["search_vector"], unique=False, postgresql_using="gin"
@@ -137,19 +130,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_search_terms_word_trgm", table_name="search_terms")
+    op.drop_table("search_terms")
 
     op.drop_index("ix_venues_earth", table_name="venues", postgresql_using="gist")
     op.drop_index("ix_showtimes_starts_at", table_name="showtimes")
     op.drop_index("ix_events_status_event_type", table_name="events")
     op.drop_index("ix_events_search_vector", table_name="events", postgresql_using="gin")
-    op.drop_index(
-        "ix_events_search_document_trgm",
-        table_name="events",
-        postgresql_using="gin",
-        postgresql_ops={"search_document": "gin_trgm_ops"},
-    )
     op.drop_column("events", "search_vector")
-    op.drop_column("events", "search_document")
     op.drop_column("events", "search_places")
     op.drop_index(
         "ix_cities_name_trgm",
