@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -32,7 +33,9 @@ from bench.catalog.seed import ADJECTIVES, EVENT_TYPES, NOUNS, seed
 from bench.catalog.sql import to_asyncpg
 from boxoffice.catalog.models import EventType
 from boxoffice.catalog.repository import (
+    CORRECTIONS_SQL,
     FACTS_SQL,
+    MAX_CORRECTIONS,
     NEAREST_PLACES_SQL,
     EventFilters,
     list_query,
@@ -49,11 +52,12 @@ PAGE = 20
 
 @dataclass
 class Case:
-    """One request: the HTTP path + params, and the SQL the endpoint runs for it."""
+    """One request: the HTTP path + params, and how to build the SQL the endpoint runs."""
 
     path: str
     params: dict[str, Any]
-    page_sql: tuple[str, dict[str, Any]]
+    filters: EventFilters
+    page_sql: Callable[[EventFilters], tuple[str, dict[str, Any]]]
     center: tuple[float, float] | None = None
 
 
@@ -90,8 +94,9 @@ def search_cases(rng: random.Random, count: int) -> list[Case]:
             words = [_typo(w, rng) for w in words]
         q = " ".join(words)
         filters = EventFilters(words=search_words(q))
+        query = " ".join(filters.words)
         cases.append(
-            Case("/api/events/search", {"q": q}, search_query(filters, " ".join(filters.words)))
+            Case("/api/events/search", {"q": q}, filters, partial(search_query, query=query))
         )
     return cases
 
@@ -128,7 +133,14 @@ def list_cases(rng: random.Random, count: int, city_ids: list[uuid.UUID]) -> lis
             filters = EventFilters(city_id=city, event_type=EventType(event_type))
             params = {"city_id": str(city), "event_type": event_type, "sort": "title"}
             sort, order = "title", SortOrder.asc
-        cases.append(Case("/api/events", params, list_query(filters, sort=sort, order=order)))
+        cases.append(
+            Case(
+                "/api/events",
+                params,
+                filters,
+                partial(list_query, sort=sort, order=order),
+            )
+        )
     return cases
 
 
@@ -137,8 +149,15 @@ def nearby_cases(rng: random.Random, count: int, centers: list[tuple[float, floa
     for _ in range(count):
         lat, lon = rng.choice(centers)
         params = {"latitude": lat, "longitude": lon, "radius": 50}
-        sql = nearby_query(EventFilters(), latitude=lat, longitude=lon, radius_km=50)
-        cases.append(Case("/api/events/by-location", params, sql, center=(lat, lon)))
+        cases.append(
+            Case(
+                "/api/events/by-location",
+                params,
+                EventFilters(),
+                partial(nearby_query, latitude=lat, longitude=lon, radius_km=50),
+                center=(lat, lon),
+            )
+        )
     return cases
 
 
@@ -172,12 +191,20 @@ def http_call(client: httpx.AsyncClient) -> Callable[[Case], Awaitable[bool]]:
 
 
 def sql_call(pool: Any) -> Callable[[Case], Awaitable[bool]]:
-    """The endpoint's database work: the page query, then the page's aggregated facts."""
+    """The endpoint's database work: spelling corrections (when there are words), the page
+    query, the page's events and their aggregated facts."""
 
     async def call(case: Case) -> bool:
-        sql, params = case.page_sql
-        statement, args = to_asyncpg(sql, {**params, "limit": PAGE, "offset": 0})
+        filters = EventFilters(**{**case.filters.__dict__, "corrections": {}})
         async with pool.acquire() as conn, conn.transaction():
+            if filters.words:
+                spell, spell_args = to_asyncpg(
+                    CORRECTIONS_SQL, {"words": filters.words, "n": MAX_CORRECTIONS}
+                )
+                for row in await conn.fetch(spell, *spell_args):
+                    filters.corrections.setdefault(row["query_word"], []).append(row["word"])
+            sql, params = case.page_sql(filters)
+            statement, args = to_asyncpg(sql, {**params, "limit": PAGE, "offset": 0})
             rows = await conn.fetch(statement, *args)
             ids = [r["id"] for r in rows]
             if ids:

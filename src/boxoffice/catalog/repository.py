@@ -190,6 +190,13 @@ SELECT s.event_id,
 """
 """Upcoming-showtime facts for a page of events, in one query."""
 
+CORRECTIONS_SQL = (
+    "SELECT q.word AS query_word, t.word FROM unnest(CAST(:words AS text[])) AS q(word)"
+    " CROSS JOIN LATERAL (SELECT word FROM search_terms WHERE word % q.word"
+    " ORDER BY word <-> q.word LIMIT :n) AS t"
+)
+"""Up to :n known words spelled like each query word, nearest first."""
+
 NEAREST_PLACES_SQL = (
     "SELECT DISTINCT ON (s.event_id) s.event_id, c.name AS city, v.name AS venue"
     " FROM showtimes s JOIN venues v ON v.id = s.venue_id"
@@ -315,12 +322,7 @@ class EventRepository:
         if not filters.words:
             return
         rows = await self.session.execute(
-            text(
-                "SELECT q.word AS query_word, t.word FROM unnest(CAST(:words AS text[])) AS q(word)"
-                " CROSS JOIN LATERAL (SELECT word FROM search_terms WHERE word % q.word"
-                " ORDER BY word <-> q.word LIMIT :n) AS t"
-            ),
-            {"words": filters.words, "n": MAX_CORRECTIONS},
+            text(CORRECTIONS_SQL), {"words": filters.words, "n": MAX_CORRECTIONS}
         )
         for query_word, word in rows:
             filters.corrections.setdefault(query_word, []).append(word)
