@@ -174,13 +174,13 @@ def seed_statements(*, events: int, cities: int) -> list[tuple[str, dict[str, An
                                 max_tickets_per_booking, published_at, search_places,
                                 created_at, updated_at)
             SELECT p.id, u.id,
-                   initcap(({adjectives})[1 + (p.i * 7) % {len(ADJECTIVES)}]) || ' '
-                     || initcap(({nouns})[1 + (p.i * 13) % {len(NOUNS)}]) || ' ' || p.i,
-                   'A ' || ({adjectives})[1 + (p.i * 3) % {len(ADJECTIVES)}] || ' evening of '
-                     || ({nouns})[1 + (p.i * 11) % {len(NOUNS)}] || ' with the '
+                   initcap(({adjectives})[1 + p.i % {len(ADJECTIVES)}]) || ' '
+                     || initcap(({nouns})[1 + (p.i / 20) % {len(NOUNS)}]) || ' ' || p.i,
+                   'A ' || ({adjectives})[1 + (p.i / 400) % {len(ADJECTIVES)}] || ' evening of '
+                     || ({nouns})[1 + (p.i / 7) % {len(NOUNS)}] || ' with the '
                      || ({artists})[1 + p.i % {len(ARTISTS)}],
                    ({types})[1 + p.i % {len(EVENT_TYPES)}],
-                   CASE WHEN p.i % 20 = 0 THEN 'draft' ELSE 'published' END,
+                   CASE WHEN p.i % 23 = 0 THEN 'draft' ELSE 'published' END,
                    '[]', '{{}}', now() - interval '1 day', 600, 10, now(),
                    v1.city || ' ' || v1.name || ' ' || v2.city || ' ' || v2.name,
                    now() - make_interval(secs => p.i), now()
