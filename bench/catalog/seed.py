@@ -192,8 +192,9 @@ def seed_statements(*, events: int, cities: int) -> list[tuple[str, dict[str, An
             {},
         ),
         (
-            "INSERT INTO search_terms (word) SELECT DISTINCT"
-            " unnest(tsvector_to_array(search_vector)) FROM events ON CONFLICT DO NOTHING",
+            "INSERT INTO search_terms (word) SELECT DISTINCT word"
+            " FROM events, unnest(tsvector_to_array(search_vector)) AS word"
+            " WHERE word !~ '^[0-9]+$' ON CONFLICT DO NOTHING",
             {},
         ),
         (

@@ -328,12 +328,16 @@ class EventRepository:
             filters.corrections.setdefault(query_word, []).append(word)
 
     async def index_terms(self, event_id: uuid.UUID) -> None:
-        """Record the words of the event's search document for spelling correction."""
+        """Record the words of the event's search document for spelling correction.
+
+        Numbers are left out: they are matched by prefix, and would swamp the table.
+        """
         await self.session.execute(
             text(
                 "INSERT INTO search_terms (word)"
-                " SELECT DISTINCT unnest(tsvector_to_array(search_vector)) FROM events"
-                " WHERE id = :id ORDER BY 1 ON CONFLICT DO NOTHING"
+                " SELECT DISTINCT word FROM events, unnest(tsvector_to_array(search_vector))"
+                " AS word WHERE id = :id AND word !~ '^[0-9]+$' ORDER BY 1"
+                " ON CONFLICT DO NOTHING"
             ),
             {"id": event_id},
         )
