@@ -324,3 +324,30 @@ class TestQuickForm:
             headers=auth_headers(organizer),
         )
         assert response.status_code == 422
+
+
+class TestOwnEvents:
+    async def test_mine_lists_own_drafts_and_cancelled_events_only(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        other = await create_user(session, role=Role.organizer)
+        venue = await make_venue(client, auth_headers(organizer), await create_city(session))
+        draft = await make_event(client, auth_headers(organizer), venue, publish=False)
+        live = await make_event(client, auth_headers(organizer), venue, title="Live")
+        await make_event(client, auth_headers(other), venue, title="Not mine")
+
+        mine = (
+            await client.get(
+                "/api/events", params={"mine": "true"}, headers=auth_headers(organizer)
+            )
+        ).json()
+        anonymous = await client.get("/api/events", params={"mine": "true"})
+        buyer = await create_user(session)
+        as_buyer = await client.get(
+            "/api/events", params={"mine": "true"}, headers=auth_headers(buyer)
+        )
+
+        assert {e["id"] for e in mine["items"]} == {draft["id"], live["id"]}
+        assert anonymous.status_code == 401
+        assert as_buyer.status_code == 403

@@ -58,6 +58,8 @@ class EventFilters:
     starts_before: datetime | None = None
     words: list[str] = field(default_factory=list)
     corrections: dict[str, list[str]] = field(default_factory=dict)
+    include_unpublished: bool = False
+    """Drafts and cancelled events too (an organizer's own list only)."""
     """Known words spelled like each query word (filled by `EventRepository.correct`)."""
 
     def word_query(self, word: str) -> str:
@@ -84,7 +86,7 @@ class EventFacts:
 
 
 def _where(filters: EventFilters, params: dict[str, Any]) -> list[str]:
-    clauses = ["e.status = 'published'"]
+    clauses = ["TRUE"] if filters.include_unpublished else ["e.status = 'published'"]
     if filters.event_type is not None:
         clauses.append("e.event_type = :event_type")
         params["event_type"] = filters.event_type.value

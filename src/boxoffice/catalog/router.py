@@ -62,15 +62,22 @@ TextQuery = Annotated[str | None, Query(max_length=200, description="Free text")
 async def list_events(
     request: Request,
     session: Session,
+    user: OptionalUser,
     page: Pagination,
     filters: Filters,
     city_id: uuid.UUID | None = None,
     q: TextQuery = None,
     sort: SortParam = schemas.EventSort.starts_at,
     order: OrderParam = SortOrder.asc,
+    mine: Annotated[
+        bool, Query(description="Only your own events, drafts and cancelled ones included")
+    ] = False,
 ) -> Page[schemas.EventSummary]:
+    event_filters = filters.filters(city_id=city_id, q=q)
+    if mine:
+        service.restrict_to_own(event_filters, user)
     events, total = await service.list_events(
-        session, filters.filters(city_id=city_id, q=q), sort=sort, order=order, page=page
+        session, event_filters, sort=sort, order=order, page=page
     )
     return Page[schemas.EventSummary].build(events, total, page, request)
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.auth.errors import InvalidAccessToken, PermissionDenied
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.catalog import schemas
@@ -377,6 +378,16 @@ async def _hydrate(session: AsyncSession, rows: Sequence[PageRow]) -> list[dict[
     events = await repo.by_ids(ids)
     facts = await repo.facts(ids)
     return [_summary_fields(events[i], facts.get(i)) for i in ids]
+
+
+def restrict_to_own(filters: EventFilters, user: User | None) -> None:
+    """Narrow a list to the caller's own events, in every status."""
+    if user is None:
+        raise InvalidAccessToken("Sign in to list your own events")
+    if not has_permission(user.role, Permission.catalog_read_drafts):
+        raise PermissionDenied(f"Requires permission '{Permission.catalog_read_drafts.value}'")
+    filters.organizer_id = user.id
+    filters.include_unpublished = True
 
 
 async def list_events(
