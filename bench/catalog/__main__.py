@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from bench.catalog.seed import ADJECTIVES, EVENT_TYPES, NOUNS, seed
 from bench.catalog.sql import to_asyncpg
 from boxoffice.catalog.models import EventType
-from boxoffice.catalog.repository import (
+from boxoffice.catalog.queries import (
     CORRECTIONS_SQL,
     FACTS_SQL,
     MAX_CORRECTIONS,

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from boxoffice.auth.dependencies import CurrentUser, OptionalUser, require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission
-from boxoffice.catalog import schemas, service
+from boxoffice.catalog import discovery, schemas, service
 from boxoffice.catalog.models import EventType
-from boxoffice.catalog.repository import EventFilters, search_words
+from boxoffice.catalog.queries import EventFilters, search_words
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
@@ -75,8 +75,8 @@ async def list_events(
 ) -> Page[schemas.EventSummary]:
     event_filters = filters.filters(city_id=city_id, q=q)
     if mine:
-        service.restrict_to_own(event_filters, user)
-    events, total = await service.list_events(
+        discovery.restrict_to_own(event_filters, user)
+    events, total = await discovery.list_events(
         session, event_filters, sort=sort, order=order, page=page
     )
     return Page[schemas.EventSummary].build(events, total, page, request)
@@ -95,7 +95,7 @@ async def search_events(
     q: Annotated[str, Query(min_length=1, max_length=200, description="Search words")],
     city_id: uuid.UUID | None = None,
 ) -> Page[schemas.EventSearchHit]:
-    hits, total = await service.search_events(
+    hits, total = await discovery.search_events(
         session, q, filters.filters(city_id=city_id), page=page
     )
     return Page[schemas.EventSearchHit].build(hits, total, page, request)
@@ -119,7 +119,7 @@ async def events_by_location(
 ) -> Page[schemas.EventNearby]:
     if (latitude is None) != (longitude is None):
         latitude = longitude = None if city_name else latitude
-    events, total = await service.events_nearby(
+    events, total = await discovery.events_nearby(
         session,
         user,
         filters.filters(),
@@ -147,7 +147,7 @@ async def city_events(
     order: OrderParam = SortOrder.asc,
 ) -> Page[schemas.EventSummary]:
     await venue_service.get_city(session, city_id)
-    events, total = await service.list_events(
+    events, total = await discovery.list_events(
         session, filters.filters(city_id=city_id), sort=sort, order=order, page=page
     )
     return Page[schemas.EventSummary].build(events, total, page, request)
@@ -161,7 +161,7 @@ async def city_events(
 async def post_location(
     session: Session, user: CurrentUser, body: schemas.LocationIn
 ) -> schemas.Location:
-    return schemas.Location.model_validate(await service.post_location(session, user, body))
+    return schemas.Location.model_validate(await discovery.post_location(session, user, body))
 
 
 @router.post(
@@ -171,14 +171,14 @@ async def create_event(
     session: Session, user: EventManager, body: schemas.EventCreate
 ) -> schemas.EventDetail:
     event = await service.create_event(session, user, body)
-    return await service.event_detail(session, user, event.id)
+    return await discovery.event_detail(session, user, event.id)
 
 
 @router.get("/events/{event_id}", response_model=schemas.EventDetail, summary="One event")
 async def get_event(
     session: Session, user: OptionalUser, event_id: uuid.UUID
 ) -> schemas.EventDetail:
-    return await service.event_detail(session, user, event_id)
+    return await discovery.event_detail(session, user, event_id)
 
 
 @router.put("/events/{event_id}", response_model=schemas.EventDetail, summary="Update an event")
@@ -186,7 +186,7 @@ async def update_event(
     session: Session, user: EventManager, event_id: uuid.UUID, body: schemas.EventUpdate
 ) -> schemas.EventDetail:
     await service.update_event(session, user, event_id, body)
-    return await service.event_detail(session, user, event_id)
+    return await discovery.event_detail(session, user, event_id)
 
 
 @router.delete(
@@ -206,7 +206,7 @@ async def publish_event(
     session: Session, user: EventManager, event_id: uuid.UUID
 ) -> schemas.EventDetail:
     await service.publish_event(session, user, event_id)
-    return await service.event_detail(session, user, event_id)
+    return await discovery.event_detail(session, user, event_id)
 
 
 @router.post(
@@ -218,7 +218,7 @@ async def cancel_event(
     session: Session, user: EventManager, event_id: uuid.UUID
 ) -> schemas.EventDetail:
     await service.cancel_event(session, user, event_id)
-    return await service.event_detail(session, user, event_id)
+    return await discovery.event_detail(session, user, event_id)
 
 
 @router.get(
