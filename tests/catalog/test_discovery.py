@@ -256,6 +256,13 @@ class TestByLocation:
         assert response.status_code == 422
         assert response.json()["code"] == "location_required"
 
+    async def test_latitude_without_longitude_is_refused(
+        self, client: AsyncClient, catalog: Catalog
+    ) -> None:
+        response = await client.get("/api/events/by-location", params={"latitude": 40.7})
+        assert response.status_code == 422
+        assert response.json()["code"] == "location_required"
+
     async def test_unknown_city_name_is_404(self, client: AsyncClient, catalog: Catalog) -> None:
         response = await client.get("/api/events/by-location", params={"city_name": "Atlantis"})
         assert response.status_code == 404

@@ -105,6 +105,8 @@ async def _center(
     latitude: float | None,
     longitude: float | None,
 ) -> tuple[float, float]:
+    if (latitude is None) != (longitude is None):
+        raise LocationRequired("Give latitude and longitude together")
     if latitude is not None and longitude is not None:
         return latitude, longitude
     if city_name:

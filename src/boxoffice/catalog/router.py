@@ -117,8 +117,6 @@ async def events_by_location(
     longitude: Annotated[float | None, Query(ge=-180, le=180)] = None,
     radius: Annotated[float, Query(gt=0, le=20_000, description="Kilometres")] = 50.0,
 ) -> Page[schemas.EventNearby]:
-    if (latitude is None) != (longitude is None):
-        latitude = longitude = None if city_name else latitude
     events, total = await discovery.events_nearby(
         session,
         user,
