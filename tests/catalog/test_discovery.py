@@ -184,6 +184,17 @@ class TestSearch:
         assert _ids(body) == [catalog.events["jazz"]["id"], mention["id"]]
         assert body["items"][0]["rank"] > body["items"][1]["rank"]
 
+    async def test_a_renamed_venue_is_searchable_by_its_new_name(
+        self, client: AsyncClient, catalog: Catalog
+    ) -> None:
+        venue_id = catalog.events["hamlet"]["showtimes"][0]["venue_id"]
+        renamed = await client.put(
+            f"/api/venues/{venue_id}", json={"name": "Old Vic"}, headers=catalog.headers
+        )
+        body = (await client.get("/api/events/search", params={"q": "old vic"})).json()
+        assert renamed.status_code == 200
+        assert _ids(body) == catalog.ids("hamlet")
+
     async def test_an_empty_query_is_a_validation_error(
         self, client: AsyncClient, catalog: Catalog
     ) -> None:

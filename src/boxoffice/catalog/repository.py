@@ -185,6 +185,12 @@ class EventRepository:
             {"id": event_id},
         )
 
+    async def event_ids_at_venue(self, venue_id: uuid.UUID) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(Showtime.event_id).where(Showtime.venue_id == venue_id).distinct()
+        )
+        return list(rows)
+
     async def refresh_search_places(self, event_id: uuid.UUID) -> None:
         """Copy the names of the event's cities and venues into its search document."""
         await self.session.execute(

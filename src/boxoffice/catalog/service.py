@@ -267,6 +267,13 @@ async def add_showtime(
     return showtime
 
 
+async def venue_renamed(session: AsyncSession, venue_id: uuid.UUID) -> None:
+    """Keep the search documents of events playing at a venue in step with its name."""
+    repo = EventRepository(session)
+    for event_id in await repo.event_ids_at_venue(venue_id):
+        await repo.refresh_search_places(event_id)
+
+
 async def showtime_views(
     session: AsyncSession,
     *,

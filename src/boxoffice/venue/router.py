@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from boxoffice.auth.dependencies import require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission
+from boxoffice.catalog import service as catalog_service
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination
@@ -84,6 +85,8 @@ async def update_venue(
     session: Session, user: VenueManager, venue_id: uuid.UUID, body: schemas.VenueUpdate
 ) -> schemas.Venue:
     venue = await service.update_venue(session, user, venue_id, body)
+    if body.name is not None:
+        await catalog_service.venue_renamed(session, venue.id)
     return await service.venue_detail(session, venue.id)
 
 
