@@ -9,6 +9,7 @@ from boxoffice.auth.models import Role, User
 from boxoffice.catalog.models import Showtime, ShowtimeStatus
 from boxoffice.inventory.models import InventoryUnit, UnitState
 from boxoffice.kit.outbox import OutboxEvent
+from boxoffice.kit.time import utcnow
 from tests.catalog.helpers import make_event, make_venue, soon, tiers
 from tests.factories import create_city, create_user
 
@@ -351,3 +352,59 @@ class TestOwnEvents:
         assert {e["id"] for e in mine["items"]} == {draft["id"], live["id"]}
         assert anonymous.status_code == 401
         assert as_buyer.status_code == 403
+
+
+class TestAvailability:
+    async def test_live_holds_and_sales_count_as_taken_expired_holds_as_free(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        venue = await make_venue(client, auth_headers(organizer), await create_city(session))
+        event = await make_event(client, auth_headers(organizer), venue)
+        showtime_id = event["showtimes"][0]["id"]
+        units = (
+            await session.scalars(
+                select(InventoryUnit)
+                .where(InventoryUnit.showtime_id == showtime_id)
+                .order_by(InventoryUnit.id)
+                .limit(3)
+            )
+        ).all()
+        now = utcnow()
+        units[0].state = UnitState.sold
+        units[1].state, units[1].held_until = UnitState.held, now + timedelta(minutes=5)
+        units[2].state, units[2].held_until = UnitState.held, now - timedelta(hours=1)
+        await session.flush()
+
+        body = (await client.get(f"/api/events/{event['id']}")).json()
+
+        assert body["availability"] == {"units": 60, "available": 58}
+        assert body["showtimes"][0]["available"] == 58
+
+    async def test_an_expired_hold_does_not_lock_the_layout(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        venue = await make_venue(client, auth_headers(organizer), await create_city(session))
+        event = await make_event(client, auth_headers(organizer), venue)
+        unit = await session.scalar(
+            select(InventoryUnit)
+            .where(InventoryUnit.showtime_id == event["showtimes"][0]["id"])
+            .limit(1)
+        )
+        assert unit is not None
+        section = {"name": "Boxes", "kind": "general_admission", "capacity": 4}
+        url = f"/api/venues/{venue['id']}/sections"
+
+        unit.state, unit.held_until = UnitState.held, utcnow() - timedelta(hours=1)
+        await session.flush()
+        expired = await client.post(url, json=section, headers=auth_headers(organizer))
+        unit.held_until = utcnow() + timedelta(minutes=10)
+        await session.flush()
+        live = await client.post(
+            url, json={**section, "name": "Boxes 2"}, headers=auth_headers(organizer)
+        )
+
+        assert expired.status_code == 201
+        assert live.status_code == 409
+        assert live.json()["code"] == "venue_layout_locked"
