@@ -289,6 +289,34 @@ class TestShowtimes:
         assert showtime["units"] == 60
 
 
+class TestCancelShowtime:
+    async def test_cancels_one_showtime_and_emits_a_domain_event(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        other = await create_user(session, role=Role.organizer)
+        venue = await make_venue(client, auth_headers(organizer), await create_city(session))
+        event = await make_event(client, auth_headers(organizer), venue, days=(3, 4))
+        first = event["showtimes"][0]["id"]
+        url = f"/api/showtimes/{first}/cancel"
+
+        not_theirs = await client.post(url, headers=auth_headers(other))
+        cancelled = await client.post(url, headers=auth_headers(organizer))
+        again = await client.post(url, headers=auth_headers(organizer))
+        detail = (await client.get(f"/api/events/{event['id']}")).json()
+
+        assert not_theirs.status_code == 403
+        assert cancelled.json()["status"] == "cancelled"
+        assert again.json()["code"] == "invalid_status_transition"
+        assert [s["id"] for s in detail["showtimes"]] == [event["showtimes"][1]["id"]]
+        outbox = await session.scalar(
+            select(OutboxEvent).where(
+                OutboxEvent.topic == "showtime.cancelled", OutboxEvent.aggregate_id == first
+            )
+        )
+        assert outbox is not None
+
+
 class TestQuickForm:
     async def test_venue_name_times_and_total_seats_make_a_showtime(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers

@@ -233,8 +233,11 @@ class ShowtimeRepository:
         await self.session.flush()
         return showtime
 
-    async def get(self, showtime_id: uuid.UUID) -> Showtime | None:
-        return await self.session.get(Showtime, showtime_id)
+    async def get(self, showtime_id: uuid.UUID, *, for_update: bool = False) -> Showtime | None:
+        stmt = select(Showtime).where(Showtime.id == showtime_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
 
     async def has_scheduled(self, event_id: uuid.UUID) -> bool:
         found = await self.session.scalar(

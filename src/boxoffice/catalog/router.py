@@ -248,3 +248,15 @@ async def get_showtime(
     session: Session, user: OptionalUser, showtime_id: uuid.UUID
 ) -> schemas.Showtime:
     return await service.showtime_detail(session, user, showtime_id)
+
+
+@router.post(
+    "/showtimes/{showtime_id}/cancel",
+    response_model=schemas.Showtime,
+    summary="Cancel one showtime",
+)
+async def cancel_showtime(
+    session: Session, user: EventManager, showtime_id: uuid.UUID
+) -> schemas.Showtime:
+    await service.cancel_showtime(session, user, showtime_id)
+    return await service.showtime_detail(session, user, showtime_id)

@@ -267,6 +267,28 @@ async def add_showtime(
     return showtime
 
 
+async def cancel_showtime(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> Showtime:
+    """scheduled -> cancelled for one performance; emits `showtime.cancelled`."""
+    showtime = await ShowtimeRepository(session).get(showtime_id, for_update=True)
+    if showtime is None:
+        raise ShowtimeNotFound(f"No showtime with id {showtime_id}")
+    try:
+        await _event_to_manage(session, user, showtime.event_id)
+    except EventNotFound as exc:
+        raise ShowtimeNotFound(f"No showtime with id {showtime_id}") from exc
+    if showtime.status is ShowtimeStatus.cancelled:
+        raise InvalidEventTransition("The showtime is already cancelled")
+    showtime.status = ShowtimeStatus.cancelled
+    await session.flush()
+    await emit(
+        session,
+        Topic.showtime_cancelled,
+        showtime.id,
+        {"showtime_id": str(showtime.id), "event_id": str(showtime.event_id)},
+    )
+    return showtime
+
+
 async def venue_renamed(session: AsyncSession, venue_id: uuid.UUID) -> None:
     """Keep the search documents of events playing at a venue in step with its name."""
     repo = EventRepository(session)
