@@ -48,6 +48,12 @@ class EventFilters:
     corrections: dict[str, list[str]] = field(default_factory=dict)
     include_unpublished: bool = False
     """Drafts and cancelled events too (an organizer's own list only)."""
+
+    @property
+    def is_broad(self) -> bool:
+        """Filters that leave most of the catalog (the default list, a type, a date range)."""
+        return not (self.words or self.city_id or self.organizer_id or self.include_unpublished)
+
     """Known words spelled like each query word (filled by `EventRepository.correct`)."""
 
     def word_query(self, word: str) -> str:
@@ -101,6 +107,29 @@ def list_query(filters: EventFilters, *, sort: str, order: SortOrder) -> tuple[s
         f" ORDER BY sort_key {direction} NULLS LAST, e.id LIMIT :limit OFFSET :offset"
     )
     return sql, params
+
+
+MAX_WALK = 50_000
+"""Most upcoming showtimes the next-showtime walk reads before it gives up."""
+
+
+def upcoming_walk_query(filters: EventFilters) -> tuple[str, dict[str, Any]]:
+    """Upcoming showtimes of matching events in start order, `:window` rows."""
+    params: dict[str, Any] = {}
+    where = " AND ".join(_where(filters, params))
+    sql = (
+        "SELECT s.event_id, s.starts_at FROM showtimes s JOIN events e ON e.id = s.event_id"  # noqa: S608
+        f" WHERE s.status = 'scheduled' AND s.ends_at > now() AND {where}"
+        " ORDER BY s.starts_at, s.event_id LIMIT :window"
+    )
+    return sql, params
+
+
+def count_query(filters: EventFilters) -> tuple[str, dict[str, Any]]:
+    """How many events match the filters."""
+    params: dict[str, Any] = {}
+    where = " AND ".join(_where(filters, params))
+    return f"SELECT count(*) FROM events e WHERE {where}", params  # noqa: S608
 
 
 def search_query(filters: EventFilters, query: str) -> tuple[str, dict[str, Any]]:

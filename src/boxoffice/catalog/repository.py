@@ -25,11 +25,14 @@ from boxoffice.catalog.queries import (
     CORRECTIONS_SQL,
     FACTS_SQL,
     MAX_CORRECTIONS,
+    MAX_WALK,
     NEAREST_PLACES_SQL,
     EventFilters,
+    count_query,
     list_query,
     nearby_query,
     search_query,
+    upcoming_walk_query,
 )
 from boxoffice.kit.pagination import SortOrder
 
@@ -99,8 +102,43 @@ class EventRepository:
         offset: int,
     ) -> tuple[list[PageRow], int]:
         """Published events matching the filters, one page, sorted."""
+        if sort == "starts_at" and order is SortOrder.asc and filters.is_broad:
+            found = await self._next_showtime_first(filters, limit=limit, offset=offset)
+            if found is not None:
+                return found
         sql, params = list_query(filters, sort=sort, order=order)
         return await self._page(sql, params, limit=limit, offset=offset)
+
+    async def _next_showtime_first(
+        self, filters: EventFilters, *, limit: int, offset: int
+    ) -> tuple[list[PageRow], int] | None:
+        """The same page as `list_query` by next showtime, without computing every event's key.
+
+        Walks upcoming showtimes in start order (an index scan) in growing windows: an event's
+        first row in that walk is its next showtime. Keys strictly before the window's last
+        start are final, so once enough of them are found the page is exact. None when the
+        walk runs out (few upcoming showtimes: the general query is cheap then).
+        """
+        sql, params = upcoming_walk_query(filters)
+        need = offset + limit
+        window = max(need * 4, 200)
+        while window <= MAX_WALK:
+            rows = (await self.session.execute(text(sql), {**params, "window": window})).all()
+            if len(rows) < window:
+                return None
+            first: dict[uuid.UUID, datetime] = {}
+            for row in rows:
+                first.setdefault(row.event_id, row.starts_at)
+            cutoff = rows[-1].starts_at
+            ranked = sorted((key, event_id) for event_id, key in first.items() if key < cutoff)
+            if len(ranked) >= need:
+                count_sql, count_params = count_query(filters)
+                total = await self.session.scalar(text(count_sql), count_params)
+                return [PageRow(event_id, None) for _, event_id in ranked[offset:need]], int(
+                    total or 0
+                )
+            window *= 4
+        return None
 
     async def search_page(
         self, filters: EventFilters, query: str, *, limit: int, offset: int
