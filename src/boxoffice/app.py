@@ -10,18 +10,27 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from boxoffice import __version__
-from boxoffice.auth.router import router as auth_router
-from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
 from boxoffice.db.engine import create_engine, create_sessionmaker
 from boxoffice.db.migrate import head_revisions
-from boxoffice.health.router import router as health_router
 from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
+from boxoffice.auth.router import router as auth_router
+from boxoffice.catalog.router import router as catalog_router
+from boxoffice.health.router import router as health_router
+from boxoffice.review.router import router as review_router
 from boxoffice.user.router import router as user_router
+from boxoffice.venue.router import router as venue_router
 
-ROUTERS = (health_router, catalog_router, auth_router, user_router)
+ROUTERS = [
+    health_router,
+    auth_router,
+    user_router,
+    catalog_router,
+    venue_router,
+    review_router,
+]
 
 
 class Problem(BaseModel):

@@ -1,3 +1,4 @@
+from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,3 +49,35 @@ class TestDemoData:
         assert counts[0] == 150
         assert counts[-1] == 10_000
         assert len(counts) == 13
+
+
+class TestDemoCatalog:
+    async def test_demo_events_are_found_by_city_search_and_nearby(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        await load_demo(session)
+
+        by_city = (await client.get("/api/events/search", params={"q": "mumbai"})).json()
+        near_newark = (
+            await client.get("/api/events/by-location", params={"city_name": "Newark"})
+        ).json()
+
+        assert {e["title"] for e in by_city["items"]} == {
+            "Monsoon Beats Live",
+            "City Derby: Mumbai vs Bengaluru",
+        }
+        assert [e["title"] for e in near_newark["items"]] == ["Interstellar (Re-release)"]
+
+    async def test_demo_draft_is_hidden_and_reviews_are_averaged(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        await load_demo(session)
+
+        listed = (await client.get("/api/events", params={"limit": 100})).json()
+        hamlet = next(e for e in listed["items"] if e["title"] == "Hamlet")
+        detail = (await client.get(f"/api/events/{hamlet['id']}")).json()
+
+        assert listed["total"] == 5
+        assert "Open Mic Winter Special" not in {e["title"] for e in listed["items"]}
+        assert detail["rating"] == {"average": 4.0, "count": 1}
+        assert len(detail["showtimes"]) == 3

@@ -5,14 +5,18 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.db.base import Base, TimestampMixin, UUIDPk, str_enum
@@ -36,8 +40,23 @@ class EventStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+# Search covers title, type, the places the event plays (kept in `search_places` by the
+# catalog service) and description; 'simple' config so prefixes match predictably, and
+# spelling is corrected against `search_terms` before the full-text lookup.
+SEARCH_VECTOR_SQL = (
+    "(((setweight(to_tsvector('simple'::regconfig, (title)::text), 'A'::\"char\") || "
+    "setweight(to_tsvector('simple'::regconfig, search_places), 'B'::\"char\")) || "
+    "setweight(to_tsvector('simple'::regconfig, (event_type)::text), 'B'::\"char\")) || "
+    "setweight(to_tsvector('simple'::regconfig, description), 'C'::\"char\"))"
+)
+
+
 class Event(TimestampMixin, Base):
     __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_search_vector", "search_vector", postgresql_using="gin"),
+        Index("ix_events_status_event_type", "status", "event_type"),
+    )
 
     id: Mapped[UUIDPk]
     organizer_id: Mapped[uuid.UUID] = mapped_column(
@@ -57,6 +76,11 @@ class Event(TimestampMixin, Base):
     max_tickets_per_booking: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    search_places: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    """Names of the cities and venues the event's showtimes are at (kept by the service)."""
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), nullable=True
+    )
 
 
 class ShowtimeStatus(enum.StrEnum):
@@ -68,7 +92,10 @@ class Showtime(TimestampMixin, Base):
     """A dated performance of an event at a venue (seed 000's "event schedule")."""
 
     __tablename__ = "showtimes"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_showtimes_starts_at", "starts_at"),
+    )
 
     id: Mapped[UUIDPk]
     event_id: Mapped[uuid.UUID] = mapped_column(
@@ -97,3 +124,39 @@ class PriceTier(Base):
     name: Mapped[str] = mapped_column(String(80), nullable=False)
     price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
+
+
+class UserLocation(Base):
+    """The last location a user posted (`POST /api/location`), used by "near me"."""
+
+    __tablename__ = "user_locations"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    latitude: Mapped[float] = mapped_column(Float, nullable=False)
+    longitude: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class SearchTerm(Base):
+    """Every word that occurs in an event's search document, for spelling correction.
+
+    A misspelled query word is matched by trigram similarity against this small table (the
+    pg_trgm way), and the event search then runs on the corrected words through the
+    full-text index. Words are only added; a stale one merely matches nothing.
+    """
+
+    __tablename__ = "search_terms"
+    __table_args__ = (
+        Index(
+            "ix_search_terms_word_trgm",
+            "word",
+            postgresql_using="gist",
+            postgresql_ops={"word": "gist_trgm_ops"},
+        ),
+    )
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)

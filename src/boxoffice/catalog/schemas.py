@@ -1,10 +1,140 @@
+import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from boxoffice.catalog.models import EventStatus, EventType
+from boxoffice.catalog.models import EventStatus, EventType, ShowtimeStatus
+from boxoffice.kit.money import Currency, MinorUnits, Money
+from boxoffice.venue.schemas import Latitude, Longitude
+
+
+class EventSort(enum.Enum):
+    """Sort keys of event lists (a plain Enum: `title` would shadow str.title)."""
+
+    starts_at = "starts_at"
+    created_at = "created_at"
+    title = "title"
+    price = "price"
+
+
+class PriceTierIn(BaseModel):
+    section_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=80)
+    price_minor: MinorUnits
+    currency: Currency
+
+
+class ShowtimeCreate(BaseModel):
+    """Times without an offset are read in the venue's time zone."""
+
+    venue_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    price_tiers: list[PriceTierIn] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Self:
+        if (self.starts_at.tzinfo is None) != (self.ends_at.tzinfo is None):
+            raise ValueError("give both times with an offset, or both without")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class EventCreate(BaseModel):
+    """An event, created as a draft.
+
+    The quick form (seed 001): `venue` (a name), `city_id`, `starts_at`, `ends_at` and
+    `total_seats` also create a venue with one section of that many seats and a showtime.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    title: str = Field(min_length=1, max_length=200, validation_alias=AliasChoices("title", "name"))
+    description: str = Field(default="", max_length=20_000)
+    event_type: EventType = EventType.other
+    images: list[str] = Field(default_factory=list, max_length=20)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    sale_starts_at: datetime | None = None
+    sale_ends_at: datetime | None = None
+    hold_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    max_tickets_per_booking: int = Field(default=10, ge=1, le=100)
+    venue: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        validation_alias=AliasChoices("venue", "venue_name"),
+        description="Quick form: name of a venue to create",
+    )
+    city_id: uuid.UUID | None = Field(default=None, description="Quick form: the venue's city")
+    starts_at: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("starts_at", "start_time")
+    )
+    ends_at: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("ends_at", "end_time")
+    )
+    total_seats: int | None = Field(default=None, ge=1, le=100_000)
+    price_minor: MinorUnits = 0
+    currency: Currency = "USD"
+
+    @model_validator(mode="after")
+    def _quick_form_complete(self) -> Self:
+        quick = (self.venue, self.city_id, self.starts_at, self.ends_at, self.total_seats)
+        if any(v is not None for v in quick) and any(v is None for v in quick):
+            raise ValueError(
+                "the quick form needs all of venue, city_id, starts_at, ends_at and total_seats"
+            )
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.sale_starts_at and self.sale_ends_at and self.sale_ends_at <= self.sale_starts_at:
+            raise ValueError("sale_ends_at must be after sale_starts_at")
+        return self
+
+
+class EventUpdate(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    title: str | None = Field(
+        default=None, min_length=1, max_length=200, validation_alias=AliasChoices("title", "name")
+    )
+    description: str | None = Field(default=None, max_length=20_000)
+    event_type: EventType | None = None
+    images: list[str] | None = Field(default=None, max_length=20)
+    metadata: dict[str, Any] | None = None
+    sale_starts_at: datetime | None = None
+    sale_ends_at: datetime | None = None
+    hold_ttl_seconds: int | None = Field(default=None, ge=60, le=3600)
+    max_tickets_per_booking: int | None = Field(default=None, ge=1, le=100)
+
+
+class PriceTier(BaseModel):
+    id: uuid.UUID
+    section_id: uuid.UUID
+    section_name: str
+    name: str
+    price_minor: int
+    currency: str
+    units: int
+    available: int
+
+
+class Showtime(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    venue_id: uuid.UUID
+    venue_name: str
+    city_id: uuid.UUID
+    city_name: str
+    timezone: str = Field(description="The venue's IANA time zone")
+    starts_at: datetime
+    ends_at: datetime
+    local_starts_at: str = Field(description="Start in the venue's time zone (ISO 8601)")
+    status: ShowtimeStatus
+    units: int
+    available: int
+    price_tiers: list[PriceTier]
 
 
 class EventSummary(BaseModel):
@@ -21,3 +151,49 @@ class EventSummary(BaseModel):
     sale_starts_at: datetime | None
     sale_ends_at: datetime | None
     created_at: datetime
+    published_at: datetime | None = None
+    next_starts_at: datetime | None = Field(default=None, description="Next upcoming showtime")
+    showtime_count: int = Field(default=0, description="Upcoming scheduled showtimes")
+    cities: list[str] = Field(default_factory=list)
+    venues: list[str] = Field(default_factory=list)
+    lowest_price: Money | None = None
+
+
+class EventSearchHit(EventSummary):
+    rank: float = Field(description="Relevance; higher is better")
+
+
+class EventNearby(EventSummary):
+    distance_km: float = Field(description="Distance to the nearest venue the event plays at")
+    nearest_city: str
+    nearest_venue: str
+
+
+class Availability(BaseModel):
+    units: int = Field(description="Places across upcoming showtimes")
+    available: int
+
+
+class Rating(BaseModel):
+    average: float | None
+    count: int
+
+
+class EventDetail(EventSummary):
+    hold_ttl_seconds: int
+    max_tickets_per_booking: int
+    cancelled_at: datetime | None
+    showtimes: list[Showtime]
+    availability: Availability
+    rating: Rating
+
+
+class LocationIn(BaseModel):
+    latitude: Latitude
+    longitude: Longitude
+
+
+class Location(LocationIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    updated_at: datetime

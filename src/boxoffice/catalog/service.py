@@ -1,14 +1,368 @@
-from collections.abc import Sequence
+"""Catalog rules: events and their lifecycle, showtimes with price tiers (reads: discovery.py)."""
+
+import uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.catalog.models import Event
-from boxoffice.catalog.repository import EventRepository
-from boxoffice.kit.pagination import PageParams
+from boxoffice.auth.models import User
+from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.catalog import schemas
+from boxoffice.catalog.errors import (
+    EventCancelled,
+    EventHasNoShowtimes,
+    EventHasSales,
+    EventNotFound,
+    InvalidEventTransition,
+    InvalidPriceTiers,
+    NotEventOwner,
+    ShowtimeNotFound,
+    VenueHasNoPlaces,
+)
+from boxoffice.catalog.models import (
+    Event,
+    EventStatus,
+    PriceTier,
+    Showtime,
+    ShowtimeStatus,
+)
+from boxoffice.catalog.repository import (
+    EventRepository,
+    ShowtimeRepository,
+)
+from boxoffice.inventory.service import (
+    create_showtime_inventory,
+    event_has_sales,
+    showtime_availability,
+)
+from boxoffice.kit.outbox import Topic, emit
+from boxoffice.kit.time import utcnow
+from boxoffice.venue import service as venue_service
+from boxoffice.venue.layout import seats_for_capacity
+from boxoffice.venue.models import SectionKind
+from boxoffice.venue.repository import VenueRepository
+from boxoffice.venue.schemas import SeatIn, SectionCreate, VenueCreate
+
+QUICK_FORM_SECTION = "General"
 
 
-async def list_public_events(
-    session: AsyncSession, page: PageParams
-) -> tuple[Sequence[Event], int]:
-    """Published events, newest first."""
-    return await EventRepository(session).list_published(limit=page.limit, offset=page.offset)
+# --- visibility and ownership -------------------------------------------------------------
+
+
+def can_manage(user: User | None, event: Event) -> bool:
+    if user is None:
+        return False
+    return event.organizer_id == user.id or has_permission(user.role, Permission.event_manage_any)
+
+
+def _can_see(user: User | None, event: Event) -> bool:
+    if event.status is not EventStatus.draft:
+        return True
+    return (
+        user is not None
+        and has_permission(user.role, Permission.catalog_read_drafts)
+        and can_manage(user, event)
+    )
+
+
+async def get_visible_event(session: AsyncSession, user: User | None, event_id: uuid.UUID) -> Event:
+    """The event if the caller may see it; drafts are 404 to everyone but their managers."""
+    event = await EventRepository(session).get(event_id)
+    if event is None or not _can_see(user, event):
+        raise EventNotFound(f"No event with id {event_id}")
+    return event
+
+
+async def _event_to_manage(session: AsyncSession, user: User, event_id: uuid.UUID) -> Event:
+    event = await EventRepository(session).get(event_id, for_update=True)
+    if event is None or not _can_see(user, event):
+        raise EventNotFound(f"No event with id {event_id}")
+    if not can_manage(user, event):
+        raise NotEventOwner()
+    return event
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def _in_zone(moment: datetime, timezone: str) -> datetime:
+    """Naive times are wall-clock times at the venue; stored and answered in UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC)
+
+
+async def create_event(session: AsyncSession, user: User, data: schemas.EventCreate) -> Event:
+    """Create a draft event; the quick form also creates its venue and one showtime."""
+    event = await EventRepository(session).add(
+        Event(
+            organizer_id=user.id,
+            title=data.title,
+            description=data.description,
+            event_type=data.event_type,
+            status=EventStatus.draft,
+            images=data.images,
+            meta=data.metadata,
+            sale_starts_at=data.sale_starts_at,
+            sale_ends_at=data.sale_ends_at,
+            hold_ttl_seconds=data.hold_ttl_seconds,
+            max_tickets_per_booking=data.max_tickets_per_booking,
+        )
+    )
+    await EventRepository(session).index_terms(event.id)
+    if (
+        data.venue is not None
+        and data.city_id is not None
+        and data.total_seats is not None
+        and data.starts_at is not None
+        and data.ends_at is not None
+    ):
+        seats = [
+            SeatIn(row_label=s.row_label, number=s.number, x=s.x, y=s.y)
+            for s in seats_for_capacity(data.total_seats)
+        ]
+        venue = await venue_service.create_venue(
+            session,
+            user,
+            VenueCreate(
+                name=data.venue,
+                city_id=data.city_id,
+                sections=[
+                    SectionCreate(name=QUICK_FORM_SECTION, kind=SectionKind.reserved, seats=seats)
+                ],
+            ),
+        )
+        section = (await VenueRepository(session).sections(venue.id))[0]
+        await add_showtime(
+            session,
+            user,
+            event.id,
+            schemas.ShowtimeCreate(
+                venue_id=venue.id,
+                starts_at=data.starts_at,
+                ends_at=data.ends_at,
+                price_tiers=[
+                    schemas.PriceTierIn(
+                        section_id=section.id,
+                        name=QUICK_FORM_SECTION,
+                        price_minor=data.price_minor,
+                        currency=data.currency,
+                    )
+                ],
+            ),
+        )
+    return event
+
+
+async def update_event(
+    session: AsyncSession, user: User, event_id: uuid.UUID, data: schemas.EventUpdate
+) -> Event:
+    """Change an event's details (not its status); cancelled events are frozen."""
+    event = await _event_to_manage(session, user, event_id)
+    if event.status is EventStatus.cancelled:
+        raise EventCancelled()
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name not in {"sale_starts_at", "sale_ends_at"}:
+            continue
+        setattr(event, "meta" if name == "metadata" else name, value)
+    if event.sale_starts_at and event.sale_ends_at and event.sale_ends_at <= event.sale_starts_at:
+        raise InvalidEventTransition("sale_ends_at must be after sale_starts_at")
+    await session.flush()
+    await EventRepository(session).index_terms(event.id)
+    return event
+
+
+async def publish_event(session: AsyncSession, user: User, event_id: uuid.UUID) -> Event:
+    """draft -> published; needs at least one scheduled showtime."""
+    event = await _event_to_manage(session, user, event_id)
+    if event.status is not EventStatus.draft:
+        raise InvalidEventTransition(f"A {event.status.value} event cannot be published")
+    if not await ShowtimeRepository(session).has_scheduled(event.id):
+        raise EventHasNoShowtimes()
+    event.status = EventStatus.published
+    event.published_at = utcnow()
+    await session.flush()
+    await emit(
+        session,
+        Topic.event_published,
+        event.id,
+        {"event_id": str(event.id), "organizer_id": str(event.organizer_id)},
+    )
+    return event
+
+
+async def cancel_event(session: AsyncSession, user: User, event_id: uuid.UUID) -> Event:
+    """draft/published -> cancelled; cancels every showtime and emits `event.cancelled`."""
+    event = await _event_to_manage(session, user, event_id)
+    if event.status is EventStatus.cancelled:
+        raise InvalidEventTransition("The event is already cancelled")
+    event.status = EventStatus.cancelled
+    event.cancelled_at = utcnow()
+    showtime_ids = await ShowtimeRepository(session).cancel_for_event(event.id)
+    await session.flush()
+    await emit(
+        session,
+        Topic.event_cancelled,
+        event.id,
+        {
+            "event_id": str(event.id),
+            "organizer_id": str(event.organizer_id),
+            "showtime_ids": [str(s) for s in showtime_ids],
+        },
+    )
+    return event
+
+
+async def delete_event(session: AsyncSession, user: User, event_id: uuid.UUID) -> None:
+    """Delete an event for which nothing was sold or is held; otherwise cancel it."""
+    event = await _event_to_manage(session, user, event_id)
+    if await event_has_sales(session, event.id):
+        raise EventHasSales()
+    await EventRepository(session).delete(event)
+
+
+# --- showtimes ----------------------------------------------------------------------------
+
+
+async def add_showtime(
+    session: AsyncSession, user: User, event_id: uuid.UUID, data: schemas.ShowtimeCreate
+) -> Showtime:
+    """Schedule a performance at a venue, with a price per section; snapshots the seats."""
+    event = await _event_to_manage(session, user, event_id)
+    if event.status is EventStatus.cancelled:
+        raise EventCancelled()
+    venue = await venue_service.get_venue(session, data.venue_id)
+    sections = {s.id: s for s in await VenueRepository(session).sections(venue.id)}
+    if not sections:
+        raise VenueHasNoPlaces()
+    named = [t.section_id for t in data.price_tiers]
+    if len(set(named)) != len(named) or set(named) != set(sections):
+        raise InvalidPriceTiers(
+            extra={
+                "sections": [{"id": str(s.id), "name": s.name} for s in sections.values()],
+            }
+        )
+    showtime = await ShowtimeRepository(session).add(
+        Showtime(
+            event_id=event.id,
+            venue_id=venue.id,
+            starts_at=_in_zone(data.starts_at, venue.timezone),
+            ends_at=_in_zone(data.ends_at, venue.timezone),
+            status=ShowtimeStatus.scheduled,
+        ),
+        [
+            PriceTier(
+                section_id=t.section_id,
+                name=t.name,
+                price_minor=t.price_minor,
+                currency=t.currency,
+            )
+            for t in data.price_tiers
+        ],
+    )
+    await create_showtime_inventory(session, showtime.id, venue.id)
+    await EventRepository(session).refresh_search_places(event.id)
+    return showtime
+
+
+async def cancel_showtime(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> Showtime:
+    """scheduled -> cancelled for one performance; emits `showtime.cancelled`."""
+    showtime = await ShowtimeRepository(session).get(showtime_id, for_update=True)
+    if showtime is None:
+        raise ShowtimeNotFound(f"No showtime with id {showtime_id}")
+    try:
+        await _event_to_manage(session, user, showtime.event_id)
+    except EventNotFound as exc:
+        raise ShowtimeNotFound(f"No showtime with id {showtime_id}") from exc
+    if showtime.status is ShowtimeStatus.cancelled:
+        raise InvalidEventTransition("The showtime is already cancelled")
+    showtime.status = ShowtimeStatus.cancelled
+    await session.flush()
+    await emit(
+        session,
+        Topic.showtime_cancelled,
+        showtime.id,
+        {"showtime_id": str(showtime.id), "event_id": str(showtime.event_id)},
+    )
+    return showtime
+
+
+async def venue_renamed(session: AsyncSession, venue_id: uuid.UUID) -> None:
+    """Keep the search documents of events playing at a venue in step with its name."""
+    repo = EventRepository(session)
+    for event_id in await repo.event_ids_at_venue(venue_id):
+        await repo.refresh_search_places(event_id)
+
+
+async def showtime_views(
+    session: AsyncSession,
+    *,
+    event_id: uuid.UUID | None = None,
+    showtime_id: uuid.UUID | None = None,
+) -> list[schemas.Showtime]:
+    repo = ShowtimeRepository(session)
+    rows = await repo.with_places(event_id=event_id, showtime_id=showtime_id)
+    ids = [r.showtime.id for r in rows]
+    availability = await showtime_availability(session, ids)
+    tiers_by_showtime: dict[uuid.UUID, list[schemas.PriceTier]] = {}
+    for tier, section_name in await repo.tiers(ids):
+        units, available = availability.get((tier.showtime_id, tier.section_id), (0, 0))
+        tiers_by_showtime.setdefault(tier.showtime_id, []).append(
+            schemas.PriceTier(
+                id=tier.id,
+                section_id=tier.section_id,
+                section_name=section_name,
+                name=tier.name,
+                price_minor=tier.price_minor,
+                currency=tier.currency,
+                units=units,
+                available=available,
+            )
+        )
+    result = []
+    for row in rows:
+        s = row.showtime
+        tiers = tiers_by_showtime.get(s.id, [])
+        result.append(
+            schemas.Showtime(
+                id=s.id,
+                event_id=s.event_id,
+                venue_id=s.venue_id,
+                venue_name=row.venue_name,
+                city_id=row.city_id,
+                city_name=row.city_name,
+                timezone=row.timezone,
+                starts_at=s.starts_at,
+                ends_at=s.ends_at,
+                local_starts_at=s.starts_at.astimezone(ZoneInfo(row.timezone)).isoformat(),
+                status=s.status,
+                units=sum(t.units for t in tiers),
+                available=sum(t.available for t in tiers),
+                price_tiers=tiers,
+            )
+        )
+    return result
+
+
+async def showtime_detail(
+    session: AsyncSession, user: User | None, showtime_id: uuid.UUID
+) -> schemas.Showtime:
+    """One showtime with its tiers and availability, if its event is visible."""
+    showtime = await ShowtimeRepository(session).get(showtime_id)
+    if showtime is None:
+        raise ShowtimeNotFound(f"No showtime with id {showtime_id}")
+    try:
+        await get_visible_event(session, user, showtime.event_id)
+    except EventNotFound as exc:
+        raise ShowtimeNotFound(f"No showtime with id {showtime_id}") from exc
+    return (await showtime_views(session, showtime_id=showtime_id))[0]
+
+
+async def event_showtimes(
+    session: AsyncSession, user: User | None, event_id: uuid.UUID
+) -> list[schemas.Showtime]:
+    """The event's upcoming scheduled showtimes, earliest first."""
+    await get_visible_event(session, user, event_id)
+    return await showtime_views(session, event_id=event_id)

@@ -1,34 +1,17 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
-from boxoffice.auth.models import (
-    AuthSession,
-    OAuthState,
-    PhoneVerification,
-    RefreshToken,
-    User,
-    UserIdentity,
-)
-from boxoffice.catalog.models import Event, PriceTier, Showtime
+import boxoffice.auth.models
+import boxoffice.booking.models
+import boxoffice.catalog.models
+import boxoffice.coupon.models
+import boxoffice.inventory.models
+import boxoffice.kit.idempotency
+import boxoffice.kit.jobs
+import boxoffice.kit.outbox
+import boxoffice.notification.models
+import boxoffice.payment.models
+import boxoffice.review.models
+import boxoffice.venue.models  # noqa: F401 - imported for their tables
 from boxoffice.db.base import Base
-from boxoffice.inventory.models import InventoryUnit
-from boxoffice.kit.outbox import OutboxEvent
-from boxoffice.venue.models import City, Seat, Section, Venue
 
-__all__ = [
-    "AuthSession",
-    "Base",
-    "City",
-    "Event",
-    "InventoryUnit",
-    "OAuthState",
-    "OutboxEvent",
-    "PhoneVerification",
-    "PriceTier",
-    "RefreshToken",
-    "Seat",
-    "Section",
-    "Showtime",
-    "User",
-    "UserIdentity",
-    "Venue",
-]
+__all__ = ["Base"]

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.security import hash_password
 from boxoffice.catalog.models import Event, EventStatus, EventType, PriceTier, Showtime
+from boxoffice.catalog.repository import EventRepository
 from boxoffice.inventory.service import create_showtime_inventory
 from boxoffice.kit.time import utcnow
+from boxoffice.review.models import Review
 from boxoffice.venue.layout import generate_seats
 from boxoffice.venue.models import City, Seat, Section, SectionKind, Venue
 
@@ -178,6 +180,20 @@ EVENTS: tuple[
 )
 
 
+# The demo buyer's reviews: event title -> (rating, comment).
+REVIEWS = {
+    "Interstellar (Re-release)": (5, "Still the best docking scene ever filmed. IMAX it."),
+    "Hamlet": (4, "A bold production; the second half drags a little."),
+}
+
+# A draft: visible to its organizer, invisible to buyers until published.
+DRAFT_EVENT = (
+    "Open Mic Winter Special",
+    EventType.standup,
+    "New comics try new material. Line-up to be announced.",
+)
+
+
 async def demo_loaded(session: AsyncSession) -> bool:
     found = await session.scalar(select(User.id).where(User.email == DEMO_USERS[-1][0]))
     return found is not None
@@ -250,6 +266,7 @@ async def load_demo(session: AsyncSession) -> bool:
 
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     unit_count = 0
+    buyer = users[Role.buyer]
     for title, event_type, venue_key, description, slots, tiers, currency in EVENTS:
         event = Event(
             organizer_id=organizer.id,
@@ -286,6 +303,31 @@ async def load_demo(session: AsyncSession) -> bool:
                     )
                 )
             unit_count += await create_showtime_inventory(session, showtime.id, venue.id)
+        # City and venue names make the event findable by place in search.
+        await EventRepository(session).refresh_search_places(event.id)
+        if title in REVIEWS:
+            rating, comment = REVIEWS[title]
+            session.add(
+                Review(
+                    event_id=event.id,
+                    user_id=buyer.id,
+                    rating=rating,
+                    body=comment,
+                    meta={"demo": True},
+                )
+            )
+    draft_title, draft_type, draft_description = DRAFT_EVENT
+    session.add(
+        Event(
+            organizer_id=organizer.id,
+            title=draft_title,
+            description=draft_description,
+            event_type=draft_type,
+            status=EventStatus.draft,
+            images=[],
+            meta={"demo": True},
+        )
+    )
     await session.flush()
     log.info("demo_loaded", events=len(EVENTS), units=unit_count)
     return True

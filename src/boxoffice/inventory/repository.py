@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,3 +32,62 @@ class InventoryRepository:
             _SNAPSHOT_SQL, {"showtime_id": showtime_id, "venue_id": venue_id}
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# Read-only queries for other domains (catalog). A unit counts as available when it is
+# available, or held by a hold that has expired (expiry is lazy).
+_AVAILABLE_SQL = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
+_TAKEN_SQL = "(u.state = 'sold' OR (u.state = 'held' AND u.held_until >= now()))"
+
+
+class InventoryReadRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def venue_has_sales(self, venue_id: uuid.UUID) -> bool:
+        """Whether any showtime at the venue has sold units or units under a live hold."""
+        found = await self.session.scalar(
+            text(
+                f"""
+                SELECT EXISTS (
+                  SELECT 1 FROM inventory_units u JOIN showtimes s ON s.id = u.showtime_id
+                   WHERE s.venue_id = :venue_id AND {_TAKEN_SQL})
+                """  # noqa: S608 - constant SQL fragments only
+            ),
+            {"venue_id": venue_id},
+        )
+        return bool(found)
+
+    async def event_has_sales(self, event_id: uuid.UUID) -> bool:
+        """Whether any showtime of the event has sold units or units under a live hold."""
+        found = await self.session.scalar(
+            text(
+                f"""
+                SELECT EXISTS (
+                  SELECT 1 FROM inventory_units u JOIN showtimes s ON s.id = u.showtime_id
+                   WHERE s.event_id = :event_id AND {_TAKEN_SQL})
+                """  # noqa: S608 - constant SQL fragments only
+            ),
+            {"event_id": event_id},
+        )
+        return bool(found)
+
+    async def availability(
+        self, showtime_ids: Sequence[uuid.UUID]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[int, int]]:
+        """(showtime, section) -> (units, available units), in one aggregated query."""
+        if not showtime_ids:
+            return {}
+        rows = await self.session.execute(
+            text(
+                f"""
+                SELECT u.showtime_id, u.section_id, count(*) AS units,
+                       count(*) FILTER (WHERE {_AVAILABLE_SQL}) AS available
+                  FROM inventory_units u
+                 WHERE u.showtime_id = ANY(:ids)
+                 GROUP BY u.showtime_id, u.section_id
+                """  # noqa: S608 - constant SQL fragments only
+            ),
+            {"ids": list(showtime_ids)},
+        )
+        return {(r.showtime_id, r.section_id): (r.units, r.available) for r in rows}

@@ -70,3 +70,19 @@ def generate_seats(
                 y=oy + row_index * ROW_PITCH,
                 accessible=label in accessible_rows,
             )
+
+
+def seats_for_capacity(total: int, *, max_per_row: int = 20) -> Iterator[SeatSpec]:
+    """`total` seats in full rows of `max_per_row`, the last row shorter if need be.
+
+    Used by the quick event form (a venue name and a seat count, as seed 001 had it).
+    """
+    if total < 1 or max_per_row < 1:
+        raise ValueError("total and max_per_row must be positive")
+    full_rows, rest = divmod(total, max_per_row)
+    rows = full_rows + (1 if rest else 0)
+    labels = row_labels(rows)
+    for spec in generate_seats(rows, max_per_row, labels=labels):
+        if rest and spec.row_index == rows - 1 and spec.number > rest:
+            continue
+        yield spec

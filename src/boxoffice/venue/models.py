@@ -8,10 +8,12 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,7 +22,16 @@ from boxoffice.db.base import Base, TimestampMixin, UUIDPk, str_enum
 
 class City(TimestampMixin, Base):
     __tablename__ = "cities"
-    __table_args__ = (UniqueConstraint("name", "country"),)
+    __table_args__ = (
+        UniqueConstraint("name", "country"),
+        Index("ix_cities_earth", text("ll_to_earth(latitude, longitude)"), postgresql_using="gist"),
+        Index(
+            "ix_cities_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+    )
 
     id: Mapped[UUIDPk]
     name: Mapped[str] = mapped_column(String(120), nullable=False)
@@ -33,6 +44,9 @@ class City(TimestampMixin, Base):
 
 class Venue(TimestampMixin, Base):
     __tablename__ = "venues"
+    __table_args__ = (
+        Index("ix_venues_earth", text("ll_to_earth(latitude, longitude)"), postgresql_using="gist"),
+    )
 
     id: Mapped[UUIDPk]
     organizer_id: Mapped[uuid.UUID | None] = mapped_column(
