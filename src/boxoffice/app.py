@@ -10,16 +10,19 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from boxoffice import __version__
+from boxoffice.booking.router import router as booking_router
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
 from boxoffice.db.engine import create_engine, create_sessionmaker
 from boxoffice.db.migrate import head_revisions
 from boxoffice.health.router import router as health_router
+from boxoffice.inventory.router import router as inventory_router
 from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
+from boxoffice.kit.idempotency import install_idempotency
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
 
-ROUTERS = (health_router, catalog_router)
+ROUTERS = (health_router, catalog_router, inventory_router, booking_router)
 
 
 class Problem(BaseModel):
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.migration_heads = head_revisions()
     install_error_handlers(app)
+    install_idempotency(app)
     if settings.http.cors_origins:
         app.add_middleware(
             CORSMiddleware,
