@@ -75,8 +75,9 @@ async def place_hold(
         max_expires_at=now
         + timedelta(seconds=max(settings.hold_max_seconds, event.hold_ttl_seconds)),
     )
-    await repo.add(hold)
+    # Claim first: a refused claim changed nothing, so no empty hold row is left behind.
     await claim(session, hold, data)
+    await repo.add(hold)
     return hold
 
 

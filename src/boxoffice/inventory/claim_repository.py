@@ -2,7 +2,8 @@
 shard of the showtime's version, in the same statement, so cached seat maps see the change.
 
 A unit is claimable when it is available or its hold has expired (lazy expiry): no claim
-ever waits for the sweeper.
+ever waits for the sweeper. Claims are all or nothing inside the statement: when fewer
+units than asked can be claimed, nothing is changed.
 """
 
 import random
@@ -43,9 +44,11 @@ _HOLD_SET = (
 _CLAIM_EXPLICIT = _bumping(
     f"""
     UPDATE inventory_units u {_HOLD_SET}
-      FROM (SELECT u.id FROM inventory_units u
-             WHERE u.showtime_id = :showtime_id AND u.{{column}} = ANY(:keys) AND {_CLAIMABLE}
-             ORDER BY u.id FOR UPDATE) c
+      FROM (WITH c AS (SELECT u.id FROM inventory_units u
+                        WHERE u.showtime_id = :showtime_id AND u.{{column}} = ANY(:keys)
+                          AND {_CLAIMABLE}
+                        ORDER BY u.id FOR UPDATE)
+            SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
      WHERE u.id = c.id
     RETURNING u.id
     """  # noqa: S608
@@ -56,9 +59,11 @@ _CLAIM_EXPLICIT = _bumping(
 _CLAIM_ANY = _bumping(
     f"""
     UPDATE inventory_units u {_HOLD_SET}
-      FROM (SELECT u.id FROM inventory_units u
-             WHERE u.showtime_id = :showtime_id AND u.section_id = :section_id AND {_CLAIMABLE}
-             LIMIT :quantity FOR UPDATE SKIP LOCKED) c
+      FROM (WITH c AS (SELECT u.id FROM inventory_units u
+                        WHERE u.showtime_id = :showtime_id AND u.section_id = :section_id
+                          AND {_CLAIMABLE}
+                        LIMIT :quantity FOR UPDATE SKIP LOCKED)
+            SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
      WHERE u.id = c.id
     RETURNING u.id
     """  # noqa: S608
@@ -152,6 +157,7 @@ class ClaimRepository:
                 "hold_id": hold_id,
                 "held_until": held_until,
                 "keys": keys,
+                "quantity": len(set(keys)),
             },
         )
 
@@ -247,14 +253,14 @@ class ClaimRepository:
 
     async def units_by_key(
         self, showtime_id: uuid.UUID, *, unit_ids: Sequence[int] = (), seat_ids: Sequence[int] = ()
-    ) -> list[tuple[int, int | None]]:
-        """(unit id, seat id) of the given units or seats of the showtime."""
+    ) -> list[tuple[int, int | None, bool]]:
+        """(unit id, seat id, claimable now) of the given units or seats of the showtime."""
         column, keys = ("seat_id", list(seat_ids)) if seat_ids else ("id", list(unit_ids))
         result = await self.session.execute(
             text(
-                f"SELECT id, seat_id FROM inventory_units "  # noqa: S608
-                f"WHERE showtime_id = :showtime_id AND {column} = ANY(:keys)"
+                f"SELECT u.id, u.seat_id, {_CLAIMABLE} FROM inventory_units u "  # noqa: S608
+                f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) ORDER BY u.id"
             ),
             {"showtime_id": showtime_id, "keys": keys},
         )
-        return [(int(r[0]), r[1]) for r in result]
+        return [(int(r[0]), r[1], bool(r[2])) for r in result]

@@ -48,10 +48,12 @@ async def claim_units(
     if len(claimed) == wanted:
         CACHE.note_claimed(showtime_id, claimed)
         return claimed
-    got = set(claimed)
     known = await repo.units_by_key(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
-    taken = [{"unit_id": u, "seat_id": s} for u, s in known if u not in got]
-    known_keys = {s for _, s in known} if seat_ids else {u for u, _ in known}
+    taken = [{"unit_id": u, "seat_id": s} for u, s, free in known if not free]
+    if not taken:
+        # Everything looks free again now: a competing claim was rolled back meanwhile.
+        taken = [{"unit_id": u, "seat_id": s} for u, s, _ in known]
+    known_keys = {s for _, s, _ in known} if seat_ids else {u for u, _, _ in known}
     key = "seat_id" if seat_ids else "unit_id"
     taken += [{key: k, "missing": True} for k in sorted(set(seat_ids or unit_ids) - known_keys)]
     raise SeatsUnavailable(
