@@ -1,6 +1,7 @@
 """Booking rules: create from a hold, confirm, cancel, expire; listings with ownership."""
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -311,9 +312,9 @@ async def list_bookings(
     if has_permission(user.role, Permission.booking_read_any):
         scoped = filters
     elif user.role is Role.organizer and filters.user_id is None:
-        scoped = BookingFilters(**{**filters.__dict__, "organizer_id": user.id})
+        scoped = replace(filters, organizer_id=user.id)
     else:
-        scoped = BookingFilters(**{**filters.__dict__, "user_id": user.id})
+        scoped = replace(filters, user_id=user.id)
     rows, total = await BookingRepository(session).list_bookings(scoped, page.limit, page.offset)
     return list(rows), total
 
@@ -328,7 +329,7 @@ async def list_user_bookings(
     if user_id != user.id and not await repo.user_exists(user_id):
         raise errors.UserNotFound()
     rows, total = await repo.list_bookings(
-        BookingFilters(**{**filters.__dict__, "user_id": user_id}), page.limit, page.offset
+        replace(filters, user_id=user_id), page.limit, page.offset
     )
     return list(rows), total
 
