@@ -49,7 +49,8 @@ class TestWorkers:
             row = (
                 await session.execute(
                     text(
-                        "SELECT status, attempts, last_error, run_at > now() FROM jobs WHERE id = :id"
+                        "SELECT status, attempts, last_error, run_at > now() "
+                        "FROM jobs WHERE id = :id"
                     ),
                     {"id": job_id},
                 )
