@@ -163,7 +163,17 @@ class TestExpiredHoldRace:
             await session.commit()
         bodies = [{"showtime_id": str(world.showtime.id), "seat_ids": seat_ids} for _ in users[1:]]
         responses = await _race(committing_client, users[1:], auth_headers, bodies)
-        assert sorted(r.status_code for r in responses) == [201] + [409] * 19
+        wins = await _check_no_oversell(committed, world, responses, 2)
+        # Buyers who each locked one of the two seats both refuse (no one waits on locks), so
+        # a race may leave the seats free; they are then claimable at once, without a sweep.
+        assert len(wins) <= 1
+        if not wins:
+            retry = await committing_client.post(
+                "/api/bookings/hold-seats",
+                json=bodies[0],
+                headers=auth_headers(users[1]),
+            )
+            assert retry.status_code == 201
 
 
 class TestConfirmCancelRace:

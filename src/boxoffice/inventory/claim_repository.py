@@ -39,15 +39,16 @@ _HOLD_SET = (
     "updated_at = now()"
 )
 
-# Explicit seats: lock the requested rows in id order (no deadlock between buyers whose
-# picks overlap); READ COMMITTED re-checks the condition after a lock wait.
+# Explicit seats: a requested row that another buyer's transaction has locked is being
+# claimed by them, so it counts as taken at once (SKIP LOCKED) instead of making this buyer
+# queue behind them; lock waits would pile up connections in a flash sale.
 _CLAIM_EXPLICIT = _bumping(
     f"""
     UPDATE inventory_units u {_HOLD_SET}
       FROM (WITH c AS (SELECT u.id FROM inventory_units u
                         WHERE u.showtime_id = :showtime_id AND u.{{column}} = ANY(:keys)
                           AND {_CLAIMABLE}
-                        ORDER BY u.id FOR UPDATE)
+                        FOR UPDATE SKIP LOCKED)
             SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
      WHERE u.id = c.id
     RETURNING u.id
@@ -254,13 +255,26 @@ class ClaimRepository:
     async def units_by_key(
         self, showtime_id: uuid.UUID, *, unit_ids: Sequence[int] = (), seat_ids: Sequence[int] = ()
     ) -> list[tuple[int, int | None, bool]]:
-        """(unit id, seat id, claimable now) of the given units or seats of the showtime."""
+        """(unit id, seat id, free) of the given units or seats: free means claimable and
+        not being claimed by another transaction (their rows are locked and skipped)."""
         column, keys = ("seat_id", list(seat_ids)) if seat_ids else ("id", list(unit_ids))
+        params = {"showtime_id": showtime_id, "keys": keys}
+        free = {
+            int(r[0])
+            for r in await self.session.execute(
+                text(
+                    f"SELECT u.id FROM inventory_units u "  # noqa: S608
+                    f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) "
+                    f"AND {_CLAIMABLE} FOR UPDATE SKIP LOCKED"
+                ),
+                params,
+            )
+        }
         result = await self.session.execute(
             text(
-                f"SELECT u.id, u.seat_id, {_CLAIMABLE} FROM inventory_units u "  # noqa: S608
+                f"SELECT u.id, u.seat_id FROM inventory_units u "  # noqa: S608
                 f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) ORDER BY u.id"
             ),
-            {"showtime_id": showtime_id, "keys": keys},
+            params,
         )
-        return [(int(r[0]), r[1], bool(r[2])) for r in result]
+        return [(int(r[0]), r[1], int(r[0]) in free) for r in result]
