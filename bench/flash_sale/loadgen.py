@@ -24,6 +24,18 @@ class Connection:
     async def request(
         self, method: str, path: str, headers: dict[str, str], body: Any = None
     ) -> tuple[int, bytes, dict[str, str]]:
+        """One request; a broken connection answers status 0 and is reopened next time."""
+        try:
+            return await self._request(method, path, headers, body)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            if self.writer is not None:
+                self.writer.close()
+            self.reader = self.writer = None
+            return 0, b"", {}
+
+    async def _request(
+        self, method: str, path: str, headers: dict[str, str], body: Any = None
+    ) -> tuple[int, bytes, dict[str, str]]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         payload = b"" if body is None else json.dumps(body).encode()

@@ -20,7 +20,7 @@ from boxoffice.kit.outbox import Topic, emit
 
 async def resolve_showtime(
     repo: BookingRepository, showtime_id: uuid.UUID | None, event_id: uuid.UUID | None
-) -> tuple[Showtime, Event]:
+) -> tuple[Showtime, Event, datetime]:
     """The showtime named, or the one showtime of the event that is on sale."""
     if showtime_id is None:
         candidates = await repo.showtimes_on_sale(event_id) if event_id else []
@@ -29,7 +29,7 @@ async def resolve_showtime(
         if len(candidates) > 1:
             raise errors.ShowtimeRequired()
         showtime_id = candidates[0]
-    found = await repo.showtime_with_event(showtime_id)
+    found = await repo.showtime_event_now(showtime_id)
     if found is None:
         raise errors.SalesClosed("No such showtime is on sale")
     return found
@@ -51,8 +51,7 @@ async def place_hold(
 ) -> Hold:
     """Claim units for the buyer, all or nothing, for the event's hold TTL."""
     repo = BookingRepository(session)
-    showtime, event = await resolve_showtime(repo, data.showtime_id, data.event_id)
-    now = await repo.now()
+    showtime, event, now = await resolve_showtime(repo, data.showtime_id, data.event_id)
     check_on_sale(showtime, event, now)
     quantity = len(data.seat_ids or data.unit_ids or []) or (data.quantity or 0)
     if quantity > event.max_tickets_per_booking:

@@ -16,6 +16,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The tables these reference, so their foreign keys resolve whatever imported this first.
+import boxoffice.auth.models
+import boxoffice.catalog.models
+import boxoffice.inventory.models
+import boxoffice.venue.models  # noqa: F401
 from boxoffice.db.base import Base, TimestampMixin, UUIDPk, str_enum
 
 

@@ -74,6 +74,19 @@ class BookingRepository:
         ).first()
         return None if row is None else (row[0], row[1])
 
+    async def showtime_event_now(
+        self, showtime_id: uuid.UUID
+    ) -> tuple[Showtime, Event, datetime] | None:
+        """The showtime, its event and the transaction's clock, in one round trip."""
+        row = (
+            await self.session.execute(
+                select(Showtime, Event, func.now())
+                .join(Event, Event.id == Showtime.event_id)
+                .where(Showtime.id == showtime_id)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
     async def showtimes_on_sale(self, event_id: uuid.UUID) -> Sequence[uuid.UUID]:
         return (
             await self.session.scalars(

@@ -24,6 +24,7 @@ from boxoffice.config import Settings
 from boxoffice.inventory import claim_service
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
+from boxoffice.kit.time import utcnow
 
 
 async def create_from_hold(
@@ -36,7 +37,10 @@ async def create_from_hold(
         raise errors.HoldNotFound()
     if hold.status is not HoldStatus.active:
         raise errors.HoldNotActive()
-    now = await repo.now()
+    found = await repo.showtime_event_now(hold.showtime_id)
+    if found is None:
+        raise errors.HoldNotFound()
+    _showtime, event, now = found
     if hold.expires_at < now:
         raise errors.HoldExpired()
     lines = await repo.priced_units(hold.id)
@@ -47,10 +51,6 @@ async def create_from_hold(
     currencies = {line.currency for line in lines}
     if len(currencies) != 1:
         raise errors.NotPriced("The held seats are priced in different currencies")
-    found = await repo.showtime_with_event(hold.showtime_id)
-    if found is None:
-        raise errors.BookingNotFound()
-    _showtime, event = found
     booking = Booking(
         id=uuid.uuid4(),
         user_id=user.id,
@@ -337,11 +337,11 @@ async def list_user_bookings(
 async def present(session: AsyncSession, bookings: list[Booking]) -> list[BookingOut]:
     """Bookings with their tickets; a pending booking past its window reads as expired."""
     tickets = await BookingRepository(session).tickets([b.id for b in bookings]) if bookings else {}
-    now = await BookingRepository(session).now() if bookings else None
+    now = utcnow()
     out = []
     for b in bookings:
         status = b.status
-        if status is BookingStatus.pending_payment and now is not None and b.expires_at < now:
+        if status is BookingStatus.pending_payment and b.expires_at < now:
             status = BookingStatus.expired
         out.append(
             BookingOut(
