@@ -161,6 +161,17 @@ class TestConfirm:
         assert response.status_code == 409
         assert response.json()["code"] == "booking_version_conflict"
 
+    async def test_a_stale_if_match_is_a_failed_precondition(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        _world, buyer, booking = await _booked(client, session, auth_headers)
+        response = await client.post(
+            f"/api/bookings/{booking['id']}/cancel",
+            headers={**auth_headers(buyer), "If-Match": f'"{booking["version"] + 1}"'},
+        )
+        assert response.status_code == 412
+        assert response.json()["code"] == "booking_version_conflict"
+
 
 class TestCancel:
     async def test_cancel_puts_the_seats_back_and_keeps_the_booking(

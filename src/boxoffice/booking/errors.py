@@ -1,4 +1,11 @@
-from boxoffice.kit.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
+from boxoffice.kit.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
 
 
 class HoldNotFound(NotFound):
@@ -52,6 +59,13 @@ class BookingNotFound(NotFound):
 
 
 class BookingVersionConflict(Conflict):
+    code = "booking_version_conflict"
+    title = "The booking changed since you read it; reload and retry"
+
+
+class BookingPreconditionFailed(PreconditionFailed):
+    """The version sent in `If-Match` is no longer the booking's."""
+
     code = "booking_version_conflict"
     title = "The booking changed since you read it; reload and retry"
 

@@ -142,7 +142,11 @@ async def confirm_booking(
     body: Annotated[VersionRef | None, Body()] = None,
 ) -> BookingOut:
     booking = await service.confirm(
-        session, booking_id, version=_version(body, if_match), complimentary=True
+        session,
+        booking_id,
+        version=_version(body, if_match),
+        complimentary=True,
+        if_match=if_match is not None,
     )
     out = await _one(session, booking)
     await idem.record(session, 200, out)
@@ -158,7 +162,9 @@ async def cancel_booking(
     if_match: IfMatch = None,
     body: Annotated[VersionRef | None, Body()] = None,
 ) -> BookingOut:
-    booking = await service.cancel(session, user, booking_id, version=_version(body, if_match))
+    booking = await service.cancel(
+        session, user, booking_id, version=_version(body, if_match), if_match=if_match is not None
+    )
     out = await _one(session, booking)
     await idem.record(session, 200, out)
     return out
@@ -172,7 +178,9 @@ async def cancel_booking(
 async def delete_booking(
     booking_id: uuid.UUID, session: Session, user: CurrentUser, if_match: IfMatch = None
 ) -> BookingOut:
-    booking = await service.cancel(session, user, booking_id, version=_version(None, if_match))
+    booking = await service.cancel(
+        session, user, booking_id, version=_version(None, if_match), if_match=if_match is not None
+    )
     return await _one(session, booking)
 
 

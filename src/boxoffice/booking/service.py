@@ -95,7 +95,12 @@ async def create_from_hold(
 
 
 async def _confirm(
-    session: AsyncSession, booking: Booking, version: int, *, complimentary: bool
+    session: AsyncSession,
+    booking: Booking,
+    version: int,
+    *,
+    complimentary: bool,
+    if_match: bool = False,
 ) -> Booking:
     repo = BookingRepository(session)
     changed = await repo.transition(
@@ -109,7 +114,7 @@ async def _confirm(
         },
     )
     if not changed:
-        await _explain_failed_transition(repo, booking.id, version)
+        await _explain_failed_transition(repo, booking.id, version, if_match=if_match)
     sold = await claim_service.sell_booking_units(
         session, booking.showtime_id, booking.hold_id, booking.id
     )
@@ -146,13 +151,12 @@ async def _reload(repo: BookingRepository, booking_id: uuid.UUID) -> Booking:
 
 
 async def _explain_failed_transition(
-    repo: BookingRepository, booking_id: uuid.UUID, version: int
+    repo: BookingRepository, booking_id: uuid.UUID, version: int, *, if_match: bool = False
 ) -> None:
     current = await _reload(repo, booking_id)
     if current.version != version:
-        raise errors.BookingVersionConflict(
-            extra={"current_version": current.version, "status": current.status.value}
-        )
+        error = errors.BookingPreconditionFailed if if_match else errors.BookingVersionConflict
+        raise error(extra={"current_version": current.version, "status": current.status.value})
     raise errors.IllegalTransition(
         f"A {current.status.value} booking cannot make this change",
         extra={"status": current.status.value},
@@ -165,6 +169,7 @@ async def confirm(
     *,
     version: int | None,
     complimentary: bool,
+    if_match: bool = False,
 ) -> Booking:
     """Confirm a pending booking: units sold, tickets issued, in one transaction.
 
@@ -206,7 +211,12 @@ async def get_visible(session: AsyncSession, user: User, booking_id: uuid.UUID) 
 
 
 async def cancel(
-    session: AsyncSession, user: User, booking_id: uuid.UUID, *, version: int | None
+    session: AsyncSession,
+    user: User,
+    booking_id: uuid.UUID,
+    *,
+    version: int | None,
+    if_match: bool = False,
 ) -> Booking:
     """Cancel (buyer or admin): units back on sale at once, the booking kept for history."""
     repo = BookingRepository(session)
@@ -226,7 +236,7 @@ async def cancel(
         },
     )
     if not changed:
-        await _explain_failed_transition(repo, booking.id, expected)
+        await _explain_failed_transition(repo, booking.id, expected, if_match=if_match)
     released = await claim_service.free_booking_units(
         session, booking.showtime_id, booking.hold_id, booking.id
     )
