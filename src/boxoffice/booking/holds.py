@@ -91,19 +91,20 @@ async def claim(session: AsyncSession, hold: Hold, data: HoldCreate) -> list[int
             unit_ids=data.unit_ids or (),
             seat_ids=data.seat_ids or (),
         )
-    cached = await claim_service.seat_map(session, hold.showtime_id)
+    # The layout only: GA claims need no seat states, so they never refresh the map.
+    layout = await claim_service.layout(session, hold.showtime_id)
     section_ids: list[str] | None = None
     if data.price_tier_id is not None:
         section_ids = [
             s.id
-            for s in cached.layout.sections
+            for s in layout.sections
             if s.tier is not None and s.tier["id"] == str(data.price_tier_id)
         ]
         if not section_ids:
             raise SectionNotFound("No such price tier in this showtime")
     elif data.section_id is not None:
-        section_ids = [claim_service.find_section(cached, data.section_id).id]
-    scope = [s for s in cached.layout.sections if section_ids is None or s.id in section_ids]
+        section_ids = [claim_service.find_section(layout, data.section_id).id]
+    scope = [s for s in layout.sections if section_ids is None or s.id in section_ids]
     reserved = [s.id for s in scope if s.kind == "reserved"]
     quantity = hold.quantity
     if reserved:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.inventory.best_available import pick_blocks, pick_scattered
 from boxoffice.inventory.claim_repository import ClaimRepository
 from boxoffice.inventory.errors import SeatsUnavailable, SectionNotFound, SoldOut
-from boxoffice.inventory.seat_map import CachedMap, SeatMapCache, SectionInfo
+from boxoffice.inventory.seat_map import Layout, SeatMapCache, SectionInfo
 
 CACHE = SeatMapCache()
 """The process's seat-map cache (see `seat_map`)."""
@@ -18,13 +18,13 @@ CACHE = SeatMapCache()
 _BEST_AVAILABLE_ATTEMPTS = 12
 
 
-async def seat_map(session: AsyncSession, showtime_id: uuid.UUID) -> CachedMap:
-    """The showtime's seat map from the cache (404 `showtime_not_found` when unknown)."""
-    return await CACHE.get(session, showtime_id)
+async def layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
+    """The showtime's sections and rows (cached for good: a showtime's layout is fixed)."""
+    return await CACHE.layout(session, showtime_id)
 
 
-def find_section(cached: CachedMap, section_id: uuid.UUID) -> SectionInfo:
-    for section in cached.layout.sections:
+def find_section(layout: Layout, section_id: uuid.UUID) -> SectionInfo:
+    for section in layout.sections:
         if section.id == str(section_id):
             return section
     raise SectionNotFound()

@@ -247,6 +247,14 @@ class SeatMapCache:
                 self._locks.pop(evicted, None)
             return cached
 
+    async def layout(self, session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
+        """The showtime's layout (sections, rows, prices): it never changes, so a cached one
+        is used however old its seat states are."""
+        cached = self._maps.get(showtime_id)
+        if cached is not None:
+            return cached.layout
+        return (await self.get(session, showtime_id)).layout
+
     def note_claimed(self, showtime_id: uuid.UUID, unit_ids: list[int]) -> None:
         cached = self._maps.get(showtime_id)
         if cached is not None:
