@@ -13,12 +13,18 @@ from boxoffice import __version__
 from boxoffice.config import Settings, get_settings
 from boxoffice.db.engine import create_engine, create_sessionmaker
 from boxoffice.db.migrate import head_revisions
+from boxoffice.config import Settings, get_settings
+from boxoffice.db.engine import create_engine, create_sessionmaker
+from boxoffice.db.migrate import head_revisions
 from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
+from boxoffice.kit.idempotency import install_idempotency
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
 from boxoffice.auth.router import router as auth_router
+from boxoffice.booking.router import router as booking_router
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.health.router import router as health_router
+from boxoffice.inventory.router import router as inventory_router
 from boxoffice.review.router import router as review_router
 from boxoffice.user.router import router as user_router
 from boxoffice.venue.router import router as venue_router
@@ -30,8 +36,9 @@ ROUTERS = [
     catalog_router,
     venue_router,
     review_router,
+    inventory_router,
+    booking_router,
 ]
-
 
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error of this API is rendered."""
@@ -112,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.migration_heads = head_revisions()
     install_error_handlers(app)
+    install_idempotency(app)
     if settings.http.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -132,6 +132,27 @@ class LogSettings(BaseSettings):
     """JSON lines (true) or human-readable console (false). Unset: JSON when stderr is no TTY."""
 
 
+class BookingSettings(BaseSettings):
+    model_config = _group("BOOKING_")
+
+    hold_max_seconds: int = Field(default=1800, ge=60)
+    """Hard cap on a hold's life from its creation, however often it is extended."""
+    extend_seconds: int = Field(default=300, ge=30)
+    """How much one `extend-hold` call adds (never past the cap)."""
+    active_holds_per_showtime: int = Field(default=1, ge=1)
+    """Live holds one buyer may have on one showtime at a time."""
+    payment_window_seconds: int = Field(default=900, ge=60)
+    """How long a pending booking keeps its units while the buyer pays."""
+    ticket_secret: SecretStr | None = None
+    """HMAC key of ticket codes; unset: derived from the JWT secret."""
+    seat_map_refresh_ms: int = Field(default=250, ge=0)
+    """A cached seat map younger than this is served without asking the database."""
+    stream_poll_ms: int = Field(default=1000, ge=50)
+    """How often the seat-change stream (SSE) checks a showtime's version."""
+    sweep_interval_seconds: int = Field(default=30, ge=1)
+    """Period of the expiry sweeper job in the worker."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore")
 
@@ -144,6 +165,7 @@ class Settings(BaseSettings):
     google: GoogleSettings = Field(default_factory=GoogleSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    booking: BookingSettings = Field(default_factory=BookingSettings)
 
 
 @lru_cache

@@ -2,7 +2,17 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, func, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,6 +53,19 @@ class InventoryUnit(Base):
         Index(
             "ix_inventory_units_showtime_id_section_id_state", "showtime_id", "section_id", "state"
         ),
+        Index(
+            "ix_inventory_units_showtime_id_taken",
+            "showtime_id",
+            postgresql_where=text("state <> 'available'"),
+        ),
+        Index(
+            "ix_inventory_units_hold_id", "hold_id", postgresql_where=text("hold_id IS NOT NULL")
+        ),
+        Index(
+            "ix_inventory_units_booking_id",
+            "booking_id",
+            postgresql_where=text("booking_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -61,3 +84,19 @@ class InventoryUnit(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class InventoryVersion(Base):
+    """Change counter of a showtime's units, spread over shards so buyers do not queue on one.
+
+    Every state change bumps one shard; the showtime's version is the sum, which only grows,
+    so a cached seat map keyed by it is fresh exactly when the sum is unchanged.
+    """
+
+    __tablename__ = "inventory_versions"
+
+    showtime_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("showtimes.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

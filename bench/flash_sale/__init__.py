@@ -1,0 +1,1 @@
+"""Flash-sale benchmark: holds and bookings on one big showtime, through HTTP and direct."""

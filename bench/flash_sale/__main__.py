@@ -1,0 +1,178 @@
+"""`./dev bench flash_sale [--buyers N] [--seconds S]`: one report, JSON on stdout.
+
+Needs a PostgreSQL server: BOXOFFICE_BENCH_DATABASE_URL, else BOXOFFICE_TEST_DATABASE_URL,
+else BOXOFFICE_DATABASE_URL. A throwaway database is created on it and dropped afterwards.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from bench.flash_sale import direct
+from bench.flash_sale.seed import BenchData, oversold, reset_stock, seed
+from boxoffice.auth.models import Role
+from boxoffice.auth.security import create_access_token
+from boxoffice.config import AuthSettings
+from boxoffice.db.engine import plain_url
+from boxoffice.db.migrate import upgrade
+
+PORT = 8765
+
+
+def _server_dsn() -> str:
+    for name in (
+        "BOXOFFICE_BENCH_DATABASE_URL",
+        "BOXOFFICE_TEST_DATABASE_URL",
+        "BOXOFFICE_DATABASE_URL",
+    ):
+        if os.environ.get(name):
+            return plain_url(os.environ[name])
+    sys.exit("set BOXOFFICE_BENCH_DATABASE_URL to a PostgreSQL server (any database on it)")
+
+
+def _serve(dsn: str, workers: int, pool_size: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "BOXOFFICE_DATABASE_URL": dsn,
+        "BOXOFFICE_DATABASE_POOL_SIZE": str(pool_size),
+        "BOXOFFICE_DATABASE_MAX_OVERFLOW": "0",
+        "BOXOFFICE_DATABASE_POOL_TIMEOUT": "30",
+        "BOXOFFICE_LOG_ACCESS": "false",
+        "BOXOFFICE_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "boxoffice",
+            "serve",
+            "--port",
+            str(PORT),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+    )
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.terminate()
+    sys.exit("the server did not start")
+
+
+def _loadgen(config: dict[str, Any]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.flash_sale.loadgen"],
+        input=json.dumps(config).encode(),
+        capture_output=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _http_run(dsn: str, data: BenchData, workers: int, args: argparse.Namespace) -> dict[str, Any]:
+    asyncio.run(reset_stock(dsn, data.showtime_id))
+    auth = AuthSettings()
+    tokens = [
+        create_access_token(auth, user_id=u, role=Role.buyer, token_version=0, ttl=None)
+        for u in data.buyer_ids
+    ]
+    server = _serve(dsn, workers, args.pool_size)
+    try:
+        base = {"host": "127.0.0.1", "port": PORT, "showtime_id": str(data.showtime_id)}
+        sale = _loadgen(
+            {
+                **base,
+                "mode": "flash_sale",
+                "buyers": args.buyers,
+                "seconds": args.seconds,
+                "tokens": tokens,
+                "seat_ids": data.seat_ids,
+                "floor_section_id": str(data.floor_section_id),
+            }
+        )
+        sale["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
+        sale["seat_map_50k"] = _loadgen({**base, "mode": "seat_map", "reads": 50})
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return sale
+
+
+async def _create_database(server: str) -> str:
+    name = f"boxoffice_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_database(server: str, dsn: str) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        name = make_url(dsn).database
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="./dev bench flash_sale")
+    parser.add_argument("--buyers", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--pool-size", type=int, default=16, help="DB connections per worker")
+    parser.add_argument("--direct-pool", type=int, default=16, help="connections, direct runs")
+    args = parser.parse_args()
+    server = _server_dsn()
+    dsn = asyncio.run(_create_database(server))
+    report: dict[str, Any] = {"buyers": args.buyers, "seconds_per_run": args.seconds}
+    try:
+        upgrade(dsn)
+        data = asyncio.run(seed(dsn, args.buyers))
+        for label, baseline in (
+            ("direct_sql_ceiling", False),
+            ("per_seat_for_update_baseline", True),
+        ):
+            asyncio.run(reset_stock(dsn, data.showtime_id))
+            result = asyncio.run(
+                direct.run(
+                    dsn,
+                    data,
+                    buyers=args.buyers,
+                    pool_size=args.direct_pool,
+                    seconds=args.seconds,
+                    baseline=baseline,
+                )
+            )
+            result["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
+            report[label] = result
+            print(label, json.dumps(result), file=sys.stderr)
+        for workers in (1, 2):
+            result = _http_run(dsn, data, workers, args)
+            ceiling = report["direct_sql_ceiling"]["holds_per_s"] or 1
+            result["ratio_http_to_direct"] = round(result["holds_per_s"] / ceiling, 2)
+            report[f"http_{workers}_worker{'s' if workers > 1 else ''}"] = result
+            print(f"http {workers}", json.dumps(result), file=sys.stderr)
+    finally:
+        asyncio.run(_drop_database(server, dsn))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

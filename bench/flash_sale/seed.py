@@ -1,0 +1,161 @@
+"""The bench data: one showtime of 50,000 reserved seats plus a 20,000-place GA floor."""
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+ROWS = 200
+SEATS_PER_ROW = 250
+GA_CAPACITY = 20_000
+
+
+@dataclass(frozen=True)
+class BenchData:
+    showtime_id: uuid.UUID
+    reserved_section_id: uuid.UUID
+    floor_section_id: uuid.UUID
+    seat_ids: list[int]
+    """Reserved seats best first (row nearest the stage, then seat number)."""
+    buyer_ids: list[uuid.UUID]
+
+
+async def seed(dsn: str, buyers: int) -> BenchData:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            organizer = await conn.fetchval(
+                "INSERT INTO users (email, full_name, role, is_active, token_version) "
+                "VALUES ('organizer@bench.test', 'Bench', 'organizer', true, 0) RETURNING id"
+            )
+            city = await conn.fetchval(
+                "INSERT INTO cities (name, country, latitude, longitude, timezone) "
+                "VALUES ('Bench City', 'US', 0, 0, 'UTC') RETURNING id"
+            )
+            venue = await conn.fetchval(
+                "INSERT INTO venues (organizer_id, city_id, name, address, latitude, longitude,"
+                " timezone, description) VALUES ($1, $2, 'Arena', '', 0, 0, 'UTC', '')"
+                " RETURNING id",
+                organizer,
+                city,
+            )
+            reserved = await conn.fetchval(
+                "INSERT INTO sections (venue_id, name, kind, capacity, sort_order) "
+                "VALUES ($1, 'Bowl', 'reserved', $2, 0) RETURNING id",
+                venue,
+                ROWS * SEATS_PER_ROW,
+            )
+            floor = await conn.fetchval(
+                "INSERT INTO sections (venue_id, name, kind, capacity, sort_order) "
+                "VALUES ($1, 'Floor', 'general_admission', $2, 1) RETURNING id",
+                venue,
+                GA_CAPACITY,
+            )
+            await conn.execute(
+                "INSERT INTO seats (section_id, row_label, row_index, number, x, y, accessible) "
+                "SELECT $1, 'R' || r, r, n, n, r * 1.2, false "
+                "FROM generate_series(0, $2 - 1) r, generate_series(1, $3) n",
+                reserved,
+                ROWS,
+                SEATS_PER_ROW,
+            )
+            event = await conn.fetchval(
+                "INSERT INTO events (organizer_id, title, description, event_type, status, images,"
+                " metadata, sale_starts_at, hold_ttl_seconds, max_tickets_per_booking,"
+                " published_at) VALUES ($1, 'Flash sale', '', 'music', 'published', '[]', '{}',"
+                " now() - interval '1 day', 600, 10, now()) RETURNING id",
+                organizer,
+            )
+            showtime = await conn.fetchval(
+                "INSERT INTO showtimes (event_id, venue_id, starts_at, ends_at, status) VALUES "
+                "($1, $2, now() + interval '7 days', now() + interval '7 days 2 hours',"
+                " 'scheduled') RETURNING id",
+                event,
+                venue,
+            )
+            for section, name in ((reserved, "Bowl"), (floor, "Floor")):
+                await conn.execute(
+                    "INSERT INTO price_tiers (showtime_id, section_id, name, price_minor, currency)"
+                    " VALUES ($1, $2, $3, 5000, 'USD')",
+                    showtime,
+                    section,
+                    name,
+                )
+            await conn.execute(
+                "INSERT INTO inventory_units (showtime_id, section_id, seat_id, ga_slot, state) "
+                "SELECT $1::uuid, s.section_id, s.id, NULL::int, 'available' FROM seats s "
+                "WHERE s.section_id = $2 UNION ALL "
+                "SELECT $1::uuid, $3::uuid, NULL::bigint, g, 'available'"
+                " FROM generate_series(1, $4) g",
+                showtime,
+                reserved,
+                floor,
+                GA_CAPACITY,
+            )
+            buyer_ids = [
+                r[0]
+                for r in await conn.fetch(
+                    "INSERT INTO users (email, full_name, role, is_active, token_version) "
+                    "SELECT 'buyer' || i || '@bench.test', 'Buyer', 'buyer', true, 0 "
+                    "FROM generate_series(1, $1) i RETURNING id",
+                    buyers,
+                )
+            ]
+        seat_ids = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT id FROM seats WHERE section_id = $1 ORDER BY row_index, number", reserved
+            )
+        ]
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return BenchData(showtime, reserved, floor, seat_ids, buyer_ids)
+
+
+async def reset_stock(dsn: str, showtime_id: uuid.UUID) -> None:
+    """Everything back on sale, no holds or bookings left."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "TRUNCATE tickets, bookings, holds, outbox_events, idempotency_keys CASCADE"
+        )
+        await conn.execute(
+            "UPDATE inventory_units SET state = 'available', hold_id = NULL, held_until = NULL,"
+            " booking_id = NULL WHERE showtime_id = $1 AND state <> 'available'",
+            showtime_id,
+        )
+        await conn.execute("VACUUM ANALYZE inventory_units")
+    finally:
+        await conn.close()
+
+
+async def oversold(dsn: str, showtime_id: uuid.UUID) -> dict[str, int]:
+    """Database check: any unit in two live bookings, or a live hold/booking short of units."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        doubled = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT t.unit_id FROM tickets t JOIN bookings b"
+            " ON b.id = t.booking_id WHERE b.status IN ('pending_payment', 'confirmed')"
+            " GROUP BY t.unit_id HAVING count(*) > 1) d"
+        )
+        short = await conn.fetchval(
+            "SELECT count(*) FROM bookings b WHERE b.status = 'pending_payment' AND"
+            " (SELECT count(*) FROM inventory_units u WHERE u.booking_id = b.id"
+            "  AND u.state = 'held') <> b.quantity"
+        )
+        taken = await conn.fetchval(
+            "SELECT count(*) FROM inventory_units WHERE showtime_id = $1 AND state <> 'available'",
+            showtime_id,
+        )
+        booked = await conn.fetchval(
+            "SELECT COALESCE(sum(quantity), 0) FROM bookings WHERE status = 'pending_payment'"
+        )
+    finally:
+        await conn.close()
+    return {
+        "units_in_two_bookings": int(doubled),
+        "bookings_missing_units": int(short),
+        "units_taken": int(taken),
+        "units_booked": int(booked),
+    }

@@ -1,0 +1,90 @@
+from boxoffice.kit.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
+
+
+class HoldNotFound(NotFound):
+    code = "hold_not_found"
+    title = "Hold not found"
+
+
+class HoldExpired(Gone):
+    code = "hold_expired"
+    title = "The hold has expired; its seats went back on sale"
+
+
+class HoldNotActive(Conflict):
+    code = "hold_not_active"
+    title = "The hold was already released or turned into a booking"
+
+
+class HoldLimitReached(Conflict):
+    code = "hold_limit_reached"
+    title = "You already hold seats for this showtime; release or book them first"
+
+
+class HoldExtensionCapped(Conflict):
+    code = "hold_extension_capped"
+    title = "The hold cannot be extended any further"
+
+
+class TicketCapExceeded(Unprocessable):
+    code = "ticket_cap_exceeded"
+    title = "Too many tickets for one booking"
+
+
+class SalesClosed(Forbidden):
+    code = "sales_closed"
+    title = "Tickets for this showtime are not on sale"
+
+
+class ShowtimeRequired(Unprocessable):
+    code = "showtime_ambiguous"
+    title = "The event has several showtimes on sale; name one with showtime_id"
+
+
+class NotPriced(Conflict):
+    code = "not_priced"
+    title = "A section of this hold has no price tier"
+
+
+class BookingNotFound(NotFound):
+    code = "booking_not_found"
+    title = "Booking not found"
+
+
+class BookingVersionConflict(Conflict):
+    code = "booking_version_conflict"
+    title = "The booking changed since you read it; reload and retry"
+
+
+class BookingPreconditionFailed(PreconditionFailed):
+    """The version sent in `If-Match` is no longer the booking's."""
+
+    code = "booking_version_conflict"
+    title = "The booking changed since you read it; reload and retry"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+    title = "The booking cannot make this change in its current state"
+
+
+class BookingNotPayable(Conflict):
+    code = "booking_not_payable"
+    title = "The booking cannot be confirmed without a payment"
+
+
+class BookingExpired(Gone):
+    code = "booking_expired"
+    title = "The booking expired and its seats were sold to someone else"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "User not found"

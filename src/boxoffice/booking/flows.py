@@ -1,0 +1,34 @@
+"""Multi-step buyer flows that span holds and bookings."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.booking import holds, service
+from boxoffice.booking.models import Booking
+from boxoffice.booking.schemas import BookingCreate, HoldCreate
+from boxoffice.config import Settings
+
+
+async def book(
+    session: AsyncSession, user: User, data: BookingCreate, settings: Settings
+) -> Booking:
+    """Seed 001's one call: best available (or GA places) held and booked in one go.
+
+    Not enough places gives 409 `sold_out` (later: a waitlist offer).
+    """
+    if data.hold_id is not None:
+        return await service.create_from_hold(session, user, data.hold_id, settings)
+    hold = await holds.place_hold(
+        session,
+        user,
+        HoldCreate(
+            showtime_id=data.showtime_id,
+            event_id=data.event_id,
+            quantity=data.quantity,
+            section_id=data.section_id,
+            price_tier_id=data.price_tier_id,
+            allow_split=data.allow_split,
+        ),
+        settings.booking,
+    )
+    return await service.create_from_hold(session, user, hold.id, settings)

@@ -1,0 +1,205 @@
+"""Hold rules: who may hold what, for how long; stock changes go through `inventory`."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.booking import errors
+from boxoffice.booking.models import Hold, HoldStatus
+from boxoffice.booking.repository import BookingRepository
+from boxoffice.booking.schemas import HeldUnit, HoldCreate
+from boxoffice.booking.schemas import Hold as HoldOut
+from boxoffice.catalog.models import Event, EventStatus, Showtime, ShowtimeStatus
+from boxoffice.config import BookingSettings
+from boxoffice.inventory import claim_service
+from boxoffice.inventory.errors import SectionNotFound, SoldOut
+from boxoffice.kit.outbox import Topic, emit
+
+
+async def resolve_showtime(
+    repo: BookingRepository, showtime_id: uuid.UUID | None, event_id: uuid.UUID | None
+) -> tuple[Showtime, Event, datetime]:
+    """The showtime named, or the one showtime of the event that is on sale."""
+    if showtime_id is None:
+        candidates = await repo.showtimes_on_sale(event_id) if event_id else []
+        if not candidates:
+            raise errors.SalesClosed("The event has no showtime on sale")
+        if len(candidates) > 1:
+            raise errors.ShowtimeRequired()
+        showtime_id = candidates[0]
+    found = await repo.showtime_event_now(showtime_id)
+    if found is None:
+        raise errors.SalesClosed("No such showtime is on sale")
+    return found
+
+
+def check_on_sale(showtime: Showtime, event: Event, now: datetime) -> None:
+    if event.status is not EventStatus.published or showtime.status is not ShowtimeStatus.scheduled:
+        raise errors.SalesClosed()
+    if event.sale_starts_at is not None and now < event.sale_starts_at:
+        raise errors.SalesClosed(
+            "Sales have not started yet", extra={"sale_starts_at": event.sale_starts_at.isoformat()}
+        )
+    if (event.sale_ends_at is not None and now > event.sale_ends_at) or now >= showtime.starts_at:
+        raise errors.SalesClosed("Sales have ended")
+
+
+async def place_hold(
+    session: AsyncSession, user: User, data: HoldCreate, settings: BookingSettings
+) -> Hold:
+    """Claim units for the buyer, all or nothing, for the event's hold TTL."""
+    repo = BookingRepository(session)
+    showtime, event, now = await resolve_showtime(repo, data.showtime_id, data.event_id)
+    check_on_sale(showtime, event, now)
+    quantity = len(data.seat_ids or data.unit_ids or []) or (data.quantity or 0)
+    if quantity > event.max_tickets_per_booking:
+        raise errors.TicketCapExceeded(
+            f"At most {event.max_tickets_per_booking} tickets per booking",
+            extra={"max_tickets_per_booking": event.max_tickets_per_booking},
+        )
+    await repo.lock_buyer(user.id, showtime.id)
+    if await repo.count_live_holds(user.id, showtime.id) >= settings.active_holds_per_showtime:
+        raise errors.HoldLimitReached()
+    expires_at = now + timedelta(seconds=event.hold_ttl_seconds)
+    hold = Hold(
+        id=uuid.uuid4(),
+        showtime_id=showtime.id,
+        user_id=user.id,
+        status=HoldStatus.active,
+        quantity=quantity,
+        created_at=now,
+        expires_at=expires_at,
+        max_expires_at=now
+        + timedelta(seconds=max(settings.hold_max_seconds, event.hold_ttl_seconds)),
+    )
+    # Claim first: a refused claim changed nothing, so no empty hold row is left behind.
+    await claim(session, hold, data)
+    await repo.add(hold)
+    return hold
+
+
+async def claim(session: AsyncSession, hold: Hold, data: HoldCreate) -> list[int]:
+    """Claim the units a hold request asks for under `hold`."""
+    if data.seat_ids or data.unit_ids:
+        return await claim_service.claim_units(
+            session,
+            hold.showtime_id,
+            hold.id,
+            hold.expires_at,
+            unit_ids=data.unit_ids or (),
+            seat_ids=data.seat_ids or (),
+        )
+    # The layout only: GA claims need no seat states, so they never refresh the map.
+    layout = await claim_service.layout(session, hold.showtime_id)
+    section_ids: list[str] | None = None
+    if data.price_tier_id is not None:
+        section_ids = [
+            s.id
+            for s in layout.sections
+            if s.tier is not None and s.tier["id"] == str(data.price_tier_id)
+        ]
+        if not section_ids:
+            raise SectionNotFound("No such price tier in this showtime")
+    elif data.section_id is not None:
+        section_ids = [claim_service.find_section(layout, data.section_id).id]
+    scope = [s for s in layout.sections if section_ids is None or s.id in section_ids]
+    reserved = [s.id for s in scope if s.kind == "reserved"]
+    quantity = hold.quantity
+    if reserved:
+        return await claim_service.claim_best_available(
+            session,
+            hold.showtime_id,
+            quantity,
+            hold.id,
+            hold.expires_at,
+            section_ids=reserved,
+            allow_split=data.allow_split,
+        )
+    general = [s for s in scope if s.kind == "general_admission"]
+    for index, section in enumerate(general):
+        try:
+            return await claim_service.claim_general_admission(
+                session, hold.showtime_id, uuid.UUID(section.id), quantity, hold.id, hold.expires_at
+            )
+        except SoldOut:
+            if index == len(general) - 1:
+                raise
+    raise SoldOut()
+
+
+async def _own_hold(repo: BookingRepository, user: User, hold_id: uuid.UUID) -> Hold:
+    hold = await repo.get_hold(hold_id, lock=True)
+    if hold is None or hold.user_id != user.id:
+        raise errors.HoldNotFound()
+    return hold
+
+
+async def release_hold(session: AsyncSession, user: User, hold_id: uuid.UUID) -> Hold:
+    """Give the hold's seats back at once."""
+    repo = BookingRepository(session)
+    hold = await _own_hold(repo, user, hold_id)
+    if hold.status is not HoldStatus.active:
+        raise errors.HoldNotActive()
+    released = await claim_service.release_hold_units(session, hold.showtime_id, hold.id)
+    await repo.end_hold(hold, HoldStatus.released)
+    if released:
+        await emit(
+            session,
+            Topic.units_released,
+            hold.showtime_id,
+            {"showtime_id": str(hold.showtime_id), "unit_ids": released, "reason": "released"},
+        )
+    return hold
+
+
+async def extend_hold(
+    session: AsyncSession, user: User, hold_id: uuid.UUID, settings: BookingSettings
+) -> Hold:
+    """Push the expiry out by `extend_seconds`, never past the hold's hard cap."""
+    repo = BookingRepository(session)
+    hold = await _own_hold(repo, user, hold_id)
+    now = await repo.now()
+    if hold.status is not HoldStatus.active:
+        raise errors.HoldNotActive()
+    if hold.expires_at < now:
+        raise errors.HoldExpired()
+    new_expiry = min(hold.max_expires_at, now + timedelta(seconds=settings.extend_seconds))
+    if new_expiry <= hold.expires_at:
+        raise errors.HoldExtensionCapped(extra={"max_expires_at": hold.max_expires_at.isoformat()})
+    units = await claim_service.extend_hold_units(session, hold.showtime_id, hold.id, new_expiry)
+    if len(units) < hold.quantity:
+        raise errors.HoldExpired()
+    hold.expires_at = new_expiry
+    await session.flush()
+    return hold
+
+
+async def live_holds(
+    session: AsyncSession, user: User, showtime_id: uuid.UUID | None
+) -> list[Hold]:
+    return list(await BookingRepository(session).live_holds(user.id, showtime_id))
+
+
+async def describe(session: AsyncSession, holds: list[Hold]) -> list[HoldOut]:
+    """Holds with the units each still holds."""
+    units = await BookingRepository(session).hold_units([h.id for h in holds]) if holds else {}
+    return [
+        HoldOut(
+            id=h.id,
+            showtime_id=h.showtime_id,
+            status=h.status,
+            quantity=h.quantity,
+            created_at=h.created_at,
+            expires_at=h.expires_at,
+            max_expires_at=h.max_expires_at,
+            units=[
+                HeldUnit(
+                    unit_id=u.unit_id, section_id=u.section_id, seat_id=u.seat_id, label=u.label
+                )
+                for u in units.get(h.id, [])
+            ],
+        )
+        for h in holds
+    ]

@@ -1,0 +1,261 @@
+"""Holds and bookings over HTTP (seed 003's paths, plus seeds 000 and 001)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Request
+
+from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
+from boxoffice.auth.models import User
+from boxoffice.auth.permissions import Permission
+from boxoffice.booking import flows, holds, service
+from boxoffice.booking.models import Booking, BookingStatus
+from boxoffice.booking.repository import BookingFilters
+from boxoffice.booking.schemas import (
+    BookingCreate,
+    BookingOut,
+    Hold,
+    HoldCreate,
+    HoldRef,
+    SeatAssignment,
+    VersionRef,
+)
+from boxoffice.booking.seats import assign_seats
+from boxoffice.db.engine import Session
+from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed
+from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
+from boxoffice.kit.pagination import Page, Pagination, SortOrder
+
+router = APIRouter(prefix="/api", tags=["bookings"], responses=PROBLEM_RESPONSES)
+
+Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user), scope="function")]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description='The booking version you read, e.g. `"3"`')
+]
+Admin = Annotated[User, Depends(require(Permission.booking_manage_any))]
+
+
+def _version(body: VersionRef | None, if_match: str | None) -> int | None:
+    if if_match is not None:
+        try:
+            return int(if_match.strip().removeprefix("W/").strip('"'))
+        except ValueError as exc:
+            raise PreconditionFailed('If-Match must be a booking version like "3"') from exc
+    return body.version if body is not None else None
+
+
+async def _one(session: Session, booking: Booking) -> BookingOut:
+    return (await service.present(session, [booking]))[0]
+
+
+# ---- holds -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/bookings/hold-seats",
+    response_model=Hold,
+    status_code=201,
+    summary="Hold seats: explicit, a GA quantity, or best available",
+)
+async def hold_seats(
+    data: HoldCreate,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> Hold:
+    hold = await holds.place_hold(session, user, data, settings.booking)
+    out = (await holds.describe(session, [hold]))[0]
+    await idem.record(session, 201, out)
+    return out
+
+
+@router.post("/bookings/release-seats", response_model=Hold, summary="Release a hold at once")
+async def release_seats(data: HoldRef, session: Session, user: CurrentUser) -> Hold:
+    hold = await holds.release_hold(session, user, data.hold_id)
+    return (await holds.describe(session, [hold]))[0]
+
+
+@router.post("/bookings/extend-hold", response_model=Hold, summary="Extend a hold (up to its cap)")
+async def extend_hold(
+    data: HoldRef, session: Session, user: CurrentUser, settings: AppSettings
+) -> Hold:
+    hold = await holds.extend_hold(session, user, data.hold_id, settings.booking)
+    return (await holds.describe(session, [hold]))[0]
+
+
+@router.get("/bookings/hold-status", response_model=list[Hold], summary="Your live holds")
+async def hold_status(
+    session: Session, user: CurrentUser, showtime_id: uuid.UUID | None = None
+) -> list[Hold]:
+    return await holds.describe(session, await holds.live_holds(session, user, showtime_id))
+
+
+# ---- bookings --------------------------------------------------------------------------
+
+
+@router.post(
+    "/bookings/create",
+    response_model=BookingOut,
+    status_code=201,
+    summary="Create a booking from a hold (pending payment)",
+)
+async def create_booking(
+    data: HoldRef, session: Session, user: CurrentUser, settings: AppSettings, idem: Idempotent
+) -> BookingOut:
+    booking = await service.create_from_hold(session, user, data.hold_id, settings)
+    out = await _one(session, booking)
+    await idem.record(session, 201, out)
+    return out
+
+
+@router.post(
+    "/bookings",
+    response_model=BookingOut,
+    status_code=201,
+    summary="Book in one call: best available for a showtime or event, or from a hold",
+)
+async def book(
+    data: BookingCreate,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> BookingOut:
+    booking = await flows.book(session, user, data, settings)
+    out = await _one(session, booking)
+    await idem.record(session, 201, out)
+    return out
+
+
+@router.post(
+    "/bookings/{booking_id}/confirm",
+    response_model=BookingOut,
+    summary="Confirm a pending booking without payment (admins: complimentary)",
+)
+async def confirm_booking(
+    booking_id: uuid.UUID,
+    session: Session,
+    admin: Admin,
+    idem: Idempotent,
+    if_match: IfMatch = None,
+    body: Annotated[VersionRef | None, Body()] = None,
+) -> BookingOut:
+    booking = await service.confirm(
+        session,
+        booking_id,
+        version=_version(body, if_match),
+        complimentary=True,
+        if_match=if_match is not None,
+    )
+    out = await _one(session, booking)
+    await idem.record(session, 200, out)
+    return out
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, summary="Cancel a booking")
+async def cancel_booking(
+    booking_id: uuid.UUID,
+    session: Session,
+    user: CurrentUser,
+    idem: Idempotent,
+    if_match: IfMatch = None,
+    body: Annotated[VersionRef | None, Body()] = None,
+) -> BookingOut:
+    booking = await service.cancel(
+        session, user, booking_id, version=_version(body, if_match), if_match=if_match is not None
+    )
+    out = await _one(session, booking)
+    await idem.record(session, 200, out)
+    return out
+
+
+@router.delete(
+    "/bookings/{booking_id}",
+    response_model=BookingOut,
+    summary="Cancel a booking (seed 000/001 alias of POST .../cancel)",
+)
+async def delete_booking(
+    booking_id: uuid.UUID, session: Session, user: CurrentUser, if_match: IfMatch = None
+) -> BookingOut:
+    booking = await service.cancel(
+        session, user, booking_id, version=_version(None, if_match), if_match=if_match is not None
+    )
+    return await _one(session, booking)
+
+
+@router.post(
+    "/bookings/{booking_id}/seats",
+    response_model=BookingOut,
+    summary="Seed 000: add seats to your pending booking (`booked` also confirms if free)",
+)
+async def booking_seats(
+    booking_id: uuid.UUID,
+    data: SeatAssignment,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+) -> BookingOut:
+    booking = await assign_seats(session, user, booking_id, data, settings)
+    return await _one(session, booking)
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingOut, summary="One booking")
+async def get_booking(booking_id: uuid.UUID, session: Session, user: CurrentUser) -> BookingOut:
+    return await _one(session, await service.get_visible(session, user, booking_id))
+
+
+def _filters(
+    status: BookingStatus | None = None,
+    showtime_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    order: SortOrder = SortOrder.desc,
+) -> BookingFilters:
+    return BookingFilters(
+        user_id=user_id,
+        status=status,
+        showtime_id=showtime_id,
+        event_id=event_id,
+        descending=order is SortOrder.desc,
+    )
+
+
+Filters = Annotated[BookingFilters, Depends(_filters)]
+
+
+@router.get(
+    "/bookings",
+    response_model=Page[BookingOut],
+    summary="Bookings you may see: yours; an organizer's events'; all for admins",
+)
+async def list_bookings(
+    request: Request, session: Session, user: CurrentUser, page: Pagination, filters: Filters
+) -> Page[BookingOut]:
+    rows, total = await service.list_bookings(session, user, filters, page)
+    return Page[BookingOut].build(await service.present(session, rows), total, page, request)
+
+
+@router.get("/users/me/bookings", response_model=Page[BookingOut], summary="Your bookings")
+async def my_bookings(
+    request: Request, session: Session, user: CurrentUser, page: Pagination, filters: Filters
+) -> Page[BookingOut]:
+    rows, total = await service.list_user_bookings(session, user, user.id, filters, page)
+    return Page[BookingOut].build(await service.present(session, rows), total, page, request)
+
+
+@router.get(
+    "/users/{user_id}/bookings",
+    response_model=Page[BookingOut],
+    summary="A user's bookings (yourself, or any user for admins)",
+)
+async def user_bookings(
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    user_id: uuid.UUID,
+    page: Pagination,
+    filters: Filters,
+) -> Page[BookingOut]:
+    rows, total = await service.list_user_bookings(session, user, user_id, filters, page)
+    return Page[BookingOut].build(await service.present(session, rows), total, page, request)

@@ -1,0 +1,175 @@
+import uuid
+from datetime import datetime
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from boxoffice.booking.models import BookingStatus, HoldStatus, TicketStatus
+
+MAX_QUANTITY = 100
+
+
+class HoldCreate(BaseModel):
+    """Exactly one of `seat_ids`, `unit_ids` or `quantity`.
+
+    With `quantity`: a general-admission `section_id` gives that many places; otherwise the
+    best available adjacent seats (of `section_id` or `price_tier_id` if given).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    showtime_id: uuid.UUID | None = Field(default=None, description="The showtime (or event_id)")
+    event_id: uuid.UUID | None = Field(
+        default=None, description="An event with exactly one showtime on sale"
+    )
+    seat_ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_QUANTITY)
+    unit_ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_QUANTITY)
+    quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
+    section_id: uuid.UUID | None = None
+    price_tier_id: uuid.UUID | None = None
+    allow_split: bool = Field(
+        default=False, description="Best available: accept non-adjacent seats if no block fits"
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if (self.showtime_id is None) == (self.event_id is None):
+            raise ValueError("give exactly one of showtime_id and event_id")
+        ways = [self.seat_ids is not None, self.unit_ids is not None, self.quantity is not None]
+        if sum(ways) != 1:
+            raise ValueError("give exactly one of seat_ids, unit_ids and quantity")
+        for ids in (self.seat_ids, self.unit_ids):
+            if ids is not None and len(set(ids)) != len(ids):
+                raise ValueError("seat and unit ids must not repeat")
+        return self
+
+
+class HoldRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hold_id: uuid.UUID
+
+
+class HeldUnit(BaseModel):
+    unit_id: int
+    section_id: uuid.UUID
+    seat_id: int | None
+    label: str
+
+
+class Hold(BaseModel):
+    id: uuid.UUID
+    showtime_id: uuid.UUID
+    status: HoldStatus
+    quantity: int
+    created_at: datetime
+    expires_at: datetime
+    max_expires_at: datetime
+    units: list[HeldUnit]
+
+
+class BookingCreate(BaseModel):
+    """From a hold (`hold_id`), or in one call (`showtime_id`/`event_id` + `quantity`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hold_id: uuid.UUID | None = None
+    showtime_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = None
+    quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
+    section_id: uuid.UUID | None = None
+    price_tier_id: uuid.UUID | None = None
+    allow_split: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if self.hold_id is not None:
+            if any(v is not None for v in (self.showtime_id, self.event_id, self.quantity)):
+                raise ValueError("with hold_id, give nothing else")
+            return self
+        if (self.showtime_id is None) == (self.event_id is None):
+            raise ValueError("give hold_id, or one of showtime_id and event_id")
+        if self.quantity is None:
+            self.quantity = 1
+        return self
+
+
+class VersionRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(
+        default=None, ge=1, description="The version you read; a changed booking is a 409"
+    )
+
+
+class SeatAssignment(BaseModel):
+    """Seed 000's body: add seats to a pending booking (`locked`), optionally confirming."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seat_ids: list[int] = Field(min_length=1, max_length=MAX_QUANTITY)
+    status: str = Field(default="locked", pattern="^(locked|booked)$")
+
+
+class TicketOut(BaseModel):
+    id: uuid.UUID
+    unit_id: int
+    section_id: uuid.UUID
+    seat_id: int | None
+    label: str
+    price_minor: int
+    currency: str
+    status: TicketStatus
+    code: str | None = Field(description="Signed check-in code, once the ticket is issued")
+
+
+class BookingOut(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    showtime_id: uuid.UUID
+    event_id: uuid.UUID
+    hold_id: uuid.UUID
+    status: BookingStatus
+    quantity: int
+    total_minor: int
+    currency: str
+    expires_at: datetime
+    version: int
+    complimentary: bool
+    created_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+    tickets: list[TicketOut]
+
+
+class SeatOut(BaseModel):
+    unit_id: int
+    seat_id: int
+    row: str
+    number: int
+    x: float
+    y: float
+    accessible: bool
+    status: str = Field(description="available, held, sold or blocked")
+    held_until: datetime | None = None
+
+
+class SectionMap(BaseModel):
+    section_id: uuid.UUID
+    name: str
+    kind: str
+    sort_order: int
+    price_tier: dict[str, object] | None
+    capacity: int
+    available: int
+    held: int
+    sold: int
+    blocked: int
+    seats: list[SeatOut]
+
+
+class SeatMap(BaseModel):
+    showtime_id: uuid.UUID
+    version: int
+    generated_at: datetime
+    sections: list[SectionMap]

@@ -1,0 +1,96 @@
+"""Seed 000's `POST /bookings/{id}/seats`: add seats to a pending booking.
+
+In boxoffice a booking is made from a hold; this route claims more seats straight into the
+caller's pending booking (same all-or-nothing claim, same expiry as the booking), prices
+them and adds their tickets. `status: "booked"` then confirms, which without payments only
+a free booking or an admin (complimentary) may do.
+"""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.booking import errors, service
+from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
+from boxoffice.booking.repository import BookingRepository
+from boxoffice.booking.schemas import SeatAssignment
+from boxoffice.booking.tickets import ticket_code
+from boxoffice.config import Settings
+from boxoffice.inventory import claim_service
+
+
+async def assign_seats(
+    session: AsyncSession,
+    user: User,
+    booking_id: uuid.UUID,
+    data: SeatAssignment,
+    settings: Settings,
+) -> Booking:
+    """Claim `seat_ids` into the caller's pending booking; `booked` confirms if allowed."""
+    repo = BookingRepository(session)
+    booking = await repo.get_booking(booking_id)
+    if booking is None or booking.user_id != user.id:
+        raise errors.BookingNotFound()
+    if booking.status is not BookingStatus.pending_payment:
+        raise errors.IllegalTransition(extra={"status": booking.status.value})
+    now = await repo.now()
+    if booking.expires_at < now:
+        raise errors.BookingExpired("The booking's payment window has passed")
+    found = await repo.showtime_with_event(booking.showtime_id)
+    if found is None:
+        raise errors.BookingNotFound()
+    event = found[1]
+    if booking.quantity + len(data.seat_ids) > event.max_tickets_per_booking:
+        raise errors.TicketCapExceeded(
+            extra={"max_tickets_per_booking": event.max_tickets_per_booking}
+        )
+    claimed = await claim_service.claim_units(
+        session, booking.showtime_id, booking.hold_id, booking.expires_at, seat_ids=data.seat_ids
+    )
+    await claim_service.attach_booking_units(
+        session, booking.showtime_id, booking.hold_id, booking.id, booking.expires_at
+    )
+    lines = await repo.priced_units_by_id(claimed)
+    if any(line.price_minor is None or line.currency != booking.currency for line in lines):
+        raise errors.NotPriced()
+    changed = await repo.transition(
+        booking.id,
+        version=booking.version,
+        from_statuses=[BookingStatus.pending_payment],
+        values={
+            "quantity": booking.quantity + len(lines),
+            "total_minor": booking.total_minor + sum(line.price_minor or 0 for line in lines),
+        },
+    )
+    if not changed:
+        raise errors.BookingVersionConflict()
+    for line in lines:
+        ticket_id = uuid.uuid4()
+        session.add(
+            Ticket(
+                id=ticket_id,
+                booking_id=booking.id,
+                unit_id=line.unit_id,
+                section_id=line.section_id,
+                seat_id=line.seat_id,
+                label=line.label,
+                price_minor=line.price_minor or 0,
+                currency=booking.currency,
+                status=TicketStatus.pending,
+                code=ticket_code(settings, ticket_id, line.unit_id),
+            )
+        )
+    await session.flush()
+    booking = await service.reload_booking(session, booking.id)
+    if data.status == "booked":
+        admin = has_permission(user.role, Permission.booking_manage_any)
+        if booking.total_minor > 0 and not admin:
+            raise errors.BookingNotPayable(
+                "Pay for the booking; only free bookings confirm without payment"
+            )
+        return await service.confirm(
+            session, booking.id, version=booking.version, complimentary=booking.total_minor > 0
+        )
+    return booking

@@ -1,0 +1,389 @@
+"""Booking rules: create from a hold, confirm, cancel, expire; listings with ownership."""
+
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import Role, User
+from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.booking import errors
+from boxoffice.booking.models import (
+    Booking,
+    BookingStatus,
+    HoldStatus,
+    Ticket,
+    TicketStatus,
+)
+from boxoffice.booking.repository import BookingFilters, BookingRepository
+from boxoffice.booking.schemas import BookingOut, TicketOut
+from boxoffice.booking.tickets import ticket_code
+from boxoffice.config import Settings
+from boxoffice.inventory import claim_service
+from boxoffice.kit.outbox import Topic, emit
+from boxoffice.kit.pagination import PageParams
+from boxoffice.kit.time import utcnow
+
+
+async def create_from_hold(
+    session: AsyncSession, user: User, hold_id: uuid.UUID, settings: Settings
+) -> Booking:
+    """Price the hold's units and move them into a booking that waits for payment."""
+    repo = BookingRepository(session)
+    hold = await repo.get_hold(hold_id, lock=True)
+    if hold is None or hold.user_id != user.id:
+        raise errors.HoldNotFound()
+    if hold.status is not HoldStatus.active:
+        raise errors.HoldNotActive()
+    found = await repo.showtime_event_now(hold.showtime_id)
+    if found is None:
+        raise errors.HoldNotFound()
+    _showtime, event, now = found
+    if hold.expires_at < now:
+        raise errors.HoldExpired()
+    lines = await repo.priced_units(hold.id)
+    if len(lines) < hold.quantity or not lines:
+        raise errors.HoldExpired("Some of the held seats were lost; hold them again")
+    if any(line.price_minor is None for line in lines):
+        raise errors.NotPriced()
+    currencies = {line.currency for line in lines}
+    if len(currencies) != 1:
+        raise errors.NotPriced("The held seats are priced in different currencies")
+    booking = Booking(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        showtime_id=hold.showtime_id,
+        event_id=event.id,
+        hold_id=hold.id,
+        status=BookingStatus.pending_payment,
+        quantity=len(lines),
+        total_minor=sum(line.price_minor or 0 for line in lines),
+        currency=currencies.pop() or "",
+        expires_at=now + timedelta(seconds=settings.booking.payment_window_seconds),
+        version=1,
+        complimentary=False,
+    )
+    await repo.add(booking)
+    attached = await claim_service.attach_booking_units(
+        session, hold.showtime_id, hold.id, booking.id, booking.expires_at
+    )
+    if len(attached) != len(lines):
+        raise errors.HoldExpired("Some of the held seats were lost; hold them again")
+    for line in lines:
+        ticket_id = uuid.uuid4()
+        session.add(
+            Ticket(
+                id=ticket_id,
+                booking_id=booking.id,
+                unit_id=line.unit_id,
+                section_id=line.section_id,
+                seat_id=line.seat_id,
+                label=line.label,
+                price_minor=line.price_minor or 0,
+                currency=booking.currency,
+                status=TicketStatus.pending,
+                code=ticket_code(settings, ticket_id, line.unit_id),
+            )
+        )
+    await repo.end_hold(hold, HoldStatus.converted)
+    await session.flush()
+    if booking.total_minor == 0:
+        return await _confirm(session, booking, booking.version, complimentary=False)
+    return await _reload(repo, booking.id)
+
+
+async def _confirm(
+    session: AsyncSession,
+    booking: Booking,
+    version: int,
+    *,
+    complimentary: bool,
+    if_match: bool = False,
+) -> Booking:
+    repo = BookingRepository(session)
+    changed = await repo.transition(
+        booking.id,
+        version=version,
+        from_statuses=[BookingStatus.pending_payment],
+        values={
+            "status": BookingStatus.confirmed,
+            "confirmed_at": func.now(),
+            "complimentary": complimentary,
+        },
+    )
+    if not changed:
+        await _explain_failed_transition(repo, booking.id, version, if_match=if_match)
+    sold = await claim_service.sell_booking_units(
+        session, booking.showtime_id, booking.hold_id, booking.id
+    )
+    if len(sold) != booking.quantity:
+        raise errors.BookingExpired()
+    await repo.set_ticket_status(booking.id, TicketStatus.issued, only=TicketStatus.pending)
+    await emit(
+        session,
+        Topic.booking_confirmed,
+        booking.id,
+        {
+            "booking_id": str(booking.id),
+            "user_id": str(booking.user_id),
+            "showtime_id": str(booking.showtime_id),
+            "event_id": str(booking.event_id),
+            "quantity": booking.quantity,
+            "total_minor": booking.total_minor,
+            "currency": booking.currency,
+        },
+    )
+    return await _reload(repo, booking.id)
+
+
+async def reload_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking:
+    """The booking as stored now."""
+    return await _reload(BookingRepository(session), booking_id)
+
+
+async def _reload(repo: BookingRepository, booking_id: uuid.UUID) -> Booking:
+    booking = await repo.get_booking(booking_id)
+    if booking is None:
+        raise errors.BookingNotFound()
+    return booking
+
+
+async def _explain_failed_transition(
+    repo: BookingRepository, booking_id: uuid.UUID, version: int, *, if_match: bool = False
+) -> None:
+    current = await _reload(repo, booking_id)
+    if current.version != version:
+        error = errors.BookingPreconditionFailed if if_match else errors.BookingVersionConflict
+        raise error(extra={"current_version": current.version, "status": current.status.value})
+    raise errors.IllegalTransition(
+        f"A {current.status.value} booking cannot make this change",
+        extra={"status": current.status.value},
+    )
+
+
+async def confirm(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    *,
+    version: int | None,
+    complimentary: bool,
+    if_match: bool = False,
+) -> Booking:
+    """Confirm a pending booking: units sold, tickets issued, in one transaction.
+
+    The hook payments call on success; over HTTP only an admin may call it (a
+    complimentary booking). A payment landing after the payment window is accepted while
+    the units are still this booking's, else `booking_expired`.
+    """
+    repo = BookingRepository(session)
+    booking = await repo.get_booking(booking_id)
+    if booking is None:
+        raise errors.BookingNotFound()
+    return await _confirm(
+        session,
+        booking,
+        booking.version if version is None else version,
+        complimentary=complimentary,
+    )
+
+
+def can_read(user: User, booking: Booking, organizer_id: uuid.UUID | None) -> bool:
+    return (
+        booking.user_id == user.id
+        or has_permission(user.role, Permission.booking_read_any)
+        or (user.role is Role.organizer and organizer_id == user.id)
+    )
+
+
+async def get_visible(session: AsyncSession, user: User, booking_id: uuid.UUID) -> Booking:
+    """The booking if the caller may see it (buyer, the event's organizer, admin), else 404."""
+    repo = BookingRepository(session)
+    booking = await repo.get_booking(booking_id)
+    if booking is None:
+        raise errors.BookingNotFound()
+    found = await repo.showtime_with_event(booking.showtime_id)
+    organizer = found[1].organizer_id if found else None
+    if not can_read(user, booking, organizer):
+        raise errors.BookingNotFound()
+    return booking
+
+
+async def cancel(
+    session: AsyncSession,
+    user: User,
+    booking_id: uuid.UUID,
+    *,
+    version: int | None,
+    if_match: bool = False,
+) -> Booking:
+    """Cancel (buyer or admin): units back on sale at once, the booking kept for history."""
+    repo = BookingRepository(session)
+    booking = await repo.get_booking(booking_id)
+    manages = has_permission(user.role, Permission.booking_manage_any)
+    if booking is None or (booking.user_id != user.id and not manages):
+        raise errors.BookingNotFound()
+    expected = booking.version if version is None else version
+    changed = await repo.transition(
+        booking.id,
+        version=expected,
+        from_statuses=[BookingStatus.pending_payment, BookingStatus.confirmed],
+        values={
+            "status": BookingStatus.cancelled,
+            "cancelled_at": func.now(),
+            "cancelled_by": user.id,
+        },
+    )
+    if not changed:
+        await _explain_failed_transition(repo, booking.id, expected, if_match=if_match)
+    released = await claim_service.free_booking_units(
+        session, booking.showtime_id, booking.hold_id, booking.id
+    )
+    await repo.set_ticket_status(booking.id, TicketStatus.void)
+    await emit(
+        session,
+        Topic.booking_cancelled,
+        booking.id,
+        {
+            "booking_id": str(booking.id),
+            "user_id": str(booking.user_id),
+            "showtime_id": str(booking.showtime_id),
+            "cancelled_by": str(user.id),
+            "was": booking.status.value,
+        },
+    )
+    if released:
+        await _units_released(session, booking.showtime_id, released, "booking_cancelled")
+    return await _reload(repo, booking.id)
+
+
+async def _units_released(
+    session: AsyncSession, showtime_id: uuid.UUID, unit_ids: list[int], reason: str
+) -> None:
+    await emit(
+        session,
+        Topic.units_released,
+        showtime_id,
+        {"showtime_id": str(showtime_id), "unit_ids": unit_ids, "reason": reason},
+    )
+
+
+async def expire_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
+    """Expire one pending booking past its payment window; False if it changed meanwhile."""
+    repo = BookingRepository(session)
+    booking = await repo.get_booking(booking_id)
+    if booking is None or booking.status is not BookingStatus.pending_payment:
+        return False
+    changed = await repo.transition(
+        booking.id,
+        version=booking.version,
+        from_statuses=[BookingStatus.pending_payment],
+        values={"status": BookingStatus.expired, "expired_at": func.now()},
+    )
+    if not changed:
+        return False
+    released = await claim_service.free_booking_units(
+        session, booking.showtime_id, booking.hold_id, booking.id
+    )
+    await repo.set_ticket_status(booking.id, TicketStatus.void)
+    await emit(
+        session,
+        Topic.booking_expired,
+        booking.id,
+        {"booking_id": str(booking.id), "user_id": str(booking.user_id)},
+    )
+    if released:
+        await _units_released(session, booking.showtime_id, released, "booking_expired")
+    return True
+
+
+async def sweep(session: AsyncSession, batch: int = 500) -> tuple[int, int]:
+    """Tidy up lapsed holds and pending bookings; returns (holds, bookings) expired."""
+    repo = BookingRepository(session)
+    holds = await repo.lapsed_holds(batch)
+    by_showtime: dict[uuid.UUID, list[int]] = {}
+    for hold_id, showtime_id in holds:
+        released = await claim_service.release_hold_units(session, showtime_id, hold_id)
+        by_showtime.setdefault(showtime_id, []).extend(released)
+    for showtime_id, unit_ids in by_showtime.items():
+        if unit_ids:
+            await _units_released(session, showtime_id, unit_ids, "hold_expired")
+    expired = 0
+    for booking_id in await repo.lapsed_bookings(batch):
+        expired += await expire_booking(session, booking_id)
+    return len(holds), expired
+
+
+async def list_bookings(
+    session: AsyncSession, user: User, filters: BookingFilters, page: PageParams
+) -> tuple[list[Booking], int]:
+    """A buyer sees their own; an organizer also their events'; an admin all."""
+    if has_permission(user.role, Permission.booking_read_any):
+        scoped = filters
+    elif user.role is Role.organizer and filters.user_id is None:
+        scoped = replace(filters, organizer_id=user.id)
+    else:
+        scoped = replace(filters, user_id=user.id)
+    rows, total = await BookingRepository(session).list_bookings(scoped, page.limit, page.offset)
+    return list(rows), total
+
+
+async def list_user_bookings(
+    session: AsyncSession, user: User, user_id: uuid.UUID, filters: BookingFilters, page: PageParams
+) -> tuple[list[Booking], int]:
+    """Another user's bookings: only for admins (404 otherwise, existence not leaked)."""
+    if user_id != user.id and not has_permission(user.role, Permission.booking_read_any):
+        raise errors.UserNotFound()
+    repo = BookingRepository(session)
+    if user_id != user.id and not await repo.user_exists(user_id):
+        raise errors.UserNotFound()
+    rows, total = await repo.list_bookings(
+        replace(filters, user_id=user_id), page.limit, page.offset
+    )
+    return list(rows), total
+
+
+async def present(session: AsyncSession, bookings: list[Booking]) -> list[BookingOut]:
+    """Bookings with their tickets; a pending booking past its window reads as expired."""
+    tickets = await BookingRepository(session).tickets([b.id for b in bookings]) if bookings else {}
+    now = utcnow()
+    out = []
+    for b in bookings:
+        status = b.status
+        if status is BookingStatus.pending_payment and b.expires_at < now:
+            status = BookingStatus.expired
+        out.append(
+            BookingOut(
+                id=b.id,
+                user_id=b.user_id,
+                showtime_id=b.showtime_id,
+                event_id=b.event_id,
+                hold_id=b.hold_id,
+                status=status,
+                quantity=b.quantity,
+                total_minor=b.total_minor,
+                currency=b.currency,
+                expires_at=b.expires_at,
+                version=b.version,
+                complimentary=b.complimentary,
+                created_at=b.created_at,
+                confirmed_at=b.confirmed_at,
+                cancelled_at=b.cancelled_at,
+                tickets=[
+                    TicketOut(
+                        id=t.id,
+                        unit_id=t.unit_id,
+                        section_id=t.section_id,
+                        seat_id=t.seat_id,
+                        label=t.label,
+                        price_minor=t.price_minor,
+                        currency=t.currency,
+                        status=t.status,
+                        code=t.code if t.status is TicketStatus.issued else None,
+                    )
+                    for t in tickets.get(b.id, [])
+                ],
+            )
+        )
+    return out

@@ -1,0 +1,280 @@
+"""SQL that changes unit state: claim, release, sell, free. Each statement also bumps one
+shard of the showtime's version, in the same statement, so cached seat maps see the change.
+
+A unit is claimable when it is available or its hold has expired (lazy expiry): no claim
+ever waits for the sweeper. Claims are all or nothing inside the statement: when fewer
+units than asked can be claimed, nothing is changed.
+"""
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+VERSION_SHARDS = 16
+
+_CLAIMABLE = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
+
+
+def _bumping(change_sql: str) -> str:
+    """Wrap `UPDATE ... RETURNING u.id` so one version shard is bumped iff rows changed."""
+    return f"""
+    WITH changed AS ({change_sql}),
+    bump AS (
+        INSERT INTO inventory_versions (showtime_id, shard, version)
+        SELECT CAST(:showtime_id AS uuid), :shard, 1 WHERE EXISTS (SELECT 1 FROM changed)
+        ON CONFLICT (showtime_id, shard)
+        DO UPDATE SET version = inventory_versions.version + 1
+    )
+    SELECT id FROM changed
+    """  # noqa: S608
+
+
+_HOLD_SET = (
+    "SET state = 'held', hold_id = :hold_id, held_until = :held_until, booking_id = NULL, "
+    "updated_at = now()"
+)
+
+# Explicit seats: a requested row that another buyer's transaction has locked is being
+# claimed by them, so it counts as taken at once (SKIP LOCKED) instead of making this buyer
+# queue behind them; lock waits would pile up connections in a flash sale.
+_CLAIM_EXPLICIT = _bumping(
+    f"""
+    UPDATE inventory_units u {_HOLD_SET}
+      FROM (WITH c AS (SELECT u.id FROM inventory_units u
+                        WHERE u.showtime_id = :showtime_id AND u.{{column}} = ANY(:keys)
+                          AND {_CLAIMABLE}
+                        FOR UPDATE SKIP LOCKED)
+            SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
+     WHERE u.id = c.id
+    RETURNING u.id
+    """  # noqa: S608
+)
+
+# General admission: any N claimable places of the section, skipping rows other buyers hold
+# locks on, so concurrent buyers take different rows instead of queueing.
+_CLAIM_ANY = _bumping(
+    f"""
+    UPDATE inventory_units u {_HOLD_SET}
+      FROM (WITH c AS (SELECT u.id FROM inventory_units u
+                        WHERE u.showtime_id = :showtime_id AND u.section_id = :section_id
+                          AND {_CLAIMABLE}
+                        LIMIT :quantity FOR UPDATE SKIP LOCKED)
+            SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
+     WHERE u.id = c.id
+    RETURNING u.id
+    """  # noqa: S608
+)
+
+# Best available: all of a chosen block or nothing, skipping locked rows instead of waiting.
+_CLAIM_BLOCK = _bumping(
+    f"""
+    UPDATE inventory_units u {_HOLD_SET}
+      FROM (WITH c AS (SELECT u.id FROM inventory_units u
+                        WHERE u.showtime_id = :showtime_id AND u.id = ANY(:keys)
+                          AND {_CLAIMABLE}
+                        FOR UPDATE SKIP LOCKED)
+            SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
+     WHERE u.id = c.id
+    RETURNING u.id
+    """  # noqa: S608
+)
+
+_RELEASE_HOLD = _bumping(
+    """
+    UPDATE inventory_units u
+       SET state = 'available', hold_id = NULL, held_until = NULL, booking_id = NULL,
+           updated_at = now()
+     WHERE u.hold_id = :hold_id AND u.state = 'held' AND u.booking_id IS NULL
+    RETURNING u.id
+    """
+)
+
+_EXTEND_HOLD = _bumping(
+    """
+    UPDATE inventory_units u SET held_until = :held_until, updated_at = now()
+     WHERE u.hold_id = :hold_id AND u.state = 'held'
+    RETURNING u.id
+    """
+)
+
+_ATTACH_BOOKING = _bumping(
+    """
+    UPDATE inventory_units u
+       SET booking_id = :booking_id, held_until = :held_until, updated_at = now()
+     WHERE u.hold_id = :hold_id AND u.state = 'held' AND u.held_until >= now()
+    RETURNING u.id
+    """
+)
+
+# A late confirm is accepted while the units are still this booking's (not claimed since).
+_SELL_BOOKING = _bumping(
+    """
+    UPDATE inventory_units u
+       SET state = 'sold', held_until = NULL, updated_at = now()
+     WHERE u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state = 'held'
+    RETURNING u.id
+    """
+)
+
+_FREE_BOOKING = _bumping(
+    """
+    UPDATE inventory_units u
+       SET state = 'available', hold_id = NULL, held_until = NULL, booking_id = NULL,
+           updated_at = now()
+     WHERE u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state IN ('held', 'sold')
+    RETURNING u.id
+    """
+)
+
+
+class ClaimRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _ids(self, sql: str, params: dict[str, Any]) -> list[int]:
+        params = {**params, "shard": random.randrange(VERSION_SHARDS)}  # noqa: S311
+        result = await self.session.execute(text(sql), params)
+        return [int(r[0]) for r in result]
+
+    async def claim_explicit(
+        self,
+        showtime_id: uuid.UUID,
+        hold_id: uuid.UUID,
+        held_until: datetime,
+        *,
+        unit_ids: Sequence[int] = (),
+        seat_ids: Sequence[int] = (),
+    ) -> list[int]:
+        column, keys = ("seat_id", list(seat_ids)) if seat_ids else ("id", list(unit_ids))
+        return await self._ids(
+            _CLAIM_EXPLICIT.replace("{column}", column),
+            {
+                "showtime_id": showtime_id,
+                "hold_id": hold_id,
+                "held_until": held_until,
+                "keys": keys,
+                "quantity": len(set(keys)),
+            },
+        )
+
+    async def claim_any(
+        self,
+        showtime_id: uuid.UUID,
+        section_id: uuid.UUID,
+        quantity: int,
+        hold_id: uuid.UUID,
+        held_until: datetime,
+    ) -> list[int]:
+        return await self._ids(
+            _CLAIM_ANY,
+            {
+                "showtime_id": showtime_id,
+                "section_id": section_id,
+                "quantity": quantity,
+                "hold_id": hold_id,
+                "held_until": held_until,
+            },
+        )
+
+    async def claim_block(
+        self,
+        showtime_id: uuid.UUID,
+        unit_ids: Sequence[int],
+        hold_id: uuid.UUID,
+        held_until: datetime,
+    ) -> list[int]:
+        return await self._ids(
+            _CLAIM_BLOCK,
+            {
+                "showtime_id": showtime_id,
+                "keys": list(unit_ids),
+                "quantity": len(unit_ids),
+                "hold_id": hold_id,
+                "held_until": held_until,
+            },
+        )
+
+    async def release_hold(self, showtime_id: uuid.UUID, hold_id: uuid.UUID) -> list[int]:
+        return await self._ids(_RELEASE_HOLD, {"showtime_id": showtime_id, "hold_id": hold_id})
+
+    async def extend_hold(
+        self, showtime_id: uuid.UUID, hold_id: uuid.UUID, held_until: datetime
+    ) -> list[int]:
+        return await self._ids(
+            _EXTEND_HOLD, {"showtime_id": showtime_id, "hold_id": hold_id, "held_until": held_until}
+        )
+
+    async def attach_booking(
+        self,
+        showtime_id: uuid.UUID,
+        hold_id: uuid.UUID,
+        booking_id: uuid.UUID,
+        held_until: datetime,
+    ) -> list[int]:
+        return await self._ids(
+            _ATTACH_BOOKING,
+            {
+                "showtime_id": showtime_id,
+                "hold_id": hold_id,
+                "booking_id": booking_id,
+                "held_until": held_until,
+            },
+        )
+
+    async def sell_booking(
+        self, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
+    ) -> list[int]:
+        return await self._ids(
+            _SELL_BOOKING,
+            {"showtime_id": showtime_id, "hold_id": hold_id, "booking_id": booking_id},
+        )
+
+    async def free_booking(
+        self, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
+    ) -> list[int]:
+        return await self._ids(
+            _FREE_BOOKING,
+            {"showtime_id": showtime_id, "hold_id": hold_id, "booking_id": booking_id},
+        )
+
+    async def showtime_version(self, showtime_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            text(
+                "SELECT COALESCE(sum(version), 0) FROM inventory_versions "
+                "WHERE showtime_id = :showtime_id"
+            ),
+            {"showtime_id": showtime_id},
+        )
+        return int(result.scalar_one())
+
+    async def units_by_key(
+        self, showtime_id: uuid.UUID, *, unit_ids: Sequence[int] = (), seat_ids: Sequence[int] = ()
+    ) -> list[tuple[int, int | None, bool]]:
+        """(unit id, seat id, free) of the given units or seats: free means claimable and
+        not being claimed by another transaction (their rows are locked and skipped)."""
+        column, keys = ("seat_id", list(seat_ids)) if seat_ids else ("id", list(unit_ids))
+        params = {"showtime_id": showtime_id, "keys": keys}
+        free = {
+            int(r[0])
+            for r in await self.session.execute(
+                text(
+                    f"SELECT u.id FROM inventory_units u "  # noqa: S608
+                    f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) "
+                    f"AND {_CLAIMABLE} FOR UPDATE SKIP LOCKED"
+                ),
+                params,
+            )
+        }
+        result = await self.session.execute(
+            text(
+                f"SELECT u.id, u.seat_id FROM inventory_units u "  # noqa: S608
+                f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) ORDER BY u.id"
+            ),
+            params,
+        )
+        return [(int(r[0]), r[1], int(r[0]) in free) for r in result]

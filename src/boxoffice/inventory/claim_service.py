@@ -1,0 +1,164 @@
+"""Changing unit state: the only door through which holds and bookings touch stock."""
+
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.inventory.best_available import pick_blocks, pick_scattered
+from boxoffice.inventory.claim_repository import ClaimRepository
+from boxoffice.inventory.errors import SeatsUnavailable, SectionNotFound, SoldOut
+from boxoffice.inventory.seat_map import Layout, SeatMapCache, SectionInfo
+
+CACHE = SeatMapCache()
+"""The process's seat-map cache (see `seat_map`)."""
+
+_BEST_AVAILABLE_ATTEMPTS = 12
+
+
+async def layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
+    """The showtime's sections and rows (cached for good: a showtime's layout is fixed)."""
+    return await CACHE.layout(session, showtime_id)
+
+
+def find_section(layout: Layout, section_id: uuid.UUID) -> SectionInfo:
+    for section in layout.sections:
+        if section.id == str(section_id):
+            return section
+    raise SectionNotFound()
+
+
+async def claim_units(
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    held_until: datetime,
+    *,
+    unit_ids: Sequence[int] = (),
+    seat_ids: Sequence[int] = (),
+) -> list[int]:
+    """Claim exactly these units (or seats) or nothing: 409 names the ones that were taken."""
+    repo = ClaimRepository(session)
+    wanted = len(set(seat_ids or unit_ids))
+    claimed = await repo.claim_explicit(
+        showtime_id, hold_id, held_until, unit_ids=unit_ids, seat_ids=seat_ids
+    )
+    if len(claimed) == wanted:
+        CACHE.note_claimed(showtime_id, claimed)
+        return claimed
+    known = await repo.units_by_key(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
+    taken = [{"unit_id": u, "seat_id": s} for u, s, free in known if not free]
+    if not taken:
+        # Everything looks free again now: a competing claim was rolled back meanwhile.
+        taken = [{"unit_id": u, "seat_id": s} for u, s, _ in known]
+    known_keys = {s for _, s, _ in known} if seat_ids else {u for u, _, _ in known}
+    key = "seat_id" if seat_ids else "unit_id"
+    taken += [{key: k, "missing": True} for k in sorted(set(seat_ids or unit_ids) - known_keys)]
+    raise SeatsUnavailable(
+        f"{len(taken)} of the {wanted} requested seats are not available",
+        extra={"unavailable_seats": taken},
+    )
+
+
+async def claim_general_admission(
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    section_id: uuid.UUID,
+    quantity: int,
+    hold_id: uuid.UUID,
+    held_until: datetime,
+) -> list[int]:
+    """Claim `quantity` places of a general-admission section, all or nothing."""
+    claimed = await ClaimRepository(session).claim_any(
+        showtime_id, section_id, quantity, hold_id, held_until
+    )
+    if len(claimed) < quantity:
+        raise SoldOut(
+            f"Fewer than {quantity} places are left in this section",
+            extra={"section_id": str(section_id)},
+        )
+    return claimed
+
+
+async def claim_best_available(
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    quantity: int,
+    hold_id: uuid.UUID,
+    held_until: datetime,
+    *,
+    section_ids: Sequence[str] | None,
+    allow_split: bool,
+) -> list[int]:
+    """Claim the best `quantity` adjacent seats (or, if allowed, the best scattered ones)."""
+    repo = ClaimRepository(session)
+    failed: set[int] = set()
+    refreshed = False
+    for _attempt in range(_BEST_AVAILABLE_ATTEMPTS):
+        cached = await CACHE.get(session, showtime_id, max_age=0 if refreshed else None)
+        now = time.time()
+        blocks = pick_blocks(
+            cached, quantity, section_ids=section_ids, now=now, avoid=failed, limit=1
+        )
+        if not blocks and allow_split:
+            scattered = pick_scattered(
+                cached, quantity, section_ids=section_ids, now=now, avoid=failed
+            )
+            blocks = [scattered] if scattered else []
+        if not blocks:
+            if refreshed:
+                break
+            refreshed = True
+            failed.clear()
+            continue
+        block = blocks[0]
+        # Mark before the round trip, so concurrent requests of this process pick elsewhere.
+        CACHE.note_claimed(showtime_id, block)
+        claimed = await repo.claim_block(showtime_id, block, hold_id, held_until)
+        if claimed:
+            return claimed
+        failed.update(block)
+    raise SoldOut(
+        f"No {quantity} {'seats' if allow_split else 'adjacent seats'} are left"
+        + (" in this section" if section_ids else "")
+    )
+
+
+async def release_hold_units(
+    session: AsyncSession, showtime_id: uuid.UUID, hold_id: uuid.UUID
+) -> list[int]:
+    """Give a hold's units back to stock (only those it still holds)."""
+    return await ClaimRepository(session).release_hold(showtime_id, hold_id)
+
+
+async def extend_hold_units(
+    session: AsyncSession, showtime_id: uuid.UUID, hold_id: uuid.UUID, held_until: datetime
+) -> list[int]:
+    return await ClaimRepository(session).extend_hold(showtime_id, hold_id, held_until)
+
+
+async def attach_booking_units(
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    booking_id: uuid.UUID,
+    held_until: datetime,
+) -> list[int]:
+    """Move a live hold's units under a pending booking, kept until `held_until`."""
+    return await ClaimRepository(session).attach_booking(
+        showtime_id, hold_id, booking_id, held_until
+    )
+
+
+async def sell_booking_units(
+    session: AsyncSession, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
+) -> list[int]:
+    return await ClaimRepository(session).sell_booking(showtime_id, hold_id, booking_id)
+
+
+async def free_booking_units(
+    session: AsyncSession, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
+) -> list[int]:
+    return await ClaimRepository(session).free_booking(showtime_id, hold_id, booking_id)

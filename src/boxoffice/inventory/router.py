@@ -1,0 +1,175 @@
+"""Seat maps: per-seat state (never who holds a seat), cached, with ETag and a live stream."""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from boxoffice.booking.errors import SalesClosed, ShowtimeRequired
+from boxoffice.booking.schemas import SeatMap
+from boxoffice.catalog.models import Showtime, ShowtimeStatus
+from boxoffice.config import Settings
+from boxoffice.db.engine import Session
+from boxoffice.inventory.claim_service import CACHE
+from boxoffice.inventory.seat_map import CachedMap, etag, render, seat_status
+from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.time import utcnow
+
+router = APIRouter(prefix="/api", tags=["seats"], responses=PROBLEM_RESPONSES)
+
+_SEAT_MAP_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"model": SeatMap, "description": "The seat map"},
+    304: {"description": "Not modified"},
+}
+
+
+def _configure(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    CACHE.refresh_seconds = settings.booking.seat_map_refresh_ms / 1000
+    return settings
+
+
+async def _seat_map_response(
+    request: Request, session: Session, showtime_id: uuid.UUID, if_none_match: str | None
+) -> Response:
+    _configure(request)
+    cached = await CACHE.get(session, showtime_id)
+    now = time.time()
+    tag = etag(cached, now)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    gzipped = "gzip" in request.headers.get("accept-encoding", "")
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+        headers["Vary"] = "Accept-Encoding"
+    return Response(
+        render(cached, gzipped=gzipped, now=now), media_type="application/json", headers=headers
+    )
+
+
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+
+
+@router.get(
+    "/showtimes/{showtime_id}/seats",
+    summary="Seat map of a showtime",
+    response_model=None,
+    responses=_SEAT_MAP_DOC,
+)
+async def showtime_seats(
+    request: Request, session: Session, showtime_id: uuid.UUID, if_none_match: IfNoneMatch = None
+) -> Response:
+    return await _seat_map_response(request, session, showtime_id, if_none_match)
+
+
+@router.get(
+    "/event-schedules/{schedule_id}/seats",
+    summary="Seat map of a showtime (seed 000's name for it)",
+    response_model=None,
+    responses=_SEAT_MAP_DOC,
+)
+async def event_schedule_seats(
+    request: Request, session: Session, schedule_id: uuid.UUID, if_none_match: IfNoneMatch = None
+) -> Response:
+    return await _seat_map_response(request, session, schedule_id, if_none_match)
+
+
+@router.get(
+    "/events/{event_id}/seats",
+    summary="Seat map of an event's next showtime (the only one, or say which)",
+    response_model=None,
+    responses=_SEAT_MAP_DOC,
+)
+async def event_seats(
+    request: Request,
+    session: Session,
+    event_id: uuid.UUID,
+    showtime_id: uuid.UUID | None = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    if showtime_id is None:
+        upcoming = (
+            await session.scalars(
+                select(Showtime.id)
+                .where(
+                    Showtime.event_id == event_id,
+                    Showtime.status == ShowtimeStatus.scheduled,
+                    Showtime.starts_at > utcnow(),
+                )
+                .order_by(Showtime.starts_at)
+            )
+        ).all()
+        if not upcoming:
+            raise SalesClosed("The event has no upcoming showtime")
+        if len(upcoming) > 1:
+            raise ShowtimeRequired(extra={"showtime_ids": [str(s) for s in upcoming]})
+        showtime_id = upcoming[0]
+    return await _seat_map_response(request, session, showtime_id, if_none_match)
+
+
+def _snapshot(cached: CachedMap, now: float) -> dict[int, tuple[str, float | None]]:
+    return {
+        unit_id: seat_status(cached.state.taken.get(unit_id), now)
+        for unit_id in cached.state.taken
+        if unit_id in cached.layout.unit_section
+    }
+
+
+@router.get(
+    "/showtimes/{showtime_id}/seats/stream",
+    summary="Live seat changes (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def seat_stream(
+    request: Request, session: Session, showtime_id: uuid.UUID
+) -> StreamingResponse:
+    """`event: seats` with the seats whose status changed, `id:` the map's version.
+
+    The stream checks the showtime's version every `stream_poll_ms`; it reads the database
+    only when the shared cache is older than that, however many clients watch.
+    """
+    settings = _configure(request)
+    first = await CACHE.get(session, showtime_id)
+    await session.close()
+    sessionmaker = request.app.state.sessionmaker
+    poll = settings.booking.stream_poll_ms / 1000
+
+    async def events() -> AsyncIterator[str]:
+        now = time.time()
+        seen = _snapshot(first, now)
+        tag = etag(first, now)
+        yield f"id: {tag}\nevent: hello\ndata: {json.dumps({'version': first.state.version})}\n\n"
+        while not await request.is_disconnected():
+            await asyncio.sleep(poll)
+            async with sessionmaker() as s:
+                cached = await CACHE.get(s, showtime_id, max_age=poll)
+            now = time.time()
+            new_tag = etag(cached, now)
+            if new_tag == tag:
+                yield ": keep-alive\n\n"
+                continue
+            current = _snapshot(cached, now)
+            changed = [
+                {"unit_id": unit_id, "status": status}
+                for unit_id, (status, _) in current.items()
+                if seen.get(unit_id, ("available", None))[0] != status
+            ] + [
+                {"unit_id": unit_id, "status": "available"}
+                for unit_id, (status, _) in seen.items()
+                if unit_id not in current and status != "available"
+            ]
+            seen, tag = current, new_tag
+            payload = {"version": cached.state.version, "changes": changed}
+            yield f"id: {tag}\nevent: seats\ndata: {json.dumps(payload)}\n\n"
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

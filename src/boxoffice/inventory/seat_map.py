@@ -1,0 +1,340 @@
+"""Seat maps served from a per-process cache keyed by the showtime's version.
+
+A full read of a large showtime costs the database tens of milliseconds, so it is never
+read per request: the layout (seats, rows, sections, prices) is read once per showtime, and
+the state of taken units once per version. A cached map younger than `refresh_ms` is served
+without asking the database at all; an older one costs one indexed read of the version. The
+ETag names the version and how many holds in it have lapsed since, because a lapsed hold
+shows as available without any write (lazy expiry).
+
+The same cache feeds best-available: candidates are picked from it and claimed in the
+database, which has the last word; a stale pick only costs a retry.
+"""
+
+import asyncio
+import bisect
+import gzip
+import json
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.inventory.errors import ShowtimeNotFound
+
+MAX_CACHED_SHOWTIMES = 64
+
+
+@dataclass(slots=True)
+class SectionInfo:
+    id: str
+    name: str
+    kind: str
+    sort_order: int
+    capacity: int
+    tier: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class SeatRow:
+    section_id: str
+    sort_order: int
+    row_index: int
+    row_label: str
+    numbers: list[int]
+    unit_ids: list[int]
+    xs: list[float]
+
+
+@dataclass(slots=True)
+class Layout:
+    showtime_id: uuid.UUID
+    sections: list[SectionInfo]
+    rows: list[SeatRow]
+    """Reserved rows, best first: section order, then nearest the stage."""
+    seat_prefix: dict[int, str]
+    seat_order: list[int]
+    unit_section: dict[int, str]
+
+
+@dataclass(slots=True)
+class TakenState:
+    version: int
+    taken: dict[int, tuple[str, float | None]]
+    """unit id -> (state, held_until as epoch seconds) for every unit not available."""
+    ga_taken: dict[str, list[tuple[str, float | None]]]
+    hold_deadlines: list[float]
+    loaded_at: float
+    checked_at: float
+    claimed_here: set[int] = field(default_factory=set)
+    """Units this process claimed since the load: best-available avoids them."""
+    rendered: dict[int, tuple[bytes, bytes | None]] = field(default_factory=dict)
+
+    def lapsed(self, now: float) -> int:
+        return bisect.bisect_right(self.hold_deadlines, now)
+
+    def claimable(self, unit_id: int, now: float) -> bool:
+        if unit_id in self.claimed_here:
+            return False
+        taken = self.taken.get(unit_id)
+        if taken is None:
+            return True
+        state, until = taken
+        return state == "held" and until is not None and until < now
+
+
+@dataclass(slots=True)
+class CachedMap:
+    layout: Layout
+    state: TakenState
+
+
+_LAYOUT_SECTIONS = """
+SELECT sec.id, sec.name, sec.kind, sec.sort_order,
+       (SELECT count(*) FROM inventory_units u WHERE u.showtime_id = st.id
+         AND u.section_id = sec.id) AS units,
+       pt.id AS tier_id, pt.name AS tier_name, pt.price_minor, pt.currency
+  FROM showtimes st
+  JOIN sections sec ON sec.venue_id = st.venue_id
+  LEFT JOIN price_tiers pt ON pt.showtime_id = st.id AND pt.section_id = sec.id
+ WHERE st.id = $1
+ ORDER BY sec.sort_order, sec.name
+"""
+
+_LAYOUT_SEATS = """
+SELECT u.id, u.section_id, s.row_label, s.row_index, s.number, s.x, s.y, s.accessible, s.id
+  FROM inventory_units u JOIN seats s ON s.id = u.seat_id
+ WHERE u.showtime_id = $1
+ ORDER BY s.row_index, s.number
+"""
+
+# One statement, so the version and the rows come from one snapshot.
+_TAKEN = """
+SELECT v.version, u.id, u.section_id, u.seat_id IS NULL AS ga, u.state,
+       extract(epoch FROM u.held_until)::float8 AS held_until
+  FROM (SELECT COALESCE(sum(version), 0)::bigint AS version
+          FROM inventory_versions WHERE showtime_id = $1) v
+  LEFT JOIN inventory_units u ON u.showtime_id = $1 AND u.state <> 'available'
+"""
+
+_VERSION = """
+SELECT COALESCE(sum(version), 0)::bigint FROM inventory_versions WHERE showtime_id = $1
+"""
+
+
+async def _driver(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
+    db = await _driver(session)
+    section_rows = await db.fetch(_LAYOUT_SECTIONS, showtime_id)
+    if not section_rows:
+        raise ShowtimeNotFound()
+    sections = [
+        SectionInfo(
+            id=str(r["id"]),
+            name=r["name"],
+            kind=r["kind"],
+            sort_order=r["sort_order"],
+            capacity=r["units"],
+            tier=None
+            if r["tier_id"] is None
+            else {
+                "id": str(r["tier_id"]),
+                "name": r["tier_name"],
+                "price_minor": r["price_minor"],
+                "currency": r["currency"],
+            },
+        )
+        for r in section_rows
+    ]
+    order = {s.id: s.sort_order for s in sections}
+    rows: dict[tuple[str, int], SeatRow] = {}
+    prefix: dict[int, str] = {}
+    order_ids: list[int] = []
+    unit_section: dict[int, str] = {}
+    for r in await db.fetch(_LAYOUT_SEATS, showtime_id):
+        unit_id, section_id = int(r[0]), str(r[1])
+        key = (section_id, r[3])
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = SeatRow(section_id, order[section_id], r[3], r[2], [], [], [])
+        row.numbers.append(r[4])
+        row.unit_ids.append(unit_id)
+        row.xs.append(r[5])
+        unit_section[unit_id] = section_id
+        order_ids.append(unit_id)
+        prefix[unit_id] = (
+            f'{{"unit_id":{unit_id},"seat_id":{r[8]},"row":{json.dumps(r[2])},'
+            f'"number":{r[4]},"x":{r[5]},"y":{r[6]},"accessible":{"true" if r[7] else "false"},'
+        )
+    ordered = sorted(rows.values(), key=lambda row: (row.sort_order, row.section_id, row.row_index))
+    return Layout(showtime_id, sections, ordered, prefix, order_ids, unit_section)
+
+
+async def _load_state(session: AsyncSession, showtime_id: uuid.UUID) -> TakenState:
+    db = await _driver(session)
+    records = await db.fetch(_TAKEN, showtime_id)
+    taken: dict[int, tuple[str, float | None]] = {}
+    ga_taken: dict[str, list[tuple[str, float | None]]] = {}
+    deadlines: list[float] = []
+    version = 0
+    for r in records:
+        version = r[0]
+        if r[1] is None:
+            continue
+        held_until = r[5] if r[4] == "held" else None
+        if held_until is not None:
+            deadlines.append(held_until)
+        if r[3]:
+            ga_taken.setdefault(str(r[2]), []).append((r[4], held_until))
+        else:
+            taken[int(r[1])] = (r[4], held_until)
+    deadlines.sort()
+    now = time.monotonic()
+    return TakenState(int(version), taken, ga_taken, deadlines, now, now)
+
+
+class SeatMapCache:
+    """Per-process cache of seat maps; one load at a time per showtime."""
+
+    def __init__(self, refresh_ms: int = 250) -> None:
+        self.refresh_seconds = refresh_ms / 1000
+        self._maps: OrderedDict[uuid.UUID, CachedMap] = OrderedDict()
+        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+
+    def _fresh(self, showtime_id: uuid.UUID, max_age: float) -> CachedMap | None:
+        cached = self._maps.get(showtime_id)
+        if cached is not None and time.monotonic() - cached.state.checked_at <= max_age:
+            return cached
+        return None
+
+    async def get(
+        self, session: AsyncSession, showtime_id: uuid.UUID, *, max_age: float | None = None
+    ) -> CachedMap:
+        """The showtime's map, at most `max_age` seconds (default `refresh_ms`) unchecked."""
+        max_age = self.refresh_seconds if max_age is None else max_age
+        cached = self._fresh(showtime_id, max_age)
+        if cached is not None:
+            return cached
+        lock = self._locks.setdefault(showtime_id, asyncio.Lock())
+        async with lock:
+            cached = self._fresh(showtime_id, max_age)
+            if cached is not None:
+                return cached
+            cached = self._maps.get(showtime_id)
+            if cached is None:
+                layout = await _load_layout(session, showtime_id)
+                cached = CachedMap(layout, await _load_state(session, showtime_id))
+            else:
+                db = await _driver(session)
+                version = int(await db.fetchval(_VERSION, showtime_id))
+                if version == cached.state.version:
+                    cached.state.checked_at = time.monotonic()
+                else:
+                    cached = CachedMap(cached.layout, await _load_state(session, showtime_id))
+            self._maps[showtime_id] = cached
+            self._maps.move_to_end(showtime_id)
+            while len(self._maps) > MAX_CACHED_SHOWTIMES:
+                evicted, _ = self._maps.popitem(last=False)
+                self._locks.pop(evicted, None)
+            return cached
+
+    async def layout(self, session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
+        """The showtime's layout (sections, rows, prices): it never changes, so a cached one
+        is used however old its seat states are."""
+        cached = self._maps.get(showtime_id)
+        if cached is not None:
+            return cached.layout
+        return (await self.get(session, showtime_id)).layout
+
+    def note_claimed(self, showtime_id: uuid.UUID, unit_ids: list[int]) -> None:
+        cached = self._maps.get(showtime_id)
+        if cached is not None:
+            cached.state.claimed_here.update(unit_ids)
+
+
+def etag(cached: CachedMap, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    return f'"{cached.state.version}.{cached.state.lapsed(now)}"'
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def render(cached: CachedMap, *, gzipped: bool, now: float | None = None) -> bytes:
+    """The map as JSON bytes (optionally gzip), rendered once per version and lapse count."""
+    now = time.time() if now is None else now
+    state, layout = cached.state, cached.layout
+    lapsed = state.lapsed(now)
+    body, packed = state.rendered.get(lapsed, (b"", None))
+    if not body:
+        body = _render(layout, state, now)
+        state.rendered = {lapsed: (body, None)}
+    if not gzipped:
+        return body
+    if packed is None:
+        packed = gzip.compress(body, compresslevel=1)
+        state.rendered[lapsed] = (body, packed)
+    return packed
+
+
+def seat_status(taken: tuple[str, float | None] | None, now: float) -> tuple[str, float | None]:
+    if taken is None:
+        return "available", None
+    state, until = taken
+    if state == "held":
+        if until is not None and until < now:
+            return "available", None
+        return "held", until
+    return state, None
+
+
+def _render(layout: Layout, state: TakenState, now: float) -> bytes:
+    seats_by_section: dict[str, list[str]] = {s.id: [] for s in layout.sections}
+    counts: dict[str, dict[str, int]] = {
+        s.id: {"available": 0, "held": 0, "sold": 0, "blocked": 0} for s in layout.sections
+    }
+    for unit_id in layout.seat_order:
+        section_id = layout.unit_section[unit_id]
+        status, until = seat_status(state.taken.get(unit_id), now)
+        counts[section_id][status] += 1
+        tail = (
+            f'"status":"held","held_until":"{_iso(until)}"}}'
+            if until is not None
+            else f'"status":"{status}"}}'
+        )
+        seats_by_section[section_id].append(layout.seat_prefix[unit_id] + tail)
+    parts = []
+    for section in layout.sections:
+        count = counts[section.id]
+        if section.kind == "general_admission":
+            for taken in state.ga_taken.get(section.id, []):
+                status, _ = seat_status(taken, now)
+                count[status] += 1
+            count["available"] = section.capacity - count["held"] - count["sold"] - count["blocked"]
+        head = json.dumps(
+            {
+                "section_id": section.id,
+                "name": section.name,
+                "kind": section.kind,
+                "sort_order": section.sort_order,
+                "price_tier": section.tier,
+                "capacity": section.capacity,
+                **count,
+            }
+        )
+        parts.append(head[:-1] + ',"seats":[' + ",".join(seats_by_section[section.id]) + "]}")
+    document = (
+        f'{{"showtime_id":"{layout.showtime_id}","version":{state.version},'
+        f'"generated_at":"{_iso(now)}","sections":[' + ",".join(parts) + "]}"
+    )
+    return document.encode()

@@ -1,0 +1,75 @@
+"""Showtimes ready to sell, for booking tests."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import Role, User
+from boxoffice.catalog.models import Event, Showtime
+from boxoffice.inventory.models import InventoryUnit
+from boxoffice.venue.models import Seat, Section, SectionKind
+from tests.factories import create_event, create_showtime, create_user, create_venue
+
+
+@dataclass
+class World:
+    organizer: User
+    event: Event
+    showtime: Showtime
+    reserved: Section | None
+    floor: Section | None
+    seats: list[Seat]
+    """Reserved seats, ordered by row then number."""
+
+
+async def create_world(
+    session: AsyncSession,
+    *,
+    rows: int = 5,
+    seats_per_row: int = 10,
+    ga_capacity: int = 0,
+    price_minor: int = 2500,
+    hold_ttl_seconds: int = 600,
+    max_tickets_per_booking: int = 10,
+) -> World:
+    organizer = await create_user(session, role=Role.organizer)
+    venue = await create_venue(
+        session,
+        organizer=organizer,
+        rows=rows,
+        seats_per_row=seats_per_row,
+        ga_capacity=ga_capacity,
+    )
+    event = await create_event(session, organizer=organizer)
+    event.hold_ttl_seconds = hold_ttl_seconds
+    event.max_tickets_per_booking = max_tickets_per_booking
+    showtime = await create_showtime(session, event=event, venue=venue, price_minor=price_minor)
+    sections = (await session.scalars(select(Section).where(Section.venue_id == venue.id))).all()
+    reserved = next((s for s in sections if s.kind is SectionKind.reserved), None)
+    floor = next((s for s in sections if s.kind is SectionKind.general_admission), None)
+    seats = []
+    if reserved is not None:
+        seats = list(
+            (
+                await session.scalars(
+                    select(Seat)
+                    .where(Seat.section_id == reserved.id)
+                    .order_by(Seat.row_index, Seat.number)
+                )
+            ).all()
+        )
+    await session.flush()
+    return World(organizer, event, showtime, reserved, floor, seats)
+
+
+async def unit_states(session: AsyncSession, showtime: Showtime) -> dict[str, int]:
+    rows = (
+        await session.execute(
+            select(InventoryUnit.state).where(InventoryUnit.showtime_id == showtime.id)
+        )
+    ).scalars()
+    counts: dict[str, int] = {}
+    for state in rows:
+        counts[state.value] = counts.get(state.value, 0) + 1
+    return counts

@@ -1,0 +1,240 @@
+"""Real commits, real races: buyers hammer one showtime, then the database is checked."""
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+from httpx import AsyncClient, Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from boxoffice.auth.models import Role, User
+from tests.booking.factories import World, create_world
+from tests.factories import create_user
+
+Headers = Callable[[User], dict[str, str]]
+BUYERS = 200
+
+
+async def _setup(
+    maker: async_sessionmaker[AsyncSession], buyers: int, **world: Any
+) -> tuple[World, list[User], User]:
+    async with maker() as session:
+        built = await create_world(session, **world)
+        users = [await create_user(session) for _ in range(buyers)]
+        admin = await create_user(session, role=Role.admin)
+        await session.commit()
+    return built, users, admin
+
+
+async def _race(
+    client: AsyncClient, users: list[User], auth_headers: Headers, bodies: list[dict[str, Any]]
+) -> list[Response]:
+    return list(
+        await asyncio.gather(
+            *(
+                client.post("/api/bookings/hold-seats", json=body, headers=auth_headers(user))
+                for user, body in zip(users, bodies, strict=True)
+            )
+        )
+    )
+
+
+async def _check_no_oversell(
+    maker: async_sessionmaker[AsyncSession], world: World, responses: list[Response], capacity: int
+) -> list[dict[str, Any]]:
+    wins = [r.json() for r in responses if r.status_code == 201]
+    refusals = [r for r in responses if r.status_code != 201]
+    assert all(r.status_code == 409 for r in refusals), {r.status_code for r in refusals}
+    claimed = [u["unit_id"] for w in wins for u in w["units"]]
+    assert len(claimed) == len(set(claimed)), "a unit is in two winning holds"
+    assert len(claimed) <= capacity
+    async with maker() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT id, hold_id FROM inventory_units "
+                    "WHERE showtime_id = :s AND state = 'held'"
+                ),
+                {"s": world.showtime.id},
+            )
+        ).all()
+    by_unit = {int(r[0]): str(r[1]) for r in rows}
+    expected = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
+    assert by_unit == expected
+    return wins
+
+
+class TestExplicitSeatRace:
+    async def test_overlapping_picks_never_share_a_seat(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await _setup(committed, BUYERS, rows=10, seats_per_row=10)
+        rng = random.Random(7)
+        seat_ids = [s.id for s in world.seats]
+        # Everyone wants seats near the front: heavy overlap.
+        bodies = [
+            {
+                "showtime_id": str(world.showtime.id),
+                "seat_ids": rng.sample(seat_ids[:40], rng.randint(1, 4)),
+            }
+            for _ in users
+        ]
+        responses = await _race(committing_client, users, auth_headers, bodies)
+        wins = await _check_no_oversell(committed, world, responses, 100)
+        assert wins
+        refused = [r.json() for r in responses if r.status_code == 409]
+        assert all(r["code"] == "seats_unavailable" and r["unavailable_seats"] for r in refused)
+
+
+class TestGeneralAdmissionRace:
+    async def test_successes_never_exceed_the_places(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await _setup(committed, BUYERS, rows=0, seats_per_row=0, ga_capacity=100)
+        assert world.floor is not None
+        rng = random.Random(11)
+        bodies = [
+            {
+                "showtime_id": str(world.showtime.id),
+                "section_id": str(world.floor.id),
+                "quantity": rng.randint(1, 3),
+            }
+            for _ in users
+        ]
+        responses = await _race(committing_client, users, auth_headers, bodies)
+        wins = await _check_no_oversell(committed, world, responses, 100)
+        assert sum(len(w["units"]) for w in wins) > 50
+        assert all(r.json()["code"] == "sold_out" for r in responses if r.status_code == 409)
+
+
+class TestBestAvailableRace:
+    async def test_blocks_are_adjacent_and_never_shared(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await _setup(committed, BUYERS, rows=10, seats_per_row=10)
+        rng = random.Random(5)
+        bodies = [
+            {"showtime_id": str(world.showtime.id), "quantity": rng.randint(1, 4)} for _ in users
+        ]
+        responses = await _race(committing_client, users, auth_headers, bodies)
+        wins = await _check_no_oversell(committed, world, responses, 100)
+        assert sum(len(w["units"]) for w in wins) > 80
+        for win in wins:
+            rows = {u["label"].split(" ")[1].split("-")[0] for u in win["units"]}
+            numbers = sorted(int(u["label"].split("-")[1]) for u in win["units"])
+            assert len(rows) == 1
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+class TestExpiredHoldRace:
+    async def test_a_lapsed_hold_is_claimable_at_once_by_exactly_one(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await _setup(committed, 21, rows=1, seats_per_row=4)
+        seat_ids = [world.seats[0].id, world.seats[1].id]
+        first = await committing_client.post(
+            "/api/bookings/hold-seats",
+            json={"showtime_id": str(world.showtime.id), "seat_ids": seat_ids},
+            headers=auth_headers(users[0]),
+        )
+        assert first.status_code == 201
+        async with committed() as session:
+            await session.execute(
+                text(
+                    "UPDATE inventory_units SET held_until = now() - interval '1 second' "
+                    "WHERE hold_id = :id"
+                ),
+                {"id": first.json()["id"]},
+            )
+            await session.commit()
+        bodies = [{"showtime_id": str(world.showtime.id), "seat_ids": seat_ids} for _ in users[1:]]
+        responses = await _race(committing_client, users[1:], auth_headers, bodies)
+        wins = await _check_no_oversell(committed, world, responses, 2)
+        # Buyers who each locked one of the two seats both refuse (no one waits on locks), so
+        # a race may leave the seats free; they are then claimable at once, without a sweep.
+        assert len(wins) <= 1
+        if not wins:
+            retry = await committing_client.post(
+                "/api/bookings/hold-seats",
+                json=bodies[0],
+                headers=auth_headers(users[1]),
+            )
+            assert retry.status_code == 201
+
+
+class TestConfirmCancelRace:
+    async def test_one_outcome_wins_and_stock_matches_it(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, admin = await _setup(committed, 10, rows=2, seats_per_row=10)
+        bookings = []
+        for user in users:
+            created = await committing_client.post(
+                "/api/bookings",
+                json={"showtime_id": str(world.showtime.id), "quantity": 2},
+                headers=auth_headers(user),
+            )
+            assert created.status_code == 201
+            bookings.append((user, created.json()))
+        results = await asyncio.gather(
+            *(
+                call
+                for user, booking in bookings
+                for call in (
+                    committing_client.post(
+                        f"/api/bookings/{booking['id']}/confirm",
+                        json={"version": booking["version"]},
+                        headers=auth_headers(admin),
+                    ),
+                    committing_client.post(
+                        f"/api/bookings/{booking['id']}/cancel",
+                        json={"version": booking["version"]},
+                        headers=auth_headers(user),
+                    ),
+                )
+            )
+        )
+        async with committed() as session:
+            for index, (_user, booking) in enumerate(bookings):
+                confirm, cancel = results[2 * index], results[2 * index + 1]
+                codes = sorted([confirm.status_code, cancel.status_code])
+                assert codes == [200, 409]
+                loser = confirm if confirm.status_code == 409 else cancel
+                assert loser.json()["code"] in {"booking_version_conflict", "illegal_transition"}
+                status = (
+                    await session.execute(
+                        text("SELECT status FROM bookings WHERE id = :id"), {"id": booking["id"]}
+                    )
+                ).scalar_one()
+                units = (
+                    await session.execute(
+                        text(
+                            "SELECT u.state, t.status FROM tickets t "
+                            "JOIN inventory_units u ON u.id = t.unit_id WHERE t.booking_id = :id"
+                        ),
+                        {"id": booking["id"]},
+                    )
+                ).all()
+                if status == "confirmed":
+                    assert confirm.status_code == 200
+                    assert {(u, t) for u, t in units} == {("sold", "issued")}
+                else:
+                    assert status == "cancelled"
+                    assert {(u, t) for u, t in units} == {("available", "void")}

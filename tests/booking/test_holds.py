@@ -1,0 +1,291 @@
+from collections.abc import Callable
+from datetime import timedelta
+
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from tests.booking.factories import World, create_world
+from tests.factories import create_user
+
+Headers = Callable[[User], dict[str, str]]
+
+
+async def _hold(client: AsyncClient, headers: dict[str, str], **body: object) -> dict:  # type: ignore[type-arg]
+    response = await client.post("/api/bookings/hold-seats", json=body, headers=headers)
+    return {**response.json(), "http": response.status_code}
+
+
+class TestExplicitSeats:
+    async def test_holds_exactly_the_seats_asked_for(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        buyer = await create_user(session)
+        seat_ids = [world.seats[0].id, world.seats[1].id]
+        hold = await _hold(
+            client, auth_headers(buyer), showtime_id=str(world.showtime.id), seat_ids=seat_ids
+        )
+        assert hold["http"] == 201
+        assert sorted(u["seat_id"] for u in hold["units"]) == sorted(seat_ids)
+        assert hold["units"][0]["label"].startswith("Stalls A-")
+
+    async def test_a_taken_seat_refuses_the_whole_hold_and_names_it(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        first, second = await create_user(session), await create_user(session)
+        showtime = str(world.showtime.id)
+        taken = world.seats[1].id
+        await _hold(client, auth_headers(first), showtime_id=showtime, seat_ids=[taken])
+        refused = await _hold(
+            client,
+            auth_headers(second),
+            showtime_id=showtime,
+            seat_ids=[world.seats[0].id, taken, world.seats[2].id],
+        )
+        assert refused["http"] == 409
+        assert refused["code"] == "seats_unavailable"
+        assert [s["seat_id"] for s in refused["unavailable_seats"]] == [taken]
+        retry = await _hold(
+            client, auth_headers(second), showtime_id=showtime, seat_ids=[world.seats[0].id]
+        )
+        assert retry["http"] == 201
+
+    async def test_an_expired_hold_is_claimable_at_once(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        first, second = await create_user(session), await create_user(session)
+        seat = world.seats[0].id
+        held = await _hold(
+            client, auth_headers(first), showtime_id=str(world.showtime.id), seat_ids=[seat]
+        )
+        await session.execute(
+            text(
+                "UPDATE inventory_units SET held_until = now() - interval '1 second' "
+                "WHERE hold_id = :id"
+            ),
+            {"id": held["id"]},
+        )
+        again = await _hold(
+            client, auth_headers(second), showtime_id=str(world.showtime.id), seat_ids=[seat]
+        )
+        assert again["http"] == 201
+
+
+class TestGeneralAdmission:
+    async def test_holds_a_quantity_of_places(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=0, seats_per_row=0, ga_capacity=5)
+        assert world.floor is not None
+        buyer = await create_user(session)
+        hold = await _hold(
+            client,
+            auth_headers(buyer),
+            showtime_id=str(world.showtime.id),
+            section_id=str(world.floor.id),
+            quantity=4,
+        )
+        assert hold["http"] == 201
+        assert len(hold["units"]) == 4
+        assert {u["label"] for u in hold["units"]} == {"Floor"}
+
+    async def test_more_than_is_left_is_sold_out(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=0, seats_per_row=0, ga_capacity=3)
+        assert world.floor is not None
+        buyer = await create_user(session)
+        refused = await _hold(
+            client,
+            auth_headers(buyer),
+            showtime_id=str(world.showtime.id),
+            section_id=str(world.floor.id),
+            quantity=4,
+        )
+        assert refused["http"] == 409
+        assert refused["code"] == "sold_out"
+
+
+class TestBestAvailable:
+    async def test_adjacent_seats_nearest_the_stage_in_the_middle(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=3, seats_per_row=8)
+        buyer = await create_user(session)
+        hold = await _hold(
+            client, auth_headers(buyer), showtime_id=str(world.showtime.id), quantity=2
+        )
+        assert hold["http"] == 201
+        labels = sorted(u["label"] for u in hold["units"])
+        assert labels == ["Stalls A-4", "Stalls A-5"]
+
+    async def test_leaves_no_single_seat_gap_when_avoidable(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=2, seats_per_row=5)
+        first, second = await create_user(session), await create_user(session)
+        showtime = str(world.showtime.id)
+        # Row A: seat 1 taken, 2..5 free: 3 seats must take 3..5 or 2..4 without a lone seat.
+        await _hold(client, auth_headers(first), showtime_id=showtime, seat_ids=[world.seats[0].id])
+        hold = await _hold(client, auth_headers(second), showtime_id=showtime, quantity=3)
+        numbers = sorted(int(u["label"].split("-")[1]) for u in hold["units"])
+        assert hold["units"][0]["label"].startswith("Stalls A-")
+        assert numbers in ([2, 3, 4], [3, 4, 5])
+        assert numbers != [3, 4, 5]
+
+    async def test_split_only_when_allowed(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=1, seats_per_row=4)
+        first, second = await create_user(session), await create_user(session)
+        showtime = str(world.showtime.id)
+        await _hold(
+            client,
+            auth_headers(first),
+            showtime_id=showtime,
+            seat_ids=[world.seats[1].id, world.seats[2].id],
+        )
+        refused = await _hold(client, auth_headers(second), showtime_id=showtime, quantity=2)
+        assert refused["code"] == "sold_out"
+        split = await _hold(
+            client, auth_headers(second), showtime_id=showtime, quantity=2, allow_split=True
+        )
+        assert split["http"] == 201
+        assert sorted(u["label"] for u in split["units"]) == ["Stalls A-1", "Stalls A-4"]
+
+
+class TestRules:
+    async def test_one_live_hold_per_buyer_per_showtime(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        buyer = await create_user(session)
+        showtime = str(world.showtime.id)
+        await _hold(client, auth_headers(buyer), showtime_id=showtime, quantity=1)
+        second = await _hold(client, auth_headers(buyer), showtime_id=showtime, quantity=1)
+        assert second["http"] == 409
+        assert second["code"] == "hold_limit_reached"
+
+    async def test_ticket_cap_per_booking(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, max_tickets_per_booking=2)
+        buyer = await create_user(session)
+        refused = await _hold(
+            client, auth_headers(buyer), showtime_id=str(world.showtime.id), quantity=3
+        )
+        assert refused["http"] == 422
+        assert refused["code"] == "ticket_cap_exceeded"
+
+    async def test_sales_closed_before_the_sale_starts(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        world.event.sale_starts_at = world.showtime.starts_at - timedelta(days=1)
+        await session.flush()
+        buyer = await create_user(session)
+        refused = await _hold(
+            client, auth_headers(buyer), showtime_id=str(world.showtime.id), quantity=1
+        )
+        assert refused["http"] == 403
+        assert refused["code"] == "sales_closed"
+
+    async def test_body_must_say_what_to_hold(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        buyer = await create_user(session)
+        refused = await _hold(client, auth_headers(buyer), showtime_id=str(world.showtime.id))
+        assert refused["http"] == 422
+        assert refused["code"] == "validation_error"
+
+
+async def _world_with_hold(
+    client: AsyncClient, session: AsyncSession, auth_headers: Headers
+) -> tuple[World, User, dict]:  # type: ignore[type-arg]
+    world = await create_world(session)
+    buyer = await create_user(session)
+    hold = await _hold(
+        client,
+        auth_headers(buyer),
+        showtime_id=str(world.showtime.id),
+        seat_ids=[world.seats[0].id],
+    )
+    return world, buyer, hold
+
+
+class TestReleaseExtendStatus:
+    async def test_release_gives_the_seats_back(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world, buyer, hold = await _world_with_hold(client, session, auth_headers)
+        released = await client.post(
+            "/api/bookings/release-seats", json={"hold_id": hold["id"]}, headers=auth_headers(buyer)
+        )
+        assert released.json()["status"] == "released"
+        other = await create_user(session)
+        again = await _hold(
+            client,
+            auth_headers(other),
+            showtime_id=str(world.showtime.id),
+            seat_ids=[world.seats[0].id],
+        )
+        assert again["http"] == 201
+
+    async def test_someone_elses_hold_is_not_found(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        _world, _buyer, hold = await _world_with_hold(client, session, auth_headers)
+        stranger = await create_user(session)
+        response = await client.post(
+            "/api/bookings/release-seats",
+            json={"hold_id": hold["id"]},
+            headers=auth_headers(stranger),
+        )
+        assert response.status_code == 404
+        assert response.json()["code"] == "hold_not_found"
+
+    async def test_extend_pushes_expiry_up_to_the_cap(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, hold_ttl_seconds=60)
+        buyer = await create_user(session)
+        hold = await _hold(
+            client, auth_headers(buyer), showtime_id=str(world.showtime.id), quantity=1
+        )
+        extended = await client.post(
+            "/api/bookings/extend-hold", json={"hold_id": hold["id"]}, headers=auth_headers(buyer)
+        )
+        assert extended.status_code == 200
+        assert extended.json()["expires_at"] > hold["expires_at"]
+        assert extended.json()["expires_at"] <= hold["max_expires_at"]
+
+    async def test_extending_an_expired_hold_is_gone(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        _world, buyer, hold = await _world_with_hold(client, session, auth_headers)
+        await session.execute(
+            text("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :id"),
+            {"id": hold["id"]},
+        )
+        response = await client.post(
+            "/api/bookings/extend-hold", json={"hold_id": hold["id"]}, headers=auth_headers(buyer)
+        )
+        assert response.status_code == 410
+        assert response.json()["code"] == "hold_expired"
+
+    async def test_hold_status_lists_live_holds(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world, buyer, hold = await _world_with_hold(client, session, auth_headers)
+        response = await client.get(
+            "/api/bookings/hold-status",
+            params={"showtime_id": str(world.showtime.id)},
+            headers=auth_headers(buyer),
+        )
+        assert [h["id"] for h in response.json()] == [hold["id"]]
+        assert response.json()[0]["units"][0]["seat_id"] == world.seats[0].id

@@ -1,0 +1,77 @@
+from collections.abc import Callable
+
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import boxoffice.booking.jobs  # noqa: F401  (registers the sweeper)
+from boxoffice.auth.models import User
+from boxoffice.booking.jobs import SWEEP
+from boxoffice.kit.jobs import Worker, enqueue
+from tests.booking.factories import create_world
+from tests.factories import create_user
+
+Headers = Callable[[User], dict[str, str]]
+
+
+class TestExpirySweeper:
+    async def test_lapsed_holds_and_bookings_are_expired_and_their_units_freed(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session)
+            holder, booker = await create_user(session), await create_user(session)
+            await session.commit()
+        showtime = str(world.showtime.id)
+        hold = await committing_client.post(
+            "/api/bookings/hold-seats",
+            json={"showtime_id": showtime, "quantity": 2},
+            headers=auth_headers(holder),
+        )
+        booking = await committing_client.post(
+            "/api/bookings",
+            json={"showtime_id": showtime, "quantity": 3},
+            headers=auth_headers(booker),
+        )
+        async with committed() as session:
+            await session.execute(text("UPDATE holds SET expires_at = now() - interval '1 second'"))
+            await session.execute(
+                text("UPDATE bookings SET expires_at = now() - interval '1 second'")
+            )
+            await session.execute(
+                text(
+                    "UPDATE inventory_units SET held_until = now() - interval '1 second' "
+                    "WHERE state = 'held'"
+                )
+            )
+            await enqueue(session, SWEEP)
+            await session.commit()
+        assert await Worker(committed).run_until_idle() >= 1
+        async with committed() as session:
+            hold_status = (
+                await session.execute(
+                    text("SELECT status FROM holds WHERE id = :id"), {"id": hold.json()["id"]}
+                )
+            ).scalar_one()
+            booking_status = (
+                await session.execute(
+                    text("SELECT status FROM bookings WHERE id = :id"),
+                    {"id": booking.json()["id"]},
+                )
+            ).scalar_one()
+            states = (
+                await session.execute(
+                    text("SELECT DISTINCT state FROM inventory_units WHERE showtime_id = :s"),
+                    {"s": world.showtime.id},
+                )
+            ).scalars()
+            topics = (
+                await session.execute(text("SELECT topic FROM outbox_events ORDER BY topic"))
+            ).scalars()
+            assert hold_status == "expired"
+            assert booking_status == "expired"
+            assert list(states) == ["available"]
+            assert set(topics) == {"booking.expired", "inventory.units_released"}
