@@ -35,7 +35,8 @@ class Coupon(TimestampMixin, Base):
             name="value_fits_kind",
         ),
         CheckConstraint(
-            "redeemed_count >= 0 AND (max_redemptions IS NULL OR redeemed_count <= max_redemptions)",
+            "redeemed_count >= 0"
+            " AND (max_redemptions IS NULL OR redeemed_count <= max_redemptions)",
             name="redemptions_within_limit",
         ),
         CheckConstraint("max_per_user IS NULL OR max_per_user >= 1", name="per_user_positive"),
