@@ -25,7 +25,9 @@ class PaymentRepository:
         return payment
 
     async def get(self, payment_id: uuid.UUID) -> Payment | None:
-        return await self.session.get(Payment, payment_id)
+        # populate_existing: server-side `updated_at` of an object flushed earlier in the
+        # session is expired, and must be loaded here rather than lazily later.
+        return await self.session.get(Payment, payment_id, populate_existing=True)
 
     async def get_for_update(self, payment_id: uuid.UUID) -> Payment | None:
         return await self.session.scalar(
@@ -68,6 +70,7 @@ class PaymentRepository:
             .order_by(Payment.created_at.desc(), Payment.id)
             .limit(limit)
             .offset(offset)
+            .execution_options(populate_existing=True)
         )
         return rows.all(), total or 0
 
@@ -104,7 +107,10 @@ class PaymentRepository:
 
     async def refunds_of(self, payment_id: uuid.UUID) -> Sequence[Refund]:
         rows = await self.session.scalars(
-            select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.created_at)
+            select(Refund)
+            .where(Refund.payment_id == payment_id)
+            .order_by(Refund.created_at)
+            .execution_options(populate_existing=True)
         )
         return rows.all()
 

@@ -289,30 +289,15 @@ async def process_webhook(
     except MalformedWebhook as exc:
         raise MalformedWebhookBody(str(exc)) from exc
     repo = PaymentRepository(session)
+    # Lock the payment (or refund) first: events of one payment then queue on its row, and
+    # an event for an unknown payment is refused before anything is written.
+    payment, refund_row = await _event_target(repo, provider.name, event)
     event_row = await repo.record_webhook_event(
         provider.name, event.event_id, event.event_type, event.payload
     )
     if event_row is None:
         return WebhookResult(duplicate=True, outcome="duplicate")
-    payment_id, outcome = await _apply_event(session, provider.name, event)
-    await repo.mark_webhook_event_processed(event_row, payment_id, outcome)
-    return WebhookResult(duplicate=False, outcome=outcome, payment_id=payment_id)
-
-
-async def _apply_event(
-    session: AsyncSession, provider_name: str, event: WebhookEvent
-) -> tuple[uuid.UUID | None, str]:
-    repo = PaymentRepository(session)
-    if event.kind in _EVENT_TARGET:
-        payment = (
-            await repo.get_by_ref_for_update(provider_name, event.payment_ref)
-            if event.payment_ref
-            else None
-        )
-        if payment is None:
-            # Possibly our own payment whose transaction has not committed yet: answering
-            # 404 (and writing nothing) makes the provider deliver the event again later.
-            raise PaymentNotFound(f"No payment with provider reference {event.payment_ref!r}")
+    if payment is not None:
         outcome = await _apply(
             session,
             payment,
@@ -326,19 +311,42 @@ async def _apply_event(
         if outcome == "applied":
             payment.provider_event_ids = [*payment.provider_event_ids, event.event_id]
             await session.flush()
-        return payment.id, outcome
-    if event.kind in (EventKind.refund_succeeded, EventKind.refund_failed) and event.refund_ref:
-        refund = await repo.get_refund_by_ref_for_update(event.refund_ref)
-        if refund is None:
-            raise PaymentNotFound(f"No refund with provider reference {event.refund_ref!r}")
+        payment_id: uuid.UUID | None = payment.id
+    elif refund_row is not None:
         changed = await _settle_refund(
             session,
-            refund,
+            refund_row,
             succeeded=event.kind is EventKind.refund_succeeded,
             reason=event.failure_reason,
         )
-        return refund.payment_id, "applied" if changed else "unchanged"
-    return None, "ignored"
+        payment_id, outcome = refund_row.payment_id, "applied" if changed else "unchanged"
+    else:
+        payment_id, outcome = None, "ignored"
+    await repo.mark_webhook_event_processed(event_row, payment_id, outcome)
+    return WebhookResult(duplicate=False, outcome=outcome, payment_id=payment_id)
+
+
+async def _event_target(
+    repo: PaymentRepository, provider_name: str, event: WebhookEvent
+) -> tuple[Payment | None, Refund | None]:
+    """The payment or refund an event is about, locked; 404 when it names an unknown one."""
+    if event.kind in _EVENT_TARGET:
+        payment = (
+            await repo.get_by_ref_for_update(provider_name, event.payment_ref)
+            if event.payment_ref
+            else None
+        )
+        if payment is None:
+            # Possibly our own payment whose transaction has not committed yet: answering
+            # 404 (and writing nothing) makes the provider deliver the event again later.
+            raise PaymentNotFound(f"No payment with provider reference {event.payment_ref!r}")
+        return payment, None
+    if event.kind in (EventKind.refund_succeeded, EventKind.refund_failed) and event.refund_ref:
+        refund_row = await repo.get_refund_by_ref_for_update(event.refund_ref)
+        if refund_row is None:
+            raise PaymentNotFound(f"No refund with provider reference {event.refund_ref!r}")
+        return None, refund_row
+    return None, None
 
 
 def _can_read(user: User, payment: Payment) -> bool:
@@ -409,6 +417,8 @@ async def confirm(
             failure_reason=verdict.failure_reason,
             extra=verdict.extra,
         )
+        # Server-side `updated_at` expired on flush; load it here, not lazily in a schema.
+        await session.refresh(payment)
     return payment
 
 
@@ -457,6 +467,7 @@ async def refund(
     await session.flush()
     if answer.status in (ProviderStatus.succeeded, ProviderStatus.failed):
         await _settle_refund(session, row, succeeded=answer.status is ProviderStatus.succeeded)
+    await session.refresh(row)
     return row
 
 
