@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from boxoffice import __version__
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
+from boxoffice.coupon.router import router as coupon_router
 from boxoffice.db.engine import create_engine, create_sessionmaker
 from boxoffice.db.migrate import head_revisions
 from boxoffice.health.router import router as health_router
@@ -20,7 +21,7 @@ from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
 from boxoffice.payment.router import router as payment_router
 
-ROUTERS = (health_router, catalog_router, payment_router)
+ROUTERS = (health_router, catalog_router, payment_router, coupon_router)
 
 
 class Problem(BaseModel):

@@ -59,3 +59,8 @@ class CouponScopeForbidden(Forbidden):
 class EventNotFound(NotFound):
     code = "event_not_found"
     title = "No such event"
+
+
+class CouponInvalidWindow(Unprocessable):
+    code = "coupon_invalid_window"
+    title = "valid_until must be after valid_from"
