@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import Role
 from boxoffice.kit.outbox import OutboxEvent, Topic
-from boxoffice.payment import service
+from boxoffice.payment import refunds, service, webhooks
 from boxoffice.payment.errors import (
     AmountMismatch,
     CurrencyMismatch,
@@ -127,7 +127,7 @@ class TestRefunds:
         await sandbox.confirm(payment.provider_ref, {})
         await service.succeed(session, payment)
 
-        refund = await service.refund(
+        refund = await refunds.refund(
             session, sandbox, payment.id, 2000, reason="one ticket", initiated_by=admin.id
         )
 
@@ -142,10 +142,10 @@ class TestRefunds:
         payment = await create_payment(session, sandbox, user=buyer, amount_minor=5000)
         await sandbox.confirm(payment.provider_ref, {})
         await service.succeed(session, payment)
-        await service.refund(session, sandbox, payment.id, 4000, reason="", initiated_by=None)
+        await refunds.refund(session, sandbox, payment.id, 4000, reason="", initiated_by=None)
 
         with pytest.raises(RefundExceedsPayment) as caught:
-            await service.refund(session, sandbox, payment.id, 1001, reason="", initiated_by=None)
+            await refunds.refund(session, sandbox, payment.id, 1001, reason="", initiated_by=None)
         assert caught.value.extra == {"refundable_minor": 1000}
 
     async def test_an_unpaid_payment_cannot_be_refunded(self, session: AsyncSession) -> None:
@@ -154,7 +154,7 @@ class TestRefunds:
         payment = await create_payment(session, sandbox, user=buyer)
 
         with pytest.raises(PaymentNotRefundable):
-            await service.refund(session, sandbox, payment.id, 100, reason="", initiated_by=None)
+            await refunds.refund(session, sandbox, payment.id, 100, reason="", initiated_by=None)
 
     async def test_a_pending_refund_settles_by_webhook_once(self, session: AsyncSession) -> None:
         fake = FakeStripe(refund_status="pending")
@@ -167,7 +167,7 @@ class TestRefunds:
         buyer = await create_user(session)
         payment = await create_payment(session, stripe, user=buyer, amount_minor=5000)
         await service.succeed(session, payment)
-        refund = await service.refund(
+        refund = await refunds.refund(
             session, stripe, payment.id, 5000, reason="cancelled", initiated_by=None
         )
         assert refund.provider_ref is not None
@@ -186,8 +186,8 @@ class TestRefunds:
         headers = {"Stripe-Signature": stripe_signature_header(WEBHOOK_SECRET, body)}
 
         pending_then = refund.status
-        first = await service.process_webhook(session, stripe, "stripe", headers, body)
-        second = await service.process_webhook(session, stripe, "stripe", headers, body)
+        first = await webhooks.process_webhook(session, stripe, "stripe", headers, body)
+        second = await webhooks.process_webhook(session, stripe, "stripe", headers, body)
 
         assert pending_then is RefundStatus.pending
         assert (first.outcome, second.duplicate) == ("applied", True)

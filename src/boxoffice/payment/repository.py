@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -130,3 +131,22 @@ class PaymentRepository:
             .with_for_update()
             .execution_options(populate_existing=True)
         )
+
+    async def claim_unsettled(
+        self, provider: str, *, created_before: datetime, limit: int
+    ) -> Sequence[Payment]:
+        """Open payments older than `created_before`, locked; rows another worker holds are
+        skipped, so several reconcilers never check the same payment at once."""
+        rows = await self.session.scalars(
+            select(Payment)
+            .where(
+                Payment.provider == provider,
+                Payment.status.in_([PaymentStatus.initiated, PaymentStatus.requires_action]),
+                Payment.created_at < created_before,
+            )
+            .order_by(Payment.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return rows.all()

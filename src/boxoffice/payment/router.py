@@ -7,7 +7,7 @@ from boxoffice.auth.dependencies import CurrentUser
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination
-from boxoffice.payment import service
+from boxoffice.payment import service, webhooks
 from boxoffice.payment.dependencies import Provider
 from boxoffice.payment.models import PaymentStatus
 from boxoffice.payment.schemas import Payment, PaymentConfirm, WebhookReceipt, payment_out
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/payments", tags=["payments"], responses=PROBLEM_
 async def receive_webhook(
     provider_name: str, request: Request, session: Session, provider: Provider
 ) -> WebhookReceipt:
-    result = await service.process_webhook(
+    result = await webhooks.process_webhook(
         session, provider, provider_name, dict(request.headers), await request.body()
     )
     return WebhookReceipt(

@@ -1,13 +1,12 @@
-"""Payment rules: initiate, the status transitions, provider webhooks, refunds.
+"""Payment rules: initiate, the status transitions, confirm, reads.
 
-Transitions are explicit (`succeed`, `fail`, `require_action`, `cancel`, refunds) and raise
-on illegal moves. Webhooks and the client's confirm call end in the same `_apply` step, so a
-provider's answer changes a payment the same way whichever way it arrives, and only once.
-"""
+Transitions are explicit (`succeed`, `fail`, `require_action`, `cancel`) and raise on
+illegal moves. Webhooks (`webhooks.py`), the client's confirm call and the reconciliation job
+(`jobs.py`) all end in `apply_verdict`, so a provider's answer changes a payment the same way
+whichever way it arrives, and only once. Refunds live in `refunds.py`."""
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -23,23 +22,18 @@ from boxoffice.payment.errors import (
     CurrencyMismatch,
     IllegalPaymentTransition,
     InvalidWebhookSignature,
-    MalformedWebhookBody,
     PaymentNotFound,
-    PaymentNotRefundable,
     PaymentProviderFailed,
-    RefundExceedsPayment,
     UnknownProvider,
 )
-from boxoffice.payment.models import Payment, PaymentStatus, Refund, RefundStatus
+from boxoffice.payment.models import Payment, PaymentStatus, Refund
 from boxoffice.payment.providers.base import (
     EventKind,
     InvalidSignature,
-    MalformedWebhook,
     PaymentProvider,
     ProviderError,
     ProviderPayment,
     ProviderStatus,
-    WebhookEvent,
 )
 from boxoffice.payment.repository import PaymentRepository
 
@@ -63,13 +57,13 @@ _ALLOWED: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.cancelled: frozenset(),
 }
 
-_EVENT_TARGET = {
+PAYMENT_EVENTS = {
     EventKind.payment_succeeded: PaymentStatus.succeeded,
     EventKind.payment_failed: PaymentStatus.failed,
     EventKind.payment_requires_action: PaymentStatus.requires_action,
     EventKind.payment_cancelled: PaymentStatus.cancelled,
 }
-_PROVIDER_STATUS_EVENT = {
+PROVIDER_STATUS_EVENT = {
     ProviderStatus.succeeded: EventKind.payment_succeeded,
     ProviderStatus.failed: EventKind.payment_failed,
     ProviderStatus.requires_action: EventKind.payment_requires_action,
@@ -223,15 +217,7 @@ async def cancel(session: AsyncSession, payment: Payment, *, cause: str = "manua
     return changed
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookResult:
-    duplicate: bool
-    outcome: str
-    """applied, unchanged, ignored, amount_mismatch (or duplicate)."""
-    payment_id: uuid.UUID | None = None
-
-
-async def _apply(
+async def apply_verdict(
     session: AsyncSession,
     payment: Payment,
     kind: EventKind,
@@ -243,7 +229,7 @@ async def _apply(
     extra: Mapping[str, Any],
 ) -> str:
     """One provider verdict on a payment; the outcome says whether it changed anything."""
-    target = _EVENT_TARGET[kind]
+    target = PAYMENT_EVENTS[kind]
     if target is PaymentStatus.succeeded and (
         (amount_minor is not None and amount_minor != payment.amount_minor)
         or (currency is not None and currency.upper() != payment.currency)
@@ -270,83 +256,6 @@ async def _apply(
     else:
         changed = await cancel(session, payment, cause=cause)
     return "applied" if changed else "unchanged"
-
-
-async def process_webhook(
-    session: AsyncSession,
-    provider: PaymentProvider,
-    provider_name: str,
-    headers: Mapping[str, str],
-    raw_body: bytes,
-) -> WebhookResult:
-    """Verify, dedupe, record and apply one provider webhook delivery."""
-    if provider_name != provider.name:
-        raise UnknownProvider(extra={"configured_provider": provider.name})
-    try:
-        event = provider.parse_webhook({k.lower(): v for k, v in headers.items()}, raw_body)
-    except InvalidSignature as exc:
-        raise InvalidWebhookSignature(str(exc)) from exc
-    except MalformedWebhook as exc:
-        raise MalformedWebhookBody(str(exc)) from exc
-    repo = PaymentRepository(session)
-    # Lock the payment (or refund) first: events of one payment then queue on its row, and
-    # an event for an unknown payment is refused before anything is written.
-    payment, refund_row = await _event_target(repo, provider.name, event)
-    event_row = await repo.record_webhook_event(
-        provider.name, event.event_id, event.event_type, event.payload
-    )
-    if event_row is None:
-        return WebhookResult(duplicate=True, outcome="duplicate")
-    if payment is not None:
-        outcome = await _apply(
-            session,
-            payment,
-            event.kind,
-            cause=f"webhook:{event.event_id}",
-            amount_minor=event.amount_minor,
-            currency=event.currency,
-            failure_reason=event.failure_reason,
-            extra=event.extra,
-        )
-        if outcome == "applied":
-            payment.provider_event_ids = [*payment.provider_event_ids, event.event_id]
-            await session.flush()
-        payment_id: uuid.UUID | None = payment.id
-    elif refund_row is not None:
-        changed = await _settle_refund(
-            session,
-            refund_row,
-            succeeded=event.kind is EventKind.refund_succeeded,
-            reason=event.failure_reason,
-        )
-        payment_id, outcome = refund_row.payment_id, "applied" if changed else "unchanged"
-    else:
-        payment_id, outcome = None, "ignored"
-    await repo.mark_webhook_event_processed(event_row, payment_id, outcome)
-    return WebhookResult(duplicate=False, outcome=outcome, payment_id=payment_id)
-
-
-async def _event_target(
-    repo: PaymentRepository, provider_name: str, event: WebhookEvent
-) -> tuple[Payment | None, Refund | None]:
-    """The payment or refund an event is about, locked; 404 when it names an unknown one."""
-    if event.kind in _EVENT_TARGET:
-        payment = (
-            await repo.get_by_ref_for_update(provider_name, event.payment_ref)
-            if event.payment_ref
-            else None
-        )
-        if payment is None:
-            # Possibly our own payment whose transaction has not committed yet: answering
-            # 404 (and writing nothing) makes the provider deliver the event again later.
-            raise PaymentNotFound(f"No payment with provider reference {event.payment_ref!r}")
-        return payment, None
-    if event.kind in (EventKind.refund_succeeded, EventKind.refund_failed) and event.refund_ref:
-        refund_row = await repo.get_refund_by_ref_for_update(event.refund_ref)
-        if refund_row is None:
-            raise PaymentNotFound(f"No refund with provider reference {event.refund_ref!r}")
-        return None, refund_row
-    return None, None
 
 
 def _can_read(user: User, payment: Payment) -> bool:
@@ -405,101 +314,30 @@ async def confirm(
         raise InvalidWebhookSignature(str(exc)) from exc
     except ProviderError as exc:
         raise PaymentProviderFailed(str(exc)) from exc
-    kind = _PROVIDER_STATUS_EVENT.get(verdict.status)
-    if kind is not None:
-        await _apply(
-            session,
-            payment,
-            kind,
-            cause="confirm",
-            amount_minor=verdict.amount_minor,
-            currency=verdict.currency,
-            failure_reason=verdict.failure_reason,
-            extra=verdict.extra,
-        )
+    if await apply_provider_payment(session, payment, verdict, cause="confirm") is not None:
         # Server-side `updated_at` expired on flush; load it here, not lazily in a schema.
         await session.refresh(payment)
     return payment
 
 
+async def apply_provider_payment(
+    session: AsyncSession, payment: Payment, verdict: ProviderPayment, *, cause: str
+) -> str | None:
+    """Apply what the provider reports about a payment; None when it is still pending."""
+    kind = PROVIDER_STATUS_EVENT.get(verdict.status)
+    if kind is None:
+        return None
+    return await apply_verdict(
+        session,
+        payment,
+        kind,
+        cause=cause,
+        amount_minor=verdict.amount_minor,
+        currency=verdict.currency,
+        failure_reason=verdict.failure_reason,
+        extra=verdict.extra,
+    )
+
+
 async def refunds_of(session: AsyncSession, payment: Payment) -> list[Refund]:
     return list(await PaymentRepository(session).refunds_of(payment.id))
-
-
-async def refund(
-    session: AsyncSession,
-    provider: PaymentProvider,
-    payment_id: uuid.UUID,
-    amount_minor: int,
-    *,
-    reason: str,
-    initiated_by: uuid.UUID | None,
-) -> Refund:
-    """Give back part or all of a succeeded payment through its provider."""
-    repo = PaymentRepository(session)
-    payment = await repo.get_for_update(payment_id)
-    if payment is None:
-        raise PaymentNotFound()
-    if payment.status is not PaymentStatus.succeeded:
-        raise PaymentNotRefundable(extra={"status": payment.status.value})
-    if payment.provider != provider.name:
-        raise UnknownProvider(extra={"configured_provider": provider.name})
-    reserved = await repo.reserved_refund_total(payment.id)
-    if amount_minor <= 0 or reserved + amount_minor > payment.amount_minor:
-        raise RefundExceedsPayment(
-            extra={"refundable_minor": payment.amount_minor - reserved},
-        )
-    row = await repo.add_refund(
-        Refund(
-            payment_id=payment.id,
-            amount_minor=amount_minor,
-            currency=payment.currency,
-            status=RefundStatus.pending,
-            reason=reason,
-            initiated_by=initiated_by,
-        )
-    )
-    try:
-        answer = await provider.refund(payment.provider_ref, amount_minor, reference=str(row.id))
-    except ProviderError as exc:
-        raise PaymentProviderFailed(str(exc)) from exc
-    row.provider_ref = answer.ref
-    await session.flush()
-    if answer.status in (ProviderStatus.succeeded, ProviderStatus.failed):
-        await _settle_refund(session, row, succeeded=answer.status is ProviderStatus.succeeded)
-    await session.refresh(row)
-    return row
-
-
-async def _settle_refund(
-    session: AsyncSession, row: Refund, *, succeeded: bool, reason: str | None = None
-) -> bool:
-    """A pending refund becomes succeeded (money back, event emitted) or failed, once."""
-    if row.status is not RefundStatus.pending:
-        return False
-    payment = await PaymentRepository(session).get_for_update(row.payment_id)
-    if payment is None:
-        raise PaymentNotFound()
-    if not succeeded:
-        row.status = RefundStatus.failed
-        row.failure_reason = reason or "refund failed"
-        await session.flush()
-        return True
-    row.status = RefundStatus.succeeded
-    payment.refunded_minor += row.amount_minor
-    await session.flush()
-    await emit(
-        session,
-        Topic.refund_issued,
-        payment.id,
-        {
-            "refund_id": str(row.id),
-            "payment_id": str(payment.id),
-            "booking_id": str(payment.booking_id),
-            "user_id": str(payment.user_id),
-            "amount_minor": row.amount_minor,
-            "currency": row.currency,
-            "reason": row.reason,
-        },
-    )
-    return True
