@@ -164,3 +164,43 @@ class TestConcurrentRedemptions:
                 .where(CouponRedemption.coupon_id == coupon.id)
             )
             assert uses == 10
+
+    async def test_one_buyer_racing_five_bookings_gets_one_use_under_a_per_user_limit(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async with committed() as session:
+            organizer = await create_user(session, role=Role.organizer)
+            event = await create_event(session, organizer=organizer)
+            buyer = await create_user(session)
+            coupon = await create_coupon(session, created_by=organizer, max_per_user=1)
+            await session.commit()
+
+        async def book() -> bool:
+            async with committed() as session:
+                try:
+                    await service.redeem(
+                        session,
+                        coupon.code,
+                        buyer.id,
+                        event.id,
+                        organizer.id,
+                        5000,
+                        "USD",
+                        uuid.uuid4(),
+                    )
+                except CouponPerUserLimit:
+                    await session.rollback()
+                    return False
+                await session.commit()
+                return True
+
+        outcomes = await asyncio.gather(*(book() for _ in range(5)))
+
+        assert sum(outcomes) == 1
+        async with committed() as session:
+            uses = await session.scalar(
+                select(func.count())
+                .select_from(CouponRedemption)
+                .where(CouponRedemption.user_id == buyer.id)
+            )
+            assert uses == 1
