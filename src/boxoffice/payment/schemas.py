@@ -1,9 +1,10 @@
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from boxoffice.payment import models
 from boxoffice.payment.models import PaymentStatus, RefundStatus
 
 
@@ -80,7 +81,7 @@ class WebhookReceipt(BaseModel):
     payment_id: uuid.UUID | None = None
 
 
-def payment_out(payment: Any, refunds: list[Any]) -> Payment:
+def payment_out(payment: models.Payment, refunds: Sequence[models.Refund]) -> Payment:
     out = Payment.model_validate(payment)
     out.refunds = [Refund.model_validate(r) for r in refunds]
     return out
