@@ -24,12 +24,12 @@ async def refund(
     session: AsyncSession,
     provider: PaymentProvider,
     payment_id: uuid.UUID,
-    amount_minor: int,
+    amount_minor: int | None,
     *,
     reason: str,
     initiated_by: uuid.UUID | None,
 ) -> Refund:
-    """Give back part or all of a succeeded payment through its provider."""
+    """Give back part of a succeeded payment (None: all not yet refunded) via its provider."""
     repo = PaymentRepository(session)
     payment = await repo.get_for_update(payment_id)
     if payment is None:
@@ -39,6 +39,8 @@ async def refund(
     if payment.provider != provider.name:
         raise UnknownProvider(extra={"configured_provider": provider.name})
     reserved = await repo.reserved_refund_total(payment.id)
+    if amount_minor is None:
+        amount_minor = payment.amount_minor - reserved
     if amount_minor <= 0 or reserved + amount_minor > payment.amount_minor:
         raise RefundExceedsPayment(
             extra={"refundable_minor": payment.amount_minor - reserved},

@@ -1,16 +1,25 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from boxoffice.auth.dependencies import CurrentUser
+from boxoffice.auth.dependencies import CurrentUser, require
+from boxoffice.auth.models import User
+from boxoffice.auth.permissions import Permission
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination
-from boxoffice.payment import service, webhooks
+from boxoffice.payment import refunds, service, webhooks
 from boxoffice.payment.dependencies import Provider
 from boxoffice.payment.models import PaymentStatus
-from boxoffice.payment.schemas import Payment, PaymentConfirm, WebhookReceipt, payment_out
+from boxoffice.payment.schemas import (
+    Payment,
+    PaymentConfirm,
+    Refund,
+    RefundCreate,
+    WebhookReceipt,
+    payment_out,
+)
 
 router = APIRouter(prefix="/api/payments", tags=["payments"], responses=PROBLEM_RESPONSES)
 
@@ -58,6 +67,30 @@ async def list_payments(
         session, user, page, booking_id=booking_id, status=status
     )
     return Page[Payment].build([Payment.model_validate(p) for p in payments], total, page, request)
+
+
+@router.post(
+    "/{payment_id}/refunds",
+    response_model=Refund,
+    status_code=201,
+    summary="Refund a payment, fully or partly (admins)",
+)
+async def refund_payment(
+    payment_id: uuid.UUID,
+    body: RefundCreate,
+    session: Session,
+    user: Annotated[User, Depends(require(Permission.payment_refund_any))],
+    provider: Provider,
+) -> Refund:
+    row = await refunds.refund(
+        session,
+        provider,
+        payment_id,
+        body.amount_minor,
+        reason=body.reason,
+        initiated_by=user.id,
+    )
+    return Refund.model_validate(row)
 
 
 @router.get("/{payment_id}", response_model=Payment, summary="A payment with its refunds")

@@ -74,6 +74,13 @@ class PaymentConfirm(BaseModel):
         return params
 
 
+class RefundCreate(BaseModel):
+    amount_minor: int | None = Field(
+        default=None, ge=1, le=10**12, description="Omitted: everything not yet refunded"
+    )
+    reason: str = Field(default="", max_length=500)
+
+
 class WebhookReceipt(BaseModel):
     received: bool = True
     duplicate: bool
