@@ -23,8 +23,10 @@ from boxoffice.kit.middleware import RequestContextMiddleware
 from boxoffice.auth.router import router as auth_router
 from boxoffice.booking.router import router as booking_router
 from boxoffice.catalog.router import router as catalog_router
+from boxoffice.coupon.router import router as coupon_router
 from boxoffice.health.router import router as health_router
 from boxoffice.inventory.router import router as inventory_router
+from boxoffice.payment.router import router as payment_router
 from boxoffice.review.router import router as review_router
 from boxoffice.user.router import router as user_router
 from boxoffice.venue.router import router as venue_router
@@ -38,7 +40,10 @@ ROUTERS = [
     review_router,
     inventory_router,
     booking_router,
+    payment_router,
+    coupon_router,
 ]
+
 
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error of this API is rendered."""

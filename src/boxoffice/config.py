@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
@@ -153,6 +154,33 @@ class BookingSettings(BaseSettings):
     """Period of the expiry sweeper job in the worker."""
 
 
+class PaymentSettings(BaseSettings):
+    model_config = _group("PAYMENT_")
+
+    provider: Literal["sandbox", "stripe", "razorpay"] = "sandbox"
+    """Who collects the money: `sandbox` (offline simulation, test cards), `stripe`, `razorpay`."""
+    webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    """Oldest signed webhook timestamp accepted (Stripe-format signatures), against replays."""
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Timeout of one call to the provider's API."""
+    sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox_dev_only")
+    """HMAC key the sandbox signs its webhooks with (Stripe's header format)."""
+    stripe_secret_key: SecretStr | None = None
+    """Stripe secret API key (`sk_test_...` / `sk_live_...`)."""
+    stripe_webhook_secret: SecretStr | None = None
+    """Signing secret of the Stripe webhook endpoint (`whsec_...`)."""
+    stripe_api_base: str = "https://api.stripe.com"
+    """Stripe API base URL (a local fake in tests)."""
+    razorpay_key_id: str | None = None
+    """Razorpay key id (`rzp_test_...` / `rzp_live_...`)."""
+    razorpay_key_secret: SecretStr | None = None
+    """Razorpay key secret: API basic auth and checkout signature verification."""
+    razorpay_webhook_secret: SecretStr | None = None
+    """Secret set on the Razorpay webhook: verifies `X-Razorpay-Signature`."""
+    razorpay_api_base: str = "https://api.razorpay.com"
+    """Razorpay API base URL (a local fake in tests)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore")
 
@@ -166,6 +194,9 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     booking: BookingSettings = Field(default_factory=BookingSettings)
+
+
+    payment: PaymentSettings = Field(default_factory=PaymentSettings)
 
 
 @lru_cache

@@ -22,13 +22,27 @@ class Permission(enum.StrEnum):
     """List and read any user's account (admin user management)."""
     user_manage = "user:manage"
     """Change a user's role, deactivate, reactivate or delete them."""
+
+
+    payment_read_any = "payment:read-any"
+    payment_refund_any = "payment:refund-any"
+    """Refund any payment (admin-initiated refunds, seed 004)."""
+    coupon_manage = "coupon:manage"
+    """Create and edit coupons for one's own events."""
+    coupon_manage_any = "coupon:manage-any"
+    """Create and edit coupons of any organizer, or for every event."""
     analytics_read = "analytics:read"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.buyer: frozenset(),
     Role.organizer: frozenset(
-        {Permission.catalog_read_drafts, Permission.venue_manage, Permission.event_manage}
+        {
+            Permission.catalog_read_drafts,
+            Permission.venue_manage,
+            Permission.event_manage,
+            Permission.coupon_manage,
+        }
     ),
     Role.editor: frozenset(
         {
@@ -36,6 +50,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.venue_manage,
             Permission.event_manage,
             Permission.event_manage_any,
+            Permission.coupon_manage,
+            Permission.coupon_manage_any,
         }
     ),
     Role.admin: frozenset(Permission),

@@ -1,0 +1,117 @@
+"""Refunds: give money back through the provider, settle it once, tell the buyer."""
+
+import uuid
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.kit.outbox import Topic, emit
+from boxoffice.payment.errors import (
+    PaymentNotFound,
+    PaymentNotRefundable,
+    PaymentProviderFailed,
+    RefundExceedsPayment,
+    UnknownProvider,
+)
+from boxoffice.payment.models import Payment, PaymentStatus, Refund, RefundStatus
+from boxoffice.payment.providers.base import PaymentProvider, ProviderError, ProviderStatus
+from boxoffice.payment.repository import PaymentRepository
+
+log = structlog.get_logger(__name__)
+
+
+async def refund(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    payment_id: uuid.UUID,
+    amount_minor: int | None,
+    *,
+    reason: str,
+    initiated_by: uuid.UUID | None,
+) -> Refund:
+    """Give back part of a succeeded payment (None: all not yet refunded) via its provider."""
+    repo = PaymentRepository(session)
+    payment = await repo.get_for_update(payment_id)
+    if payment is None:
+        raise PaymentNotFound()
+    if payment.status is not PaymentStatus.succeeded:
+        raise PaymentNotRefundable(extra={"status": payment.status.value})
+    if payment.provider != provider.name:
+        raise UnknownProvider(extra={"configured_provider": provider.name})
+    reserved = await repo.reserved_refund_total(payment.id)
+    if amount_minor is None:
+        amount_minor = payment.amount_minor - reserved
+    if amount_minor <= 0 or reserved + amount_minor > payment.amount_minor:
+        raise RefundExceedsPayment(
+            extra={"refundable_minor": payment.amount_minor - reserved},
+        )
+    row = await repo.add_refund(
+        Refund(
+            payment_id=payment.id,
+            amount_minor=amount_minor,
+            currency=payment.currency,
+            status=RefundStatus.pending,
+            reason=reason,
+            initiated_by=initiated_by,
+        )
+    )
+    try:
+        answer = await provider.refund(payment.provider_ref, amount_minor, reference=str(row.id))
+    except ProviderError as exc:
+        raise PaymentProviderFailed(str(exc)) from exc
+    row.provider_ref = answer.ref
+    await session.flush()
+    if answer.status in (ProviderStatus.succeeded, ProviderStatus.failed):
+        await settle_refund(session, row, succeeded=answer.status is ProviderStatus.succeeded)
+    await session.refresh(row)
+    return row
+
+
+async def settle_refund(
+    session: AsyncSession, row: Refund, *, succeeded: bool, reason: str | None = None
+) -> bool:
+    """A pending refund becomes succeeded (money back, event emitted) or failed, once."""
+    if row.status is not RefundStatus.pending:
+        return False
+    payment = await PaymentRepository(session).get_for_update(row.payment_id)
+    if payment is None:
+        raise PaymentNotFound()
+    if not succeeded:
+        row.status = RefundStatus.failed
+        row.failure_reason = reason or "refund failed"
+        await session.flush()
+        return True
+    row.status = RefundStatus.succeeded
+    payment.refunded_minor += row.amount_minor
+    await session.flush()
+    await emit(
+        session,
+        Topic.refund_issued,
+        payment.id,
+        {
+            "refund_id": str(row.id),
+            "payment_id": str(payment.id),
+            "booking_id": str(payment.booking_id),
+            "user_id": str(payment.user_id),
+            "amount_minor": row.amount_minor,
+            "currency": row.currency,
+            "reason": row.reason,
+        },
+    )
+    await on_refund_succeeded(session, payment, row)
+    return True
+
+
+async def on_refund_succeeded(session: AsyncSession, payment: Payment, row: Refund) -> None:
+    """Hook run once per refund, in its transaction, right after the money went back.
+
+    The booking domain marks the booking (or the refunded tickets) refunded here. Until then
+    the refund is only recorded on the payment (`refunded_minor`) and announced.
+    """
+    log.info(
+        "refund_succeeded",
+        refund_id=str(row.id),
+        payment_id=str(payment.id),
+        booking_id=str(payment.booking_id),
+        amount_minor=row.amount_minor,
+    )

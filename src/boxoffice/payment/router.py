@@ -1,0 +1,99 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from boxoffice.auth.dependencies import CurrentUser, require
+from boxoffice.auth.models import User
+from boxoffice.auth.permissions import Permission
+from boxoffice.db.engine import Session
+from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.pagination import Page, Pagination
+from boxoffice.payment import refunds, service, webhooks
+from boxoffice.payment.dependencies import Provider
+from boxoffice.payment.models import PaymentStatus
+from boxoffice.payment.schemas import (
+    Payment,
+    PaymentConfirm,
+    Refund,
+    RefundCreate,
+    WebhookReceipt,
+    payment_out,
+)
+
+router = APIRouter(prefix="/api/payments", tags=["payments"], responses=PROBLEM_RESPONSES)
+
+
+@router.post(
+    "/webhooks/{provider_name}",
+    response_model=WebhookReceipt,
+    summary="Receive a provider webhook (signature-verified, deduplicated by event id)",
+)
+async def receive_webhook(
+    provider_name: str, request: Request, session: Session, provider: Provider
+) -> WebhookReceipt:
+    result = await webhooks.process_webhook(
+        session, provider, provider_name, dict(request.headers), await request.body()
+    )
+    return WebhookReceipt(
+        duplicate=result.duplicate, outcome=result.outcome, payment_id=result.payment_id
+    )
+
+
+@router.post(
+    "/confirm",
+    response_model=Payment,
+    summary="Confirm a payment after the buyer paid: the provider's verdict is applied",
+)
+async def confirm_payment(
+    body: PaymentConfirm, session: Session, user: CurrentUser, provider: Provider
+) -> Payment:
+    payment = await service.confirm(
+        session, provider, user, body.payment_id, body.provider_params()
+    )
+    return payment_out(payment, await service.refunds_of(session, payment))
+
+
+@router.get("", response_model=Page[Payment], summary="List payments (own; admins: all)")
+async def list_payments(
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    page: Pagination,
+    booking_id: Annotated[uuid.UUID | None, Query()] = None,
+    status: Annotated[PaymentStatus | None, Query()] = None,
+) -> Page[Payment]:
+    payments, total = await service.list_payments(
+        session, user, page, booking_id=booking_id, status=status
+    )
+    return Page[Payment].build([Payment.model_validate(p) for p in payments], total, page, request)
+
+
+@router.post(
+    "/{payment_id}/refunds",
+    response_model=Refund,
+    status_code=201,
+    summary="Refund a payment, fully or partly (admins)",
+)
+async def refund_payment(
+    payment_id: uuid.UUID,
+    body: RefundCreate,
+    session: Session,
+    user: Annotated[User, Depends(require(Permission.payment_refund_any))],
+    provider: Provider,
+) -> Refund:
+    row = await refunds.refund(
+        session,
+        provider,
+        payment_id,
+        body.amount_minor,
+        reason=body.reason,
+        initiated_by=user.id,
+    )
+    return Refund.model_validate(row)
+
+
+@router.get("/{payment_id}", response_model=Payment, summary="A payment with its refunds")
+async def get_payment(payment_id: uuid.UUID, session: Session, user: CurrentUser) -> Payment:
+    payment = await service.get_payment(session, user, payment_id)
+    return payment_out(payment, await service.refunds_of(session, payment))
