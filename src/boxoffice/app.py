@@ -18,8 +18,9 @@ from boxoffice.health.router import router as health_router
 from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
+from boxoffice.notification.router import router as notification_router
 
-ROUTERS = (health_router, catalog_router)
+ROUTERS = (health_router, catalog_router, notification_router)
 
 
 class Problem(BaseModel):
