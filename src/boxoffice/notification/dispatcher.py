@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.config import Settings
@@ -56,6 +57,9 @@ class InAppChannel:
                     "body": d.rendered.text,
                     "data": d.intent.data,
                     "source_event_id": d.event_id,
+                    # Wall-clock, not transaction time: keeps "newest first" meaningful
+                    # for notifications written in one relay pass.
+                    "created_at": func.clock_timestamp(),
                 }
                 for d in deliveries
             ],

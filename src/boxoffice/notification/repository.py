@@ -91,7 +91,7 @@ async def get_preferences(
             NotificationPreference.user_id.in_(list(user_ids))
         )
     )
-    return dict(rows.tuples())
+    return dict(rows.all())
 
 
 async def save_preferences(
@@ -110,7 +110,7 @@ async def user_emails(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> d
     rows = await session.execute(
         select(User.id, User.email).where(User.id.in_(list(user_ids)), User.is_active)
     )
-    return dict(rows.tuples())
+    return dict(rows.all())
 
 
 # --- follows and interest ---------------------------------------------------------------
@@ -148,7 +148,7 @@ async def list_following(
         .limit(page.limit)
         .offset(page.offset)
     )
-    return rows.tuples().all(), total or 0
+    return rows.all(), total or 0
 
 
 async def follower_ids(session: AsyncSession, organizer_id: uuid.UUID) -> list[uuid.UUID]:
@@ -190,7 +190,7 @@ async def list_interests(
         .limit(page.limit)
         .offset(page.offset)
     )
-    return rows.tuples().all(), total or 0
+    return rows.all(), total or 0
 
 
 async def interested_user_ids(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
@@ -291,4 +291,4 @@ async def claim_due_deliveries(
         .limit(batch)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     )
-    return rows.tuples().all()
+    return rows.all()
