@@ -1,6 +1,6 @@
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     received: list[tuple[dict[str, str], str]] = field(default_factory=list)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         body = b""
         while True:
             message = await receive()
