@@ -34,7 +34,7 @@ class Delivery:
     event_id: uuid.UUID
     intent: Intent
     rendered: Rendered
-    email: str | None
+    email: str
 
 
 class NotificationChannel(Protocol):
@@ -74,8 +74,6 @@ class EmailChannel:
 
     async def send(self, session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:
-            if d.email is None:
-                continue
             await self.sender.send(
                 OutgoingEmail(
                     to=d.email,
@@ -142,17 +140,17 @@ class Dispatcher:
     async def _notify(
         self, session: AsyncSession, event: OutboxEvent, intents: list[Intent]
     ) -> None:
-        user_ids = {i.user_id for i in intents}
-        preferences = await repository.get_preferences(session, user_ids)
-        emails = await repository.user_emails(session, user_ids)
+        users = await repository.recipients(session, {i.user_id for i in intents})
+        prepared = [
+            (Delivery(event.id, intent, render(intent.kind, intent.data), user[0]), user[1])
+            for intent in intents
+            if (user := users.get(intent.user_id)) is not None
+        ]
         for channel in self.channels:
             deliveries = [
-                Delivery(
-                    event.id, intent, render(intent.kind, intent.data), emails.get(intent.user_id)
-                )
-                for intent in intents
-                if intent.user_id in emails
-                and wants(preferences.get(intent.user_id), intent.kind, channel.channel)
+                delivery
+                for delivery, stored in prepared
+                if wants(stored, delivery.intent.kind, channel.channel)
             ]
             if deliveries:
                 await channel.send(session, deliveries)

@@ -36,10 +36,17 @@ def _uuid(value: object) -> uuid.UUID | None:
         return None
 
 
+# Topics whose aggregate is the catalog event itself.
+_EVENT_AGGREGATES = {Topic.event_published, Topic.event_cancelled, Topic.sale_started}
+
+
 def _event_id(event: OutboxEvent) -> uuid.UUID | None:
     """The catalog event an outbox event is about: `event_id` in the payload, else the
     aggregate itself for event-level topics."""
-    return _uuid(event.payload.get("event_id")) or _uuid(event.aggregate_id)
+    from_payload = _uuid(event.payload.get("event_id"))
+    if from_payload is not None or event.topic not in _EVENT_AGGREGATES:
+        return from_payload
+    return _uuid(event.aggregate_id)
 
 
 def _user_topic(kind: NotificationKind) -> Handler:

@@ -106,11 +106,16 @@ async def save_preferences(
     )
 
 
-async def user_emails(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+async def recipients(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, dict[str, dict[str, bool]] | None]]:
+    """Active users among `user_ids`: their e-mail and stored preferences (None: defaults)."""
     rows = await session.execute(
-        select(User.id, User.email).where(User.id.in_(list(user_ids)), User.is_active)
+        select(User.id, User.email, NotificationPreference.channels)
+        .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+        .where(User.id.in_(list(user_ids)), User.is_active)
     )
-    return dict(rows.all())
+    return {user_id: (email, channels) for user_id, email, channels in rows.all()}
 
 
 # --- follows and interest ---------------------------------------------------------------
