@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from boxoffice.config import NotificationSettings, get_settings
+from boxoffice.config import NotificationSettings, Settings, get_settings
 from boxoffice.db.engine import create_engine, create_sessionmaker
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.outbox import OutboxEvent
@@ -124,6 +124,30 @@ async def run_relay(
                 await asyncio.wait_for(stop.wait(), timeout=settings.relay_poll_seconds)
 
 
+async def serve_relay(
+    stop: asyncio.Event,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    until_idle: bool = False,
+) -> None:
+    """The relay with everything the configuration names (e-mail backend, broker, webhook
+    HTTP client), until `stop` is set; what `boxoffice worker` runs as one of its loops."""
+    dispatcher = Dispatcher.from_settings(settings)
+    try:
+        async with httpx.AsyncClient(timeout=settings.webhook.timeout_seconds) as http:
+            await run_relay(
+                stop,
+                sessionmaker,
+                dispatcher,
+                settings.notification,
+                WebhookSender(http, settings.webhook),
+                until_idle=until_idle,
+            )
+    finally:
+        await dispatcher.close()
+
+
 async def _main(until_idle: bool) -> None:
     settings = get_settings()
     configure_logging(settings.log)
@@ -134,19 +158,9 @@ async def _main(until_idle: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    dispatcher = Dispatcher.from_settings(settings)
     try:
-        async with httpx.AsyncClient(timeout=settings.webhook.timeout_seconds) as http:
-            await run_relay(
-                stop,
-                create_sessionmaker(engine),
-                dispatcher,
-                settings.notification,
-                WebhookSender(http, settings.webhook),
-                until_idle=until_idle,
-            )
+        await serve_relay(stop, create_sessionmaker(engine), settings, until_idle=until_idle)
     finally:
-        await dispatcher.close()
         await engine.dispose()
 
 
