@@ -151,6 +151,29 @@ class TestEndpoints:
         )
         assert deliveries.status_code == 404
 
+    async def test_admin_registers_for_an_organizer_and_sees_all(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        admin = await create_user(session, role=Role.admin)
+        organizer = await create_user(session, role=Role.organizer)
+
+        created = await register(client, auth_headers(admin), organizer_id=str(organizer.id))
+        mine = (await client.get("/api/webhooks", headers=auth_headers(organizer))).json()
+
+        assert created.status_code == 201
+        assert created.json()["organizer_id"] == str(organizer.id)
+        assert [w["id"] for w in mine["items"]] == [created.json()["id"]]
+
+    async def test_organizers_cannot_register_for_someone_else(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        rival = await create_user(session, role=Role.organizer)
+
+        response = await register(client, auth_headers(rival), organizer_id=str(organizer.id))
+
+        assert response.status_code == 404
+
     @pytest.mark.parametrize(
         "url", ["http://127.0.0.1:8000/hook", "http://localhost/hook", "http://10.0.0.5/hook"]
     )
