@@ -26,6 +26,7 @@ from boxoffice.catalog.router import router as catalog_router
 from boxoffice.coupon.router import router as coupon_router
 from boxoffice.health.router import router as health_router
 from boxoffice.inventory.router import router as inventory_router
+from boxoffice.notification.router import router as notification_router
 from boxoffice.payment.router import router as payment_router
 from boxoffice.review.router import router as review_router
 from boxoffice.user.router import router as user_router
@@ -42,6 +43,7 @@ ROUTERS = [
     booking_router,
     payment_router,
     coupon_router,
+    notification_router,
 ]
 
 

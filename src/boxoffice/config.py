@@ -181,6 +181,72 @@ class PaymentSettings(BaseSettings):
     """Razorpay API base URL (a local fake in tests)."""
 
 
+class NotificationSettings(BaseSettings):
+    model_config = _group("NOTIFICATION_")
+
+    relay_batch: int = Field(default=100, ge=1, le=1000)
+    """Outbox events one relay pass claims (and keeps locked while it delivers them)."""
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    """Pause of the relay loop when nothing is due."""
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    """First retry delay of a failed delivery; doubles per attempt."""
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    """Cap on the retry delay."""
+
+
+class EmailSettings(BaseSettings):
+    model_config = _group("EMAIL_")
+
+    backend: Literal["log", "file", "smtp"] = "log"
+    """`log` writes each message to the log, `file` into `file_dir`, `smtp` sends it."""
+    from_address: str = "boxoffice <no-reply@boxoffice.local>"
+    """`From` header of every message."""
+    file_dir: Path = Path("var/mail")
+    """Folder the `file` backend writes `.eml` files to."""
+    smtp_host: str = "127.0.0.1"
+    """SMTP server."""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    """SMTP port (587 with STARTTLS, 465 with implicit TLS)."""
+    smtp_username: str | None = None
+    """SMTP login, if the server wants one."""
+    smtp_password: SecretStr | None = None
+    """SMTP password."""
+    smtp_use_tls: bool = False
+    """Implicit TLS from the first byte (port 465)."""
+    smtp_start_tls: bool | None = None
+    """STARTTLS: true requires it, false never, unset uses it when the server offers it."""
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Give up on one SMTP conversation after this long."""
+
+
+class BrokerSettings(BaseSettings):
+    model_config = _group("BROKER_")
+
+    url: str | None = None
+    """`amqp://...` (RabbitMQ) or `nats://...` (NATS). Unset: no broker, events stay inside."""
+    exchange: str = "boxoffice.events"
+    """RabbitMQ topic exchange events are published to, routing key = topic."""
+    subject_prefix: str = "boxoffice.events"
+    """NATS subject prefix; the subject is `<prefix>.<topic>`."""
+
+
+class WebhookSettings(BaseSettings):
+    model_config = _group("WEBHOOK_")
+
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    """Time an organizer's endpoint has to answer one delivery."""
+    max_attempts: int = Field(default=10, ge=1)
+    """Attempts before a delivery is marked failed."""
+    retry_base_seconds: float = Field(default=10.0, gt=0)
+    """First retry delay; doubles per attempt."""
+    retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    """Cap on the retry delay."""
+    disable_after_gone: int = Field(default=3, ge=1)
+    """An endpoint answering 410 Gone this many times in a row is disabled."""
+    allow_private_urls: bool = False
+    """Accept endpoint URLs on loopback/private hosts (development and tests only)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore")
 
@@ -197,6 +263,12 @@ class Settings(BaseSettings):
 
 
     payment: PaymentSettings = Field(default_factory=PaymentSettings)
+
+
+    notification: NotificationSettings = Field(default_factory=NotificationSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
 
 
 @lru_cache

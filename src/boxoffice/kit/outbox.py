@@ -28,6 +28,7 @@ class Topic(enum.StrEnum):
     showtime_changed = "showtime.changed"
     showtime_cancelled = "showtime.cancelled"
     sale_started = "sale.started"
+    notification_pushed = "notification.pushed"
     waitlist_offer_made = "waitlist.offer_made"
     waitlist_offer_expired = "waitlist.offer_expired"
     units_released = "inventory.units_released"
@@ -54,6 +55,8 @@ class OutboxEvent(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """After a failed delivery, not before this time (exponential backoff); NULL: at once."""
 
 
 async def emit(

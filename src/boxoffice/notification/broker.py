@@ -1,0 +1,97 @@
+"""Publishes every domain event to a message broker (FastStream: RabbitMQ or NATS).
+
+The broker is an optional fan-out to other systems, never a place where truth lives. Each
+message carries the outbox event id as its message id (RabbitMQ `message_id`, NATS
+`Nats-Msg-Id` header, which JetStream also uses to drop duplicates), so consumers
+deduplicate redeliveries.
+"""
+
+import json
+from typing import Protocol
+
+from faststream.nats import NatsBroker
+from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
+
+from boxoffice.config import BrokerSettings
+from boxoffice.kit.outbox import OutboxEvent
+
+
+def event_message(event: OutboxEvent) -> dict[str, object]:
+    """The JSON body published for an outbox event (same shape as webhook bodies)."""
+    return {
+        "id": str(event.id),
+        "topic": event.topic,
+        "aggregate_id": event.aggregate_id,
+        "created_at": event.created_at.isoformat(),
+        "data": event.payload,
+    }
+
+
+class EventPublisher(Protocol):
+    async def publish(self, event: OutboxEvent) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class RabbitPublisher:
+    """Publishes to a durable topic exchange; the routing key is the topic."""
+
+    def __init__(self, url: str, settings: BrokerSettings) -> None:
+        self.broker = RabbitBroker(url)
+        self.exchange = RabbitExchange(settings.exchange, type=ExchangeType.TOPIC, durable=True)
+        self._started = False
+
+    async def _start(self) -> None:
+        if not self._started:
+            await self.broker.start()
+            await self.broker.declare_exchange(self.exchange)
+            self._started = True
+
+    async def publish(self, event: OutboxEvent) -> None:
+        await self._start()
+        await self.broker.publish(
+            json.dumps(event_message(event)),
+            exchange=self.exchange,
+            routing_key=event.topic,
+            message_id=str(event.id),
+            correlation_id=str(event.id),
+            content_type="application/json",
+            persist=True,
+            mandatory=False,
+        )
+
+    async def close(self) -> None:
+        await self.broker.stop()
+
+
+class NatsPublisher:
+    def __init__(self, url: str, settings: BrokerSettings) -> None:
+        self.broker = NatsBroker(url)
+        self.prefix = settings.subject_prefix
+        self._started = False
+
+    async def publish(self, event: OutboxEvent) -> None:
+        if not self._started:
+            await self.broker.start()
+            self._started = True
+        await self.broker.publish(
+            json.dumps(event_message(event)),
+            subject=f"{self.prefix}.{event.topic}",
+            headers={"Nats-Msg-Id": str(event.id), "content-type": "application/json"},
+            correlation_id=str(event.id),
+        )
+
+    async def close(self) -> None:
+        await self.broker.stop()
+
+
+def event_publisher(settings: BrokerSettings) -> EventPublisher | None:
+    """The publisher the URL's scheme names, or None when no broker is configured."""
+    if not settings.url:
+        return None
+    scheme = settings.url.split("://", 1)[0].lower()
+    if scheme in {"amqp", "amqps"}:
+        return RabbitPublisher(settings.url, settings)
+    if scheme in {"nats", "tls"}:
+        return NatsPublisher(settings.url, settings)
+    raise ValueError(f"BOXOFFICE_BROKER_URL: unsupported scheme {scheme!r} (amqp or nats)")

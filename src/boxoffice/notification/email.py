@@ -1,0 +1,105 @@
+"""E-mail channel backends: `log` and `file` for development, `smtp` (aiosmtplib) for real.
+
+Every message carries `X-Boxoffice-Event-Id` and a `Message-ID` derived from the domain
+event, the user and the kind, so a redelivered message is recognisable as the same one.
+"""
+
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Protocol
+
+import aiosmtplib
+import anyio
+import structlog
+
+from boxoffice.config import EmailSettings
+
+log = structlog.get_logger(__name__)
+
+EVENT_ID_HEADER = "X-Boxoffice-Event-Id"
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    kind: str
+
+
+def build_message(settings: EmailSettings, email: OutgoingEmail) -> EmailMessage:
+    """A multipart/alternative message (plain text first, HTML second)."""
+    message = EmailMessage()
+    message["From"] = settings.from_address
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = f"<{email.event_id}.{email.user_id}.{email.kind}@boxoffice>"
+    message[EVENT_ID_HEADER] = str(email.event_id)
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+class EmailSender(Protocol):
+    async def send(self, email: OutgoingEmail) -> None: ...
+
+
+class LogEmailSender:
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+
+    async def send(self, email: OutgoingEmail) -> None:
+        log.info(
+            "email_sent",
+            backend="log",
+            to=email.to,
+            subject=email.subject,
+            text=email.text,
+            event_id=str(email.event_id),
+        )
+
+
+class FileEmailSender:
+    """Writes one `.eml` per message; the name is stable, so a redelivery overwrites it."""
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+
+    async def send(self, email: OutgoingEmail) -> None:
+        folder = anyio.Path(self.settings.file_dir)
+        await folder.mkdir(parents=True, exist_ok=True)
+        name = f"{email.event_id}.{email.user_id}.{email.kind}.eml"
+        await (folder / name).write_bytes(build_message(self.settings, email).as_bytes())
+
+
+class SmtpEmailSender:
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+
+    async def send(self, email: OutgoingEmail) -> None:
+        s = self.settings
+        await aiosmtplib.send(
+            build_message(s, email),
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_use_tls,
+            start_tls=s.smtp_start_tls,
+            timeout=s.smtp_timeout_seconds,
+        )
+
+
+def email_sender(settings: EmailSettings) -> EmailSender:
+    """The backend the configuration names."""
+    if settings.backend == "smtp":
+        return SmtpEmailSender(settings)
+    if settings.backend == "file":
+        return FileEmailSender(settings)
+    return LogEmailSender(settings)

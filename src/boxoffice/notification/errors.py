@@ -1,0 +1,31 @@
+from boxoffice.kit.errors import NotFound, Unprocessable
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
+    title = "Notification not found"
+
+
+class OrganizerNotFound(NotFound):
+    code = "organizer_not_found"
+    title = "Organizer not found"
+
+
+class EventNotFound(NotFound):
+    code = "event_not_found"
+    title = "Event not found"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "User not found"
+
+
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    title = "Webhook endpoint not found"
+
+
+class WebhookUrlRefused(Unprocessable):
+    code = "webhook_url_refused"
+    title = "This URL cannot receive webhooks"

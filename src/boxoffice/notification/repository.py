@@ -1,0 +1,299 @@
+"""SQL of the notification domain."""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.catalog.models import Event, EventStatus
+from boxoffice.kit.pagination import PageParams
+from boxoffice.notification.models import (
+    EventInterest,
+    Notification,
+    NotificationPreference,
+    OrganizerFollow,
+    SaleAnnouncement,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+# --- notifications ----------------------------------------------------------------------
+
+
+async def insert_notifications(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert, skipping any (user, source event, kind) that exists: redelivery is harmless."""
+    if not rows:
+        return 0
+    result = await session.execute(
+        insert(Notification)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=["user_id", "source_event_id", "kind"])
+        .returning(Notification.id)
+    )
+    return len(result.all())
+
+
+async def list_notifications(
+    session: AsyncSession, user_id: uuid.UUID, page: PageParams, *, unread_only: bool
+) -> tuple[Sequence[Notification], int]:
+    where = [Notification.user_id == user_id]
+    if unread_only:
+        where.append(Notification.read_at.is_(None))
+    total = await session.scalar(select(func.count()).select_from(Notification).where(*where))
+    items = await session.scalars(
+        select(Notification)
+        .where(*where)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return items.all(), total or 0
+
+
+async def get_notification(
+    session: AsyncSession, notification_id: uuid.UUID
+) -> Notification | None:
+    return await session.get(Notification, notification_id)
+
+
+async def count_unread(session: AsyncSession, user_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+    return count or 0
+
+
+async def mark_all_read(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> int:
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=now)
+        .returning(Notification.id)
+    )
+    return len(result.all())
+
+
+# --- preferences ------------------------------------------------------------------------
+
+
+async def get_preferences(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, dict[str, bool]]]:
+    rows = await session.execute(
+        select(NotificationPreference.user_id, NotificationPreference.channels).where(
+            NotificationPreference.user_id.in_(list(user_ids))
+        )
+    )
+    return dict(rows.all())
+
+
+async def save_preferences(
+    session: AsyncSession, user_id: uuid.UUID, channels: dict[str, dict[str, bool]]
+) -> None:
+    stmt = insert(NotificationPreference).values(user_id=user_id, channels=channels)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"channels": stmt.excluded.channels, "updated_at": func.now()},
+        )
+    )
+
+
+async def recipients(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, dict[str, dict[str, bool]] | None]]:
+    """Active users among `user_ids`: their e-mail and stored preferences (None: defaults)."""
+    rows = await session.execute(
+        select(User.id, User.email, NotificationPreference.channels)
+        .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+        .where(User.id.in_(list(user_ids)), User.is_active)
+    )
+    return {user_id: (email, channels) for user_id, email, channels in rows.all()}
+
+
+# --- follows and interest ---------------------------------------------------------------
+
+
+async def add_follow(session: AsyncSession, user_id: uuid.UUID, organizer_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        insert(OrganizerFollow)
+        .values(user_id=user_id, organizer_id=organizer_id)
+        .on_conflict_do_nothing()
+        .returning(OrganizerFollow.user_id)
+    )
+    return result.first() is not None
+
+
+async def remove_follow(session: AsyncSession, user_id: uuid.UUID, organizer_id: uuid.UUID) -> bool:
+    follow = await session.get(OrganizerFollow, (user_id, organizer_id))
+    if follow is None:
+        return False
+    await session.delete(follow)
+    await session.flush()
+    return True
+
+
+async def list_following(
+    session: AsyncSession, user_id: uuid.UUID, page: PageParams
+) -> tuple[Sequence[tuple[OrganizerFollow, User]], int]:
+    where = OrganizerFollow.user_id == user_id
+    total = await session.scalar(select(func.count()).select_from(OrganizerFollow).where(where))
+    rows = await session.execute(
+        select(OrganizerFollow, User)
+        .join(User, User.id == OrganizerFollow.organizer_id)
+        .where(where)
+        .order_by(OrganizerFollow.created_at.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return rows.all(), total or 0
+
+
+async def follower_ids(session: AsyncSession, organizer_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(OrganizerFollow.user_id).where(OrganizerFollow.organizer_id == organizer_id)
+    )
+    return list(rows)
+
+
+async def add_interest(session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        insert(EventInterest)
+        .values(user_id=user_id, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(EventInterest.user_id)
+    )
+    return result.first() is not None
+
+
+async def remove_interest(session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+    interest = await session.get(EventInterest, (user_id, event_id))
+    if interest is None:
+        return False
+    await session.delete(interest)
+    await session.flush()
+    return True
+
+
+async def list_interests(
+    session: AsyncSession, user_id: uuid.UUID, page: PageParams
+) -> tuple[Sequence[tuple[EventInterest, Event]], int]:
+    where = EventInterest.user_id == user_id
+    total = await session.scalar(select(func.count()).select_from(EventInterest).where(where))
+    rows = await session.execute(
+        select(EventInterest, Event)
+        .join(Event, Event.id == EventInterest.event_id)
+        .where(where)
+        .order_by(EventInterest.created_at.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return rows.all(), total or 0
+
+
+async def interested_user_ids(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(EventInterest.user_id).where(EventInterest.event_id == event_id)
+    )
+    return list(rows)
+
+
+async def claim_sale_announcements(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
+    """Record (once) every published event whose sale has started and not yet ended.
+
+    The primary key of `sale_announcements` makes each event's row appear once, even with
+    several workers running this at the same moment.
+    """
+    due = select(Event.id).where(
+        Event.status == EventStatus.published,
+        Event.sale_starts_at <= now,
+        (Event.sale_ends_at.is_(None)) | (Event.sale_ends_at > now),
+    )
+    result = await session.execute(
+        insert(SaleAnnouncement)
+        .from_select(["event_id"], due)
+        .on_conflict_do_nothing()
+        .returning(SaleAnnouncement.event_id)
+    )
+    return list(result.scalars())
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+
+async def list_endpoints(
+    session: AsyncSession, organizer_id: uuid.UUID | None, page: PageParams
+) -> tuple[Sequence[WebhookEndpoint], int]:
+    where = [] if organizer_id is None else [WebhookEndpoint.organizer_id == organizer_id]
+    total = await session.scalar(select(func.count()).select_from(WebhookEndpoint).where(*where))
+    rows = await session.scalars(
+        select(WebhookEndpoint)
+        .where(*where)
+        .order_by(WebhookEndpoint.created_at.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return rows.all(), total or 0
+
+
+async def active_endpoints_for(
+    session: AsyncSession, organizer_id: uuid.UUID, topic: str
+) -> Sequence[WebhookEndpoint]:
+    rows = await session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.organizer_id == organizer_id,
+            WebhookEndpoint.is_active,
+            (func.jsonb_array_length(WebhookEndpoint.topics) == 0)
+            | WebhookEndpoint.topics.contains([topic]),
+        )
+    )
+    return rows.all()
+
+
+async def insert_webhook_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(
+            insert(WebhookDelivery)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+        )
+
+
+async def list_deliveries(
+    session: AsyncSession, endpoint_id: uuid.UUID, page: PageParams
+) -> tuple[Sequence[WebhookDelivery], int]:
+    where = WebhookDelivery.endpoint_id == endpoint_id
+    total = await session.scalar(select(func.count()).select_from(WebhookDelivery).where(where))
+    rows = await session.scalars(
+        select(WebhookDelivery)
+        .where(where)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return rows.all(), total or 0
+
+
+async def claim_due_deliveries(
+    session: AsyncSession, now: datetime, batch: int
+) -> Sequence[tuple[WebhookDelivery, WebhookEndpoint]]:
+    rows = await session.execute(
+        select(WebhookDelivery, WebhookEndpoint)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.is_active,
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(batch)
+        .with_for_update(of=WebhookDelivery, skip_locked=True)
+    )
+    return rows.all()

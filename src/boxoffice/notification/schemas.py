@@ -1,0 +1,114 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from boxoffice.kit.outbox import Topic
+from boxoffice.notification.models import Channel, NotificationKind, WebhookDeliveryStatus
+
+
+class NotificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    kind: NotificationKind
+    title: str
+    body: str
+    data: dict[str, Any]
+    source_event_id: uuid.UUID = Field(description="Domain event that caused it")
+    read_at: datetime | None
+    created_at: datetime
+
+
+class UnreadCount(BaseModel):
+    unread: int
+
+
+class MarkedRead(BaseModel):
+    marked: int = Field(description="Notifications that were unread and are now read")
+
+
+ChannelChoices = dict[Channel, bool]
+
+
+class NotificationPreferences(BaseModel):
+    """Kinds x channels. GET returns every kind; PUT may name only the kinds it changes."""
+
+    channels: dict[NotificationKind, ChannelChoices]
+
+
+class OrganizerFollowOut(BaseModel):
+    organizer_id: uuid.UUID
+    organizer_name: str
+    followed_at: datetime
+
+
+class EventInterestOut(BaseModel):
+    event_id: uuid.UUID
+    event_title: str
+    sale_starts_at: datetime | None
+    interested_at: datetime
+
+
+class PushAudience(BaseModel):
+    type: Literal["user", "organizer_followers", "event_interested"] = Field(
+        description="One user; all followers of an organizer; everyone interested in an event"
+    )
+    id: uuid.UUID = Field(description="The user, organizer or event id")
+
+
+class PushCreate(BaseModel):
+    audience: PushAudience
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    body: Annotated[str, Field(min_length=1, max_length=5000)]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class PushAccepted(BaseModel):
+    event_id: uuid.UUID = Field(description="Outbox event; its notifications share this id")
+    audience: PushAudience
+
+
+class WebhookCreate(BaseModel):
+    url: AnyHttpUrl
+    topics: list[Topic] = Field(default_factory=list, description="Empty: every topic")
+    secret: Annotated[str, Field(min_length=16, max_length=200)] | None = Field(
+        default=None, description="Signing secret; generated when omitted"
+    )
+    organizer_id: uuid.UUID | None = Field(
+        default=None, description="Admins only: register for this organizer"
+    )
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organizer_id: uuid.UUID
+    url: str
+    topics: list[str]
+    is_active: bool
+    consecutive_gone: int
+    disabled_at: datetime | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Shown once: verify `Boxoffice-Signature` with it")
+
+
+class WebhookDeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    topic: str
+    status: WebhookDeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime

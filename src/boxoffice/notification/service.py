@@ -1,0 +1,254 @@
+"""Rules of the notification domain: ownership, follows, interest, push, webhooks, and the
+scheduled sale-start announcement."""
+
+import ipaddress
+import secrets
+import uuid
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import Role, User
+from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.catalog.models import Event, EventStatus
+from boxoffice.config import WebhookSettings
+from boxoffice.kit.outbox import OutboxEvent, Topic, emit
+from boxoffice.kit.pagination import PageParams
+from boxoffice.kit.time import utcnow
+from boxoffice.notification import repository
+from boxoffice.notification.errors import (
+    EventNotFound,
+    NotificationNotFound,
+    OrganizerNotFound,
+    UserNotFound,
+    WebhookNotFound,
+    WebhookUrlRefused,
+)
+from boxoffice.notification.models import (
+    EventInterest,
+    Notification,
+    OrganizerFollow,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from boxoffice.notification.preferences import effective
+from boxoffice.notification.schemas import PushCreate, WebhookCreate
+
+# --- in-app notifications ---------------------------------------------------------------
+
+
+def _check_owner(actor: User, user_id: uuid.UUID) -> None:
+    """A user sees only their own notifications; admins anyone's. 404, not 403, so another
+    user's existence is not revealed."""
+    if actor.id != user_id and not has_permission(actor.role, Permission.user_manage):
+        raise UserNotFound()
+
+
+async def list_notifications(
+    session: AsyncSession, actor: User, user_id: uuid.UUID, page: PageParams, *, unread_only: bool
+) -> tuple[Sequence[Notification], int]:
+    """A user's notifications, newest first."""
+    _check_owner(actor, user_id)
+    return await repository.list_notifications(session, user_id, page, unread_only=unread_only)
+
+
+async def mark_read(
+    session: AsyncSession, actor: User, user_id: uuid.UUID, notification_id: uuid.UUID
+) -> Notification:
+    """Mark one notification read (repeating it keeps the first read time)."""
+    _check_owner(actor, user_id)
+    notification = await repository.get_notification(session, notification_id)
+    if notification is None or notification.user_id != user_id:
+        raise NotificationNotFound()
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        await session.flush()
+    return notification
+
+
+async def unread_count(session: AsyncSession, actor: User) -> int:
+    return await repository.count_unread(session, actor.id)
+
+
+async def mark_all_read(session: AsyncSession, actor: User) -> int:
+    return await repository.mark_all_read(session, actor.id, utcnow())
+
+
+# --- preferences ------------------------------------------------------------------------
+
+
+async def get_preferences(session: AsyncSession, actor: User) -> dict[str, dict[str, bool]]:
+    stored = await repository.get_preferences(session, [actor.id])
+    return effective(stored.get(actor.id))
+
+
+async def update_preferences(
+    session: AsyncSession, actor: User, changes: dict[str, dict[str, bool]]
+) -> dict[str, dict[str, bool]]:
+    """Merge the named kinds/channels into the user's choices; returns the full matrix."""
+    stored = (await repository.get_preferences(session, [actor.id])).get(actor.id, {})
+    merged = {kind: dict(channels) for kind, channels in stored.items()}
+    for kind, channels in changes.items():
+        merged.setdefault(kind, {}).update(channels)
+    await repository.save_preferences(session, actor.id, merged)
+    return effective(merged)
+
+
+# --- follows and interest ---------------------------------------------------------------
+
+
+async def _organizer(session: AsyncSession, organizer_id: uuid.UUID) -> User:
+    organizer = await session.get(User, organizer_id)
+    if organizer is None or not organizer.is_active or organizer.role is not Role.organizer:
+        raise OrganizerNotFound()
+    return organizer
+
+
+async def follow(session: AsyncSession, actor: User, organizer_id: uuid.UUID) -> bool:
+    """Follow an organizer; True when new, False when already followed."""
+    await _organizer(session, organizer_id)
+    return await repository.add_follow(session, actor.id, organizer_id)
+
+
+async def unfollow(session: AsyncSession, actor: User, organizer_id: uuid.UUID) -> None:
+    if not await repository.remove_follow(session, actor.id, organizer_id):
+        raise OrganizerNotFound("You do not follow this organizer")
+
+
+async def _public_event(session: AsyncSession, event_id: uuid.UUID) -> Event:
+    event = await session.get(Event, event_id)
+    if event is None or event.status is not EventStatus.published:
+        raise EventNotFound()
+    return event
+
+
+async def add_interest(session: AsyncSession, actor: User, event_id: uuid.UUID) -> bool:
+    """Register interest in a published event; True when new."""
+    await _public_event(session, event_id)
+    return await repository.add_interest(session, actor.id, event_id)
+
+
+async def remove_interest(session: AsyncSession, actor: User, event_id: uuid.UUID) -> None:
+    if not await repository.remove_interest(session, actor.id, event_id):
+        raise EventNotFound("You have no interest registered in this event")
+
+
+async def announce_sales_started(session: AsyncSession) -> int:
+    """Emit `sale.started` once per published event whose sale has begun; returns how many.
+
+    Safe to run in several workers at once: the announcement row is claimed by exactly one.
+    """
+    event_ids = await repository.claim_sale_announcements(session, utcnow())
+    for event_id in event_ids:
+        await emit(session, Topic.sale_started, event_id, {"event_id": str(event_id)})
+    return len(event_ids)
+
+
+# --- admin push -------------------------------------------------------------------------
+
+
+async def push(session: AsyncSession, push: PushCreate) -> OutboxEvent:
+    """Queue an announcement; the relay resolves the audience and delivers it."""
+    target = push.audience.id
+    if push.audience.type == "user":
+        if await session.get(User, target) is None:
+            raise UserNotFound()
+    elif push.audience.type == "organizer_followers":
+        await _organizer(session, target)
+    elif await session.get(Event, target) is None:
+        raise EventNotFound()
+    return await emit(
+        session,
+        Topic.notification_pushed,
+        target,
+        {
+            "audience": {"type": push.audience.type, "id": str(target)},
+            "title": push.title,
+            "body": push.body,
+            "data": push.data,
+        },
+    )
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+
+def _check_url(url: str, settings: WebhookSettings) -> None:
+    """Refuse obvious internal targets (SSRF), unless configured for development."""
+    if settings.allow_private_urls:
+        return
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost") or host.endswith(".internal"):
+        raise WebhookUrlRefused(f"Host {host!r} is internal")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not address.is_global:
+        raise WebhookUrlRefused(f"Address {host} is not public")
+
+
+async def create_webhook(
+    session: AsyncSession, actor: User, data: WebhookCreate, settings: WebhookSettings
+) -> WebhookEndpoint:
+    """Register an endpoint for the caller (admins: for any organizer)."""
+    organizer_id = actor.id
+    if data.organizer_id and data.organizer_id != actor.id:
+        if not has_permission(actor.role, Permission.event_manage_any):
+            raise OrganizerNotFound()
+        organizer_id = (await _organizer(session, data.organizer_id)).id
+    _check_url(str(data.url), settings)
+    endpoint = WebhookEndpoint(
+        organizer_id=organizer_id,
+        url=str(data.url),
+        secret=data.secret or secrets.token_urlsafe(32),
+        topics=sorted({t.value for t in data.topics}),
+        is_active=True,
+        consecutive_gone=0,
+    )
+    session.add(endpoint)
+    await session.flush()
+    return endpoint
+
+
+def _sees_all(actor: User) -> bool:
+    return has_permission(actor.role, Permission.event_manage_any)
+
+
+async def list_webhooks(
+    session: AsyncSession, actor: User, page: PageParams
+) -> tuple[Sequence[WebhookEndpoint], int]:
+    return await repository.list_endpoints(session, None if _sees_all(actor) else actor.id, page)
+
+
+async def get_webhook(session: AsyncSession, actor: User, webhook_id: uuid.UUID) -> WebhookEndpoint:
+    endpoint = await session.get(WebhookEndpoint, webhook_id)
+    if endpoint is None or (endpoint.organizer_id != actor.id and not _sees_all(actor)):
+        raise WebhookNotFound()
+    return endpoint
+
+
+async def delete_webhook(session: AsyncSession, actor: User, webhook_id: uuid.UUID) -> None:
+    endpoint = await get_webhook(session, actor, webhook_id)
+    await session.delete(endpoint)
+    await session.flush()
+
+
+async def list_deliveries(
+    session: AsyncSession, actor: User, webhook_id: uuid.UUID, page: PageParams
+) -> tuple[Sequence[WebhookDelivery], int]:
+    endpoint = await get_webhook(session, actor, webhook_id)
+    return await repository.list_deliveries(session, endpoint.id, page)
+
+
+async def list_following(
+    session: AsyncSession, actor: User, page: PageParams
+) -> tuple[Sequence[tuple[OrganizerFollow, User]], int]:
+    return await repository.list_following(session, actor.id, page)
+
+
+async def list_interests(
+    session: AsyncSession, actor: User, page: PageParams
+) -> tuple[Sequence[tuple[EventInterest, Event]], int]:
+    return await repository.list_interests(session, actor.id, page)

@@ -1,0 +1,100 @@
+"""Wording of each notification kind: title, plain-text body and HTML body.
+
+Templates use `$name` placeholders (string.Template) filled from the notification's data;
+a placeholder without a value is left as is rather than failing a delivery. HTML bodies
+escape every value.
+"""
+
+import html
+from dataclasses import dataclass
+from string import Template
+from typing import Any
+
+from boxoffice.notification.models import NotificationKind
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationTemplate:
+    title: str
+    text: str
+
+
+TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
+    NotificationKind.booking_confirmed: NotificationTemplate(
+        "Booking confirmed: $event_title",
+        "Your booking $booking_reference for $event_title is confirmed ($ticket_count "
+        "ticket(s), $amount). See you there!",
+    ),
+    NotificationKind.booking_cancelled: NotificationTemplate(
+        "Booking cancelled: $event_title",
+        "Your booking $booking_reference for $event_title was cancelled.",
+    ),
+    NotificationKind.booking_expired: NotificationTemplate(
+        "Booking expired: $event_title",
+        "Your booking $booking_reference for $event_title expired before payment; "
+        "the seats were released.",
+    ),
+    NotificationKind.payment_failed: NotificationTemplate(
+        "Payment failed: $event_title",
+        "The payment for booking $booking_reference ($amount) failed. Your seats stay held "
+        "until the booking expires: try again with another payment method.",
+    ),
+    NotificationKind.refund_issued: NotificationTemplate(
+        "Refund issued: $event_title",
+        "We refunded $amount for booking $booking_reference.",
+    ),
+    NotificationKind.event_cancelled: NotificationTemplate(
+        "Event cancelled: $event_title",
+        "$event_title has been cancelled. Ticket holders are refunded.",
+    ),
+    NotificationKind.showtime_changed: NotificationTemplate(
+        "Showtime changed: $event_title",
+        "The showtime of $event_title you hold tickets for changed: it now starts at $starts_at.",
+    ),
+    NotificationKind.sale_started: NotificationTemplate(
+        "Tickets on sale: $event_title",
+        "Tickets for $event_title, which you are interested in, are on sale now.",
+    ),
+    NotificationKind.new_event: NotificationTemplate(
+        "New from $organizer_name: $event_title",
+        "$organizer_name, whom you follow, published a new event: $event_title.",
+    ),
+    NotificationKind.waitlist_offer: NotificationTemplate(
+        "Seats available: $event_title",
+        "Seats you were waiting for at $event_title are yours to book until $offer_expires_at.",
+    ),
+    NotificationKind.announcement: NotificationTemplate("$title", "$body"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    title: str
+    text: str
+    html: str
+
+
+def _amount(data: dict[str, Any]) -> str | None:
+    minor, currency = data.get("amount_minor"), data.get("currency")
+    if isinstance(minor, int) and isinstance(currency, str):
+        return f"{minor / 100:.2f} {currency}"
+    return None
+
+
+def render(kind: NotificationKind, data: dict[str, Any]) -> Rendered:
+    """Fill the kind's template from `data` (strings only; others are converted)."""
+    values = {k: str(v) for k, v in data.items() if v is not None}
+    amount = _amount(data)
+    if amount and "amount" not in values:
+        values["amount"] = amount
+    template = TEMPLATES[kind]
+    title = Template(template.title).safe_substitute(values)[:200]
+    text = Template(template.text).safe_substitute(values)
+    escaped = {k: html.escape(v) for k, v in values.items()}
+    body_html = Template(html.escape(template.text, quote=False)).safe_substitute(escaped)
+    page = (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<h2>{html.escape(title)}</h2><p>{body_html}</p>"
+        '<p style="color:#888;font-size:small">boxoffice</p></body></html>'
+    )
+    return Rendered(title=title, text=text, html=page)

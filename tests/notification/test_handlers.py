@@ -1,0 +1,101 @@
+import asyncio
+from collections.abc import Callable
+
+from httpx import AsyncClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from boxoffice.auth.models import Role, User
+from boxoffice.config import NotificationSettings
+from boxoffice.kit.outbox import OutboxEvent, Topic, emit
+from boxoffice.notification.dispatcher import Dispatcher, InAppChannel
+from boxoffice.notification.models import Notification
+from boxoffice.notification.relay import run_relay
+from tests.factories import create_event, create_user
+from tests.notification.conftest import Relay, new_id
+
+Headers = Callable[[User], dict[str, str]]
+
+
+async def titles(client: AsyncClient, headers: dict[str, str]) -> list[str]:
+    body = (await client.get("/api/users/me/notifications", headers=headers)).json()
+    return [item["title"] for item in body["items"]]
+
+
+class TestEventCancelled:
+    async def test_ticket_holders_in_payload_and_interested_users_are_told_once(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        event = await create_event(session, organizer=organizer, title="Open Air")
+        holder, curious, both = [await create_user(session) for _ in range(3)]
+        for user in (curious, both):
+            await client.post(f"/api/events/{event.id}/interest", headers=auth_headers(user))
+        await emit(
+            session,
+            Topic.event_cancelled,
+            event.id,
+            {"event_id": str(event.id), "user_ids": [str(holder.id), str(both.id)]},
+        )
+
+        await relay()
+
+        for user in (holder, curious, both):
+            assert await titles(client, auth_headers(user)) == ["Event cancelled: Open Air"]
+
+
+class TestShowtimeChanged:
+    async def test_holders_named_in_the_payload_are_told_the_new_time(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
+    ) -> None:
+        holder, other = await create_user(session), await create_user(session)
+        await emit(
+            session,
+            Topic.showtime_changed,
+            new_id(),
+            {
+                "event_title": "Open Air",
+                "starts_at": "2026-12-01T19:30:00+00:00",
+                "user_ids": [str(holder.id)],
+            },
+        )
+
+        await relay()
+
+        body = (
+            await client.get("/api/users/me/notifications", headers=auth_headers(holder))
+        ).json()
+        [item] = body["items"]
+        assert item["title"] == "Showtime changed: Open Air"
+        assert "2026-12-01T19:30:00+00:00" in item["body"]
+        assert "user_ids" not in item["data"]
+        assert await titles(client, auth_headers(other)) == []
+
+
+class TestRunRelay:
+    async def test_loop_delivers_until_idle_and_stops_on_request(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async with committed() as session:
+            buyer = await create_user(session)
+            for _ in range(5):
+                await emit(session, Topic.booking_confirmed, new_id(), {"user_id": str(buyer.id)})
+            await session.commit()
+        stop = asyncio.Event()
+        settings = NotificationSettings(relay_batch=2)
+
+        await asyncio.wait_for(
+            run_relay(stop, committed, Dispatcher([InAppChannel()]), settings, until_idle=True),
+            timeout=30,
+        )
+        stop.set()
+        await asyncio.wait_for(
+            run_relay(stop, committed, Dispatcher([InAppChannel()]), settings), timeout=5
+        )
+
+        async with committed() as session:
+            pending = await session.scalar(
+                select(func.count()).where(OutboxEvent.delivered_at.is_(None))
+            )
+            delivered = await session.scalar(select(func.count(Notification.id)))
+        assert (pending, delivered) == (0, 5)
