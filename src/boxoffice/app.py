@@ -10,22 +10,19 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from boxoffice import __version__
+from boxoffice.auth.router import router as auth_router
+from boxoffice.booking.router import router as booking_router
+from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
+from boxoffice.coupon.router import router as coupon_router
 from boxoffice.db.engine import create_engine, create_sessionmaker
 from boxoffice.db.migrate import head_revisions
-from boxoffice.config import Settings, get_settings
-from boxoffice.db.engine import create_engine, create_sessionmaker
-from boxoffice.db.migrate import head_revisions
+from boxoffice.health.router import router as health_router
+from boxoffice.inventory.router import router as inventory_router
 from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
 from boxoffice.kit.idempotency import install_idempotency
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
-from boxoffice.auth.router import router as auth_router
-from boxoffice.booking.router import router as booking_router
-from boxoffice.catalog.router import router as catalog_router
-from boxoffice.coupon.router import router as coupon_router
-from boxoffice.health.router import router as health_router
-from boxoffice.inventory.router import router as inventory_router
 from boxoffice.notification.router import router as notification_router
 from boxoffice.payment.router import router as payment_router
 from boxoffice.review.router import router as review_router

@@ -261,9 +261,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     booking: BookingSettings = Field(default_factory=BookingSettings)
 
-
     payment: PaymentSettings = Field(default_factory=PaymentSettings)
-
 
     notification: NotificationSettings = Field(default_factory=NotificationSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)

@@ -23,7 +23,6 @@ class Permission(enum.StrEnum):
     user_manage = "user:manage"
     """Change a user's role, deactivate, reactivate or delete them."""
 
-
     payment_read_any = "payment:read-any"
     payment_refund_any = "payment:refund-any"
     """Refund any payment (admin-initiated refunds, seed 004)."""
