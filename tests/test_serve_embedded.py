@@ -3,10 +3,12 @@ serves the demo data, and leaves no PostgreSQL behind on SIGTERM, on Ctrl-C, or 
 previous run was killed outright."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 
 pytestmark = pytest.mark.embedded
 
-STARTUP_SECONDS = 90
+STARTUP_SECONDS = 180
 
 
 def _free_port() -> int:
@@ -79,11 +81,17 @@ class Server:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    tmp_path.chmod(0o755)
-    yield tmp_path
-    for proc in _postgres_processes(tmp_path):
-        proc.kill()
+def home() -> Iterator[Path]:
+    # Not pytest's tmp_path: a concurrent pytest run prunes old basetemps under it, which
+    # would pull the data dir from under a running PostgreSQL.
+    path = Path(tempfile.mkdtemp(prefix="boxoffice-serve-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for proc in _postgres_processes(path):
+            proc.kill()
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class TestServeEmbedded:

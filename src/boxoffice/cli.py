@@ -98,37 +98,20 @@ def serve(
         sys.exit(exc.code)
 
 
-async def _run_worker(dsn: str, settings: Settings, *, once: bool) -> int:
-    import boxoffice.booking.jobs  # noqa: F401  (registers the booking jobs)
-    from boxoffice.kit.jobs import Worker
-
-    engine = create_engine(dsn, settings.database)
-    worker = Worker(create_sessionmaker(engine))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, worker.stop)
-    try:
-        if once:
-            await worker.sync_schedules()
-            return await worker.run_until_idle()
-        await worker.run_forever()
-        return 0
-    finally:
-        await engine.dispose()
-
-
 @app.command()
 def worker(
     once: Annotated[
         bool, typer.Option("--once", help="Run due jobs until none is left, then exit")
     ] = False,
 ) -> None:
-    """Run background jobs (expiry sweeper, ...); any number of copies may run at once."""
+    """Run background jobs and the outbox relay; any number of copies may run at once."""
     settings = get_settings()
     configure_logging(settings.log)
     with database(settings) as dsn:
         upgrade(dsn)
-        ran = asyncio.run(_run_worker(dsn, settings, once=once))
+        from boxoffice.worker import run_worker
+
+        ran = asyncio.run(run_worker(dsn, settings, once=once))
     if once:
         typer.echo(f"{ran} jobs run")
 

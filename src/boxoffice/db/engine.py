@@ -30,7 +30,8 @@ def plain_url(dsn: str) -> str:
 def create_engine(dsn: str, settings: DatabaseSettings | None = None) -> AsyncEngine:
     """One pooled engine per process."""
     settings = settings or DatabaseSettings()
-    server_settings = {"application_name": "boxoffice", "timezone": "UTC"}
+    # JIT compilation adds ~0.5 s to large catalog plans and never pays back on OLTP queries.
+    server_settings = {"application_name": "boxoffice", "timezone": "UTC", "jit": "off"}
     if settings.statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
     return create_async_engine(
@@ -38,7 +39,10 @@ def create_engine(dsn: str, settings: DatabaseSettings | None = None) -> AsyncEn
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout on the hot path. A connection the
+        # server dropped fails its request once and the pool is invalidated; recycle keeps
+        # connections from outliving server-side idle timeouts.
+        pool_recycle=1800,
         echo=settings.echo,
         connect_args={"server_settings": server_settings},
     )
