@@ -131,7 +131,7 @@ class TestChangeVenue:
         assert response.status_code == 403
         assert response.json()["code"] == "not_venue_owner"
 
-    async def test_an_editor_may_edit_any_venue(
+    async def test_an_editor_without_a_grant_may_not_edit_a_venue(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
         owner = await create_user(session, role=Role.organizer)
@@ -142,6 +142,24 @@ class TestChangeVenue:
             f"/api/venues/{venue.id}", json={"name": "Renamed"}, headers=auth_headers(editor)
         )
 
+        assert response.status_code == 403
+
+    async def test_an_editor_granted_by_the_organizer_may_edit_their_venue(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        owner = await create_user(session, role=Role.organizer)
+        editor = await create_user(session, role=Role.editor)
+        venue = await create_venue(session, organizer=owner)
+        granted = await client.put(
+            f"/api/users/{editor.id}/editor-grants/{owner.id}", headers=auth_headers(owner)
+        )
+
+        response = await client.put(
+            f"/api/venues/{venue.id}", json={"name": "Renamed"}, headers=auth_headers(editor)
+        )
+
+        assert granted.status_code == 200
+        assert granted.json()["organizer_ids"] == [str(owner.id)]
         assert response.status_code == 200
         assert response.json()["name"] == "Renamed"
 

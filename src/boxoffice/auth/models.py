@@ -15,7 +15,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import CITEXT
+from sqlalchemy.dialects.postgresql import ARRAY, CITEXT, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.db.base import Base, TimestampMixin, UUIDPk, str_enum
@@ -41,6 +41,11 @@ class User(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     token_version: Mapped[int] = mapped_column(nullable=False, default=0)
     """Bumped to invalidate every access token issued before (deactivation, password change)."""
+    managed_organizer_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID(as_uuid=True)), nullable=False, default=list, server_default=text("'{}'")
+    )
+    """For editors: the organizers whose venues, events and coupons this editor may manage
+    (granted by an admin or by the organizer). Loaded with the user, so checks cost nothing."""
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """Set when an admin deletes the account: personal data is scrubbed, the row stays so
     bookings and payments keep their owner for accounting."""

@@ -5,8 +5,9 @@ by the service that loads the resource.
 """
 
 import enum
+import uuid
 
-from boxoffice.auth.models import Role
+from boxoffice.auth.models import Role, User
 
 
 class Permission(enum.StrEnum):
@@ -15,7 +16,8 @@ class Permission(enum.StrEnum):
     venue_manage = "venue:manage"
     event_manage = "event:manage"
     event_manage_any = "event:manage-any"
-    """Edit events and venues of any organizer."""
+    """Edit events and venues of any organizer (admins). Editors: only organizers that
+    granted them (`users.managed_organizer_ids`)."""
     booking_read_any = "booking:read-any"
     booking_manage_any = "booking:manage-any"
     user_read_any = "user:read-any"
@@ -48,7 +50,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.catalog_read_drafts,
             Permission.venue_manage,
             Permission.event_manage,
-            Permission.event_manage_any,
             Permission.coupon_manage,
             Permission.coupon_manage_any,
         }
@@ -59,3 +60,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 def has_permission(role: Role, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS[role]
+
+
+def manages_organizer(user: User, organizer_id: uuid.UUID | None) -> bool:
+    """May `user` manage the venues and events owned by `organizer_id`?
+
+    The organizer themself; editors the organizers that granted them; admins everyone.
+    """
+    if has_permission(user.role, Permission.event_manage_any):
+        return True
+    if organizer_id is None:
+        return False
+    if user.id == organizer_id:
+        return True
+    return user.role is Role.editor and organizer_id in (user.managed_organizer_ids or ())

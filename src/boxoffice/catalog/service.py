@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
-from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.auth.permissions import Permission, has_permission, manages_organizer
 from boxoffice.catalog import schemas
 from boxoffice.catalog.errors import (
     EventCancelled,
@@ -53,7 +53,7 @@ QUICK_FORM_SECTION = "General"
 def can_manage(user: User | None, event: Event) -> bool:
     if user is None:
         return False
-    return event.organizer_id == user.id or has_permission(user.role, Permission.event_manage_any)
+    return manages_organizer(user, event.organizer_id)
 
 
 def _can_see(user: User | None, event: Event) -> bool:

@@ -14,3 +14,13 @@ class CannotModifySelf(Conflict):
 class UserDeleted(Conflict):
     code = "user_deleted"
     title = "This account was deleted"
+
+
+class NotAnEditor(Conflict):
+    code = "not_an_editor"
+    title = "Catalog grants can only be given to editors"
+
+
+class NotAnOrganizer(Conflict):
+    code = "not_an_organizer"
+    title = "Only an organizer's own catalog can be granted"

@@ -17,6 +17,7 @@ from boxoffice.user import service
 from boxoffice.user.schemas import (
     AdminUserRead,
     AdminUserUpdate,
+    EditorGrants,
     RoleChange,
     UserSort,
     UserUpdate,
@@ -130,3 +131,40 @@ async def reactivate(user_id: uuid.UUID, session: Session, admin: UserManager) -
 )
 async def delete_user(user_id: uuid.UUID, session: Session, admin: UserManager) -> None:
     await service.delete(session, admin, user_id)
+
+
+def _grants(editor: User) -> EditorGrants:
+    return EditorGrants(editor_id=editor.id, organizer_ids=list(editor.managed_organizer_ids))
+
+
+@router.get(
+    "/{user_id}/editor-grants",
+    response_model=EditorGrants,
+    summary="Organizers whose catalog an editor may manage (the editor or admins)",
+)
+async def get_editor_grants(
+    session: Session, user: CurrentUser, user_id: uuid.UUID
+) -> EditorGrants:
+    return _grants(await service.editor_grants(session, user, user_id))
+
+
+@router.put(
+    "/{user_id}/editor-grants/{organizer_id}",
+    response_model=EditorGrants,
+    summary="Let an editor manage an organizer's venues and events (the organizer or admins)",
+)
+async def grant_editor(
+    session: Session, user: CurrentUser, user_id: uuid.UUID, organizer_id: uuid.UUID
+) -> EditorGrants:
+    return _grants(await service.grant_editor(session, user, user_id, organizer_id))
+
+
+@router.delete(
+    "/{user_id}/editor-grants/{organizer_id}",
+    response_model=EditorGrants,
+    summary="Take an organizer's catalog away from an editor (the organizer or admins)",
+)
+async def revoke_editor(
+    session: Session, user: CurrentUser, user_id: uuid.UUID, organizer_id: uuid.UUID
+) -> EditorGrants:
+    return _grants(await service.revoke_editor(session, user, user_id, organizer_id))

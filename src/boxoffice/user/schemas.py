@@ -1,4 +1,5 @@
 import enum
+import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field
@@ -42,3 +43,10 @@ class UserSort(enum.StrEnum):
     email = "email"
     role = "role"
     full_name = "full_name"
+
+
+class EditorGrants(BaseModel):
+    """The organizers whose venues and events an editor may manage."""
+
+    editor_id: uuid.UUID
+    organizer_ids: list[uuid.UUID]

@@ -9,12 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth import repository as auth_repository
 from boxoffice.auth import service as auth_service
-from boxoffice.auth.errors import EmailTaken
+from boxoffice.auth.errors import EmailTaken, PermissionDenied
 from boxoffice.auth.models import Role, User
+from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.kit.pagination import PageParams, SortOrder
 from boxoffice.kit.time import utcnow
 from boxoffice.user import repository
-from boxoffice.user.errors import CannotModifySelf, UserDeleted, UserNotFound
+from boxoffice.user.errors import (
+    CannotModifySelf,
+    NotAnEditor,
+    NotAnOrganizer,
+    UserDeleted,
+    UserNotFound,
+)
 from boxoffice.user.schemas import AdminUserUpdate, UserSort, UserUpdate
 
 log = structlog.get_logger(__name__)
@@ -132,3 +139,50 @@ async def delete(session: AsyncSession, admin: User, user_id: uuid.UUID) -> None
     await session.flush()
     await repository.delete_personal_rows(session, user.id)
     log.info("user_deleted", user_id=str(user.id), by=str(admin.id))
+
+
+async def _editor(session: AsyncSession, editor_id: uuid.UUID) -> User:
+    editor = await get_user(session, editor_id)
+    if editor.deleted_at is not None:
+        raise UserDeleted()
+    if editor.role is not Role.editor:
+        raise NotAnEditor()
+    return editor
+
+
+def _may_grant(actor: User, organizer_id: uuid.UUID) -> None:
+    if actor.id != organizer_id and not has_permission(actor.role, Permission.user_manage):
+        raise PermissionDenied("Only the organizer or an admin may grant their catalog")
+
+
+async def grant_editor(
+    session: AsyncSession, actor: User, editor_id: uuid.UUID, organizer_id: uuid.UUID
+) -> User:
+    """Let an editor manage an organizer's venues and events (by the organizer or an admin)."""
+    _may_grant(actor, organizer_id)
+    organizer = await get_user(session, organizer_id)
+    if organizer.role is not Role.organizer or organizer.deleted_at is not None:
+        raise NotAnOrganizer()
+    editor = await _editor(session, editor_id)
+    if organizer_id not in editor.managed_organizer_ids:
+        editor.managed_organizer_ids = [*editor.managed_organizer_ids, organizer_id]
+        await session.flush()
+    return editor
+
+
+async def revoke_editor(
+    session: AsyncSession, actor: User, editor_id: uuid.UUID, organizer_id: uuid.UUID
+) -> User:
+    """Take an organizer's catalog away from an editor (by the organizer or an admin)."""
+    _may_grant(actor, organizer_id)
+    editor = await _editor(session, editor_id)
+    editor.managed_organizer_ids = [o for o in editor.managed_organizer_ids if o != organizer_id]
+    await session.flush()
+    return editor
+
+
+async def editor_grants(session: AsyncSession, actor: User, editor_id: uuid.UUID) -> User:
+    """An editor's grants: visible to the editor and to admins."""
+    if actor.id != editor_id and not has_permission(actor.role, Permission.user_read_any):
+        raise UserNotFound()
+    return await _editor(session, editor_id)

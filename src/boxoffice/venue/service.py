@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
-from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.auth.permissions import manages_organizer
 from boxoffice.inventory.service import venue_has_sales
 from boxoffice.kit.pagination import PageParams
 from boxoffice.venue import schemas
@@ -48,7 +48,7 @@ async def list_cities(
 
 
 def can_manage(user: User, venue: Venue) -> bool:
-    return venue.organizer_id == user.id or has_permission(user.role, Permission.event_manage_any)
+    return manages_organizer(user, venue.organizer_id)
 
 
 def _section_seats(data: schemas.SectionCreate, offset_y: float) -> list[dict[str, Any]]:
