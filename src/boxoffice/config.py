@@ -192,6 +192,8 @@ class NotificationSettings(BaseSettings):
     """First retry delay of a failed delivery; doubles per attempt."""
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     """Cap on the retry delay."""
+    reminder_hours_before: int = Field(default=24, ge=1, le=24 * 14)
+    """Ticket holders are reminded this many hours before their showtime starts."""
 
 
 class EmailSettings(BaseSettings):

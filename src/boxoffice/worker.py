@@ -19,7 +19,7 @@ from boxoffice.config import Settings, get_settings
 from boxoffice.db.engine import create_engine, create_sessionmaker
 from boxoffice.kit.jobs import Worker, every, job
 from boxoffice.notification.relay import serve_relay
-from boxoffice.notification.service import announce_sales_started
+from boxoffice.notification.service import announce_sales_started, send_showtime_reminders
 from boxoffice.payment.jobs import reconcile_open_payments
 from boxoffice.payment.providers.registry import ProviderNotConfigured, build_provider
 
@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 ANNOUNCE_SALES = "notification.announce_sales_started"
 RECONCILE_PAYMENTS = "payment.reconcile_open_payments"
 PURGE_AUTH = "auth.purge_expired"
+REMIND_HOLDERS = "notification.send_showtime_reminders"
 
 
 @job(ANNOUNCE_SALES)
@@ -35,6 +36,14 @@ async def _announce_sales(session: AsyncSession, payload: dict[str, Any]) -> Non
     announced = await announce_sales_started(session)
     if announced:
         log.info("sales_started_announced", events=announced)
+
+
+@job(REMIND_HOLDERS)
+async def _remind_holders(session: AsyncSession, payload: dict[str, Any]) -> None:
+    hours = get_settings().notification.reminder_hours_before
+    reminded = await send_showtime_reminders(session, hours)
+    if reminded:
+        log.info("showtime_reminders_sent", showtimes=reminded)
 
 
 @job(RECONCILE_PAYMENTS)
@@ -57,6 +66,7 @@ async def _purge_auth(session: AsyncSession, payload: dict[str, Any]) -> None:
 
 every(30, ANNOUNCE_SALES)
 every(300, RECONCILE_PAYMENTS)
+every(300, REMIND_HOLDERS)
 every(24 * 3600, PURGE_AUTH)
 
 

@@ -32,6 +32,7 @@ class Topic(enum.StrEnum):
     waitlist_offer_made = "waitlist.offer_made"
     waitlist_offer_expired = "waitlist.offer_expired"
     units_released = "inventory.units_released"
+    showtime_reminder = "showtime.reminder"
 
 
 class OutboxEvent(Base):

@@ -16,6 +16,11 @@ class EventNotFound(NotFound):
     title = "Event not found"
 
 
+class ShowtimeNotFound(NotFound):
+    code = "showtime_not_found"
+    title = "Showtime not found"
+
+
 class UserNotFound(NotFound):
     code = "user_not_found"
     title = "User not found"

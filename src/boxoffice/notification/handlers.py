@@ -127,11 +127,25 @@ async def _on_push(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
         users = await repository.follower_ids(session, target)
     elif kind == "event_interested":
         users = await repository.interested_user_ids(session, target)
+    elif kind == "showtime_holders":
+        users = await repository.showtime_holder_ids(session, target)
     else:
         raise ValueError(f"unknown push audience {kind!r}")
     data = {"title": event.payload["title"], "body": event.payload["body"]}
     data.update(event.payload.get("data") or {})
     return [Intent(user_id, NotificationKind.announcement, data) for user_id in users]
+
+
+async def _on_showtime_reminder(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
+    """Holders are resolved at delivery, so a booking confirmed since still gets reminded."""
+    showtime_id = _uuid(event.payload.get("showtime_id"))
+    if showtime_id is None:
+        raise ValueError("showtime.reminder payload has no valid showtime_id")
+    users = await repository.showtime_holder_ids(session, showtime_id)
+    return [
+        Intent(user_id, NotificationKind.showtime_reminder, dict(event.payload))
+        for user_id in users
+    ]
 
 
 HANDLERS: dict[str, Handler] = {
@@ -146,6 +160,7 @@ HANDLERS: dict[str, Handler] = {
     Topic.event_cancelled: _on_event_cancelled,
     Topic.showtime_changed: _on_showtime_changed,
     Topic.notification_pushed: _on_push,
+    Topic.showtime_reminder: _on_showtime_reminder,
 }
 """Topics absent here (e.g. inventory.units_released) reach webhooks and the broker only."""
 

@@ -38,6 +38,8 @@ class NotificationKind(enum.StrEnum):
     waitlist_offer = "waitlist_offer"
     announcement = "announcement"
     """Pushed by an admin."""
+    showtime_reminder = "showtime_reminder"
+    """Ticket holders, some hours before their showtime starts."""
 
 
 class Channel(enum.StrEnum):
@@ -187,5 +189,18 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class ShowtimeReminder(Base):
+    """One row per showtime whose holders were reminded: the primary key makes it once."""
+
+    __tablename__ = "showtime_reminders"
+
+    showtime_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("showtimes.id", ondelete="CASCADE"), primary_key=True
+    )
+    reminded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -10,7 +10,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
-from boxoffice.catalog.models import Event, EventStatus
+from boxoffice.booking.models import Booking, BookingStatus
+from boxoffice.catalog.models import Event, EventStatus, Showtime, ShowtimeStatus
 from boxoffice.kit.pagination import PageParams
 from boxoffice.notification.models import (
     EventInterest,
@@ -18,9 +19,11 @@ from boxoffice.notification.models import (
     NotificationPreference,
     OrganizerFollow,
     SaleAnnouncement,
+    ShowtimeReminder,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from boxoffice.venue.models import Venue
 
 # --- notifications ----------------------------------------------------------------------
 
@@ -203,6 +206,54 @@ async def interested_user_ids(session: AsyncSession, event_id: uuid.UUID) -> lis
         select(EventInterest.user_id).where(EventInterest.event_id == event_id)
     )
     return list(rows)
+
+
+async def showtime_holder_ids(session: AsyncSession, showtime_id: uuid.UUID) -> list[uuid.UUID]:
+    """Users holding a confirmed booking for the showtime."""
+    rows = await session.scalars(
+        select(Booking.user_id)
+        .where(Booking.showtime_id == showtime_id, Booking.status == BookingStatus.confirmed)
+        .distinct()
+    )
+    return list(rows)
+
+
+async def claim_due_reminders(
+    session: AsyncSession, now: datetime, until: datetime
+) -> list[tuple[uuid.UUID, datetime, str, str]]:
+    """Record (once) every scheduled showtime of a published event starting before `until`;
+    returns (showtime id, start, event title, venue name) of those newly recorded."""
+    due = (
+        select(Showtime.id)
+        .join(Event, Event.id == Showtime.event_id)
+        .where(
+            Showtime.status == ShowtimeStatus.scheduled,
+            Event.status == EventStatus.published,
+            Showtime.starts_at > now,
+            Showtime.starts_at <= until,
+        )
+    )
+    claimed = (
+        (
+            await session.execute(
+                insert(ShowtimeReminder)
+                .from_select(["showtime_id"], due)
+                .on_conflict_do_nothing()
+                .returning(ShowtimeReminder.showtime_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not claimed:
+        return []
+    rows = await session.execute(
+        select(Showtime.id, Showtime.starts_at, Event.title, Venue.name)
+        .join(Event, Event.id == Showtime.event_id)
+        .join(Venue, Venue.id == Showtime.venue_id)
+        .where(Showtime.id.in_(claimed))
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows.all()]
 
 
 async def claim_sale_announcements(session: AsyncSession, now: datetime) -> list[uuid.UUID]:

@@ -53,10 +53,11 @@ class EventInterestOut(BaseModel):
 
 
 class PushAudience(BaseModel):
-    type: Literal["user", "organizer_followers", "event_interested"] = Field(
-        description="One user; all followers of an organizer; everyone interested in an event"
+    type: Literal["user", "organizer_followers", "event_interested", "showtime_holders"] = Field(
+        description="One user; all followers of an organizer; everyone interested in an event; "
+        "everyone holding a confirmed booking for a showtime"
     )
-    id: uuid.UUID = Field(description="The user, organizer or event id")
+    id: uuid.UUID = Field(description="The user, organizer, event or showtime id")
 
 
 class PushCreate(BaseModel):

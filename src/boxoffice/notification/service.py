@@ -5,13 +5,14 @@ import ipaddress
 import secrets
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.permissions import Permission, has_permission
-from boxoffice.catalog.models import Event, EventStatus
+from boxoffice.catalog.models import Event, EventStatus, Showtime
 from boxoffice.config import WebhookSettings
 from boxoffice.kit.outbox import OutboxEvent, Topic, emit
 from boxoffice.kit.pagination import PageParams
@@ -21,6 +22,7 @@ from boxoffice.notification.errors import (
     EventNotFound,
     NotificationNotFound,
     OrganizerNotFound,
+    ShowtimeNotFound,
     UserNotFound,
     WebhookNotFound,
     WebhookUrlRefused,
@@ -145,6 +147,28 @@ async def announce_sales_started(session: AsyncSession) -> int:
     return len(event_ids)
 
 
+async def send_showtime_reminders(session: AsyncSession, hours_before: int) -> int:
+    """Emit `showtime.reminder` once per showtime starting within `hours_before` hours.
+
+    Safe to run in several workers at once: the reminder row is claimed by exactly one.
+    """
+    now = utcnow()
+    due = await repository.claim_due_reminders(session, now, now + timedelta(hours=hours_before))
+    for showtime_id, starts_at, title, venue_name in due:
+        await emit(
+            session,
+            Topic.showtime_reminder,
+            showtime_id,
+            {
+                "showtime_id": str(showtime_id),
+                "starts_at": starts_at.isoformat(),
+                "event_title": title,
+                "venue_name": venue_name,
+            },
+        )
+    return len(due)
+
+
 # --- admin push -------------------------------------------------------------------------
 
 
@@ -156,6 +180,9 @@ async def push(session: AsyncSession, push: PushCreate) -> OutboxEvent:
             raise UserNotFound()
     elif push.audience.type == "organizer_followers":
         await _organizer(session, target)
+    elif push.audience.type == "showtime_holders":
+        if await session.get(Showtime, target) is None:
+            raise ShowtimeNotFound()
     elif await session.get(Event, target) is None:
         raise EventNotFound()
     return await emit(

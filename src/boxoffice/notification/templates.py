@@ -64,6 +64,10 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
         "Seats you were waiting for at $event_title are yours to book until $offer_expires_at.",
     ),
     NotificationKind.announcement: NotificationTemplate("$title", "$body"),
+    NotificationKind.showtime_reminder: NotificationTemplate(
+        "Reminder: $event_title at $starts_at",
+        "$event_title starts at $starts_at at $venue_name. Your tickets are in your bookings.",
+    ),
 }
 
 
