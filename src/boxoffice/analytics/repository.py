@@ -1,5 +1,7 @@
 """Set-based reporting SQL: each query aggregates in PostgreSQL and returns a few rows.
 
+Revenue is what confirmed, non-complimentary bookings cost (complimentary ones are confirmed
+by an admin without payment, so their tickets count as sold but bring no revenue).
 Every booking query is scoped by the same filter: optional event, optional organizer (the
 caller's own id for organizers), and a half-open timestamp range [start, end).
 """
@@ -48,7 +50,8 @@ _STATUS_COUNTS = text(f"""
 """)  # noqa: S608 - only module constants are interpolated
 
 _CONFIRMED_BY_CURRENCY = text(f"""
-    SELECT b.currency, sum(b.total_minor) AS revenue, sum(b.quantity) AS tickets
+    SELECT b.currency, coalesce(sum(b.total_minor) FILTER (WHERE NOT b.complimentary), 0)
+           AS revenue, sum(b.quantity) AS tickets
     FROM bookings b JOIN events e ON e.id = b.event_id
     WHERE {_EVENT_SCOPE} AND {_CREATED_IN_RANGE} AND b.status = 'confirmed'
     GROUP BY b.currency
@@ -60,7 +63,7 @@ _CONFIRMED_BY_CURRENCY = text(f"""
 _FACTS = f"""
     scoped AS (
         SELECT b.created_at, b.confirmed_at, b.cancelled_at, b.status, b.currency,
-               b.total_minor
+               b.total_minor, b.complimentary
         FROM bookings b JOIN events e ON e.id = b.event_id
         WHERE {_EVENT_SCOPE}
           AND ((b.created_at >= :start AND b.created_at < :end)
@@ -73,7 +76,7 @@ _FACTS = f"""
         FROM scoped
         UNION ALL
         SELECT (confirmed_at AT TIME ZONE 'UTC')::date, 'confirmed', currency,
-               CASE WHEN status = 'confirmed' THEN total_minor ELSE 0 END
+               CASE WHEN status = 'confirmed' AND NOT complimentary THEN total_minor ELSE 0 END
         FROM scoped WHERE confirmed_at IS NOT NULL
         UNION ALL
         SELECT (cancelled_at AT TIME ZONE 'UTC')::date, 'cancelled', NULL, 0
@@ -121,7 +124,8 @@ _UTILIZATION = text(f"""
 
 _TOP_EVENTS = text(f"""
     SELECT e.id AS event_id, e.title, b.currency,
-           sum(b.total_minor) AS revenue, sum(b.quantity) AS tickets, count(*) AS bookings
+           coalesce(sum(b.total_minor) FILTER (WHERE NOT b.complimentary), 0) AS revenue,
+           sum(b.quantity) AS tickets, count(*) AS bookings
     FROM bookings b JOIN events e ON e.id = b.event_id
     WHERE {_EVENT_SCOPE} AND {_CREATED_IN_RANGE} AND b.status = 'confirmed'
     GROUP BY e.id, e.title, b.currency

@@ -26,7 +26,7 @@ class Totals(BaseModel):
     tickets_sold: int
     """Tickets of confirmed bookings."""
     revenue: list[Money]
-    """Sum of confirmed bookings' totals, per currency."""
+    """Sum of confirmed, non-complimentary bookings' totals, per currency."""
     cancellation_rate: float
     """cancelled / (confirmed + cancelled + refunded); 0 when there are none."""
 
@@ -40,7 +40,7 @@ class DailyStat(BaseModel):
     cancelled: int
     """Bookings cancelled that day."""
     revenue: list[Money]
-    """Totals of bookings confirmed that day and still confirmed, per currency."""
+    """Totals of bookings confirmed that day and still confirmed (not complimentary)."""
 
 
 class EventUtilization(BaseModel):
@@ -63,6 +63,7 @@ class TopEvent(BaseModel):
     title: str
     currency: str
     revenue_minor: int
+    """Confirmed, non-complimentary bookings' totals."""
     tickets_sold: int
     bookings: int
 
