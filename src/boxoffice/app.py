@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from boxoffice import __version__
+from boxoffice.analytics.router import router as analytics_router
 from boxoffice.auth.router import router as auth_router
 from boxoffice.booking.router import router as booking_router
 from boxoffice.catalog.router import router as catalog_router
@@ -41,6 +42,7 @@ ROUTERS = [
     payment_router,
     coupon_router,
     notification_router,
+    analytics_router,
 ]
 
 

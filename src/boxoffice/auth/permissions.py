@@ -33,6 +33,9 @@ class Permission(enum.StrEnum):
     coupon_manage_any = "coupon:manage-any"
     """Create and edit coupons of any organizer, or for every event."""
     analytics_read = "analytics:read"
+    """See analytics and system statistics of everything."""
+    analytics_read_own = "analytics:read-own"
+    """See analytics of one's own events."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -43,6 +46,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.venue_manage,
             Permission.event_manage,
             Permission.coupon_manage,
+            Permission.analytics_read_own,
         }
     ),
     Role.editor: frozenset(
@@ -52,6 +56,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.event_manage,
             Permission.coupon_manage,
             Permission.coupon_manage_any,
+            Permission.analytics_read_own,
         }
     ),
     Role.admin: frozenset(Permission),
