@@ -1,11 +1,40 @@
 import uuid
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
+from boxoffice.booking import flows
+from boxoffice.booking.models import Booking
+from boxoffice.booking.schemas import BookingCreate
+from boxoffice.catalog.models import PriceTier
+from boxoffice.config import Settings
 from boxoffice.payment import service
 from boxoffice.payment.models import Payment
 from boxoffice.payment.providers.base import PaymentProvider
+from tests.booking.factories import create_world
+
+
+async def create_booking(
+    session: AsyncSession,
+    *,
+    user: User,
+    price_minor: int = 5000,
+    currency: str = "USD",
+    quantity: int = 1,
+) -> Booking:
+    """A pending-payment booking of `quantity` seats at `price_minor` each, for `user`."""
+    world = await create_world(
+        session, rows=1, seats_per_row=max(quantity, 2), price_minor=price_minor
+    )
+    await session.execute(
+        update(PriceTier)
+        .where(PriceTier.showtime_id == world.showtime.id)
+        .values(currency=currency)
+    )
+    return await flows.book(
+        session, user, BookingCreate(showtime_id=world.showtime.id, quantity=quantity), Settings()
+    )
 
 
 async def create_payment(
@@ -17,11 +46,16 @@ async def create_payment(
     currency: str = "USD",
     booking_id: uuid.UUID | None = None,
 ) -> Payment:
-    """A payment attempt opened at `provider` for a booking id (bookings live elsewhere)."""
+    """A payment attempt opened at `provider` for a booking (a new pending one by default)."""
+    if booking_id is None:
+        booking = await create_booking(
+            session, user=user, price_minor=amount_minor, currency=currency
+        )
+        booking_id = booking.id
     payment, _ = await service.initiate(
         session,
         provider,
-        booking_id=booking_id or uuid.uuid4(),
+        booking_id=booking_id,
         user_id=user.id,
         amount_due_minor=amount_minor,
         currency=currency,

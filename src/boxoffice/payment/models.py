@@ -19,6 +19,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The table payments reference, so the foreign key resolves whatever imported this first.
+import boxoffice.booking.models  # noqa: F401
+
 from boxoffice.db.base import Base, TimestampMixin, UUIDPk, str_enum
 
 
@@ -49,8 +52,10 @@ class Payment(TimestampMixin, Base):
     )
 
     id: Mapped[UUIDPk]
-    booking_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True, nullable=False)
-    """The booking paid for (foreign key added when the booking domain is merged)."""
+    booking_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("bookings.id"), index=True, nullable=False
+    )
+    """The booking paid for."""
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True, nullable=False)
     provider: Mapped[str] = mapped_column(String(20), nullable=False)
     provider_ref: Mapped[str] = mapped_column(String(255), nullable=False)

@@ -1,0 +1,37 @@
+"""payment-booking links: payments reference bookings; bookings get payment metadata
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-22 05:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "bookings",
+        sa.Column(
+            "metadata",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+    )
+    op.create_foreign_key(
+        op.f("fk_payments_booking_id_bookings"), "payments", "bookings", ["booking_id"], ["id"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_constraint(op.f("fk_payments_booking_id_bookings"), "payments", type_="foreignkey")
+    op.drop_column("bookings", "metadata")
