@@ -27,6 +27,9 @@ def upgrade() -> None:
             nullable=False,
         ),
     )
+    op.add_column(
+        "refunds", sa.Column("ticket_ids", postgresql.JSONB(astext_type=sa.Text()), nullable=True)
+    )
     op.create_foreign_key(
         op.f("fk_payments_booking_id_bookings"), "payments", "bookings", ["booking_id"], ["id"]
     )
@@ -34,4 +37,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_constraint(op.f("fk_payments_booking_id_bookings"), "payments", type_="foreignkey")
+    op.drop_column("refunds", "ticket_ids")
     op.drop_column("bookings", "metadata")
