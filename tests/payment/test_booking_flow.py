@@ -371,3 +371,120 @@ class TestRefunds:
         states = await unit_states(session, world.showtime)
         assert "sold" not in states
         assert "held" not in states
+
+
+async def _paid_booking(
+    client: AsyncClient, settings: Settings, buyer: User, world: World
+) -> dict[str, object]:
+    booking = await _book(client, settings, buyer, world)
+    started = await _initiate(client, settings, buyer, booking["id"])
+    paid = await client.post(
+        "/api/payments/confirm",
+        json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
+        headers=bearer(settings, buyer),
+    )
+    assert paid.json()["status"] == "succeeded"
+    return {**booking, "payment_id": started["payment"]["id"]}  # type: ignore[index]
+
+
+class TestBuyerCancellation:
+    async def test_cancelling_a_paid_booking_in_the_window_refunds_less_the_fee(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        world.event.refund_fee_percent_bp = 1000
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+
+        cancelled = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+        )
+        payment = await client.get(
+            f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
+        )
+
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "refunded"
+        assert payment.json()["refunded_minor"] == 4500
+        assert "sold" not in await unit_states(session, world.showtime)
+
+    async def test_after_the_cut_off_a_paid_booking_cannot_be_cancelled(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        world.event.refund_cutoff_hours = 24 * 30
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+
+        refused = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+        )
+        after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
+
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "refund_window_closed"
+        assert after.json()["status"] == "confirmed"
+        assert (await unit_states(session, world.showtime)).get("sold") == 2
+
+
+class TestStaffRefund:
+    async def test_the_organizer_refunds_one_ticket_then_the_other(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+        tickets = booking["tickets"]
+        assert isinstance(tickets, list)
+        staff = bearer(settings, world.organizer)
+
+        first = await client.post(
+            f"/api/bookings/{booking['id']}/refund",
+            json={"ticket_ids": [tickets[0]["id"]]},
+            headers=staff,
+        )
+        second = await client.post(
+            f"/api/bookings/{booking['id']}/refund",
+            json={"ticket_ids": [tickets[1]["id"]]},
+            headers=staff,
+        )
+        payment = await client.get(
+            f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
+        )
+
+        assert first.status_code == 200, first.text
+        assert first.json()["status"] == "confirmed"
+        assert [t["status"] for t in first.json()["tickets"]].count("void") == 1
+        assert second.json()["status"] == "refunded"
+        assert payment.json()["refunded_minor"] == 5000
+        assert "sold" not in await unit_states(session, world.showtime)
+
+    async def test_a_buyer_cannot_use_the_staff_refund(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+
+        response = await client.post(
+            f"/api/bookings/{booking['id']}/refund", json={}, headers=bearer(settings, buyer)
+        )
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "booking_not_found"

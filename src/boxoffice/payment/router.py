@@ -7,15 +7,18 @@ from boxoffice.auth.dependencies import CurrentUser, current_user, require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission
 from boxoffice.booking import payments as booking_payments
+from boxoffice.booking import service as booking_service
+from boxoffice.booking.schemas import BookingOut
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
 from boxoffice.kit.pagination import Page, Pagination
-from boxoffice.payment import refunds, service, webhooks
+from boxoffice.payment import booking_refunds, refunds, service, webhooks
 from boxoffice.payment.dependencies import Provider
 from boxoffice.payment.errors import AmountMismatch
 from boxoffice.payment.models import PaymentStatus
 from boxoffice.payment.schemas import (
+    BookingRefund,
     Payment,
     PaymentConfirm,
     PaymentInitiate,
@@ -158,3 +161,33 @@ async def refund_payment(
 async def get_payment(payment_id: uuid.UUID, session: Session, user: CurrentUser) -> Payment:
     payment = await service.get_payment(session, user, payment_id)
     return payment_out(payment, await service.refunds_of(session, payment))
+
+
+bookings_router = APIRouter(prefix="/api/bookings", tags=["bookings"], responses=PROBLEM_RESPONSES)
+
+
+@bookings_router.post(
+    "/{booking_id}/refund",
+    response_model=BookingOut,
+    summary="Refund a paid booking, whole or some tickets (admins; the event's organizer)",
+)
+async def refund_booking(
+    booking_id: uuid.UUID,
+    body: BookingRefund,
+    session: Session,
+    user: CurrentUser,
+    provider: Provider,
+    idem: Idempotent,
+) -> BookingOut:
+    booking = await booking_refunds.refund_booking(
+        session,
+        provider,
+        user,
+        booking_id,
+        ticket_ids=body.ticket_ids,
+        reason=body.reason,
+        by_buyer=False,
+    )
+    out = (await booking_service.present(session, [booking]))[0]
+    await idem.record(session, 200, out)
+    return out

@@ -149,3 +149,12 @@ def to_minor(amount: Decimal, currency: str) -> int | None:
     """Major units in minor units (ISO 4217 exponent); None when not a whole minor amount."""
     scaled = amount.scaleb(_EXPONENTS.get(currency.upper(), 2))
     return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+class BookingRefund(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=100, description="Omitted: every live ticket"
+    )
+    reason: str = Field(default="", max_length=500)

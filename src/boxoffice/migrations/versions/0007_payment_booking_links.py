@@ -18,6 +18,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    for column, default in (
+        ("refund_cutoff_hours", "24"),
+        ("refund_fee_percent_bp", "0"),
+        ("refund_fee_fixed_minor", "0"),
+    ):
+        op.add_column(
+            "events", sa.Column(column, sa.Integer(), server_default=default, nullable=False)
+        )
     op.add_column(
         "bookings",
         sa.Column(
@@ -39,3 +47,5 @@ def downgrade() -> None:
     op.drop_constraint(op.f("fk_payments_booking_id_bookings"), "payments", type_="foreignkey")
     op.drop_column("refunds", "ticket_ids")
     op.drop_column("bookings", "metadata")
+    for column in ("refund_cutoff_hours", "refund_fee_percent_bp", "refund_fee_fixed_minor"):
+        op.drop_column("events", column)
