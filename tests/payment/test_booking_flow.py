@@ -488,3 +488,41 @@ class TestStaffRefund:
 
         assert response.status_code == 404
         assert response.json()["code"] == "booking_not_found"
+
+
+class TestShowtimeCancellation:
+    async def test_cancelling_a_showtime_refunds_every_paid_booking_and_cancels_the_rest(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyers = [await create_user(session) for _ in range(4)]
+        paid = [await _paid_booking(client, settings, b, world) for b in buyers[:3]]
+        unpaid = await _book(client, settings, buyers[3], world)
+
+        response = await client.post(
+            f"/api/showtimes/{world.showtime.id}/cancel", headers=bearer(settings, world.organizer)
+        )
+
+        assert response.status_code == 200, response.text
+        for booking, buyer in zip(paid, buyers, strict=False):
+            payment = await client.get(
+                f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
+            )
+            assert payment.json()["refunded_minor"] == 5000
+            stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
+            assert stored is not None
+            assert stored.status == "refunded"
+        left = await session.get(Booking, uuid.UUID(str(unpaid["id"])))
+        assert left is not None
+        assert left.status == "cancelled"
+        states = await unit_states(session, world.showtime)
+        assert set(states) == {"available"}
+        event = await session.scalar(
+            select(OutboxEvent).where(OutboxEvent.topic == Topic.showtime_cancelled.value)
+        )
+        assert event is not None
+        assert set(event.payload["user_ids"]) == {str(b.id) for b in buyers}

@@ -224,6 +224,20 @@ async def cancel(
     manages = has_permission(user.role, Permission.booking_manage_any)
     if booking is None or (booking.user_id != user.id and not manages):
         raise errors.BookingNotFound()
+    return await cancel_unchecked(session, user, booking, version=version, if_match=if_match)
+
+
+async def cancel_unchecked(
+    session: AsyncSession,
+    user: User,
+    booking: Booking,
+    *,
+    version: int | None = None,
+    if_match: bool = False,
+) -> Booking:
+    """Cancel without the ownership check (the caller decided `user` may, e.g. the organizer
+    cancelling a showtime): units freed, tickets voided, `booking.cancelled` emitted."""
+    repo = BookingRepository(session)
     expected = booking.version if version is None else version
     changed = await repo.transition(
         booking.id,

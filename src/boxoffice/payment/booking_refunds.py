@@ -7,7 +7,7 @@ asynchronous provider the booking changes when the refund's webhook arrives.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -119,3 +119,47 @@ async def refund_booking(
         ticket_ids=[live[i].id for i in selected],
     )
     return await booking_service.reload_booking(session, booking.id)
+
+
+async def settle_cancelled_showtimes(
+    session: AsyncSession,
+    by: User,
+    showtime_ids: Sequence[uuid.UUID],
+    provider: Callable[[], PaymentProvider],
+) -> list[uuid.UUID]:
+    """The showtimes were cancelled: refund every paid booking in full, cancel the others
+    (units released); returns the ids of the buyers who held tickets or bookings."""
+    bookings = (
+        await session.scalars(
+            select(Booking)
+            .where(
+                Booking.showtime_id.in_(showtime_ids),
+                Booking.status.in_([BookingStatus.pending_payment, BookingStatus.confirmed]),
+            )
+            .order_by(Booking.id)
+            .with_for_update()
+        )
+    ).all()
+    repo = BookingRepository(session)
+    user_ids: dict[uuid.UUID, None] = {}
+    for booking in bookings:
+        user_ids[booking.user_id] = None
+        payment = await _paid_by(session, booking) if is_paid(booking) else None
+        if payment is None:
+            await booking_service.cancel_unchecked(session, by, booking)
+            continue
+        live = [
+            t.id
+            for t in (await repo.tickets([booking.id])).get(booking.id, [])
+            if t.status is TicketStatus.issued
+        ]
+        await refunds.refund(
+            session,
+            provider(),
+            payment.id,
+            None,
+            reason="showtime cancelled",
+            initiated_by=by.id,
+            ticket_ids=live,
+        )
+    return list(user_ids)
