@@ -105,7 +105,9 @@ async def hold_status(
 async def create_booking(
     data: HoldRef, session: Session, user: CurrentUser, settings: AppSettings, idem: Idempotent
 ) -> BookingOut:
-    booking = await service.create_from_hold(session, user, data.hold_id, settings)
+    booking = await service.create_from_hold(
+        session, user, data.hold_id, settings, coupon_code=data.coupon_code
+    )
     out = await _one(session, booking)
     await idem.record(session, 201, out)
     return out
