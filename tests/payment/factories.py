@@ -1,14 +1,16 @@
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking import flows
-from boxoffice.booking.models import Booking
+from boxoffice.booking.models import Booking, BookingStatus, Hold, HoldStatus
 from boxoffice.booking.schemas import BookingCreate
 from boxoffice.catalog.models import PriceTier
 from boxoffice.config import Settings
+from boxoffice.kit.time import utcnow
 from boxoffice.payment import service
 from boxoffice.payment.models import Payment
 from boxoffice.payment.providers.base import PaymentProvider
@@ -61,3 +63,40 @@ async def create_payment(
         currency=currency,
     )
     return payment
+
+
+async def booking_rows(session: AsyncSession, count: int) -> list[uuid.UUID]:
+    """`count` bare pending bookings (no units, no tickets) for tests that only need rows
+    to reference, e.g. coupon redemptions."""
+    world = await create_world(session, rows=1, seats_per_row=2)
+    user = world.organizer
+    hold = Hold(
+        showtime_id=world.showtime.id,
+        user_id=user.id,
+        status=HoldStatus.converted,
+        quantity=1,
+        expires_at=utcnow() + timedelta(minutes=10),
+        max_expires_at=utcnow() + timedelta(minutes=10),
+    )
+    session.add(hold)
+    await session.flush()
+    ids = [uuid.uuid4() for _ in range(count)]
+    session.add_all(
+        Booking(
+            id=booking_id,
+            user_id=user.id,
+            showtime_id=world.showtime.id,
+            event_id=world.event.id,
+            hold_id=hold.id,
+            status=BookingStatus.pending_payment,
+            quantity=1,
+            total_minor=5000,
+            currency="USD",
+            expires_at=utcnow() + timedelta(minutes=10),
+            version=1,
+            complimentary=False,
+        )
+        for booking_id in ids
+    )
+    await session.flush()
+    return ids

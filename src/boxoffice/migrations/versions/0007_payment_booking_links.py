@@ -41,9 +41,19 @@ def upgrade() -> None:
     op.create_foreign_key(
         op.f("fk_payments_booking_id_bookings"), "payments", "bookings", ["booking_id"], ["id"]
     )
+    op.create_foreign_key(
+        op.f("fk_coupon_redemptions_booking_id_bookings"),
+        "coupon_redemptions",
+        "bookings",
+        ["booking_id"],
+        ["id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_constraint(
+        op.f("fk_coupon_redemptions_booking_id_bookings"), "coupon_redemptions", type_="foreignkey"
+    )
     op.drop_constraint(op.f("fk_payments_booking_id_bookings"), "payments", type_="foreignkey")
     op.drop_column("refunds", "ticket_ids")
     op.drop_column("bookings", "metadata")
