@@ -526,3 +526,76 @@ class TestShowtimeCancellation:
         )
         assert event is not None
         assert set(event.payload["user_ids"]) == {str(b.id) for b in buyers}
+
+
+class TestEventCancellation:
+    async def test_cancelling_an_event_refunds_the_paid_bookings_of_its_showtimes(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+
+        response = await client.post(
+            f"/api/events/{world.event.id}/cancel", headers=bearer(settings, world.organizer)
+        )
+
+        assert response.status_code == 200, response.text
+        stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
+        assert stored is not None
+        assert stored.status == "refunded"
+        event = await session.scalar(
+            select(OutboxEvent).where(OutboxEvent.topic == Topic.event_cancelled.value)
+        )
+        assert event is not None
+        assert event.payload["user_ids"] == [str(buyer.id)]
+
+
+class TestIdempotentMoney:
+    async def test_a_repeated_staff_refund_and_confirm_happen_once(
+        self,
+        committing_client: AsyncClient,
+        committing_sandbox: SandboxProvider,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, price_minor=2500)
+            buyer = await create_user(session)
+            admin = await create_user(session, role=Role.admin)
+            await session.commit()
+        booking = await _book(committing_client, settings, buyer, world)
+        started = await _initiate(committing_client, settings, buyer, booking["id"])
+        confirm = {"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD}  # type: ignore[index]
+        buyer_key = {**bearer(settings, buyer), "Idempotency-Key": "confirm-1"}
+        confirms = [
+            await committing_client.post("/api/payments/confirm", json=confirm, headers=buyer_key)
+            for _ in range(2)
+        ]
+        admin_key = {**bearer(settings, admin), "Idempotency-Key": "refund-1"}
+        refunds = [
+            await committing_client.post(
+                f"/api/bookings/{booking['id']}/refund", json={}, headers=admin_key
+            )
+            for _ in range(2)
+        ]
+
+        assert [r.status_code for r in confirms] == [200, 200]
+        assert confirms[0].json() == confirms[1].json()
+        assert [r.status_code for r in refunds] == [200, 200]
+        assert refunds[0].json() == refunds[1].json()
+        assert refunds[0].json()["status"] == "refunded"
+        async with committed() as session:
+            payment = await session.get(Payment, uuid.UUID(confirm["payment_id"]))
+            assert payment is not None
+            assert payment.refunded_minor == 5000
+            count = await session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(OutboxEvent.topic == Topic.refund_issued.value)
+            )
+            assert count == 1
