@@ -15,6 +15,7 @@ from boxoffice.coupon.errors import (
 from boxoffice.coupon.models import Coupon, CouponKind, CouponRedemption
 from tests.coupon.factories import create_coupon
 from tests.factories import create_event, create_user
+from tests.payment.factories import booking_rows
 
 
 class TestRedeem:
@@ -30,7 +31,7 @@ class TestRedeem:
             value=1500,
             currency="USD",
         )
-        booking_id = uuid.uuid4()
+        booking_id = (await booking_rows(session, 1))[0]
 
         discount = await service.redeem(
             session, coupon.code.lower(), buyer.id, event.id, organizer.id, 1000, "usd", booking_id
@@ -50,18 +51,32 @@ class TestRedeem:
         buyer = await create_user(session)
         event = await create_event(session, organizer=organizer)
         coupon = await create_coupon(session, created_by=organizer, max_per_user=1)
-        first_booking = uuid.uuid4()
+        first_booking = (await booking_rows(session, 1))[0]
         await service.redeem(
             session, coupon.code, buyer.id, event.id, organizer.id, 5000, "USD", first_booking
         )
 
         with pytest.raises(CouponPerUserLimit):
             await service.redeem(
-                session, coupon.code, buyer.id, event.id, organizer.id, 5000, "USD", uuid.uuid4()
+                session,
+                coupon.code,
+                buyer.id,
+                event.id,
+                organizer.id,
+                5000,
+                "USD",
+                (await booking_rows(session, 1))[0],
             )
         await service.release(session, first_booking)
         again = await service.redeem(
-            session, coupon.code, buyer.id, event.id, organizer.id, 5000, "USD", uuid.uuid4()
+            session,
+            coupon.code,
+            buyer.id,
+            event.id,
+            organizer.id,
+            5000,
+            "USD",
+            (await booking_rows(session, 1))[0],
         )
         assert again.amount_minor == 500
 
@@ -74,7 +89,14 @@ class TestRedeem:
 
         with pytest.raises(CouponNotApplicable):
             await service.redeem(
-                session, coupon.code, buyer.id, event.id, rival.id, 5000, "USD", uuid.uuid4()
+                session,
+                coupon.code,
+                buyer.id,
+                event.id,
+                rival.id,
+                5000,
+                "USD",
+                (await booking_rows(session, 1))[0],
             )
 
 
@@ -84,7 +106,7 @@ class TestRelease:
         buyer = await create_user(session)
         event = await create_event(session, organizer=organizer)
         coupon = await create_coupon(session, created_by=organizer, max_redemptions=1)
-        booking_id = uuid.uuid4()
+        booking_id = (await booking_rows(session, 1))[0]
         await service.redeem(
             session, coupon.code, buyer.id, event.id, organizer.id, 5000, "USD", booking_id
         )
@@ -99,18 +121,32 @@ class TestRelease:
         buyer = await create_user(session)
         event = await create_event(session, organizer=organizer)
         coupon = await create_coupon(session, created_by=organizer, max_redemptions=1)
-        booking_id = uuid.uuid4()
+        booking_id = (await booking_rows(session, 1))[0]
         await service.redeem(
             session, coupon.code, buyer.id, event.id, organizer.id, 5000, "USD", booking_id
         )
         with pytest.raises(CouponExhausted):
             await service.redeem(
-                session, coupon.code, buyer.id, event.id, organizer.id, 5000, "USD", uuid.uuid4()
+                session,
+                coupon.code,
+                buyer.id,
+                event.id,
+                organizer.id,
+                5000,
+                "USD",
+                (await booking_rows(session, 1))[0],
             )
 
         await service.release(session, booking_id)
         await service.redeem(
-            session, coupon.code, buyer.id, event.id, organizer.id, 5000, "USD", uuid.uuid4()
+            session,
+            coupon.code,
+            buyer.id,
+            event.id,
+            organizer.id,
+            5000,
+            "USD",
+            (await booking_rows(session, 1))[0],
         )
 
         await session.refresh(coupon)
@@ -125,6 +161,7 @@ class TestConcurrentRedemptions:
             organizer = await create_user(session, role=Role.organizer)
             event = await create_event(session, organizer=organizer)
             buyers = [await create_user(session) for _ in range(50)]
+            bookings = iter(await booking_rows(session, 50))
             coupon = await create_coupon(
                 session, created_by=organizer, organizer_id=organizer.id, max_redemptions=10
             )
@@ -143,7 +180,7 @@ class TestConcurrentRedemptions:
                         organizer.id,
                         5000,
                         "USD",
-                        uuid.uuid4(),
+                        next(bookings),
                     )
                 except CouponExhausted:
                     await session.rollback()
@@ -173,6 +210,7 @@ class TestConcurrentRedemptions:
             event = await create_event(session, organizer=organizer)
             buyer = await create_user(session)
             coupon = await create_coupon(session, created_by=organizer, max_per_user=1)
+            bookings = iter(await booking_rows(session, 5))
             await session.commit()
 
         async def book() -> bool:
@@ -186,7 +224,7 @@ class TestConcurrentRedemptions:
                         organizer.id,
                         5000,
                         "USD",
-                        uuid.uuid4(),
+                        next(bookings),
                     )
                 except CouponPerUserLimit:
                     await session.rollback()

@@ -1,11 +1,42 @@
 import uuid
+from datetime import timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
+from boxoffice.booking import flows
+from boxoffice.booking.models import Booking, BookingStatus, Hold, HoldStatus
+from boxoffice.booking.schemas import BookingCreate
+from boxoffice.catalog.models import PriceTier
+from boxoffice.config import Settings
+from boxoffice.kit.time import utcnow
 from boxoffice.payment import service
 from boxoffice.payment.models import Payment
 from boxoffice.payment.providers.base import PaymentProvider
+from tests.booking.factories import create_world
+
+
+async def create_booking(
+    session: AsyncSession,
+    *,
+    user: User,
+    price_minor: int = 5000,
+    currency: str = "USD",
+    quantity: int = 1,
+) -> Booking:
+    """A pending-payment booking of `quantity` seats at `price_minor` each, for `user`."""
+    world = await create_world(
+        session, rows=1, seats_per_row=max(quantity, 2), price_minor=price_minor
+    )
+    await session.execute(
+        update(PriceTier)
+        .where(PriceTier.showtime_id == world.showtime.id)
+        .values(currency=currency)
+    )
+    return await flows.book(
+        session, user, BookingCreate(showtime_id=world.showtime.id, quantity=quantity), Settings()
+    )
 
 
 async def create_payment(
@@ -17,13 +48,55 @@ async def create_payment(
     currency: str = "USD",
     booking_id: uuid.UUID | None = None,
 ) -> Payment:
-    """A payment attempt opened at `provider` for a booking id (bookings live elsewhere)."""
+    """A payment attempt opened at `provider` for a booking (a new pending one by default)."""
+    if booking_id is None:
+        booking = await create_booking(
+            session, user=user, price_minor=amount_minor, currency=currency
+        )
+        booking_id = booking.id
     payment, _ = await service.initiate(
         session,
         provider,
-        booking_id=booking_id or uuid.uuid4(),
+        booking_id=booking_id,
         user_id=user.id,
         amount_due_minor=amount_minor,
         currency=currency,
     )
     return payment
+
+
+async def booking_rows(session: AsyncSession, count: int) -> list[uuid.UUID]:
+    """`count` bare pending bookings (no units, no tickets) for tests that only need rows
+    to reference, e.g. coupon redemptions."""
+    world = await create_world(session, rows=1, seats_per_row=2)
+    user = world.organizer
+    hold = Hold(
+        showtime_id=world.showtime.id,
+        user_id=user.id,
+        status=HoldStatus.converted,
+        quantity=1,
+        expires_at=utcnow() + timedelta(minutes=10),
+        max_expires_at=utcnow() + timedelta(minutes=10),
+    )
+    session.add(hold)
+    await session.flush()
+    ids = [uuid.uuid4() for _ in range(count)]
+    session.add_all(
+        Booking(
+            id=booking_id,
+            user_id=user.id,
+            showtime_id=world.showtime.id,
+            event_id=world.event.id,
+            hold_id=hold.id,
+            status=BookingStatus.pending_payment,
+            quantity=1,
+            total_minor=5000,
+            currency="USD",
+            expires_at=utcnow() + timedelta(minutes=10),
+            version=1,
+            complimentary=False,
+        )
+        for booking_id in ids
+    )
+    await session.flush()
+    return ids

@@ -19,7 +19,7 @@ from boxoffice.payment.providers.sandbox import SandboxProvider
 from boxoffice.payment.providers.signing import stripe_signature_header
 from boxoffice.payment.providers.stripe import StripeProvider
 from tests.factories import create_user
-from tests.payment.factories import create_payment
+from tests.payment.factories import create_booking, create_payment
 from tests.payment.fakes import STRIPE_KEY, FakeStripe
 from tests.payment.test_stripe import WEBHOOK_SECRET, stripe_event
 
@@ -74,7 +74,7 @@ class TestTransitions:
     async def test_a_booking_can_have_several_attempts(self, session: AsyncSession) -> None:
         sandbox = SandboxProvider(webhook_secret="s")
         buyer = await create_user(session)
-        booking_id = uuid.uuid4()
+        booking_id = (await create_booking(session, user=buyer)).id
 
         first = await create_payment(session, sandbox, user=buyer, booking_id=booking_id)
         await service.fail(session, first, "declined")

@@ -17,7 +17,9 @@ async def book(
     Not enough places gives 409 `sold_out` (later: a waitlist offer).
     """
     if data.hold_id is not None:
-        return await service.create_from_hold(session, user, data.hold_id, settings)
+        return await service.create_from_hold(
+            session, user, data.hold_id, settings, coupon_code=data.coupon_code
+        )
     hold = await holds.place_hold(
         session,
         user,
@@ -31,4 +33,6 @@ async def book(
         ),
         settings.booking,
     )
-    return await service.create_from_hold(session, user, hold.id, settings)
+    return await service.create_from_hold(
+        session, user, hold.id, settings, coupon_code=data.coupon_code
+    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Request
 from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission
-from boxoffice.booking import flows, holds, service
+from boxoffice.booking import errors, flows, holds, service
 from boxoffice.booking.models import Booking, BookingStatus
 from boxoffice.booking.repository import BookingFilters
 from boxoffice.booking.schemas import (
@@ -25,6 +25,8 @@ from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
+from boxoffice.payment import booking_refunds
+from boxoffice.payment.dependencies import get_payment_provider
 
 router = APIRouter(prefix="/api", tags=["bookings"], responses=PROBLEM_RESPONSES)
 
@@ -103,7 +105,9 @@ async def hold_status(
 async def create_booking(
     data: HoldRef, session: Session, user: CurrentUser, settings: AppSettings, idem: Idempotent
 ) -> BookingOut:
-    booking = await service.create_from_hold(session, user, data.hold_id, settings)
+    booking = await service.create_from_hold(
+        session, user, data.hold_id, settings, coupon_code=data.coupon_code
+    )
     out = await _one(session, booking)
     await idem.record(session, 201, out)
     return out
@@ -153,8 +157,41 @@ async def confirm_booking(
     return out
 
 
-@router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, summary="Cancel a booking")
+async def _cancel(
+    request: Request,
+    session: Session,
+    user: User,
+    booking_id: uuid.UUID,
+    version: int | None,
+    *,
+    if_match: bool,
+) -> Booking:
+    """A paid booking is refunded (buyer: under the event's refund policy; staff: in full)
+    and its tickets voided; any other booking is cancelled without money moving."""
+    current = await service.get_visible(session, user, booking_id)
+    if booking_refunds.is_paid(current):
+        if version is not None and version != current.version:
+            error = errors.BookingPreconditionFailed if if_match else errors.BookingVersionConflict
+            raise error(extra={"current_version": current.version})
+        return await booking_refunds.refund_booking(
+            session,
+            get_payment_provider(request),
+            user,
+            booking_id,
+            ticket_ids=None,
+            reason="",
+            by_buyer=current.user_id == user.id,
+        )
+    return await service.cancel(session, user, booking_id, version=version, if_match=if_match)
+
+
+@router.post(
+    "/bookings/{booking_id}/cancel",
+    response_model=BookingOut,
+    summary="Cancel a booking (a paid one is refunded under the event's refund policy)",
+)
 async def cancel_booking(
+    request: Request,
     booking_id: uuid.UUID,
     session: Session,
     user: CurrentUser,
@@ -162,8 +199,8 @@ async def cancel_booking(
     if_match: IfMatch = None,
     body: Annotated[VersionRef | None, Body()] = None,
 ) -> BookingOut:
-    booking = await service.cancel(
-        session, user, booking_id, version=_version(body, if_match), if_match=if_match is not None
+    booking = await _cancel(
+        request, session, user, booking_id, _version(body, if_match), if_match=if_match is not None
     )
     out = await _one(session, booking)
     await idem.record(session, 200, out)
@@ -176,10 +213,14 @@ async def cancel_booking(
     summary="Cancel a booking (seed 000/001 alias of POST .../cancel)",
 )
 async def delete_booking(
-    booking_id: uuid.UUID, session: Session, user: CurrentUser, if_match: IfMatch = None
+    request: Request,
+    booking_id: uuid.UUID,
+    session: Session,
+    user: CurrentUser,
+    if_match: IfMatch = None,
 ) -> BookingOut:
-    booking = await service.cancel(
-        session, user, booking_id, version=_version(None, if_match), if_match=if_match is not None
+    booking = await _cancel(
+        request, session, user, booking_id, _version(None, if_match), if_match=if_match is not None
     )
     return await _one(session, booking)
 

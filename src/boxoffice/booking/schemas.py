@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -48,6 +48,9 @@ class HoldRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hold_id: uuid.UUID
+    coupon_code: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Creating a booking: a coupon"
+    )
 
 
 class HeldUnit(BaseModel):
@@ -77,6 +80,7 @@ class BookingCreate(BaseModel):
     showtime_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None
     quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
+    coupon_code: str | None = Field(default=None, min_length=1, max_length=64)
     section_id: uuid.UUID | None = None
     price_tier_id: uuid.UUID | None = None
     allow_split: bool = False
@@ -136,6 +140,10 @@ class BookingOut(BaseModel):
     expires_at: datetime
     version: int
     complimentary: bool
+    pricing: dict[str, Any] | None = Field(
+        default=None,
+        description="Price breakdown: per-ticket price, discount, fees, totals, coupon code",
+    )
     created_at: datetime
     confirmed_at: datetime | None
     cancelled_at: datetime | None

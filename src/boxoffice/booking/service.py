@@ -1,7 +1,7 @@
 """Booking rules: create from a hold, confirm, cancel, expire; listings with ownership."""
 
 import uuid
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -21,16 +21,25 @@ from boxoffice.booking.repository import BookingFilters, BookingRepository
 from boxoffice.booking.schemas import BookingOut, TicketOut
 from boxoffice.booking.tickets import ticket_code
 from boxoffice.config import Settings
+from boxoffice.coupon import service as coupon_service
 from boxoffice.inventory import claim_service
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.time import utcnow
+from boxoffice.payment.pricing import price_breakdown
 
 
 async def create_from_hold(
-    session: AsyncSession, user: User, hold_id: uuid.UUID, settings: Settings
+    session: AsyncSession,
+    user: User,
+    hold_id: uuid.UUID,
+    settings: Settings,
+    *,
+    coupon_code: str | None = None,
 ) -> Booking:
-    """Price the hold's units and move them into a booking that waits for payment."""
+    """Price the hold's units (less a coupon's discount) and move them into a booking that
+    waits for payment. The price breakdown is kept in `metadata.pricing`; each ticket's
+    `price_minor` is what the buyer pays for it (the basis of per-ticket refunds)."""
     repo = BookingRepository(session)
     hold = await repo.get_hold(hold_id, lock=True)
     if hold is None or hold.user_id != user.id:
@@ -71,7 +80,31 @@ async def create_from_hold(
     )
     if len(attached) != len(lines):
         raise errors.HoldExpired("Some of the held seats were lost; hold them again")
-    for line in lines:
+    # The coupon row is locked last, after every stock change of this transaction: the
+    # stock version shards are always locked before it, never after (no deadlock).
+    unit_prices = [line.price_minor or 0 for line in lines]
+    discount_minor = 0
+    if coupon_code is not None:
+        discount = await coupon_service.redeem(
+            session,
+            coupon_code,
+            user.id,
+            event.id,
+            event.organizer_id,
+            booking.total_minor,
+            booking.currency,
+            booking.id,
+        )
+        discount_minor = discount.amount_minor
+    breakdown = price_breakdown(unit_prices, booking.currency, discount_minor=discount_minor)
+    booking.total_minor = breakdown.total_minor
+    booking.meta = {
+        "pricing": {
+            **asdict(breakdown),
+            "coupon_code": coupon_code.upper() if coupon_code else None,
+        }
+    }
+    for line, priced in zip(lines, breakdown.tickets, strict=True):
         ticket_id = uuid.uuid4()
         session.add(
             Ticket(
@@ -81,7 +114,7 @@ async def create_from_hold(
                 section_id=line.section_id,
                 seat_id=line.seat_id,
                 label=line.label,
-                price_minor=line.price_minor or 0,
+                price_minor=priced.total_minor,
                 currency=booking.currency,
                 status=TicketStatus.pending,
                 code=ticket_code(settings, ticket_id, line.unit_id),
@@ -224,6 +257,20 @@ async def cancel(
     manages = has_permission(user.role, Permission.booking_manage_any)
     if booking is None or (booking.user_id != user.id and not manages):
         raise errors.BookingNotFound()
+    return await cancel_unchecked(session, user, booking, version=version, if_match=if_match)
+
+
+async def cancel_unchecked(
+    session: AsyncSession,
+    user: User,
+    booking: Booking,
+    *,
+    version: int | None = None,
+    if_match: bool = False,
+) -> Booking:
+    """Cancel without the ownership check (the caller decided `user` may, e.g. the organizer
+    cancelling a showtime): units freed, tickets voided, `booking.cancelled` emitted."""
+    repo = BookingRepository(session)
     expected = booking.version if version is None else version
     changed = await repo.transition(
         booking.id,
@@ -241,6 +288,7 @@ async def cancel(
         session, booking.showtime_id, booking.hold_id, booking.id
     )
     await repo.set_ticket_status(booking.id, TicketStatus.void)
+    await coupon_service.release(session, booking.id)
     await emit(
         session,
         Topic.booking_cancelled,
@@ -287,6 +335,7 @@ async def expire_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
         session, booking.showtime_id, booking.hold_id, booking.id
     )
     await repo.set_ticket_status(booking.id, TicketStatus.void)
+    await coupon_service.release(session, booking.id)
     await emit(
         session,
         Topic.booking_expired,
@@ -367,6 +416,7 @@ async def present(session: AsyncSession, bookings: list[Booking]) -> list[Bookin
                 expires_at=b.expires_at,
                 version=b.version,
                 complimentary=b.complimentary,
+                pricing=b.meta.get("pricing"),
                 created_at=b.created_at,
                 confirmed_at=b.confirmed_at,
                 cancelled_at=b.cancelled_at,

@@ -74,6 +74,18 @@ class Event(TimestampMixin, Base):
     sale_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=600)
     max_tickets_per_booking: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
+    refund_cutoff_hours: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=24, server_default="24"
+    )
+    """Buyers may cancel a paid booking for a refund until this long before the showtime."""
+    refund_fee_percent_bp: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
+    """Kept on a buyer's refund, in basis points of the refunded tickets' price."""
+    refund_fee_fixed_minor: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
+    """Kept per buyer refund, in minor units, on top of the percent fee."""
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_places: Mapped[str] = mapped_column(Text, nullable=False, server_default="")

@@ -1,9 +1,11 @@
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.dependencies import CurrentUser, OptionalUser, require
 from boxoffice.auth.models import User
@@ -14,6 +16,8 @@ from boxoffice.catalog.queries import EventFilters, search_words
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
+from boxoffice.payment import booking_refunds
+from boxoffice.payment.dependencies import get_payment_provider
 from boxoffice.venue import service as venue_service
 
 router = APIRouter(prefix="/api", tags=["events"], responses=PROBLEM_RESPONSES)
@@ -56,6 +60,20 @@ Filters = Annotated[FilterParams, Depends(filter_params)]
 SortParam = Annotated[schemas.EventSort, Query(description="Sort key")]
 OrderParam = Annotated[SortOrder, Query(description="asc or desc")]
 TextQuery = Annotated[str | None, Query(max_length=200, description="Free text")]
+
+
+def _settle(request: Request) -> service.SettleCancelled:
+    """Refund paid bookings and cancel unpaid ones of cancelled showtimes (the provider is
+    only looked up when there is money to give back)."""
+
+    async def settle(
+        session: AsyncSession, user: User, showtime_ids: Sequence[uuid.UUID]
+    ) -> Sequence[uuid.UUID]:
+        return await booking_refunds.settle_cancelled_showtimes(
+            session, user, showtime_ids, lambda: get_payment_provider(request)
+        )
+
+    return settle
 
 
 @router.get("/events", response_model=Page[schemas.EventSummary], summary="List published events")
@@ -213,9 +231,9 @@ async def publish_event(
     summary="Cancel an event and all its showtimes",
 )
 async def cancel_event(
-    session: Session, user: EventManager, event_id: uuid.UUID
+    request: Request, session: Session, user: EventManager, event_id: uuid.UUID
 ) -> schemas.EventDetail:
-    await service.cancel_event(session, user, event_id)
+    await service.cancel_event(session, user, event_id, _settle(request))
     return await discovery.event_detail(session, user, event_id)
 
 
@@ -256,7 +274,7 @@ async def get_showtime(
     summary="Cancel one showtime",
 )
 async def cancel_showtime(
-    session: Session, user: EventManager, showtime_id: uuid.UUID
+    request: Request, session: Session, user: EventManager, showtime_id: uuid.UUID
 ) -> schemas.Showtime:
-    await service.cancel_showtime(session, user, showtime_id)
+    await service.cancel_showtime(session, user, showtime_id, _settle(request))
     return await service.showtime_detail(session, user, showtime_id)

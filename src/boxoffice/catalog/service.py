@@ -1,6 +1,7 @@
 """Catalog rules: events and their lifecycle, showtimes with price tiers (reads: discovery.py)."""
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -64,6 +65,12 @@ def _can_see(user: User | None, event: Event) -> bool:
         and has_permission(user.role, Permission.catalog_read_drafts)
         and can_manage(user, event)
     )
+
+
+SettleCancelled = Callable[
+    [AsyncSession, User, Sequence[uuid.UUID]], Awaitable[Sequence[uuid.UUID]]
+]
+"""Refunds or cancels the bookings of cancelled showtimes; returns the buyers' user ids."""
 
 
 async def get_visible_event(session: AsyncSession, user: User | None, event_id: uuid.UUID) -> Event:
@@ -193,8 +200,16 @@ async def publish_event(session: AsyncSession, user: User, event_id: uuid.UUID) 
     return event
 
 
-async def cancel_event(session: AsyncSession, user: User, event_id: uuid.UUID) -> Event:
-    """draft/published -> cancelled; cancels every showtime and emits `event.cancelled`."""
+async def cancel_event(
+    session: AsyncSession,
+    user: User,
+    event_id: uuid.UUID,
+    settle: SettleCancelled | None = None,
+) -> Event:
+    """draft/published -> cancelled; cancels every showtime and emits `event.cancelled`.
+
+    `settle` (the payment domain's) refunds or cancels the showtimes' bookings in the same
+    transaction and names the buyers, sent as `user_ids` with the event."""
     event = await _event_to_manage(session, user, event_id)
     if event.status is EventStatus.cancelled:
         raise InvalidEventTransition("The event is already cancelled")
@@ -202,6 +217,7 @@ async def cancel_event(session: AsyncSession, user: User, event_id: uuid.UUID) -
     event.cancelled_at = utcnow()
     showtime_ids = await ShowtimeRepository(session).cancel_for_event(event.id)
     await session.flush()
+    user_ids = await settle(session, user, showtime_ids) if settle else []
     await emit(
         session,
         Topic.event_cancelled,
@@ -210,6 +226,7 @@ async def cancel_event(session: AsyncSession, user: User, event_id: uuid.UUID) -
             "event_id": str(event.id),
             "organizer_id": str(event.organizer_id),
             "showtime_ids": [str(s) for s in showtime_ids],
+            "user_ids": [str(u) for u in user_ids],
         },
     )
     return event
@@ -267,8 +284,14 @@ async def add_showtime(
     return showtime
 
 
-async def cancel_showtime(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> Showtime:
-    """scheduled -> cancelled for one performance; emits `showtime.cancelled`."""
+async def cancel_showtime(
+    session: AsyncSession,
+    user: User,
+    showtime_id: uuid.UUID,
+    settle: SettleCancelled | None = None,
+) -> Showtime:
+    """scheduled -> cancelled for one performance; emits `showtime.cancelled` (with the
+    `user_ids` of the buyers `settle` refunded or cancelled, as in `cancel_event`)."""
     showtime = await ShowtimeRepository(session).get(showtime_id, for_update=True)
     if showtime is None:
         raise ShowtimeNotFound(f"No showtime with id {showtime_id}")
@@ -280,11 +303,16 @@ async def cancel_showtime(session: AsyncSession, user: User, showtime_id: uuid.U
         raise InvalidEventTransition("The showtime is already cancelled")
     showtime.status = ShowtimeStatus.cancelled
     await session.flush()
+    user_ids = await settle(session, user, [showtime.id]) if settle else []
     await emit(
         session,
         Topic.showtime_cancelled,
         showtime.id,
-        {"showtime_id": str(showtime.id), "event_id": str(showtime.event_id)},
+        {
+            "showtime_id": str(showtime.id),
+            "event_id": str(showtime.event_id),
+            "user_ids": [str(u) for u in user_ids],
+        },
     )
     return showtime
 

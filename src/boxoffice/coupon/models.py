@@ -18,6 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, CITEXT, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The table redemptions reference, so the foreign key resolves whatever imported this first.
+import boxoffice.booking.models  # noqa: F401
 from boxoffice.db.base import Base, TimestampMixin, UUIDPk, str_enum
 
 
@@ -85,8 +87,8 @@ class CouponRedemption(Base):
     id: Mapped[UUIDPk]
     coupon_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("coupons.id"), nullable=False)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), nullable=False)
-    booking_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    """The booking discounted (foreign key added when the booking domain is merged)."""
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), nullable=False)
+    """The booking discounted."""
     amount_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     created_at: Mapped[datetime] = mapped_column(

@@ -131,6 +131,18 @@ _FREE_BOOKING = _bumping(
     """
 )
 
+# Some of a booking's units (refunded tickets) back on sale.
+_FREE_BOOKING_UNITS = _bumping(
+    """
+    UPDATE inventory_units u
+       SET state = 'available', hold_id = NULL, held_until = NULL, booking_id = NULL,
+           updated_at = now()
+     WHERE u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state IN ('held', 'sold')
+       AND u.id = ANY(:unit_ids)
+    RETURNING u.id
+    """
+)
+
 
 class ClaimRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -235,12 +247,20 @@ class ClaimRepository:
         )
 
     async def free_booking(
-        self, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
+        self,
+        showtime_id: uuid.UUID,
+        hold_id: uuid.UUID,
+        booking_id: uuid.UUID,
+        unit_ids: Sequence[int] | None = None,
     ) -> list[int]:
-        return await self._ids(
-            _FREE_BOOKING,
-            {"showtime_id": showtime_id, "hold_id": hold_id, "booking_id": booking_id},
-        )
+        params: dict[str, Any] = {
+            "showtime_id": showtime_id,
+            "hold_id": hold_id,
+            "booking_id": booking_id,
+        }
+        if unit_ids is None:
+            return await self._ids(_FREE_BOOKING, params)
+        return await self._ids(_FREE_BOOKING_UNITS, {**params, "unit_ids": list(unit_ids)})
 
     async def showtime_version(self, showtime_id: uuid.UUID) -> int:
         result = await self.session.execute(

@@ -159,6 +159,12 @@ async def sell_booking_units(
 
 
 async def free_booking_units(
-    session: AsyncSession, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    booking_id: uuid.UUID,
+    *,
+    unit_ids: Sequence[int] | None = None,
 ) -> list[int]:
-    return await ClaimRepository(session).free_booking(showtime_id, hold_id, booking_id)
+    """Put a booking's units (all, or just `unit_ids`) back on sale."""
+    return await ClaimRepository(session).free_booking(showtime_id, hold_id, booking_id, unit_ids)

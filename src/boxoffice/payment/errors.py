@@ -66,3 +66,13 @@ class PaymentProviderNotConfigured(BoxofficeError):
     status = 503
     code = "payment_provider_not_configured"
     title = "The payment provider is missing its keys"
+
+
+class BookingNotRefundable(Conflict):
+    code = "booking_not_refundable"
+    title = "Only a paid, confirmed booking can be refunded"
+
+
+class UnknownTickets(Unprocessable):
+    code = "unknown_tickets"
+    title = "Some ticket ids are not live tickets of this booking"

@@ -41,7 +41,9 @@ async def reconcile_open_payments(
             errors += 1
             log.warning("payment_reconcile_failed", payment_id=str(payment.id), error=str(exc))
             continue
-        outcome = await apply_provider_payment(session, payment, verdict, cause="reconcile")
+        outcome = await apply_provider_payment(
+            session, payment, verdict, cause="reconcile", provider=provider
+        )
         payment.meta = {**payment.meta, "reconciled_at": utcnow().isoformat()}
         changed += outcome == "applied"
     await session.flush()

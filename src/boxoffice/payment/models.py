@@ -16,9 +16,11 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The table payments reference, so the foreign key resolves whatever imported this first.
+import boxoffice.booking.models  # noqa: F401
 from boxoffice.db.base import Base, TimestampMixin, UUIDPk, str_enum
 
 
@@ -49,8 +51,10 @@ class Payment(TimestampMixin, Base):
     )
 
     id: Mapped[UUIDPk]
-    booking_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True, nullable=False)
-    """The booking paid for (foreign key added when the booking domain is merged)."""
+    booking_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("bookings.id"), index=True, nullable=False
+    )
+    """The booking paid for."""
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True, nullable=False)
     provider: Mapped[str] = mapped_column(String(20), nullable=False)
     provider_ref: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -88,6 +92,8 @@ class Refund(TimestampMixin, Base):
     initiated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     """The admin or organizer who asked for it; null when the system refunded on its own."""
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    ticket_ids: Mapped[list[str] | None] = mapped_column(JSONB)
+    """The booking's tickets this refund is for; null: not tied to tickets."""
 
 
 class PaymentWebhookEvent(Base):

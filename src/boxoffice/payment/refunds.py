@@ -1,10 +1,12 @@
 """Refunds: give money back through the provider, settle it once, tell the buyer."""
 
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.booking import payments as booking_payments
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.payment.errors import (
     PaymentNotFound,
@@ -28,6 +30,7 @@ async def refund(
     *,
     reason: str,
     initiated_by: uuid.UUID | None,
+    ticket_ids: Sequence[uuid.UUID] | None = None,
 ) -> Refund:
     """Give back part of a succeeded payment (None: all not yet refunded) via its provider."""
     repo = PaymentRepository(session)
@@ -53,6 +56,7 @@ async def refund(
             status=RefundStatus.pending,
             reason=reason,
             initiated_by=initiated_by,
+            ticket_ids=[str(t) for t in ticket_ids] if ticket_ids is not None else None,
         )
     )
     try:
@@ -105,8 +109,8 @@ async def settle_refund(
 async def on_refund_succeeded(session: AsyncSession, payment: Payment, row: Refund) -> None:
     """Hook run once per refund, in its transaction, right after the money went back.
 
-    The booking domain marks the booking (or the refunded tickets) refunded here. Until then
-    the refund is only recorded on the payment (`refunded_minor`) and announced.
+    The booking's refunded tickets (`ticket_ids`; all when the payment is refunded in full)
+    are voided, their units back on sale; a booking with no ticket left becomes `refunded`.
     """
     log.info(
         "refund_succeeded",
@@ -114,4 +118,11 @@ async def on_refund_succeeded(session: AsyncSession, payment: Payment, row: Refu
         payment_id=str(payment.id),
         booking_id=str(payment.booking_id),
         amount_minor=row.amount_minor,
+    )
+    await booking_payments.settle_refunded(
+        session,
+        payment.booking_id,
+        refund_id=row.id,
+        ticket_ids=[uuid.UUID(t) for t in row.ticket_ids] if row.ticket_ids is not None else None,
+        fully_refunded=payment.refunded_minor >= payment.amount_minor,
     )

@@ -1,6 +1,7 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,3 +93,68 @@ def payment_out(payment: models.Payment, refunds: Sequence[models.Refund]) -> Pa
     out = Payment.model_validate(payment)
     out.refunds = [Refund.model_validate(r) for r in refunds]
     return out
+
+
+class PaymentInitiate(BaseModel):
+    """Seed 000's body. The amount is always the booking's; a client amount that differs is
+    refused (422 `amount_mismatch`). `amount` is in major units (`12.50`), `amount_minor` in
+    minor units (`1250`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    booking_id: uuid.UUID
+    amount_minor: int | None = Field(default=None, ge=0, le=10**12)
+    amount: Decimal | None = Field(default=None, ge=0, le=10**10, max_digits=16)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+
+
+class PaymentInitiated(BaseModel):
+    payment: Payment
+    provider: str
+    client_secret: str | None = Field(
+        default=None, description="Stripe/sandbox: hand to the client SDK to complete the payment"
+    )
+    order_id: str | None = Field(
+        default=None, description="Razorpay: the order to open Checkout on"
+    )
+
+
+_EXPONENTS = {
+    **dict.fromkeys(
+        (
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def to_minor(amount: Decimal, currency: str) -> int | None:
+    """Major units in minor units (ISO 4217 exponent); None when not a whole minor amount."""
+    scaled = amount.scaleb(_EXPONENTS.get(currency.upper(), 2))
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+class BookingRefund(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=100, description="Omitted: every live ticket"
+    )
+    reason: str = Field(default="", max_length=500)

@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.booking import payments as booking_payments
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.time import utcnow
+from boxoffice.payment import refunds
 from boxoffice.payment.errors import (
     AmountMismatch,
     CurrencyMismatch,
@@ -155,22 +157,32 @@ def _move(payment: Payment, target: PaymentStatus, cause: str) -> bool:
     return True
 
 
-async def succeed(session: AsyncSession, payment: Payment, *, cause: str = "manual") -> bool:
+async def succeed(
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    cause: str = "manual",
+    provider: PaymentProvider | None = None,
+) -> bool:
     """Mark the payment succeeded (once) and run the success hook; False if it already was."""
     if not _move(payment, PaymentStatus.succeeded, cause):
         return False
     payment.succeeded_at = utcnow()
     payment.failure_reason = None
     await session.flush()
-    await on_payment_succeeded(session, payment)
+    await on_payment_succeeded(session, payment, provider)
     return True
 
 
-async def on_payment_succeeded(session: AsyncSession, payment: Payment) -> None:
+async def on_payment_succeeded(
+    session: AsyncSession, payment: Payment, provider: PaymentProvider | None = None
+) -> None:
     """Hook run once per payment, in its transaction, right after it became succeeded.
 
-    The booking domain confirms the booking here (and applies the late-payment policy when
-    the booking expired first). Until then the payment is only recorded as succeeded.
+    The booking is confirmed (units sold, tickets issued). When it can no longer be sold
+    (late payment whose units were taken, a cancelled booking, a second payment of a paid
+    booking) the money is refunded at once through `provider` (reason `late payment`);
+    without a provider at hand the payment is marked `refund_due` for an admin.
     """
     log.info(
         "payment_succeeded",
@@ -178,6 +190,19 @@ async def on_payment_succeeded(session: AsyncSession, payment: Payment) -> None:
         booking_id=str(payment.booking_id),
         amount_minor=payment.amount_minor,
         currency=payment.currency,
+    )
+    outcome = await booking_payments.settle_paid(
+        session, payment.booking_id, payment_id=payment.id, amount_minor=payment.amount_minor
+    )
+    if outcome != "refund":
+        return
+    if provider is None or provider.name != payment.provider:
+        payment.meta = {**payment.meta, "refund_due": "booking could not be confirmed"}
+        await session.flush()
+        log.warning("payment_refund_due", payment_id=str(payment.id))
+        return
+    await refunds.refund(
+        session, provider, payment.id, None, reason="late payment", initiated_by=None
     )
 
 
@@ -227,6 +252,7 @@ async def apply_verdict(
     currency: str | None,
     failure_reason: str | None,
     extra: Mapping[str, Any],
+    provider: PaymentProvider | None = None,
 ) -> str:
     """One provider verdict on a payment; the outcome says whether it changed anything."""
     target = PAYMENT_EVENTS[kind]
@@ -248,7 +274,7 @@ async def apply_verdict(
     if extra_meta:
         payment.meta = {**payment.meta, **extra_meta}
     if target is PaymentStatus.succeeded:
-        changed = await succeed(session, payment, cause=cause)
+        changed = await succeed(session, payment, cause=cause, provider=provider)
     elif target is PaymentStatus.failed:
         changed = await fail(session, payment, failure_reason, cause=cause)
     elif target is PaymentStatus.requires_action:
@@ -314,14 +340,22 @@ async def confirm(
         raise InvalidWebhookSignature(str(exc)) from exc
     except ProviderError as exc:
         raise PaymentProviderFailed(str(exc)) from exc
-    if await apply_provider_payment(session, payment, verdict, cause="confirm") is not None:
+    applied = await apply_provider_payment(
+        session, payment, verdict, cause="confirm", provider=provider
+    )
+    if applied is not None:
         # Server-side `updated_at` expired on flush; load it here, not lazily in a schema.
         await session.refresh(payment)
     return payment
 
 
 async def apply_provider_payment(
-    session: AsyncSession, payment: Payment, verdict: ProviderPayment, *, cause: str
+    session: AsyncSession,
+    payment: Payment,
+    verdict: ProviderPayment,
+    *,
+    cause: str,
+    provider: PaymentProvider | None = None,
 ) -> str | None:
     """Apply what the provider reports about a payment; None when it is still pending."""
     kind = PROVIDER_STATUS_EVENT.get(verdict.status)
@@ -336,6 +370,7 @@ async def apply_provider_payment(
         currency=verdict.currency,
         failure_reason=verdict.failure_reason,
         extra=verdict.extra,
+        provider=provider,
     )
 
 

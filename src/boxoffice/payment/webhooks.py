@@ -68,6 +68,7 @@ async def process_webhook(
             currency=event.currency,
             failure_reason=event.failure_reason,
             extra=event.extra,
+            provider=provider,
         )
         if outcome == "applied":
             payment.provider_event_ids = [*payment.provider_event_ids, event.event_id]

@@ -1,0 +1,601 @@
+"""Paying for bookings over HTTP: initiate, confirm, webhooks, late payments, refunds."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from httpx import AsyncClient
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from boxoffice.auth.models import Role, User
+from boxoffice.booking import service as booking_service
+from boxoffice.booking.models import Booking
+from boxoffice.config import Settings
+from boxoffice.kit.outbox import OutboxEvent, Topic
+from boxoffice.kit.time import utcnow
+from boxoffice.payment.models import Payment
+from boxoffice.payment.providers.sandbox import SandboxProvider
+from tests.booking.factories import World, create_world, unit_states
+from tests.factories import bearer, create_user
+from tests.payment.events import intent_event, signed
+
+WEBHOOK = "/api/payments/webhooks/sandbox"
+SUCCESS_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+
+
+async def _book(
+    client: AsyncClient, settings: Settings, buyer: User, world: World, quantity: int = 2
+) -> dict[str, object]:
+    response = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
+        headers=bearer(settings, buyer),
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def _initiate(
+    client: AsyncClient, settings: Settings, buyer: User, booking_id: object, **extra: object
+) -> dict[str, object]:
+    response = await client.post(
+        "/api/payments/initiate",
+        json={"booking_id": booking_id, **extra},
+        headers=bearer(settings, buyer),
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def _expire(session: AsyncSession, booking_id: str) -> None:
+    await session.execute(
+        update(Booking)
+        .where(Booking.id == uuid.UUID(booking_id))
+        .values(expires_at=utcnow() - timedelta(minutes=1))
+    )
+    assert await booking_service.expire_booking(session, uuid.UUID(booking_id)) is True
+
+
+def _succeeded(payment: dict[str, object], event_id: str = "evt_ok") -> bytes:
+    payment_body = payment["payment"]
+    assert isinstance(payment_body, dict)
+    return intent_event(
+        "payment_intent.succeeded",
+        payment_body["provider_ref"],
+        amount_minor=payment_body["amount_minor"],
+        event_id=event_id,
+    )
+
+
+class TestInitiate:
+    async def test_the_amount_comes_from_the_booking_and_the_client_gets_a_secret(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _book(client, settings, buyer, world)
+
+        started = await _initiate(client, settings, buyer, booking["id"], amount="50.00")
+
+        assert started["payment"]["amount_minor"] == 5000  # type: ignore[index]
+        assert started["payment"]["currency"] == "USD"  # type: ignore[index]
+        assert started["payment"]["booking_id"] == booking["id"]  # type: ignore[index]
+        assert started["provider"] == "sandbox"
+        assert isinstance(started["client_secret"], str)
+
+    async def test_a_different_client_amount_is_refused(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _book(client, settings, buyer, world)
+
+        for body in ({"amount": "1.00"}, {"amount_minor": 4999}, {"amount": "50.001"}):
+            response = await client.post(
+                "/api/payments/initiate",
+                json={"booking_id": booking["id"], **body},
+                headers=bearer(settings, buyer),
+            )
+            assert response.status_code == 422, body
+            assert response.json()["code"] == "amount_mismatch"
+
+    async def test_only_the_owner_of_a_live_pending_booking_may_pay(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        stranger = await create_user(session)
+        booking = await _book(client, settings, buyer, world)
+
+        other = await client.post(
+            "/api/payments/initiate",
+            json={"booking_id": booking["id"]},
+            headers=bearer(settings, stranger),
+        )
+        await _expire(session, str(booking["id"]))
+        late = await client.post(
+            "/api/payments/initiate",
+            json={"booking_id": booking["id"]},
+            headers=bearer(settings, buyer),
+        )
+
+        assert other.status_code == 404
+        assert other.json()["code"] == "booking_not_found"
+        assert late.status_code == 410
+        assert late.json()["code"] == "booking_expired"
+
+    async def test_a_repeated_idempotency_key_opens_one_payment(
+        self,
+        committing_client: AsyncClient,
+        committing_sandbox: SandboxProvider,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, price_minor=2500)
+            buyer = await create_user(session)
+            await session.commit()
+        booking = await _book(committing_client, settings, buyer, world)
+        headers = {**bearer(settings, buyer), "Idempotency-Key": "pay-once"}
+
+        first = await committing_client.post(
+            "/api/payments/initiate", json={"booking_id": booking["id"]}, headers=headers
+        )
+        second = await committing_client.post(
+            "/api/payments/initiate", json={"booking_id": booking["id"]}, headers=headers
+        )
+
+        assert first.status_code == second.status_code == 201
+        assert first.json()["payment"]["id"] == second.json()["payment"]["id"]
+        async with committed() as session:
+            count = await session.scalar(select(func.count()).select_from(Payment))
+        assert count == 1
+
+
+class TestConfirm:
+    async def test_paying_confirms_the_booking_with_issued_tickets(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _book(client, settings, buyer, world)
+        started = await _initiate(client, settings, buyer, booking["id"])
+
+        paid = await client.post(
+            "/api/payments/confirm",
+            json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
+            headers=bearer(settings, buyer),
+        )
+        after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
+
+        assert paid.status_code == 200
+        assert paid.json()["status"] == "succeeded"
+        assert after.json()["status"] == "confirmed"
+        tickets = after.json()["tickets"]
+        assert [t["status"] for t in tickets] == ["issued", "issued"]
+        assert all(t["code"] for t in tickets)
+        assert (await unit_states(session, world.showtime)).get("sold") == 2
+
+    async def test_a_declined_card_leaves_the_booking_pending_and_its_units_held(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _book(client, settings, buyer, world)
+        started = await _initiate(client, settings, buyer, booking["id"])
+
+        declined = await client.post(
+            "/api/payments/confirm",
+            json={"payment_id": started["payment"]["id"], "card_number": DECLINED_CARD},  # type: ignore[index]
+            headers=bearer(settings, buyer),
+        )
+        after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
+
+        assert declined.json()["status"] == "failed"
+        assert after.json()["status"] == "pending_payment"
+        assert (await unit_states(session, world.showtime)).get("held") == 2
+
+    async def test_a_forged_webhook_changes_nothing(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _book(client, settings, buyer, world)
+        started = await _initiate(client, settings, buyer, booking["id"])
+        body = _succeeded(started)
+
+        forged = await client.post(WEBHOOK, content=body, headers=signed(body, "whsec_forged"))
+        after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
+
+        assert forged.status_code in (400, 401)
+        assert after.json()["status"] == "pending_payment"
+
+
+class TestConcurrentWebhooks:
+    async def test_repeated_concurrent_webhooks_confirm_the_booking_once(
+        self,
+        committing_client: AsyncClient,
+        committing_sandbox: SandboxProvider,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, price_minor=2500)
+            buyer = await create_user(session)
+            await session.commit()
+        booking = await _book(committing_client, settings, buyer, world)
+        started = await _initiate(committing_client, settings, buyer, booking["id"])
+        deliveries = [_succeeded(started, "evt_ok")] * 8 + [_succeeded(started, "evt_again")] * 4
+
+        responses = await asyncio.gather(
+            *(committing_client.post(WEBHOOK, content=b, headers=signed(b)) for b in deliveries)
+        )
+
+        assert [r.status_code for r in responses] == [200] * len(deliveries)
+        async with committed() as session:
+            stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
+            assert stored is not None
+            assert stored.status == "confirmed"
+            confirmations = await session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(OutboxEvent.topic == Topic.booking_confirmed.value)
+            )
+            assert confirmations == 1
+            assert (await unit_states(session, world.showtime)).get("sold") == 2
+
+
+class TestLatePayment:
+    async def test_a_late_payment_is_accepted_while_the_units_are_free(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _book(client, settings, buyer, world)
+        started = await _initiate(client, settings, buyer, booking["id"])
+        await _expire(session, str(booking["id"]))
+
+        response = await client.post(
+            "/api/payments/confirm",
+            json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
+            headers=bearer(settings, buyer),
+        )
+        after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
+
+        assert response.status_code == 200
+        assert after.json()["status"] == "confirmed"
+        assert [t["status"] for t in after.json()["tickets"]] == ["issued", "issued"]
+        stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
+        assert stored is not None
+        assert stored.meta["payments"][-1]["outcome"] == "late_payment_accepted"
+        assert (await unit_states(session, world.showtime)).get("sold") == 2
+
+    async def test_a_late_payment_is_refunded_when_the_units_were_taken(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, rows=1, seats_per_row=2, price_minor=2500)
+        buyer = await create_user(session)
+        rival = await create_user(session)
+        booking = await _book(client, settings, buyer, world)
+        started = await _initiate(client, settings, buyer, booking["id"])
+        await _expire(session, str(booking["id"]))
+        await _book(client, settings, rival, world)
+
+        response = await client.post(
+            "/api/payments/confirm",
+            json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
+            headers=bearer(settings, buyer),
+        )
+
+        assert response.status_code == 200
+        payment = await client.get(
+            f"/api/payments/{started['payment']['id']}",  # type: ignore[index]
+            headers=bearer(settings, buyer),
+        )
+        assert payment.json()["status"] == "succeeded"
+        assert payment.json()["refunded_minor"] == 5000
+        assert payment.json()["refunds"][0]["reason"] == "late payment"
+        stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
+        assert stored is not None
+        assert stored.status == "expired"
+        assert stored.meta["payments"][-1]["outcome"] == "late_payment_refunded"
+
+
+class TestRefunds:
+    async def test_a_full_refund_marks_the_booking_refunded_and_frees_its_units(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        admin = await create_user(session, role=Role.admin)
+        booking = await _book(client, settings, buyer, world)
+        started = await _initiate(client, settings, buyer, booking["id"])
+        payment_id = started["payment"]["id"]  # type: ignore[index]
+        await client.post(
+            "/api/payments/confirm",
+            json={"payment_id": payment_id, "card_number": SUCCESS_CARD},
+            headers=bearer(settings, buyer),
+        )
+
+        refund = await client.post(
+            f"/api/payments/{payment_id}/refunds",
+            json={"reason": "goodwill"},
+            headers=bearer(settings, admin),
+        )
+        after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
+
+        assert refund.status_code == 201
+        assert refund.json()["amount_minor"] == 5000
+        assert after.json()["status"] == "refunded"
+        assert {t["status"] for t in after.json()["tickets"]} == {"void"}
+        states = await unit_states(session, world.showtime)
+        assert "sold" not in states
+        assert "held" not in states
+
+
+async def _paid_booking(
+    client: AsyncClient, settings: Settings, buyer: User, world: World
+) -> dict[str, object]:
+    booking = await _book(client, settings, buyer, world)
+    started = await _initiate(client, settings, buyer, booking["id"])
+    paid = await client.post(
+        "/api/payments/confirm",
+        json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
+        headers=bearer(settings, buyer),
+    )
+    assert paid.json()["status"] == "succeeded"
+    return {**booking, "payment_id": started["payment"]["id"]}  # type: ignore[index]
+
+
+class TestBuyerCancellation:
+    async def test_cancelling_a_paid_booking_in_the_window_refunds_less_the_fee(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        world.event.refund_fee_percent_bp = 1000
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+
+        cancelled = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+        )
+        payment = await client.get(
+            f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
+        )
+
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "refunded"
+        assert payment.json()["refunded_minor"] == 4500
+        assert "sold" not in await unit_states(session, world.showtime)
+
+    async def test_after_the_cut_off_a_paid_booking_cannot_be_cancelled(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        world.event.refund_cutoff_hours = 24 * 30
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+
+        refused = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+        )
+        after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
+
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "refund_window_closed"
+        assert after.json()["status"] == "confirmed"
+        assert (await unit_states(session, world.showtime)).get("sold") == 2
+
+
+class TestStaffRefund:
+    async def test_the_organizer_refunds_one_ticket_then_the_other(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+        tickets = booking["tickets"]
+        assert isinstance(tickets, list)
+        staff = bearer(settings, world.organizer)
+
+        first = await client.post(
+            f"/api/bookings/{booking['id']}/refund",
+            json={"ticket_ids": [tickets[0]["id"]]},
+            headers=staff,
+        )
+        second = await client.post(
+            f"/api/bookings/{booking['id']}/refund",
+            json={"ticket_ids": [tickets[1]["id"]]},
+            headers=staff,
+        )
+        payment = await client.get(
+            f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
+        )
+
+        assert first.status_code == 200, first.text
+        assert first.json()["status"] == "confirmed"
+        assert [t["status"] for t in first.json()["tickets"]].count("void") == 1
+        assert second.json()["status"] == "refunded"
+        assert payment.json()["refunded_minor"] == 5000
+        assert "sold" not in await unit_states(session, world.showtime)
+
+    async def test_a_buyer_cannot_use_the_staff_refund(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+
+        response = await client.post(
+            f"/api/bookings/{booking['id']}/refund", json={}, headers=bearer(settings, buyer)
+        )
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "booking_not_found"
+
+
+class TestShowtimeCancellation:
+    async def test_cancelling_a_showtime_refunds_every_paid_booking_and_cancels_the_rest(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyers = [await create_user(session) for _ in range(4)]
+        paid = [await _paid_booking(client, settings, b, world) for b in buyers[:3]]
+        unpaid = await _book(client, settings, buyers[3], world)
+
+        response = await client.post(
+            f"/api/showtimes/{world.showtime.id}/cancel", headers=bearer(settings, world.organizer)
+        )
+
+        assert response.status_code == 200, response.text
+        for booking, buyer in zip(paid, buyers, strict=False):
+            payment = await client.get(
+                f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
+            )
+            assert payment.json()["refunded_minor"] == 5000
+            stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
+            assert stored is not None
+            assert stored.status == "refunded"
+        left = await session.get(Booking, uuid.UUID(str(unpaid["id"])))
+        assert left is not None
+        assert left.status == "cancelled"
+        states = await unit_states(session, world.showtime)
+        assert set(states) == {"available"}
+        event = await session.scalar(
+            select(OutboxEvent).where(OutboxEvent.topic == Topic.showtime_cancelled.value)
+        )
+        assert event is not None
+        assert set(event.payload["user_ids"]) == {str(b.id) for b in buyers}
+
+
+class TestEventCancellation:
+    async def test_cancelling_an_event_refunds_the_paid_bookings_of_its_showtimes(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer = await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+
+        response = await client.post(
+            f"/api/events/{world.event.id}/cancel", headers=bearer(settings, world.organizer)
+        )
+
+        assert response.status_code == 200, response.text
+        stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
+        assert stored is not None
+        assert stored.status == "refunded"
+        event = await session.scalar(
+            select(OutboxEvent).where(OutboxEvent.topic == Topic.event_cancelled.value)
+        )
+        assert event is not None
+        assert event.payload["user_ids"] == [str(buyer.id)]
+
+
+class TestIdempotentMoney:
+    async def test_a_repeated_staff_refund_and_confirm_happen_once(
+        self,
+        committing_client: AsyncClient,
+        committing_sandbox: SandboxProvider,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, price_minor=2500)
+            buyer = await create_user(session)
+            admin = await create_user(session, role=Role.admin)
+            await session.commit()
+        booking = await _book(committing_client, settings, buyer, world)
+        started = await _initiate(committing_client, settings, buyer, booking["id"])
+        confirm = {"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD}  # type: ignore[index]
+        buyer_key = {**bearer(settings, buyer), "Idempotency-Key": "confirm-1"}
+        confirms = [
+            await committing_client.post("/api/payments/confirm", json=confirm, headers=buyer_key)
+            for _ in range(2)
+        ]
+        admin_key = {**bearer(settings, admin), "Idempotency-Key": "refund-1"}
+        refunds = [
+            await committing_client.post(
+                f"/api/bookings/{booking['id']}/refund", json={}, headers=admin_key
+            )
+            for _ in range(2)
+        ]
+
+        assert [r.status_code for r in confirms] == [200, 200]
+        assert confirms[0].json() == confirms[1].json()
+        assert [r.status_code for r in refunds] == [200, 200]
+        assert refunds[0].json() == refunds[1].json()
+        assert refunds[0].json()["status"] == "refunded"
+        async with committed() as session:
+            payment = await session.get(Payment, uuid.UUID(confirm["payment_id"]))
+            assert payment is not None
+            assert payment.refunded_minor == 5000
+            count = await session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(OutboxEvent.topic == Topic.refund_issued.value)
+            )
+            assert count == 1
