@@ -436,3 +436,50 @@ class TestAvailability:
         assert expired.status_code == 201
         assert live.status_code == 409
         assert live.json()["code"] == "venue_layout_locked"
+
+
+class TestRefundPolicy:
+    async def test_organizer_sets_and_changes_the_refund_policy(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        created = await client.post(
+            "/api/events",
+            json={
+                "title": "Policy test",
+                "event_type": "music",
+                "refund_cutoff_hours": 48,
+                "refund_fee_percent_bp": 500,
+            },
+            headers=auth_headers(organizer),
+        )
+        event_id = created.json()["id"]
+        updated = await client.put(
+            f"/api/events/{event_id}",
+            json={"refund_fee_fixed_minor": 150},
+            headers=auth_headers(organizer),
+        )
+        detail = await client.get(f"/api/events/{event_id}", headers=auth_headers(organizer))
+
+        assert created.status_code == 201, created.text
+        assert updated.status_code == 200, updated.text
+        policy = {k: v for k, v in detail.json().items() if k.startswith("refund_")}
+        assert policy == {
+            "refund_cutoff_hours": 48,
+            "refund_fee_percent_bp": 500,
+            "refund_fee_fixed_minor": 150,
+        }
+
+    async def test_a_negative_fee_is_refused(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+
+        response = await client.post(
+            "/api/events",
+            json={"title": "Bad", "event_type": "music", "refund_fee_fixed_minor": -1},
+            headers=auth_headers(organizer),
+        )
+
+        assert response.status_code == 422
+        assert response.json()["code"] == "validation_error"

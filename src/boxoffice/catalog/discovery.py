@@ -170,6 +170,9 @@ async def event_detail(
     return schemas.EventDetail(
         **_summary_fields(event, facts),
         hold_ttl_seconds=event.hold_ttl_seconds,
+        refund_cutoff_hours=event.refund_cutoff_hours,
+        refund_fee_percent_bp=event.refund_fee_percent_bp,
+        refund_fee_fixed_minor=event.refund_fee_fixed_minor,
         max_tickets_per_booking=event.max_tickets_per_booking,
         cancelled_at=event.cancelled_at,
         showtimes=showtimes,

@@ -61,6 +61,13 @@ class EventCreate(BaseModel):
     sale_ends_at: datetime | None = None
     hold_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     max_tickets_per_booking: int = Field(default=10, ge=1, le=100)
+    refund_cutoff_hours: int = Field(
+        default=24, ge=0, le=24 * 365, description="Buyers may cancel for a refund until then"
+    )
+    refund_fee_percent_bp: int = Field(
+        default=0, ge=0, le=10_000, description="Refund fee in basis points of the refund"
+    )
+    refund_fee_fixed_minor: int = Field(default=0, ge=0, description="Fixed refund fee")
     venue: str | None = Field(
         default=None,
         min_length=1,
@@ -107,6 +114,9 @@ class EventUpdate(BaseModel):
     sale_ends_at: datetime | None = None
     hold_ttl_seconds: int | None = Field(default=None, ge=60, le=3600)
     max_tickets_per_booking: int | None = Field(default=None, ge=1, le=100)
+    refund_cutoff_hours: int | None = Field(default=None, ge=0, le=24 * 365)
+    refund_fee_percent_bp: int | None = Field(default=None, ge=0, le=10_000)
+    refund_fee_fixed_minor: int | None = Field(default=None, ge=0)
 
 
 class PriceTier(BaseModel):
@@ -182,6 +192,9 @@ class Rating(BaseModel):
 class EventDetail(EventSummary):
     hold_ttl_seconds: int
     max_tickets_per_booking: int
+    refund_cutoff_hours: int
+    refund_fee_percent_bp: int
+    refund_fee_fixed_minor: int
     cancelled_at: datetime | None
     showtimes: list[Showtime]
     availability: Availability

@@ -115,6 +115,9 @@ async def create_event(session: AsyncSession, user: User, data: schemas.EventCre
             sale_ends_at=data.sale_ends_at,
             hold_ttl_seconds=data.hold_ttl_seconds,
             max_tickets_per_booking=data.max_tickets_per_booking,
+            refund_cutoff_hours=data.refund_cutoff_hours,
+            refund_fee_percent_bp=data.refund_fee_percent_bp,
+            refund_fee_fixed_minor=data.refund_fee_fixed_minor,
         )
     )
     await EventRepository(session).index_terms(event.id)
