@@ -28,6 +28,7 @@ from boxoffice.payment.router import router as payment_router
 from boxoffice.review.router import router as review_router
 from boxoffice.user.router import router as user_router
 from boxoffice.venue.router import router as venue_router
+from boxoffice.waitlist.router import router as waitlist_router
 
 ROUTERS = [
     health_router,
@@ -41,6 +42,7 @@ ROUTERS = [
     payment_router,
     coupon_router,
     notification_router,
+    waitlist_router,
 ]
 
 
