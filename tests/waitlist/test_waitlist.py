@@ -95,6 +95,14 @@ class TestJoin:
         assert mine.json()[0]["status"] == "waiting"
         assert mine.json()[0]["position"] == 1
         assert (await _entry(committing_client, auth_headers(c), state.entries[1]))["position"] == 2
+        keyed = {**auth_headers(c), "Idempotency-Key": "sold-out-1"}
+        body = {"showtime_id": str(state.world.showtime.id), "quantity": 2}
+        first = await committing_client.post("/api/bookings", json=body, headers=keyed)
+        repeat = await committing_client.post("/api/bookings", json=body, headers=keyed)
+        assert first.status_code == repeat.status_code == 409
+        assert repeat.headers["Idempotent-Replayed"] == "true"
+        assert first.json()["waitlist_entry_id"] == state.entries[1]
+        assert repeat.json()["waitlist_entry_id"] == state.entries[1]
         async with committed() as session:
             d = await create_user(session)
             await session.commit()

@@ -1,5 +1,6 @@
 """Holds and bookings over HTTP (seed 003's paths, plus seeds 000 and 001)."""
 
+import json
 import uuid
 from typing import Annotated
 
@@ -150,8 +151,9 @@ async def book(
         )
         if entry is None:
             raise
-        # Answered, not raised: the request's transaction commits, keeping the new entry.
-        return problem(
+        # Answered, not raised: the request's transaction commits, keeping the new entry
+        # (and a keyed repeat replays this answer).
+        refused = problem(
             request,
             status=exc.status,
             code=exc.code,
@@ -167,6 +169,8 @@ async def book(
                 },
             },
         )
+        await idem.record(session, refused.status_code, json.loads(bytes(refused.body)))
+        return refused
     out = await _one(session, booking)
     await idem.record(session, 201, out)
     return out
