@@ -249,6 +249,7 @@ class TestOffers:
             committed, "SELECT payload FROM outbox_events WHERE topic = 'waitlist.offer_expired'"
         )
         assert expired_event["user_id"] == str(b.id)
+        assert expired_event["event_id"] == str(state.world.event.id)
         late = await committing_client.post(
             "/api/bookings/create", json={"hold_id": first_hold}, headers=auth_headers(b)
         )

@@ -330,6 +330,9 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
         entry.status = EntryStatus.expired
         expired += 1
         await session.flush()
+        event_id = await session.scalar(
+            select(Showtime.event_id).where(Showtime.id == entry.showtime_id)
+        )
         await emit(
             session,
             Topic.waitlist_offer_expired,
@@ -338,6 +341,7 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
                 "entry_id": str(entry.id),
                 "user_id": str(entry.user_id),
                 "showtime_id": str(entry.showtime_id),
+                "event_id": str(event_id),
                 "quantity": entry.quantity,
                 "hold_id": str(entry.hold_id) if entry.hold_id else None,
             },
