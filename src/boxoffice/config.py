@@ -154,6 +154,17 @@ class BookingSettings(BaseSettings):
     """Period of the expiry sweeper job in the worker."""
 
 
+class WaitlistSettings(BaseSettings):
+    model_config = _group("WAITLIST_")
+
+    offer_ttl_seconds: int = Field(default=900, ge=30)
+    """How long units offered to a waitlisted buyer stay held for them."""
+    offer_interval_seconds: int = Field(default=5, ge=1)
+    """Period of the worker job that offers returned units and passes on lapsed offers."""
+    offer_batch: int = Field(default=200, ge=1)
+    """Most entries one run of the offer job looks at per showtime."""
+
+
 class PaymentSettings(BaseSettings):
     model_config = _group("PAYMENT_")
 
@@ -262,6 +273,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     booking: BookingSettings = Field(default_factory=BookingSettings)
+    waitlist: WaitlistSettings = Field(default_factory=WaitlistSettings)
 
     payment: PaymentSettings = Field(default_factory=PaymentSettings)
 

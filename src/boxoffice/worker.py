@@ -13,7 +13,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import boxoffice.booking.jobs  # noqa: F401 - registers the expiry sweeper
+import boxoffice.booking.jobs
+import boxoffice.waitlist.jobs  # noqa: F401 - registers the waitlist offer job
 from boxoffice.auth.jobs import purge_expired
 from boxoffice.config import Settings, get_settings
 from boxoffice.db.engine import create_engine, create_sessionmaker

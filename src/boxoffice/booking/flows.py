@@ -14,7 +14,8 @@ async def book(
 ) -> Booking:
     """Seed 001's one call: best available (or GA places) held and booked in one go.
 
-    Not enough places gives 409 `sold_out` (later: a waitlist offer).
+    Not enough places gives 409 `sold_out`; the router then joins the waitlist (see
+    `BookingCreate.join_waitlist`).
     """
     if data.hold_id is not None:
         return await service.create_from_hold(

@@ -1,9 +1,11 @@
 """Holds and bookings over HTTP (seed 003's paths, plus seeds 000 and 001)."""
 
+import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi.responses import JSONResponse
 
 from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
 from boxoffice.auth.models import User
@@ -22,11 +24,14 @@ from boxoffice.booking.schemas import (
 )
 from boxoffice.booking.seats import assign_seats
 from boxoffice.db.engine import Session
-from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed
+from boxoffice.inventory.errors import SeatsUnavailable, SoldOut
+from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed, problem
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
 from boxoffice.payment import booking_refunds
 from boxoffice.payment.dependencies import get_payment_provider
+from boxoffice.waitlist import service as waitlist
+from boxoffice.waitlist.schemas import EntryCreate
 
 router = APIRouter(prefix="/api", tags=["bookings"], responses=PROBLEM_RESPONSES)
 
@@ -66,7 +71,16 @@ async def hold_seats(
     settings: AppSettings,
     idem: Idempotent,
 ) -> Hold:
-    hold = await holds.place_hold(session, user, data, settings.booking)
+    try:
+        hold = await holds.place_hold(session, user, data, settings.booking)
+    except (SoldOut, SeatsUnavailable) as exc:
+        exc.extra["waitlist"] = {
+            "join_url": "/api/waitlists",
+            "showtime_id": str(data.showtime_id) if data.showtime_id else None,
+            "event_id": str(data.event_id) if data.event_id else None,
+            "quantity": len(data.seat_ids or data.unit_ids or []) or data.quantity,
+        }
+        raise
     out = (await holds.describe(session, [hold]))[0]
     await idem.record(session, 201, out)
     return out
@@ -120,13 +134,47 @@ async def create_booking(
     summary="Book in one call: best available for a showtime or event, or from a hold",
 )
 async def book(
+    request: Request,
     data: BookingCreate,
     session: Session,
     user: CurrentUser,
     settings: AppSettings,
     idem: Idempotent,
-) -> BookingOut:
-    booking = await flows.book(session, user, data, settings)
+) -> BookingOut | JSONResponse:
+    try:
+        booking = await flows.book(session, user, data, settings)
+    except SoldOut as exc:
+        if data.hold_id is not None or not data.join_waitlist:
+            raise
+        entry = await waitlist.join_after_refusal(
+            session,
+            user,
+            EntryCreate(
+                showtime_id=data.showtime_id, event_id=data.event_id, quantity=data.quantity or 1
+            ),
+        )
+        if entry is None:
+            raise
+        # Answered, not raised: the request's transaction commits, keeping the new entry
+        # (and a keyed repeat replays this answer).
+        refused = problem(
+            request,
+            status=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            extra={
+                **exc.extra,
+                "waitlist_entry_id": str(entry.id),
+                "waitlist": {
+                    "entry_id": str(entry.id),
+                    "url": f"/api/waitlists/{entry.id}",
+                    "quantity": entry.quantity,
+                },
+            },
+        )
+        await idem.record(session, refused.status_code, json.loads(bytes(refused.body)))
+        return refused
     out = await _one(session, booking)
     await idem.record(session, 201, out)
     return out

@@ -84,6 +84,11 @@ class BookingCreate(BaseModel):
     section_id: uuid.UUID | None = None
     price_tier_id: uuid.UUID | None = None
     allow_split: bool = False
+    join_waitlist: bool = Field(
+        default=True,
+        description="One call only: when sold out, join the showtime's waitlist for this "
+        "quantity; the 409 `sold_out` answer then carries `waitlist.entry_id`",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> Self:

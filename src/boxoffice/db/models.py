@@ -11,7 +11,8 @@ import boxoffice.kit.outbox
 import boxoffice.notification.models
 import boxoffice.payment.models
 import boxoffice.review.models
-import boxoffice.venue.models  # noqa: F401 - imported for their tables
+import boxoffice.venue.models
+import boxoffice.waitlist.models  # noqa: F401 - imported for their tables
 from boxoffice.db.base import Base
 
 __all__ = ["Base"]

@@ -1,0 +1,49 @@
+import uuid
+from datetime import datetime
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from boxoffice.booking.schemas import MAX_QUANTITY
+from boxoffice.waitlist.models import EntryStatus
+
+
+class EntryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    showtime_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = Field(
+        default=None, description="An event with exactly one showtime on sale"
+    )
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if (self.showtime_id is None) == (self.event_id is None):
+            raise ValueError("give exactly one of showtime_id and event_id")
+        return self
+
+
+class EntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    showtime_id: uuid.UUID
+    quantity: int
+    status: EntryStatus
+    position: int | None = Field(
+        default=None, description="1 for the next entry to be offered units (waiting only)"
+    )
+    hold_id: uuid.UUID | None = Field(
+        default=None, description="While offered: book it with POST /api/bookings/create"
+    )
+    offer_expires_at: datetime | None
+    created_at: datetime
+
+
+class WaitlistSummary(BaseModel):
+    showtime_id: uuid.UUID
+    entries_waiting: int
+    quantity_waiting: int
+    offers_open: int
+    quantity_offered: int

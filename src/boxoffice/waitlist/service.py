@@ -1,0 +1,350 @@
+"""Joining, leaving, offering returned units to waiting buyers, passing lapsed offers on.
+
+An offer is a real hold (the `holds` table, units claimed through `inventory`), owned by
+the waiting buyer and lapsing at `offer_expires_at`; the buyer accepts it by booking the
+hold (`POST /api/bookings/create`).
+"""
+
+import uuid
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import func, literal, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.booking import holds
+from boxoffice.booking.errors import SalesClosed
+from boxoffice.booking.models import Hold, HoldStatus
+from boxoffice.booking.repository import BookingRepository
+from boxoffice.booking.schemas import HoldCreate
+from boxoffice.catalog.models import Event, Showtime
+from boxoffice.config import WaitlistSettings
+from boxoffice.inventory import claim_service
+from boxoffice.inventory.errors import SeatsUnavailable, ShowtimeNotFound, SoldOut
+from boxoffice.kit.errors import BoxofficeError
+from boxoffice.kit.outbox import Topic, emit
+from boxoffice.waitlist import errors
+from boxoffice.waitlist.models import OPEN, EntryStatus, WaitlistEntry
+from boxoffice.waitlist.schemas import EntryCreate, EntryOut, WaitlistSummary
+
+log = structlog.get_logger(__name__)
+
+
+async def join(session: AsyncSession, user: User, data: EntryCreate) -> WaitlistEntry:
+    """Queue the buyer for `quantity` units; joining twice returns the open entry."""
+    repo = BookingRepository(session)
+    showtime, event, _now = await holds.resolve_showtime(repo, data.showtime_id, data.event_id)
+    holds.check_on_sale(showtime, event, _now)
+    stmt = (
+        insert(WaitlistEntry)
+        .values(
+            id=uuid.uuid4(),
+            showtime_id=showtime.id,
+            user_id=user.id,
+            quantity=min(data.quantity, event.max_tickets_per_booking),
+            status=EntryStatus.waiting,
+            offers_made=0,
+            # The wall clock, not the transaction's: FIFO holds within one transaction too.
+            created_at=func.clock_timestamp(),
+        )
+        .on_conflict_do_nothing(
+            index_elements=["user_id", "showtime_id"],
+            index_where=text("status IN ('waiting', 'offered')"),
+        )
+        .returning(WaitlistEntry.id)
+    )
+    entry_id = (await session.execute(stmt)).scalar_one_or_none()
+    if entry_id is None:
+        entry = await session.scalar(
+            select(WaitlistEntry).where(
+                WaitlistEntry.user_id == user.id,
+                WaitlistEntry.showtime_id == showtime.id,
+                WaitlistEntry.status.in_(OPEN),
+            )
+        )
+        if entry is None:
+            raise errors.EntryClosed("Try again: your entry changed meanwhile")
+        return entry
+    return await session.get_one(WaitlistEntry, entry_id)
+
+
+async def join_after_refusal(
+    session: AsyncSession, user: User, data: EntryCreate
+) -> WaitlistEntry | None:
+    """Join after a sold-out answer, in a savepoint: None when joining is not possible."""
+    try:
+        async with session.begin_nested():
+            return await join(session, user, data)
+    except BoxofficeError:
+        return None
+
+
+async def own_entry(session: AsyncSession, user: User, entry_id: uuid.UUID) -> WaitlistEntry:
+    entry = await session.get(WaitlistEntry, entry_id, populate_existing=True)
+    if entry is None or entry.user_id != user.id:
+        raise errors.EntryNotFound()
+    return entry
+
+
+async def my_entries(session: AsyncSession, user: User) -> list[WaitlistEntry]:
+    return list(
+        (
+            await session.scalars(
+                select(WaitlistEntry)
+                .where(WaitlistEntry.user_id == user.id)
+                .order_by(WaitlistEntry.created_at.desc(), WaitlistEntry.id)
+            )
+        ).all()
+    )
+
+
+async def leave(session: AsyncSession, user: User, entry_id: uuid.UUID) -> WaitlistEntry:
+    """Leave the waitlist; an open offer's hold is released at once."""
+    await own_entry(session, user, entry_id)
+    entry = await session.get_one(
+        WaitlistEntry, entry_id, with_for_update=True, populate_existing=True
+    )
+    if entry.status not in OPEN:
+        raise errors.EntryClosed()
+    if entry.status is EntryStatus.offered and entry.hold_id is not None:
+        await _release_offer_hold(session, entry, HoldStatus.released)
+    entry.status = EntryStatus.left
+    await session.flush()
+    return entry
+
+
+async def _release_offer_hold(
+    session: AsyncSession, entry: WaitlistEntry, status: HoldStatus
+) -> None:
+    if entry.hold_id is None:
+        return
+    repo = BookingRepository(session)
+    hold = await repo.get_hold(entry.hold_id, lock=True)
+    if hold is None or hold.status is not HoldStatus.active:
+        return
+    released = await claim_service.release_hold_units(session, hold.showtime_id, hold.id)
+    await repo.end_hold(hold, status)
+    if released:
+        await emit(
+            session,
+            Topic.units_released,
+            hold.showtime_id,
+            {"showtime_id": str(hold.showtime_id), "unit_ids": released, "reason": "waitlist"},
+        )
+
+
+async def present(session: AsyncSession, entries: list[WaitlistEntry]) -> list[EntryOut]:
+    """Entries with their place in the queue (waiting ones)."""
+    out = []
+    for e in entries:
+        position = None
+        if e.status is EntryStatus.waiting:
+            ahead = await session.scalar(
+                select(func.count())
+                .select_from(WaitlistEntry)
+                .where(
+                    WaitlistEntry.showtime_id == e.showtime_id,
+                    WaitlistEntry.status == EntryStatus.waiting,
+                    tuple_(WaitlistEntry.created_at, WaitlistEntry.id)
+                    < tuple_(literal(e.created_at), literal(e.id)),
+                )
+            )
+            position = 1 + int(ahead or 0)
+        item = EntryOut.model_validate(e)
+        item.position = position
+        if e.status is not EntryStatus.offered:
+            item.hold_id = None
+        out.append(item)
+    return out
+
+
+async def summary(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> WaitlistSummary:
+    """Demand on one showtime, for its event's organizer (or anyone managing any event)."""
+    organizer_id = await session.scalar(
+        select(Event.organizer_id)
+        .join(Showtime, Showtime.event_id == Event.id)
+        .where(Showtime.id == showtime_id)
+    )
+    if organizer_id is None or (
+        organizer_id != user.id and not has_permission(user.role, Permission.event_manage_any)
+    ):
+        raise ShowtimeNotFound()
+    row = (
+        await session.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE status = 'waiting'),"
+                " coalesce(sum(quantity) FILTER (WHERE status = 'waiting'), 0),"
+                " count(*) FILTER (WHERE status = 'offered'),"
+                " coalesce(sum(quantity) FILTER (WHERE status = 'offered'), 0)"
+                " FROM waitlist_entries"
+                " WHERE showtime_id = :id AND status IN ('waiting', 'offered')"
+            ),
+            {"id": showtime_id},
+        )
+    ).one()
+    return WaitlistSummary(
+        showtime_id=showtime_id,
+        entries_waiting=row[0],
+        quantity_waiting=row[1],
+        offers_open=row[2],
+        quantity_offered=row[3],
+    )
+
+
+# ---- the worker's side ----------------------------------------------------------------
+
+_CLAIMABLE_COUNT = text(
+    "SELECT count(*) FROM inventory_units WHERE showtime_id = :id AND "
+    "(state = 'available' OR (state = 'held' AND held_until < now()))"
+)
+
+
+async def offer_released_units(session: AsyncSession, settings: WaitlistSettings) -> int:
+    """Offer units that are free again to waiting entries, first come first served.
+
+    Entries are locked `FOR UPDATE SKIP LOCKED` and units are claimed through inventory's
+    all-or-nothing claims, so concurrent workers never offer one entry or one unit twice.
+    An entry that wants more than is free is passed over for smaller ones behind it.
+    """
+    showtime_ids = (
+        await session.scalars(
+            select(WaitlistEntry.showtime_id)
+            .where(WaitlistEntry.status == EntryStatus.waiting)
+            .distinct()
+        )
+    ).all()
+    offered = 0
+    for showtime_id in showtime_ids:
+        offered += await _offer_showtime(session, showtime_id, settings)
+    return offered
+
+
+async def _offer_showtime(
+    session: AsyncSession, showtime_id: uuid.UUID, settings: WaitlistSettings
+) -> int:
+    repo = BookingRepository(session)
+    found = await repo.showtime_event_now(showtime_id)
+    if found is None:
+        return 0
+    showtime, event, now = found
+    try:
+        holds.check_on_sale(showtime, event, now)
+    except SalesClosed:
+        return 0
+    free = int(await session.scalar(_CLAIMABLE_COUNT, {"id": showtime_id}) or 0)
+    if free == 0:
+        return 0
+    entries = (
+        await session.scalars(
+            select(WaitlistEntry)
+            .where(
+                WaitlistEntry.showtime_id == showtime_id,
+                WaitlistEntry.status == EntryStatus.waiting,
+            )
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+            .limit(settings.offer_batch)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    offered = 0
+    expires_at = now + timedelta(seconds=settings.offer_ttl_seconds)
+    for entry in entries:
+        if entry.quantity > free:
+            continue
+        hold = Hold(
+            id=uuid.uuid4(),
+            showtime_id=showtime_id,
+            user_id=entry.user_id,
+            status=HoldStatus.active,
+            quantity=entry.quantity,
+            created_at=now,
+            expires_at=expires_at,
+            max_expires_at=expires_at,
+        )
+        request = HoldCreate(showtime_id=showtime_id, quantity=entry.quantity, allow_split=True)
+        try:
+            units = await holds.claim(session, hold, request)
+        except (SoldOut, SeatsUnavailable):
+            continue
+        await repo.add(hold)
+        entry.status = EntryStatus.offered
+        entry.hold_id = hold.id
+        entry.offered_at = now
+        entry.offer_expires_at = expires_at
+        entry.offers_made += 1
+        await session.flush()
+        await emit(
+            session,
+            Topic.waitlist_offer_made,
+            entry.id,
+            {
+                "entry_id": str(entry.id),
+                "user_id": str(entry.user_id),
+                "showtime_id": str(showtime_id),
+                "event_id": str(event.id),
+                "event_title": event.title,
+                "quantity": entry.quantity,
+                "hold_id": str(hold.id),
+                "unit_ids": units,
+                "offer_expires_at": expires_at.isoformat(),
+            },
+        )
+        free -= len(units)
+        offered += 1
+        log.info("waitlist_offer_made", entry_id=str(entry.id), showtime_id=str(showtime_id))
+        if free <= 0:
+            break
+    return offered
+
+
+_SETTLE = text(
+    """
+    SELECT e.id, h.status FROM waitlist_entries e LEFT JOIN holds h ON h.id = e.hold_id
+     WHERE e.status = 'offered'
+       AND (e.offer_expires_at < now() OR h.status IS DISTINCT FROM 'active')
+     ORDER BY e.offer_expires_at
+     LIMIT :batch
+     FOR UPDATE OF e SKIP LOCKED
+    """
+)
+
+
+async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tuple[int, int]:
+    """Booked offers become `accepted`; lapsed or released ones `expired` (hold released).
+
+    Returns (accepted, expired). Released units go to the next entries on the next offer run.
+    """
+    rows = (await session.execute(_SETTLE, {"batch": settings.offer_batch})).all()
+    accepted = expired = 0
+    for entry_id, hold_status in rows:
+        entry = await session.get_one(WaitlistEntry, entry_id, populate_existing=True)
+        if hold_status == HoldStatus.converted.value:
+            entry.status = EntryStatus.accepted
+            accepted += 1
+            continue
+        if entry.hold_id is not None:
+            await _release_offer_hold(session, entry, HoldStatus.expired)
+        entry.status = EntryStatus.expired
+        expired += 1
+        await session.flush()
+        event_id = await session.scalar(
+            select(Showtime.event_id).where(Showtime.id == entry.showtime_id)
+        )
+        await emit(
+            session,
+            Topic.waitlist_offer_expired,
+            entry.id,
+            {
+                "entry_id": str(entry.id),
+                "user_id": str(entry.user_id),
+                "showtime_id": str(entry.showtime_id),
+                "event_id": str(event_id),
+                "quantity": entry.quantity,
+                "hold_id": str(entry.hold_id) if entry.hold_id else None,
+            },
+        )
+    await session.flush()
+    return accepted, expired

@@ -1,0 +1,375 @@
+"""Waitlists through HTTP and the job runner, on committed transactions."""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import boxoffice.waitlist.jobs  # noqa: F401  (registers the offer job)
+from boxoffice.auth.models import Role, User
+from boxoffice.config import WaitlistSettings
+from boxoffice.kit.jobs import Worker, enqueue
+from boxoffice.waitlist import service
+from boxoffice.waitlist.jobs import OFFER
+from boxoffice.waitlist.schemas import EntryCreate
+from tests.booking.factories import World, create_world
+from tests.factories import create_user
+
+Headers = Callable[[User], dict[str, str]]
+
+
+@dataclass
+class SoldOut:
+    world: World
+    first: User
+    """Holds the only two seats in a pending booking."""
+    waiting: list[User]
+    booking: dict[str, Any]
+    entries: list[str]
+
+
+async def _sold_out(
+    client: AsyncClient,
+    committed: async_sessionmaker[AsyncSession],
+    auth_headers: Headers,
+    waiting: int = 2,
+) -> SoldOut:
+    async with committed() as session:
+        world = await create_world(session, rows=1, seats_per_row=2)
+        first = await create_user(session)
+        others = [await create_user(session) for _ in range(waiting)]
+        await session.commit()
+    showtime = str(world.showtime.id)
+    booked = await client.post(
+        "/api/bookings", json={"showtime_id": showtime, "quantity": 2}, headers=auth_headers(first)
+    )
+    assert booked.status_code == 201, booked.text
+    entries = []
+    for user in others:
+        refused = await client.post(
+            "/api/bookings",
+            json={"showtime_id": showtime, "quantity": 2},
+            headers=auth_headers(user),
+        )
+        assert refused.status_code == 409
+        body = refused.json()
+        assert body["code"] == "sold_out"
+        entries.append(body["waitlist_entry_id"])
+    return SoldOut(world, first, others, booked.json(), entries)
+
+
+async def _run_offers(committed: async_sessionmaker[AsyncSession]) -> None:
+    async with committed() as session:
+        await enqueue(session, OFFER)
+        await session.commit()
+    assert await Worker(committed).run_until_idle() >= 1
+
+
+async def _entry(client: AsyncClient, headers: dict[str, str], entry_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/waitlists/{entry_id}", headers=headers)
+    assert response.status_code == 200
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def _scalar(committed: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> Any:
+    async with committed() as session:
+        return (await session.execute(text(sql), params)).scalar()
+
+
+class TestJoin:
+    async def test_sold_out_one_call_joins_in_order_and_opting_out_does_not(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        mine = await committing_client.get("/api/waitlists/me", headers=auth_headers(b))
+        assert [e["id"] for e in mine.json()] == [state.entries[0]]
+        assert mine.json()[0]["status"] == "waiting"
+        assert mine.json()[0]["position"] == 1
+        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))["position"] == 2
+        keyed = {**auth_headers(c), "Idempotency-Key": "sold-out-1"}
+        body = {"showtime_id": str(state.world.showtime.id), "quantity": 2}
+        first = await committing_client.post("/api/bookings", json=body, headers=keyed)
+        repeat = await committing_client.post("/api/bookings", json=body, headers=keyed)
+        assert first.status_code == repeat.status_code == 409
+        assert repeat.headers["Idempotent-Replayed"] == "true"
+        assert first.json()["waitlist_entry_id"] == state.entries[1]
+        assert repeat.json()["waitlist_entry_id"] == state.entries[1]
+        async with committed() as session:
+            d = await create_user(session)
+            await session.commit()
+        refused = await committing_client.post(
+            "/api/bookings",
+            json={"showtime_id": str(state.world.showtime.id), "join_waitlist": False},
+            headers=auth_headers(d),
+        )
+        assert refused.status_code == 409
+        assert "waitlist_entry_id" not in refused.json()
+        assert (
+            await committing_client.get("/api/waitlists/me", headers=auth_headers(d))
+        ).json() == []
+
+    async def test_refused_hold_hints_at_the_waitlist_and_joining_twice_is_one_entry(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers, waiting=0)
+        async with committed() as session:
+            buyer = await create_user(session)
+            await session.commit()
+        showtime = str(state.world.showtime.id)
+        refused = await committing_client.post(
+            "/api/bookings/hold-seats",
+            json={"showtime_id": showtime, "quantity": 1},
+            headers=auth_headers(buyer),
+        )
+        assert refused.status_code == 409
+        hint = refused.json()["waitlist"]
+        assert hint["join_url"] == "/api/waitlists"
+        assert hint["showtime_id"] == showtime
+        first = await committing_client.post(
+            hint["join_url"],
+            json={"showtime_id": showtime, "quantity": 1},
+            headers=auth_headers(buyer),
+        )
+        assert first.status_code == 201
+        again = await committing_client.post(
+            hint["join_url"],
+            json={"event_id": str(state.world.event.id), "quantity": 1},
+            headers=auth_headers(buyer),
+        )
+        assert again.json()["id"] == first.json()["id"]
+        bad = await committing_client.post(
+            "/api/waitlists", json={"quantity": 1}, headers=auth_headers(buyer)
+        )
+        assert bad.status_code == 422
+
+
+class TestOffers:
+    async def test_cancellation_offers_the_seats_to_the_first_who_alone_can_book_them(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        cancelled = await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        assert cancelled.status_code == 200
+        await _run_offers(committed)
+        offer = await _entry(committing_client, auth_headers(b), state.entries[0])
+        assert offer["status"] == "offered"
+        assert offer["hold_id"] is not None
+        assert offer["offer_expires_at"] is not None
+        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))[
+            "status"
+        ] == "waiting"
+        payload = await _scalar(
+            committed,
+            "SELECT payload FROM outbox_events WHERE topic = 'waitlist.offer_made'",
+        )
+        assert payload["user_id"] == str(b.id)
+        assert payload["hold_id"] == offer["hold_id"]
+        assert payload["quantity"] == 2
+        assert payload["event_title"] == state.world.event.title
+        unit_ids = [t["unit_id"] for t in state.booking["tickets"]]
+        taken = await committing_client.post(
+            "/api/bookings/hold-seats",
+            json={"showtime_id": str(state.world.showtime.id), "unit_ids": unit_ids},
+            headers=auth_headers(c),
+        )
+        assert taken.status_code == 409
+        booked = await committing_client.post(
+            "/api/bookings/create", json={"hold_id": offer["hold_id"]}, headers=auth_headers(b)
+        )
+        assert booked.status_code == 201, booked.text
+        assert sorted(t["unit_id"] for t in booked.json()["tickets"]) == sorted(unit_ids)
+        await _run_offers(committed)
+        accepted = await _entry(committing_client, auth_headers(b), state.entries[0])
+        assert accepted["status"] == "accepted"
+        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))[
+            "status"
+        ] == "waiting"
+
+    async def test_an_unaccepted_offer_passes_to_the_next_entry(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        await _run_offers(committed)
+        first_hold = (await _entry(committing_client, auth_headers(b), state.entries[0]))["hold_id"]
+        async with committed() as session:
+            await session.execute(
+                text(
+                    "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second'"
+                    " WHERE status = 'offered'"
+                )
+            )
+            await session.execute(
+                text("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :id"),
+                {"id": first_hold},
+            )
+            await session.execute(
+                text(
+                    "UPDATE inventory_units SET held_until = now() - interval '1 second'"
+                    " WHERE hold_id = :id"
+                ),
+                {"id": first_hold},
+            )
+            await session.commit()
+        await _run_offers(committed)
+        assert (await _entry(committing_client, auth_headers(b), state.entries[0]))[
+            "status"
+        ] == "expired"
+        passed = await _entry(committing_client, auth_headers(c), state.entries[1])
+        assert passed["status"] == "offered"
+        assert passed["hold_id"] != first_hold
+        assert await _scalar(
+            committed, "SELECT status FROM holds WHERE id = :id", id=first_hold
+        ) in ("expired",)
+        expired_event = await _scalar(
+            committed, "SELECT payload FROM outbox_events WHERE topic = 'waitlist.offer_expired'"
+        )
+        assert expired_event["user_id"] == str(b.id)
+        assert expired_event["event_id"] == str(state.world.event.id)
+        late = await committing_client.post(
+            "/api/bookings/create", json={"hold_id": first_hold}, headers=auth_headers(b)
+        )
+        assert late.status_code in (409, 410)
+        booked = await committing_client.post(
+            "/api/bookings/create", json={"hold_id": passed["hold_id"]}, headers=auth_headers(c)
+        )
+        assert booked.status_code == 201, booked.text
+
+
+class TestLeaveAndPrivacy:
+    async def test_leaving_an_offer_frees_its_seats_and_strangers_see_nothing(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        await _run_offers(committed)
+        entry = state.entries[0]
+        for method in ("GET", "DELETE"):
+            stranger = await committing_client.request(
+                method, f"/api/waitlists/{entry}", headers=auth_headers(c)
+            )
+            assert stranger.status_code == 404
+            assert stranger.json()["code"] == "waitlist_entry_not_found"
+        hold_id = (await _entry(committing_client, auth_headers(b), entry))["hold_id"]
+        left = await committing_client.delete(f"/api/waitlists/{entry}", headers=auth_headers(b))
+        assert left.status_code == 200
+        assert left.json()["status"] == "left"
+        assert await _scalar(committed, "SELECT status FROM holds WHERE id = :id", id=hold_id) == (
+            "released"
+        )
+        held = await _scalar(
+            committed, "SELECT count(*) FROM inventory_units WHERE hold_id = :id", id=hold_id
+        )
+        assert held == 0
+        twice = await committing_client.delete(f"/api/waitlists/{entry}", headers=auth_headers(b))
+        assert twice.status_code == 409
+        await _run_offers(committed)
+        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))[
+            "status"
+        ] == "offered"
+
+    async def test_organizers_see_demand_of_their_showtimes_only(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        async with committed() as session:
+            other_organizer = await create_user(session, role=Role.organizer)
+            admin = await create_user(session, role=Role.admin)
+            await session.commit()
+        url = f"/api/showtimes/{state.world.showtime.id}/waitlist"
+        for user in (state.world.organizer, admin):
+            summary = await committing_client.get(url, headers=auth_headers(user))
+            assert summary.status_code == 200
+            assert summary.json()["entries_waiting"] == 2
+            assert summary.json()["quantity_waiting"] == 4
+        for user in (other_organizer, state.waiting[0]):
+            refused = await committing_client.get(url, headers=auth_headers(user))
+            assert refused.status_code == 404
+
+
+class TestConcurrentOffers:
+    async def test_racing_offer_runs_never_offer_a_unit_or_an_entry_twice(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, rows=2, seats_per_row=5)
+            buyers = [await create_user(session) for _ in range(12)]
+            await session.commit()
+        async with committed() as session:
+            # 4 of the 10 seats stay free; the rest are sold.
+            await session.execute(
+                text(
+                    "UPDATE inventory_units SET state = 'sold' WHERE id IN (SELECT id FROM"
+                    " inventory_units WHERE showtime_id = :id ORDER BY id LIMIT 6)"
+                ),
+                {"id": world.showtime.id},
+            )
+            for buyer in buyers:
+                await service.join(
+                    session,
+                    buyer,
+                    EntryCreate(showtime_id=world.showtime.id, quantity=1),
+                )
+            await session.commit()
+        settings = WaitlistSettings(offer_batch=2)
+
+        async def run() -> None:
+            async with committed() as session, session.begin():
+                await service.offer_released_units(session, settings)
+
+        await asyncio.gather(*(run() for _ in range(6)))
+        await run()
+        async with committed() as session:
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT e.id, e.offers_made, count(u.id) FROM waitlist_entries e"
+                        " JOIN holds h ON h.id = e.hold_id"
+                        " JOIN inventory_units u ON u.hold_id = h.id AND u.state = 'held'"
+                        " WHERE e.status = 'offered' GROUP BY e.id, e.offers_made"
+                    )
+                )
+            ).all()
+            held = (
+                await session.execute(
+                    text("SELECT count(*) FROM inventory_units WHERE state = 'held'")
+                )
+            ).scalar()
+            holds = (await session.execute(text("SELECT count(*) FROM holds"))).scalar()
+        assert len(rows) == 4
+        assert all(made == 1 and units == 1 for _id, made, units in rows)
+        assert held == 4
+        assert holds == 4
