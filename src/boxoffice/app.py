@@ -25,6 +25,7 @@ from boxoffice.kit.idempotency import install_idempotency
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
 from boxoffice.notification.router import router as notification_router
+from boxoffice.payment.router import bookings_router as payment_bookings_router
 from boxoffice.payment.router import router as payment_router
 from boxoffice.review.router import router as review_router
 from boxoffice.user.router import router as user_router
@@ -41,6 +42,7 @@ ROUTERS = [
     inventory_router,
     booking_router,
     payment_router,
+    payment_bookings_router,
     coupon_router,
     notification_router,
     waitlist_router,

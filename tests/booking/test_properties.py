@@ -112,6 +112,15 @@ async def _step(
                 ),
                 {"id": hold.id},
             )
+            # Time passes for everything this hold became: units of a pending booking made
+            # from it lapse only together with that booking's payment window.
+            await session.execute(
+                text(
+                    "UPDATE bookings SET expires_at = now() - interval '1 second' "
+                    "WHERE hold_id = :id AND status = 'pending_payment'"
+                ),
+                {"id": hold.id},
+            )
         else:
             state["bookings"].append(
                 await service.create_from_hold(session, owner, hold.id, app_settings)
