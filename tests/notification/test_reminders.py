@@ -124,3 +124,25 @@ class TestPushToShowtimeHolders:
 
         assert response.status_code == 404
         assert response.json()["code"] == "showtime_not_found"
+
+
+class TestBookingNoticeWording:
+    async def test_a_confirmed_booking_notice_names_the_event_and_amount(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        relay: Relay,
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer = await create_user(session)
+        await _book_free_seat(client, world, buyer, auth_headers)
+
+        await relay()
+        items = (
+            await client.get("/api/users/me/notifications", headers=auth_headers(buyer))
+        ).json()["items"]
+
+        confirmed = next(i for i in items if i["kind"] == "booking_confirmed")
+        assert confirmed["title"] == f"Booking confirmed: {world.event.title}"
+        assert "$" not in confirmed["body"]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
+from boxoffice.booking.models import Booking
 from boxoffice.catalog.models import Event
 from boxoffice.kit.outbox import OutboxEvent, Topic
 from boxoffice.notification import repository
@@ -49,6 +50,26 @@ def _event_id(event: OutboxEvent) -> uuid.UUID | None:
     return _uuid(event.aggregate_id)
 
 
+async def _with_booking_facts(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any]:
+    """Fill what the templates name (event title, reference, tickets, amount) from the
+    booking the payload points at, where the emitting domain did not carry it."""
+    data = dict(payload)
+    booking_id = _uuid(data.get("booking_id"))
+    booking = await session.get(Booking, booking_id) if booking_id else None
+    if booking is None:
+        return data
+    data.setdefault("booking_reference", str(booking.id)[:8].upper())
+    data.setdefault("ticket_count", booking.quantity)
+    data.setdefault("amount_minor", booking.total_minor)
+    data.setdefault("currency", booking.currency)
+    data.setdefault("event_id", str(booking.event_id))
+    if "event_title" not in data:
+        catalog_event = await session.get(Event, booking.event_id)
+        if catalog_event is not None:
+            data["event_title"] = catalog_event.title
+    return data
+
+
 def _user_topic(kind: NotificationKind) -> Handler:
     """For topics about one user's booking, payment, refund or waitlist offer."""
 
@@ -56,7 +77,7 @@ def _user_topic(kind: NotificationKind) -> Handler:
         user_id = _uuid(event.payload.get("user_id"))
         if user_id is None:
             raise ValueError(f"{event.topic} payload has no valid user_id")
-        return [Intent(user_id, kind, dict(event.payload))]
+        return [Intent(user_id, kind, await _with_booking_facts(session, event.payload))]
 
     return handle
 
