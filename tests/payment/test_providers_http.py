@@ -3,8 +3,9 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.config import Settings
+from boxoffice.kit.signing import hmac_sha256_hex
 from boxoffice.payment.providers.razorpay import RazorpayProvider
-from boxoffice.payment.providers.signing import hmac_sha256_hex, stripe_signature_header
+from boxoffice.payment.providers.signing import stripe_signature_header
 from boxoffice.payment.providers.stripe import StripeProvider
 from tests.factories import bearer, create_user
 from tests.payment.factories import create_payment

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from boxoffice.kit.signing import hmac_sha256_hex
 from boxoffice.payment.providers.base import EventKind, InvalidSignature, ProviderStatus
 from boxoffice.payment.providers.razorpay import RazorpayProvider
-from boxoffice.payment.providers.signing import hmac_sha256_hex
 from tests.payment.fakes import RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET, FakeRazorpay
 
 # razorpay-python signs its test webhooks with the key secret (tests/helpers.py:

@@ -2,9 +2,9 @@ import time
 
 import pytest
 
+from boxoffice.kit.signing import hmac_sha256_hex
 from boxoffice.payment.providers.base import InvalidSignature
 from boxoffice.payment.providers.signing import (
-    hmac_sha256_hex,
     stripe_signature_header,
     verify_hex_signature,
     verify_stripe_signature,

@@ -3,10 +3,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-
-class Money(BaseModel):
-    currency: str
-    amount_minor: int
+from boxoffice.kit.money import Money
 
 
 class AnalyticsScope(BaseModel):

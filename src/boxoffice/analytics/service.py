@@ -16,7 +16,6 @@ from boxoffice.analytics.schemas import (
     AnalyticsScope,
     DailyStat,
     EventUtilization,
-    Money,
     StatsOverview,
     TopEvent,
     Totals,
@@ -24,6 +23,7 @@ from boxoffice.analytics.schemas import (
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.booking.models import BookingStatus
+from boxoffice.kit.money import Money
 from boxoffice.kit.time import utcnow
 
 DEFAULT_DAYS = 30
