@@ -599,3 +599,61 @@ class TestIdempotentMoney:
                 .where(OutboxEvent.topic == Topic.refund_issued.value)
             )
             assert count == 1
+
+
+class TestRefundRaces:
+    async def test_racing_buyer_cancel_staff_refund_and_showtime_cancel_refund_once(
+        self,
+        committing_client: AsyncClient,
+        committing_sandbox: SandboxProvider,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, price_minor=2500)
+            buyer = await create_user(session)
+            admin = await create_user(session, role=Role.admin)
+            await session.commit()
+        booking = await _book(committing_client, settings, buyer, world)
+        started = await _initiate(committing_client, settings, buyer, booking["id"])
+        payment_id = started["payment"]["id"]  # type: ignore[index]
+        paid = await committing_client.post(
+            "/api/payments/confirm",
+            json={"payment_id": payment_id, "card_number": SUCCESS_CARD},
+            headers=bearer(settings, buyer),
+        )
+        assert paid.status_code == 200, paid.text
+
+        responses = await asyncio.gather(
+            committing_client.post(
+                f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+            ),
+            committing_client.post(
+                f"/api/bookings/{booking['id']}/refund", json={}, headers=bearer(settings, admin)
+            ),
+            committing_client.post(
+                f"/api/showtimes/{world.showtime.id}/cancel", headers=bearer(settings, admin)
+            ),
+            committing_client.post(
+                f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+            ),
+        )
+
+        assert all(r.status_code < 500 for r in responses), [r.text for r in responses]
+        assert any(r.status_code == 200 for r in responses[:3])
+        async with committed() as session:
+            payment = await session.get(Payment, uuid.UUID(str(payment_id)))
+            stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
+            states = await unit_states(session, world.showtime)
+            refunds = await session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(OutboxEvent.topic == Topic.refund_issued.value)
+            )
+        assert payment is not None
+        assert stored is not None
+        assert payment.refunded_minor == 5000, "refunded in full, exactly once"
+        assert refunds == 1
+        assert stored.status.value in {"refunded", "cancelled"}
+        assert states.get("sold", 0) == 0
+        assert states.get("held", 0) == 0
