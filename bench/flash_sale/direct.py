@@ -1,9 +1,15 @@
-"""The same claim SQL driven straight through asyncpg (the ceiling), and seed 001's per-seat
-`SELECT ... FOR UPDATE` transaction (the baseline)."""
+"""The API's own sale statements driven straight through asyncpg (the ceiling), and seed
+001's per-seat `SELECT ... FOR UPDATE` transaction (the baseline).
+
+Both make each successful hold into a pending booking, as the HTTP buyers do, with the very
+statements `booking.holds.place_hold` and `booking.service.create_from_hold` send (imported
+from `booking/repository.py` and `inventory/claim_repository.py`, not copied), in the same
+order; the Python around them (pricing, ticket signing, HTTP, auth) is what is left out.
+"""
 
 import asyncio
+import json
 import random
-import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,67 +19,123 @@ import asyncpg
 
 from bench.flash_sale.seed import BenchData
 from bench.flash_sale.workload import ask, percentile
-from boxoffice.inventory import claim_repository as sql
+from boxoffice.booking import repository as booking_sql
+from boxoffice.db.driver import Sql
+from boxoffice.inventory import claim_repository as claim_sql
 
-_PARAM = re.compile(r"(?<![:\w]):(\w+)")
-
-
-def positional(statement: str, names: list[str]) -> str:
-    """SQLAlchemy `:name` parameters as asyncpg `$n` (order given by `names`)."""
-    return _PARAM.sub(lambda m: f"${names.index(m.group(1)) + 1}", statement)
+PRICE_MINOR = 5000
 
 
-_EXPLICIT = ["showtime_id", "hold_id", "held_until", "keys", "quantity", "shard"]
-CLAIM_SEATS = positional(sql._CLAIM_EXPLICIT.replace("{column}", "seat_id"), _EXPLICIT)
-_ANY = ["showtime_id", "section_id", "quantity", "hold_id", "held_until", "shard"]
-CLAIM_ANY = positional(sql._CLAIM_ANY, _ANY)
-LIVE_HOLDS = (
-    "WITH lapsed AS (UPDATE holds SET status = 'expired', ended_at = now() WHERE user_id = $1"
-    " AND showtime_id = $2 AND status = 'active' AND expires_at < now())"
-    " SELECT count(*) FROM holds WHERE user_id = $1 AND showtime_id = $2"
-    " AND status = 'active' AND expires_at >= now()"
-)
-INSERT_HOLD = (
-    "INSERT INTO holds (id, showtime_id, user_id, status, quantity, created_at, expires_at,"
-    " max_expires_at) VALUES ($1, $2, $3, 'active', $4, now(), $5, $5)"
-)
+async def _run(conn: Any, sql: Sql, **params: Any) -> list[Any]:
+    rows: list[Any] = await conn.fetch(sql.text, *sql.args(params))
+    return rows
 
 
 async def _hold_tx(
     conn: Any, data: BenchData, user_id: uuid.UUID, seats: list[int], ga: int
-) -> bool:
+) -> uuid.UUID | None:
+    """`place_hold`: window + buyer lock, live holds, claim, insert, describe."""
     hold_id = uuid.uuid4()
-    until = datetime.now(UTC) + timedelta(minutes=10)
-    shard = random.randrange(sql.VERSION_SHARDS)
     async with conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            f"hold:{user_id}:{data.showtime_id}",
+        window = (
+            await _run(
+                conn,
+                booking_sql.SALE_WINDOW_LOCKING_BUYER,
+                showtime_id=data.showtime_id,
+                buyer_key=f"hold:{user_id}:{data.showtime_id}",
+            )
+        )[0]
+        now = window[10]
+        await _run(
+            conn, booking_sql.COUNT_LIVE_HOLDS, user_id=user_id, showtime_id=data.showtime_id
         )
-        await conn.fetchval(LIVE_HOLDS, user_id, data.showtime_id)
+        until = now + timedelta(seconds=window[9])
+        common = {"showtime_id": data.showtime_id, "hold_id": hold_id, "held_until": until}
+        shard = claim_sql.random_shard()
         if seats:
-            rows = await conn.fetch(
-                CLAIM_SEATS, data.showtime_id, hold_id, until, seats, len(seats), shard
+            rows = await _run(
+                conn, claim_sql.CLAIM_SEATS, **common, keys=seats, quantity=len(seats), shard=shard
             )
-            wanted = len(seats)
         else:
-            rows = await conn.fetch(
-                CLAIM_ANY, data.showtime_id, data.floor_section_id, ga, hold_id, until, shard
+            rows = await _run(
+                conn,
+                claim_sql.CLAIM_ANY,
+                **common,
+                section_id=data.floor_section_id,
+                quantity=ga,
+                shard=shard,
             )
-            wanted = ga
-        if len(rows) < wanted:
-            return False
-        await conn.execute(INSERT_HOLD, hold_id, data.showtime_id, user_id, wanted, until)
-        # The hold becomes a booking straight away in this ceiling run.
-        await conn.execute(
-            "UPDATE holds SET status = 'converted', ended_at = now() WHERE id = $1", hold_id
+        if len(rows) < (len(seats) or ga):
+            return None
+        await _run(
+            conn,
+            booking_sql.INSERT_HOLD,
+            id=hold_id,
+            showtime_id=data.showtime_id,
+            user_id=user_id,
+            quantity=len(rows),
+            created_at=now,
+            expires_at=until,
+            max_expires_at=until,
         )
+        await _run(conn, booking_sql.HOLD_UNITS, hold_ids=[hold_id])
+    return hold_id
+
+
+async def _book_tx(conn: Any, data: BenchData, hold_id: uuid.UUID) -> bool:
+    """`create_from_hold`: lock the hold, window, priced units, attach, booking, tickets."""
+    booking_id = uuid.uuid4()
+    async with conn.transaction():
+        hold = (await _run(conn, booking_sql.LOCK_HOLD, hold_id=hold_id))[0]
+        window = (await _run(conn, booking_sql.SALE_WINDOW, showtime_id=hold[1]))[0]
+        lines = await _run(conn, booking_sql.PRICED_UNITS, hold_id=hold_id)
+        until = window[10] + timedelta(minutes=15)
+        attached = await _run(
+            conn,
+            claim_sql.ATTACH_BOOKING,
+            showtime_id=data.showtime_id,
+            hold_id=hold_id,
+            booking_id=booking_id,
+            held_until=until,
+            shard=claim_sql.random_shard(),
+        )
+        if len(attached) != len(lines):
+            return False
+        await _run(
+            conn,
+            booking_sql.INSERT_BOOKING,
+            id=booking_id,
+            user_id=hold[2],
+            showtime_id=hold[1],
+            event_id=window[3],
+            hold_id=hold_id,
+            quantity=len(lines),
+            total_minor=PRICE_MINOR * len(lines),
+            currency="USD",
+            expires_at=until,
+            meta=json.dumps({"pricing": {"total_minor": PRICE_MINOR * len(lines)}}),
+        )
+        ids = [uuid.uuid4() for _ in lines]
+        await _run(
+            conn,
+            booking_sql.INSERT_TICKETS,
+            booking_id=booking_id,
+            currency="USD",
+            ids=ids,
+            unit_ids=[line[0] for line in lines],
+            section_ids=[line[1] for line in lines],
+            seat_ids=[line[2] for line in lines],
+            labels=[line[3] for line in lines],
+            prices=[PRICE_MINOR for _ in lines],
+            codes=[f"{t.hex}.bench" for t in ids],
+        )
+        await _run(conn, booking_sql.END_HOLD, hold_id=hold_id, status="converted")
     return True
 
 
-async def _per_seat_tx(
+async def _per_seat_hold_tx(
     conn: Any, data: BenchData, user_id: uuid.UUID, seats: list[int], ga: int
-) -> bool:
+) -> uuid.UUID | None:
     """Seed 001: lock each seat row with SELECT ... FOR UPDATE, check it, then update it."""
     hold_id = uuid.uuid4()
     until = datetime.now(UTC) + timedelta(minutes=10)
@@ -110,8 +172,18 @@ async def _per_seat_tx(
                 hold_id,
                 until,
             )
-        await conn.execute(INSERT_HOLD, hold_id, data.showtime_id, user_id, len(ids), until)
-    return True
+        await _run(
+            conn,
+            booking_sql.INSERT_HOLD,
+            id=hold_id,
+            showtime_id=data.showtime_id,
+            user_id=user_id,
+            quantity=len(ids),
+            created_at=datetime.now(UTC),
+            expires_at=until,
+            max_expires_at=until,
+        )
+    return hold_id
 
 
 class _Refused(Exception):
@@ -122,14 +194,17 @@ async def run(
     dsn: str, data: BenchData, *, buyers: int, pool_size: int, seconds: float, baseline: bool
 ) -> dict[str, Any]:
     pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
-    latencies: list[float] = []
+    hold_latencies: list[float] = []
+    book_latencies: list[float] = []
     refusals = 0
+    deadlocks = 0
+    bookings = 0
     units = 0
     deadline = time.perf_counter() + seconds
-    tx = _per_seat_tx if baseline else _hold_tx
+    hold_tx = _per_seat_hold_tx if baseline else _hold_tx
 
     async def buyer(index: int) -> None:
-        nonlocal refusals, units
+        nonlocal refusals, units, bookings, deadlocks
         rng = random.Random(index)
         user_id = data.buyer_ids[index]
         while time.perf_counter() < deadline:
@@ -138,26 +213,41 @@ async def run(
             started = time.perf_counter()
             async with pool.acquire() as conn:
                 try:
-                    ok = await tx(conn, data, user_id, seats, wanted.ga_quantity)
+                    hold_id = await hold_tx(conn, data, user_id, seats, wanted.ga_quantity)
                 except _Refused:
-                    ok = False
-            latencies.append(time.perf_counter() - started)
-            if ok:
-                units += len(seats) or wanted.ga_quantity
-            else:
+                    hold_id = None
+                except asyncpg.DeadlockDetectedError:
+                    # Row locks taken one by one can deadlock; PostgreSQL aborts one buyer.
+                    deadlocks += 1
+                    hold_id = None
+            hold_latencies.append(time.perf_counter() - started)
+            if hold_id is None:
                 refusals += 1
+                continue
+            started = time.perf_counter()
+            async with pool.acquire() as conn:
+                booked = await _book_tx(conn, data, hold_id)
+            book_latencies.append(time.perf_counter() - started)
+            if booked:
+                bookings += 1
+                units += len(seats) or wanted.ga_quantity
 
     started = time.perf_counter()
     await asyncio.gather(*(buyer(i) for i in range(buyers)))
     elapsed = time.perf_counter() - started
     await pool.close()
-    successes = len(latencies) - refusals
+    successes = len(hold_latencies) - refusals
     return {
+        "seconds": round(elapsed, 1),
         "holds_per_s": round(successes / elapsed, 1),
-        "attempts_per_s": round(len(latencies) / elapsed, 1),
+        "hold_attempts_per_s": round(len(hold_latencies) / elapsed, 1),
+        "bookings_per_s": round(bookings / elapsed, 1),
         "refusals": refusals,
-        "units": units,
-        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
-        "p95_ms": round(percentile(latencies, 95) * 1000, 1),
-        "p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "deadlocks": deadlocks,
+        "units_booked": units,
+        "hold_p50_ms": round(percentile(hold_latencies, 50) * 1000, 1),
+        "hold_p95_ms": round(percentile(hold_latencies, 95) * 1000, 1),
+        "hold_p99_ms": round(percentile(hold_latencies, 99) * 1000, 1),
+        "book_p50_ms": round(percentile(book_latencies, 50) * 1000, 1),
+        "book_p99_ms": round(percentile(book_latencies, 99) * 1000, 1),
     }

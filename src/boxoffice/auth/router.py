@@ -209,7 +209,7 @@ async def verify_phone(
     return UserRead.model_validate(verified)
 
 
-def get_oidc_transport(request: Request) -> httpx.AsyncBaseTransport | None:
+async def get_oidc_transport(request: Request) -> httpx.AsyncBaseTransport | None:
     """Transport for calls to the identity provider (tests inject a fake issuer)."""
     transport: httpx.AsyncBaseTransport | None = getattr(request.app.state, "oidc_transport", None)
     return transport
@@ -224,7 +224,7 @@ def _oidc_http(settings: AppSettings, transport: OidcTransport) -> httpx.AsyncCl
     )
 
 
-def get_oidc_cache(request: Request) -> google.OidcDocumentCache:
+async def get_oidc_cache(request: Request) -> google.OidcDocumentCache:
     """The process's cache of discovery documents and key sets, made on first use."""
     cache: google.OidcDocumentCache | None = getattr(request.app.state, "oidc_cache", None)
     if cache is None:

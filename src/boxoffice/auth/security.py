@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -150,7 +151,30 @@ def create_access_token(
     )
 
 
+_VERIFIED: dict[tuple[str, str, str, str], tuple[AccessClaims, int]] = {}
+"""Tokens whose signature and claims were checked, keyed with the key and rules that checked
+them, until their `exp`. Verifying an HS256 JWT costs ~0.3 ms of CPU per request; a buyer
+sends the same token with every request."""
+_VERIFIED_MAX = 50_000
+
+
 def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
+    """The token's claims if it is signed with our key, unexpired and an access token."""
+    key = (settings.jwt_secret.get_secret_value(), settings.jwt_algorithm, settings.issuer, token)
+    cached = _VERIFIED.get(key)
+    if cached is not None:
+        claims, expires = cached
+        if time.time() < expires:
+            return claims
+        del _VERIFIED[key]
+    claims, expires = _verify_access_token(settings, token)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (claims, expires)
+    return claims
+
+
+def _verify_access_token(settings: AuthSettings, token: str) -> tuple[AccessClaims, int]:
     try:
         claims = jwt.decode(
             token,
@@ -167,6 +191,6 @@ def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
             role=Role(claims["role"]),
             token_version=int(claims["tv"]),
             session_id=uuid.UUID(sid) if sid else None,
-        )
+        ), int(claims["exp"])
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc

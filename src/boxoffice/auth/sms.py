@@ -24,7 +24,7 @@ class LogSmsSender:
         log.warning("sms_not_sent_development_sender", phone=phone, text=text)
 
 
-def get_sms_sender(request: Request) -> SmsSender:
+async def get_sms_sender(request: Request) -> SmsSender:
     """The app's sender: `app.state.sms_sender` when set, else the log sender."""
     sender: SmsSender | None = getattr(request.app.state, "sms_sender", None)
     return sender or LogSmsSender()

@@ -4,14 +4,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking import holds, service
-from boxoffice.booking.models import Booking
-from boxoffice.booking.schemas import BookingCreate, HoldCreate
+from boxoffice.booking.schemas import BookingCreate, BookingOut, HoldCreate
 from boxoffice.config import Settings
 
 
 async def book(
     session: AsyncSession, user: User, data: BookingCreate, settings: Settings
-) -> Booking:
+) -> BookingOut:
     """Seed 001's one call: best available (or GA places) held and booked in one go.
 
     Not enough places gives 409 `sold_out`; the router then joins the waitlist (see

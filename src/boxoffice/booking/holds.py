@@ -1,17 +1,18 @@
 """Hold rules: who may hold what, for how long; stock changes go through `inventory`."""
 
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking import errors
 from boxoffice.booking.models import Hold, HoldStatus
-from boxoffice.booking.repository import BookingRepository
+from boxoffice.booking.repository import BookingRepository, HoldRow, SaleWindow
 from boxoffice.booking.schemas import HeldUnit, HoldCreate
 from boxoffice.booking.schemas import Hold as HoldOut
-from boxoffice.catalog.models import Event, EventStatus, Showtime, ShowtimeStatus
+from boxoffice.catalog.models import EventStatus, ShowtimeStatus
 from boxoffice.config import BookingSettings
 from boxoffice.inventory import claim_service
 from boxoffice.inventory.errors import SectionNotFound, SoldOut
@@ -19,8 +20,12 @@ from boxoffice.kit.outbox import Topic, emit
 
 
 async def resolve_showtime(
-    repo: BookingRepository, showtime_id: uuid.UUID | None, event_id: uuid.UUID | None
-) -> tuple[Showtime, Event, datetime]:
+    repo: BookingRepository,
+    showtime_id: uuid.UUID | None,
+    event_id: uuid.UUID | None,
+    *,
+    lock_buyer: uuid.UUID | None = None,
+) -> SaleWindow:
     """The showtime named, or the one showtime of the event that is on sale."""
     if showtime_id is None:
         candidates = await repo.showtimes_on_sale(event_id) if event_id else []
@@ -29,58 +34,65 @@ async def resolve_showtime(
         if len(candidates) > 1:
             raise errors.ShowtimeRequired()
         showtime_id = candidates[0]
-    found = await repo.showtime_event_now(showtime_id)
-    if found is None:
+    window = await repo.sale_window(showtime_id, lock_buyer=lock_buyer)
+    if window is None:
         raise errors.SalesClosed("No such showtime is on sale")
-    return found
+    return window
 
 
-def check_on_sale(showtime: Showtime, event: Event, now: datetime) -> None:
-    if event.status is not EventStatus.published or showtime.status is not ShowtimeStatus.scheduled:
+def check_on_sale(window: SaleWindow) -> None:
+    if (
+        window.event_status is not EventStatus.published
+        or window.showtime_status is not ShowtimeStatus.scheduled
+    ):
         raise errors.SalesClosed()
-    if event.sale_starts_at is not None and now < event.sale_starts_at:
+    now = window.now
+    if window.sale_starts_at is not None and now < window.sale_starts_at:
         raise errors.SalesClosed(
-            "Sales have not started yet", extra={"sale_starts_at": event.sale_starts_at.isoformat()}
+            "Sales have not started yet",
+            extra={"sale_starts_at": window.sale_starts_at.isoformat()},
         )
-    if (event.sale_ends_at is not None and now > event.sale_ends_at) or now >= showtime.starts_at:
+    if (window.sale_ends_at is not None and now > window.sale_ends_at) or now >= window.starts_at:
         raise errors.SalesClosed("Sales have ended")
 
 
 async def place_hold(
     session: AsyncSession, user: User, data: HoldCreate, settings: BookingSettings
-) -> Hold:
+) -> HoldRow:
     """Claim units for the buyer, all or nothing, for the event's hold TTL."""
     repo = BookingRepository(session)
-    showtime, event, now = await resolve_showtime(repo, data.showtime_id, data.event_id)
-    check_on_sale(showtime, event, now)
+    window = await resolve_showtime(repo, data.showtime_id, data.event_id, lock_buyer=user.id)
+    check_on_sale(window)
     quantity = len(data.seat_ids or data.unit_ids or []) or (data.quantity or 0)
-    if quantity > event.max_tickets_per_booking:
+    if quantity > window.max_tickets_per_booking:
         raise errors.TicketCapExceeded(
-            f"At most {event.max_tickets_per_booking} tickets per booking",
-            extra={"max_tickets_per_booking": event.max_tickets_per_booking},
+            f"At most {window.max_tickets_per_booking} tickets per booking",
+            extra={"max_tickets_per_booking": window.max_tickets_per_booking},
         )
-    await repo.lock_buyer(user.id, showtime.id)
-    if await repo.count_live_holds(user.id, showtime.id) >= settings.active_holds_per_showtime:
+    if (
+        await repo.count_live_holds(user.id, window.showtime_id)
+        >= settings.active_holds_per_showtime
+    ):
         raise errors.HoldLimitReached()
-    expires_at = now + timedelta(seconds=event.hold_ttl_seconds)
-    hold = Hold(
+    now = window.now
+    hold = HoldRow(
         id=uuid.uuid4(),
-        showtime_id=showtime.id,
+        showtime_id=window.showtime_id,
         user_id=user.id,
         status=HoldStatus.active,
         quantity=quantity,
         created_at=now,
-        expires_at=expires_at,
+        expires_at=now + timedelta(seconds=window.hold_ttl_seconds),
         max_expires_at=now
-        + timedelta(seconds=max(settings.hold_max_seconds, event.hold_ttl_seconds)),
+        + timedelta(seconds=max(settings.hold_max_seconds, window.hold_ttl_seconds)),
     )
     # Claim first: a refused claim changed nothing, so no empty hold row is left behind.
     await claim(session, hold, data)
-    await repo.add(hold)
+    await repo.insert_hold(hold)
     return hold
 
 
-async def claim(session: AsyncSession, hold: Hold, data: HoldCreate) -> list[int]:
+async def claim(session: AsyncSession, hold: Hold | HoldRow, data: HoldCreate) -> list[int]:
     """Claim the units a hold request asks for under `hold`."""
     if data.seat_ids or data.unit_ids:
         return await claim_service.claim_units(
@@ -182,7 +194,7 @@ async def live_holds(
     return list(await BookingRepository(session).live_holds(user.id, showtime_id))
 
 
-async def describe(session: AsyncSession, holds: list[Hold]) -> list[HoldOut]:
+async def describe(session: AsyncSession, holds: Sequence[Hold | HoldRow]) -> list[HoldOut]:
     """Holds with the units each still holds."""
     units = await BookingRepository(session).hold_units([h.id for h in holds]) if holds else {}
     return [

@@ -15,7 +15,9 @@ from boxoffice.booking.models import (
     Ticket,
     TicketStatus,
 )
-from boxoffice.catalog.models import Event, Showtime
+from boxoffice.catalog.models import Event, EventStatus, Showtime, ShowtimeStatus
+from boxoffice.db import driver
+from boxoffice.db.driver import Sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,62 @@ class UnitLine:
     label: str
     price_minor: int | None
     currency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleWindow:
+    """What deciding a sale needs of a showtime and its event, and the transaction's clock."""
+
+    showtime_id: uuid.UUID
+    showtime_status: ShowtimeStatus
+    starts_at: datetime
+    event_id: uuid.UUID
+    organizer_id: uuid.UUID
+    event_status: EventStatus
+    sale_starts_at: datetime | None
+    sale_ends_at: datetime | None
+    max_tickets_per_booking: int
+    hold_ttl_seconds: int
+    now: datetime
+
+    @classmethod
+    def of(cls, showtime: Showtime, event: Event, now: datetime) -> "SaleWindow":
+        return cls(
+            showtime.id,
+            showtime.status,
+            showtime.starts_at,
+            event.id,
+            event.organizer_id,
+            event.status,
+            event.sale_starts_at,
+            event.sale_ends_at,
+            event.max_tickets_per_booking,
+            event.hold_ttl_seconds,
+            now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRow:
+    id: uuid.UUID
+    showtime_id: uuid.UUID
+    user_id: uuid.UUID
+    status: HoldStatus
+    quantity: int
+    created_at: datetime
+    expires_at: datetime
+    max_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    id: uuid.UUID
+    unit_id: int
+    section_id: uuid.UUID
+    seat_id: int | None
+    label: str
+    price_minor: int
+    code: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +108,68 @@ _LINE_COLUMNS = """
       LEFT JOIN price_tiers pt ON pt.showtime_id = u.showtime_id AND pt.section_id = u.section_id
 """
 
-_UNIT_LINES = text(
+
+# The statements every hold and every booking runs, in plain asyncpg (`db.driver`);
+# bench/flash_sale drives these same statements directly as its ceiling.
+
+_WINDOW_COLUMNS = """
+    SELECT s.id, s.status, s.starts_at, e.id, e.organizer_id, e.status, e.sale_starts_at,
+           e.sale_ends_at, e.max_tickets_per_booking, e.hold_ttl_seconds, now()
+"""
+SALE_WINDOW = Sql(
+    _WINDOW_COLUMNS
+    + " FROM showtimes s JOIN events e ON e.id = s.event_id WHERE s.id = :showtime_id"
+)
+SALE_WINDOW_LOCKING_BUYER = Sql(
+    _WINDOW_COLUMNS
+    + """, pg_advisory_xact_lock(hashtextextended(:buyer_key, 0))
+      FROM showtimes s JOIN events e ON e.id = s.event_id WHERE s.id = :showtime_id"""
+)
+"""The window, after taking the buyer's per-showtime lock (one buyer's holds queue, no
+one else's do)."""
+
+COUNT_LIVE_HOLDS = Sql(
+    """
+    WITH lapsed AS (
+        UPDATE holds SET status = 'expired', ended_at = now()
+         WHERE user_id = :user_id AND showtime_id = :showtime_id
+           AND status = 'active' AND expires_at < now()
+    )
+    SELECT count(*) FROM holds
+     WHERE user_id = :user_id AND showtime_id = :showtime_id
+       AND status = 'active' AND expires_at >= now()
+    """
+)
+"""Live holds of a buyer; lapsed ones are marked expired on the way (lazy expiry)."""
+
+INSERT_HOLD = Sql(
+    """
+    INSERT INTO holds (id, showtime_id, user_id, status, quantity, created_at, expires_at,
+                       max_expires_at)
+    VALUES (:id, :showtime_id, :user_id, 'active', :quantity, :created_at, :expires_at,
+            :max_expires_at)
+    """
+)
+
+HOLD_UNITS = Sql(
+    """
+    SELECT u.hold_id, u.id, u.section_id, u.seat_id,
+           CASE WHEN s.id IS NULL THEN sec.name
+                ELSE sec.name || ' ' || s.row_label || '-' || s.number END
+      FROM inventory_units u
+      JOIN sections sec ON sec.id = u.section_id
+      LEFT JOIN seats s ON s.id = u.seat_id
+     WHERE u.hold_id = ANY(:hold_ids) AND u.state = 'held' AND u.booking_id IS NULL
+     ORDER BY u.id
+    """
+)
+
+LOCK_HOLD = Sql(
+    "SELECT id, showtime_id, user_id, status, quantity, created_at, expires_at, max_expires_at"
+    " FROM holds WHERE id = :hold_id FOR UPDATE"
+)
+
+PRICED_UNITS = Sql(
     _LINE_COLUMNS
     + """
      WHERE u.hold_id = :hold_id AND u.state = 'held' AND u.booking_id IS NULL
@@ -58,6 +177,35 @@ _UNIT_LINES = text(
      ORDER BY u.id
     """
 )
+
+INSERT_BOOKING = Sql(
+    """
+    INSERT INTO bookings (id, user_id, showtime_id, event_id, hold_id, status, quantity,
+                          total_minor, currency, expires_at, version, complimentary, metadata)
+    VALUES (:id, :user_id, :showtime_id, :event_id, :hold_id, 'pending_payment', :quantity,
+            :total_minor, :currency, :expires_at, 1, false, :meta)
+    RETURNING created_at
+    """
+)
+
+INSERT_TICKETS = Sql(
+    """
+    INSERT INTO tickets (id, booking_id, unit_id, section_id, seat_id, label, price_minor,
+                         currency, status, code)
+    SELECT t.id, :booking_id, t.unit_id, t.section_id, t.seat_id, t.label, t.price_minor,
+           :currency, 'pending', t.code
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:unit_ids AS bigint[]),
+                  CAST(:section_ids AS uuid[]), CAST(:seat_ids AS bigint[]),
+                  CAST(:labels AS text[]), CAST(:prices AS bigint[]), CAST(:codes AS text[]))
+           AS t(id, unit_id, section_id, seat_id, label, price_minor, code)
+    """
+)
+
+REPRICE_BOOKING = Sql(
+    "UPDATE bookings SET total_minor = :total_minor, metadata = :meta WHERE id = :id"
+)
+
+END_HOLD = Sql("UPDATE holds SET status = :status, ended_at = now() WHERE id = :hold_id")
 
 
 class BookingRepository:
@@ -98,31 +246,97 @@ class BookingRepository:
             )
         ).all()
 
-    async def lock_buyer(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> None:
-        """Serialise one buyer's hold requests on one showtime (others never wait)."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"hold:{user_id}:{showtime_id}"},
+    async def sale_window(
+        self, showtime_id: uuid.UUID, *, lock_buyer: uuid.UUID | None = None
+    ) -> SaleWindow | None:
+        """The showtime's sale window and the clock; with `lock_buyer`, that buyer's hold
+        requests for the showtime are serialised from here to the end of the transaction."""
+        if lock_buyer is None:
+            row = await driver.fetchrow(self.session, SALE_WINDOW, {"showtime_id": showtime_id})
+        else:
+            row = await driver.fetchrow(
+                self.session,
+                SALE_WINDOW_LOCKING_BUYER,
+                {"showtime_id": showtime_id, "buyer_key": f"hold:{lock_buyer}:{showtime_id}"},
+            )
+        if row is None:
+            return None
+        return SaleWindow(
+            row[0],
+            ShowtimeStatus(row[1]),
+            row[2],
+            row[3],
+            row[4],
+            EventStatus(row[5]),
+            row[6],
+            row[7],
+            row[8],
+            row[9],
+            row[10],
         )
 
     async def count_live_holds(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> int:
         """Live holds of a buyer; lapsed ones are marked expired on the way (lazy expiry)."""
-        result = await self.session.execute(
-            text(
-                """
-                WITH lapsed AS (
-                    UPDATE holds SET status = 'expired', ended_at = now()
-                     WHERE user_id = :user_id AND showtime_id = :showtime_id
-                       AND status = 'active' AND expires_at < now()
-                )
-                SELECT count(*) FROM holds
-                 WHERE user_id = :user_id AND showtime_id = :showtime_id
-                   AND status = 'active' AND expires_at >= now()
-                """
-            ),
-            {"user_id": user_id, "showtime_id": showtime_id},
+        row = await driver.fetchrow(
+            self.session, COUNT_LIVE_HOLDS, {"user_id": user_id, "showtime_id": showtime_id}
         )
-        return int(result.scalar_one())
+        return int(row[0])
+
+    async def insert_hold(self, hold: HoldRow) -> None:
+        await driver.execute(
+            self.session,
+            INSERT_HOLD,
+            {
+                "id": hold.id,
+                "showtime_id": hold.showtime_id,
+                "user_id": hold.user_id,
+                "quantity": hold.quantity,
+                "created_at": hold.created_at,
+                "expires_at": hold.expires_at,
+                "max_expires_at": hold.max_expires_at,
+            },
+        )
+
+    async def lock_hold(self, hold_id: uuid.UUID) -> HoldRow | None:
+        row = await driver.fetchrow(self.session, LOCK_HOLD, {"hold_id": hold_id})
+        if row is None:
+            return None
+        return HoldRow(row[0], row[1], row[2], HoldStatus(row[3]), row[4], row[5], row[6], row[7])
+
+    async def end_hold_now(self, hold_id: uuid.UUID, status: HoldStatus) -> None:
+        await driver.execute(self.session, END_HOLD, {"hold_id": hold_id, "status": status.value})
+
+    async def insert_booking(self, values: dict[str, Any]) -> datetime:
+        """A pending booking; returns its `created_at`."""
+        row = await driver.fetchrow(self.session, INSERT_BOOKING, values)
+        created_at: datetime = row[0]
+        return created_at
+
+    async def reprice_booking(self, booking_id: uuid.UUID, total_minor: int, meta: str) -> None:
+        await driver.execute(
+            self.session,
+            REPRICE_BOOKING,
+            {"id": booking_id, "total_minor": total_minor, "meta": meta},
+        )
+
+    async def insert_tickets(
+        self, booking_id: uuid.UUID, currency: str, tickets: Sequence[NewTicket]
+    ) -> None:
+        await driver.execute(
+            self.session,
+            INSERT_TICKETS,
+            {
+                "booking_id": booking_id,
+                "currency": currency,
+                "ids": [t.id for t in tickets],
+                "unit_ids": [t.unit_id for t in tickets],
+                "section_ids": [t.section_id for t in tickets],
+                "seat_ids": [t.seat_id for t in tickets],
+                "labels": [t.label for t in tickets],
+                "prices": [t.price_minor for t in tickets],
+                "codes": [t.code for t in tickets],
+            },
+        )
 
     async def add(self, obj: Any) -> None:
         self.session.add(obj)
@@ -145,29 +359,15 @@ class BookingRepository:
         return (await self.session.scalars(query.order_by(Hold.created_at))).all()
 
     async def hold_units(self, hold_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[UnitLine]]:
-        result = await self.session.execute(
-            text(
-                """
-                SELECT u.hold_id, u.id, u.section_id, u.seat_id,
-                       CASE WHEN s.id IS NULL THEN sec.name
-                            ELSE sec.name || ' ' || s.row_label || '-' || s.number END
-                  FROM inventory_units u
-                  JOIN sections sec ON sec.id = u.section_id
-                  LEFT JOIN seats s ON s.id = u.seat_id
-                 WHERE u.hold_id = ANY(:hold_ids) AND u.state = 'held' AND u.booking_id IS NULL
-                 ORDER BY u.id
-                """
-            ),
-            {"hold_ids": list(hold_ids)},
-        )
+        rows = await driver.fetch(self.session, HOLD_UNITS, {"hold_ids": list(hold_ids)})
         lines: dict[uuid.UUID, list[UnitLine]] = {h: [] for h in hold_ids}
-        for hold_id, unit_id, section_id, seat_id, label in result:
+        for hold_id, unit_id, section_id, seat_id, label in rows:
             lines[hold_id].append(UnitLine(unit_id, section_id, seat_id, label, None, None))
         return lines
 
     async def priced_units(self, hold_id: uuid.UUID) -> list[UnitLine]:
-        result = await self.session.execute(_UNIT_LINES, {"hold_id": hold_id})
-        return [UnitLine(*row) for row in result]
+        rows = await driver.fetch(self.session, PRICED_UNITS, {"hold_id": hold_id})
+        return [UnitLine(*row) for row in rows]
 
     async def priced_units_by_id(self, unit_ids: Sequence[int]) -> list[UnitLine]:
         result = await self.session.execute(

@@ -119,10 +119,9 @@ async def hold_status(
 async def create_booking(
     data: HoldRef, session: Session, user: CurrentUser, settings: AppSettings, idem: Idempotent
 ) -> BookingOut:
-    booking = await service.create_from_hold(
+    out = await service.create_from_hold(
         session, user, data.hold_id, settings, coupon_code=data.coupon_code
     )
-    out = await _one(session, booking)
     await idem.record(session, 201, out)
     return out
 
@@ -142,7 +141,7 @@ async def book(
     idem: Idempotent,
 ) -> BookingOut | JSONResponse:
     try:
-        booking = await flows.book(session, user, data, settings)
+        out = await flows.book(session, user, data, settings)
     except SoldOut as exc:
         if data.hold_id is not None or not data.join_waitlist:
             raise
@@ -175,7 +174,6 @@ async def book(
         )
         await idem.record(session, refused.status_code, json.loads(bytes(refused.body)))
         return refused
-    out = await _one(session, booking)
     await idem.record(session, 201, out)
     return out
 

@@ -1,5 +1,6 @@
 """Booking rules: create from a hold, confirm, cancel, expire; listings with ownership."""
 
+import json
 import uuid
 from dataclasses import asdict, replace
 from datetime import timedelta
@@ -14,10 +15,9 @@ from boxoffice.booking.models import (
     Booking,
     BookingStatus,
     HoldStatus,
-    Ticket,
     TicketStatus,
 )
-from boxoffice.booking.repository import BookingFilters, BookingRepository
+from boxoffice.booking.repository import BookingFilters, BookingRepository, NewTicket
 from boxoffice.booking.schemas import BookingOut, TicketOut
 from boxoffice.booking.tickets import ticket_code
 from boxoffice.config import Settings
@@ -36,20 +36,24 @@ async def create_from_hold(
     settings: Settings,
     *,
     coupon_code: str | None = None,
-) -> Booking:
+) -> BookingOut:
     """Price the hold's units (less a coupon's discount) and move them into a booking that
     waits for payment. The price breakdown is kept in `metadata.pricing`; each ticket's
-    `price_minor` is what the buyer pays for it (the basis of per-ticket refunds)."""
+    `price_minor` is what the buyer pays for it (the basis of per-ticket refunds).
+
+    Every booking runs this, so its statements are plain asyncpg (see `db.driver`) and the
+    answer is built from what the transaction wrote, not read back.
+    """
     repo = BookingRepository(session)
-    hold = await repo.get_hold(hold_id, lock=True)
+    hold = await repo.lock_hold(hold_id)
     if hold is None or hold.user_id != user.id:
         raise errors.HoldNotFound()
     if hold.status is not HoldStatus.active:
         raise errors.HoldNotActive()
-    found = await repo.showtime_event_now(hold.showtime_id)
-    if found is None:
+    window = await repo.sale_window(hold.showtime_id)
+    if window is None:
         raise errors.HoldNotFound()
-    _showtime, event, now = found
+    now = window.now
     if hold.expires_at < now:
         raise errors.HoldExpired()
     lines = await repo.priced_units(hold.id)
@@ -60,71 +64,99 @@ async def create_from_hold(
     currencies = {line.currency for line in lines}
     if len(currencies) != 1:
         raise errors.NotPriced("The held seats are priced in different currencies")
-    booking = Booking(
-        id=uuid.uuid4(),
-        user_id=user.id,
-        showtime_id=hold.showtime_id,
-        event_id=event.id,
-        hold_id=hold.id,
-        status=BookingStatus.pending_payment,
-        quantity=len(lines),
-        total_minor=sum(line.price_minor or 0 for line in lines),
-        currency=currencies.pop() or "",
-        expires_at=now + timedelta(seconds=settings.booking.payment_window_seconds),
-        version=1,
-        complimentary=False,
-    )
-    await repo.add(booking)
+    currency = currencies.pop() or ""
+    booking_id = uuid.uuid4()
+    expires_at = now + timedelta(seconds=settings.booking.payment_window_seconds)
     attached = await claim_service.attach_booking_units(
-        session, hold.showtime_id, hold.id, booking.id, booking.expires_at
+        session, hold.showtime_id, hold.id, booking_id, expires_at
     )
     if len(attached) != len(lines):
         raise errors.HoldExpired("Some of the held seats were lost; hold them again")
-    # The coupon row is locked last, after every stock change of this transaction: the
-    # stock version shards are always locked before it, never after (no deadlock).
     unit_prices = [line.price_minor or 0 for line in lines]
-    discount_minor = 0
+    breakdown = price_breakdown(unit_prices, currency)
+    values = {
+        "id": booking_id,
+        "user_id": user.id,
+        "showtime_id": hold.showtime_id,
+        "event_id": window.event_id,
+        "hold_id": hold.id,
+        "quantity": len(lines),
+        "total_minor": breakdown.total_minor,
+        "currency": currency,
+        "expires_at": expires_at,
+        "meta": json.dumps({"pricing": {**asdict(breakdown), "coupon_code": None}}),
+    }
+    created_at = await repo.insert_booking(values)
     if coupon_code is not None:
+        # The coupon row is locked after every stock change of this transaction: the stock
+        # version shards are always locked before it, never after (no deadlock).
         discount = await coupon_service.redeem(
             session,
             coupon_code,
             user.id,
-            event.id,
-            event.organizer_id,
-            booking.total_minor,
-            booking.currency,
-            booking.id,
+            window.event_id,
+            window.organizer_id,
+            breakdown.total_minor,
+            currency,
+            booking_id,
         )
-        discount_minor = discount.amount_minor
-    breakdown = price_breakdown(unit_prices, booking.currency, discount_minor=discount_minor)
-    booking.total_minor = breakdown.total_minor
-    booking.meta = {
-        "pricing": {
-            **asdict(breakdown),
-            "coupon_code": coupon_code.upper() if coupon_code else None,
-        }
-    }
-    for line, priced in zip(lines, breakdown.tickets, strict=True):
-        ticket_id = uuid.uuid4()
-        session.add(
-            Ticket(
-                id=ticket_id,
-                booking_id=booking.id,
-                unit_id=line.unit_id,
-                section_id=line.section_id,
-                seat_id=line.seat_id,
-                label=line.label,
-                price_minor=priced.total_minor,
-                currency=booking.currency,
+        breakdown = price_breakdown(unit_prices, currency, discount_minor=discount.amount_minor)
+    pricing = {**asdict(breakdown), "coupon_code": coupon_code.upper() if coupon_code else None}
+    if coupon_code is not None:
+        await repo.reprice_booking(
+            booking_id, breakdown.total_minor, json.dumps({"pricing": pricing})
+        )
+    tickets = [
+        NewTicket(
+            id=ticket_id,
+            unit_id=line.unit_id,
+            section_id=line.section_id,
+            seat_id=line.seat_id,
+            label=line.label,
+            price_minor=priced.total_minor,
+            code=ticket_code(settings, ticket_id, line.unit_id),
+        )
+        for line, priced in zip(lines, breakdown.tickets, strict=True)
+        for ticket_id in (uuid.uuid4(),)
+    ]
+    await repo.insert_tickets(booking_id, currency, tickets)
+    await repo.end_hold_now(hold.id, HoldStatus.converted)
+    if breakdown.total_minor == 0:
+        booking = await _reload(repo, booking_id)
+        confirmed = await _confirm(session, booking, booking.version, complimentary=False)
+        return (await present(session, [confirmed]))[0]
+    return BookingOut(
+        id=booking_id,
+        user_id=user.id,
+        showtime_id=hold.showtime_id,
+        event_id=window.event_id,
+        hold_id=hold.id,
+        status=BookingStatus.pending_payment,
+        quantity=len(lines),
+        total_minor=breakdown.total_minor,
+        currency=currency,
+        expires_at=expires_at,
+        version=1,
+        complimentary=False,
+        pricing=pricing,
+        created_at=created_at,
+        confirmed_at=None,
+        cancelled_at=None,
+        tickets=[
+            TicketOut(
+                id=t.id,
+                unit_id=t.unit_id,
+                section_id=t.section_id,
+                seat_id=t.seat_id,
+                label=t.label,
+                price_minor=t.price_minor,
+                currency=currency,
                 status=TicketStatus.pending,
-                code=ticket_code(settings, ticket_id, line.unit_id),
+                code=None,
             )
-        )
-    await repo.end_hold(hold, HoldStatus.converted)
-    await session.flush()
-    if booking.total_minor == 0:
-        return await _confirm(session, booking, booking.version, complimentary=False)
-    return await _reload(repo, booking.id)
+            for t in sorted(tickets, key=lambda t: t.label)
+        ],
+    )
 
 
 async def _confirm(

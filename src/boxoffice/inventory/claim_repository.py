@@ -12,17 +12,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.db import driver
+from boxoffice.db.driver import Sql
 
 VERSION_SHARDS = 16
 
 _CLAIMABLE = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
 
 
-def _bumping(change_sql: str) -> str:
+def _bumping(change_sql: str) -> Sql:
     """Wrap `UPDATE ... RETURNING u.id` so one version shard is bumped iff rows changed."""
-    return f"""
+    return Sql(f"""
     WITH changed AS ({change_sql}),
     bump AS (
         INSERT INTO inventory_versions (showtime_id, shard, version)
@@ -31,7 +33,7 @@ def _bumping(change_sql: str) -> str:
         DO UPDATE SET version = inventory_versions.version + 1
     )
     SELECT id FROM changed
-    """  # noqa: S608
+    """)  # noqa: S608
 
 
 _HOLD_SET = (
@@ -42,8 +44,7 @@ _HOLD_SET = (
 # Explicit seats: a requested row that another buyer's transaction has locked is being
 # claimed by them, so it counts as taken at once (SKIP LOCKED) instead of making this buyer
 # queue behind them; lock waits would pile up connections in a flash sale.
-_CLAIM_EXPLICIT = _bumping(
-    f"""
+_CLAIM_EXPLICIT_SQL = f"""
     UPDATE inventory_units u {_HOLD_SET}
       FROM (WITH c AS (SELECT u.id FROM inventory_units u
                         WHERE u.showtime_id = :showtime_id AND u.{{column}} = ANY(:keys)
@@ -53,11 +54,12 @@ _CLAIM_EXPLICIT = _bumping(
      WHERE u.id = c.id
     RETURNING u.id
     """  # noqa: S608
-)
+CLAIM_SEATS = _bumping(_CLAIM_EXPLICIT_SQL.replace("{column}", "seat_id"))
+CLAIM_UNITS = _bumping(_CLAIM_EXPLICIT_SQL.replace("{column}", "id"))
 
 # General admission: any N claimable places of the section, skipping rows other buyers hold
 # locks on, so concurrent buyers take different rows instead of queueing.
-_CLAIM_ANY = _bumping(
+CLAIM_ANY = _bumping(
     f"""
     UPDATE inventory_units u {_HOLD_SET}
       FROM (WITH c AS (SELECT u.id FROM inventory_units u
@@ -102,7 +104,7 @@ _EXTEND_HOLD = _bumping(
     """
 )
 
-_ATTACH_BOOKING = _bumping(
+ATTACH_BOOKING = _bumping(
     """
     UPDATE inventory_units u
        SET booking_id = :booking_id, held_until = :held_until, updated_at = now()
@@ -144,14 +146,41 @@ _FREE_BOOKING_UNITS = _bumping(
 )
 
 
+def random_shard() -> int:
+    """The version shard a statement bumps: spread so buyers don't queue on one row."""
+    return random.randrange(VERSION_SHARDS)  # noqa: S311
+
+
+_VERSION = Sql(
+    "SELECT COALESCE(sum(version), 0) FROM inventory_versions WHERE showtime_id = :showtime_id"
+)
+
+
+def _by_key(column: str) -> tuple[Sql, Sql]:
+    return (
+        Sql(
+            f"SELECT u.id FROM inventory_units u "  # noqa: S608
+            f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) "
+            f"AND {_CLAIMABLE} FOR UPDATE SKIP LOCKED"
+        ),
+        Sql(
+            f"SELECT u.id, u.seat_id FROM inventory_units u "  # noqa: S608
+            f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) ORDER BY u.id"
+        ),
+    )
+
+
+_FREE_SEATS = _by_key("seat_id")
+_FREE_UNITS = _by_key("id")
+
+
 class ClaimRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def _ids(self, sql: str, params: dict[str, Any]) -> list[int]:
-        params = {**params, "shard": random.randrange(VERSION_SHARDS)}  # noqa: S311
-        result = await self.session.execute(text(sql), params)
-        return [int(r[0]) for r in result]
+    async def _ids(self, sql: Sql, params: dict[str, Any]) -> list[int]:
+        params = {**params, "shard": random_shard()}
+        return [int(r[0]) for r in await driver.fetch(self.session, sql, params)]
 
     async def claim_explicit(
         self,
@@ -162,9 +191,11 @@ class ClaimRepository:
         unit_ids: Sequence[int] = (),
         seat_ids: Sequence[int] = (),
     ) -> list[int]:
-        column, keys = ("seat_id", list(seat_ids)) if seat_ids else ("id", list(unit_ids))
+        statement, keys = (
+            (CLAIM_SEATS, list(seat_ids)) if seat_ids else (CLAIM_UNITS, list(unit_ids))
+        )
         return await self._ids(
-            _CLAIM_EXPLICIT.replace("{column}", column),
+            statement,
             {
                 "showtime_id": showtime_id,
                 "hold_id": hold_id,
@@ -183,7 +214,7 @@ class ClaimRepository:
         held_until: datetime,
     ) -> list[int]:
         return await self._ids(
-            _CLAIM_ANY,
+            CLAIM_ANY,
             {
                 "showtime_id": showtime_id,
                 "section_id": section_id,
@@ -229,7 +260,7 @@ class ClaimRepository:
         held_until: datetime,
     ) -> list[int]:
         return await self._ids(
-            _ATTACH_BOOKING,
+            ATTACH_BOOKING,
             {
                 "showtime_id": showtime_id,
                 "hold_id": hold_id,
@@ -263,38 +294,16 @@ class ClaimRepository:
         return await self._ids(_FREE_BOOKING_UNITS, {**params, "unit_ids": list(unit_ids)})
 
     async def showtime_version(self, showtime_id: uuid.UUID) -> int:
-        result = await self.session.execute(
-            text(
-                "SELECT COALESCE(sum(version), 0) FROM inventory_versions "
-                "WHERE showtime_id = :showtime_id"
-            ),
-            {"showtime_id": showtime_id},
-        )
-        return int(result.scalar_one())
+        row = await driver.fetchrow(self.session, _VERSION, {"showtime_id": showtime_id})
+        return int(row[0])
 
     async def units_by_key(
         self, showtime_id: uuid.UUID, *, unit_ids: Sequence[int] = (), seat_ids: Sequence[int] = ()
     ) -> list[tuple[int, int | None, bool]]:
         """(unit id, seat id, free) of the given units or seats: free means claimable and
         not being claimed by another transaction (their rows are locked and skipped)."""
-        column, keys = ("seat_id", list(seat_ids)) if seat_ids else ("id", list(unit_ids))
-        params = {"showtime_id": showtime_id, "keys": keys}
-        free = {
-            int(r[0])
-            for r in await self.session.execute(
-                text(
-                    f"SELECT u.id FROM inventory_units u "  # noqa: S608
-                    f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) "
-                    f"AND {_CLAIMABLE} FOR UPDATE SKIP LOCKED"
-                ),
-                params,
-            )
-        }
-        result = await self.session.execute(
-            text(
-                f"SELECT u.id, u.seat_id FROM inventory_units u "  # noqa: S608
-                f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) ORDER BY u.id"
-            ),
-            params,
-        )
-        return [(int(r[0]), r[1], int(r[0]) in free) for r in result]
+        free_sql, all_sql = _FREE_SEATS if seat_ids else _FREE_UNITS
+        params = {"showtime_id": showtime_id, "keys": list(seat_ids or unit_ids)}
+        free = {int(r[0]) for r in await driver.fetch(self.session, free_sql, params)}
+        rows = await driver.fetch(self.session, all_sql, params)
+        return [(int(r[0]), r[1], int(r[0]) in free) for r in rows]

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -250,12 +251,13 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
-        exc = cast(DBAPIError, exc)
-        mapped = _SQLSTATE_PROBLEMS.get(_sqlstate(exc) or "")
+        # SQLAlchemy's wrapper, or asyncpg's own error from a plain statement (db.driver).
+        sqlstate = _sqlstate(exc) if isinstance(exc, DBAPIError) else getattr(exc, "sqlstate", None)
+        mapped = _SQLSTATE_PROBLEMS.get(sqlstate or "")
         if mapped is None:
             return await on_unexpected(request, exc)
         status, code, title = mapped
-        log.info("db_error_mapped", sqlstate=_sqlstate(exc), status=status)
+        log.info("db_error_mapped", sqlstate=sqlstate, status=status)
         return problem(request, status=status, code=code, title=title)
 
     async def on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
@@ -278,6 +280,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(PoolTimeoutError, on_pool_timeout)
     app.add_exception_handler(DBAPIError, on_db_error)
+    app.add_exception_handler(asyncpg.PostgresError, on_db_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -117,7 +117,7 @@ def create_rate_limiter(settings: Settings) -> RateLimiter:
     return InMemoryRateLimiter()
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     """The app's limiter, made on first use (tests may set `app.state.rate_limiter`)."""
     state = request.app.state
     limiter: RateLimiter | None = getattr(state, "rate_limiter", None)

@@ -18,7 +18,7 @@ from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.booking import holds
 from boxoffice.booking.errors import SalesClosed
 from boxoffice.booking.models import Hold, HoldStatus
-from boxoffice.booking.repository import BookingRepository
+from boxoffice.booking.repository import BookingRepository, SaleWindow
 from boxoffice.booking.schemas import HoldCreate
 from boxoffice.catalog.models import Event, Showtime
 from boxoffice.config import WaitlistSettings
@@ -36,15 +36,15 @@ log = structlog.get_logger(__name__)
 async def join(session: AsyncSession, user: User, data: EntryCreate) -> WaitlistEntry:
     """Queue the buyer for `quantity` units; joining twice returns the open entry."""
     repo = BookingRepository(session)
-    showtime, event, _now = await holds.resolve_showtime(repo, data.showtime_id, data.event_id)
-    holds.check_on_sale(showtime, event, _now)
+    window = await holds.resolve_showtime(repo, data.showtime_id, data.event_id)
+    holds.check_on_sale(window)
     stmt = (
         insert(WaitlistEntry)
         .values(
             id=uuid.uuid4(),
-            showtime_id=showtime.id,
+            showtime_id=window.showtime_id,
             user_id=user.id,
-            quantity=min(data.quantity, event.max_tickets_per_booking),
+            quantity=min(data.quantity, window.max_tickets_per_booking),
             status=EntryStatus.waiting,
             offers_made=0,
             # The wall clock, not the transaction's: FIFO holds within one transaction too.
@@ -61,7 +61,7 @@ async def join(session: AsyncSession, user: User, data: EntryCreate) -> Waitlist
         entry = await session.scalar(
             select(WaitlistEntry).where(
                 WaitlistEntry.user_id == user.id,
-                WaitlistEntry.showtime_id == showtime.id,
+                WaitlistEntry.showtime_id == window.showtime_id,
                 WaitlistEntry.status.in_(OPEN),
             )
         )
@@ -231,7 +231,7 @@ async def _offer_showtime(
         return 0
     showtime, event, now = found
     try:
-        holds.check_on_sale(showtime, event, now)
+        holds.check_on_sale(SaleWindow.of(showtime, event, now))
     except SalesClosed:
         return 0
     free = int(await session.scalar(_CLAIMABLE_COUNT, {"id": showtime_id}) or 0)
