@@ -183,7 +183,8 @@ HANDLERS: dict[str, Handler] = {
     Topic.notification_pushed: _on_push,
     Topic.showtime_reminder: _on_showtime_reminder,
 }
-"""Topics absent here (e.g. inventory.units_released) reach webhooks and the broker only."""
+"""Topics absent here (e.g. inventory.units_released) notify nobody; they still reach
+reactions (`reactions.REACTIONS`), webhooks and the broker."""
 
 
 async def organizer_of(session: AsyncSession, event: OutboxEvent) -> uuid.UUID | None:
