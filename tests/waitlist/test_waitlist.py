@@ -72,6 +72,29 @@ async def _run_offers(committed: async_sessionmaker[AsyncSession]) -> None:
     assert await Worker(committed).run_until_idle() >= 1
 
 
+async def _lapse_offers(committed: async_sessionmaker[AsyncSession], hold_id: str) -> None:
+    """Move the open offers' deadline, and their hold's, into the past."""
+    async with committed() as session:
+        await session.execute(
+            text(
+                "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second'"
+                " WHERE status = 'offered'"
+            )
+        )
+        await session.execute(
+            text("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :id"),
+            {"id": hold_id},
+        )
+        await session.execute(
+            text(
+                "UPDATE inventory_units SET held_until = now() - interval '1 second'"
+                " WHERE hold_id = :id"
+            ),
+            {"id": hold_id},
+        )
+        await session.commit()
+
+
 async def _entry(client: AsyncClient, headers: dict[str, str], entry_id: str) -> dict[str, Any]:
     response = await client.get(f"/api/waitlists/{entry_id}", headers=headers)
     assert response.status_code == 200
@@ -219,25 +242,7 @@ class TestOffers:
         )
         await _run_offers(committed)
         first_hold = (await _entry(committing_client, auth_headers(b), state.entries[0]))["hold_id"]
-        async with committed() as session:
-            await session.execute(
-                text(
-                    "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second'"
-                    " WHERE status = 'offered'"
-                )
-            )
-            await session.execute(
-                text("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :id"),
-                {"id": first_hold},
-            )
-            await session.execute(
-                text(
-                    "UPDATE inventory_units SET held_until = now() - interval '1 second'"
-                    " WHERE hold_id = :id"
-                ),
-                {"id": first_hold},
-            )
-            await session.commit()
+        await _lapse_offers(committed, first_hold)
         await _run_offers(committed)
         assert (await _entry(committing_client, auth_headers(b), state.entries[0]))[
             "status"
@@ -253,6 +258,7 @@ class TestOffers:
         )
         assert expired_event["user_id"] == str(b.id)
         assert expired_event["event_id"] == str(state.world.event.id)
+        assert expired_event["event_title"] == state.world.event.title
         late = await committing_client.post(
             "/api/bookings/create", json={"hold_id": first_hold}, headers=auth_headers(b)
         )
@@ -334,6 +340,37 @@ class TestReturnedUnitsAreOfferedPromptly:
 
         runs = await _scalar(committed, "SELECT count(*) FROM jobs WHERE kind = :kind", kind=OFFER)
         assert runs == 1
+
+
+class TestLapsedOffer:
+    async def test_a_lapsed_offer_tells_its_buyer_and_passes_on(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        await _run_offers(committed)
+        offer = await _entry(committing_client, auth_headers(b), state.entries[0])
+        await _lapse_offers(committed, offer["hold_id"])
+        await _run_offers(committed)
+
+        await _relay_until_idle(committed)
+
+        notices = (
+            await committing_client.get("/api/users/me/notifications", headers=auth_headers(b))
+        ).json()["items"]
+        assert [(n["kind"], n["title"]) for n in notices] == [
+            ("waitlist_offer_expired", f"Offer expired: {state.world.event.title}"),
+            ("waitlist_offer", f"Seats available: {state.world.event.title}"),
+        ]
+        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))[
+            "status"
+        ] == "offered"
 
 
 class TestLeaveAndPrivacy:

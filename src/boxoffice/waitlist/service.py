@@ -330,9 +330,13 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
         entry.status = EntryStatus.expired
         expired += 1
         await session.flush()
-        event_id = await session.scalar(
-            select(Showtime.event_id).where(Showtime.id == entry.showtime_id)
-        )
+        event_id, event_title = (
+            await session.execute(
+                select(Event.id, Event.title)
+                .join(Showtime, Showtime.event_id == Event.id)
+                .where(Showtime.id == entry.showtime_id)
+            )
+        ).one()
         await emit(
             session,
             Topic.waitlist_offer_expired,
@@ -342,6 +346,7 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
                 "user_id": str(entry.user_id),
                 "showtime_id": str(entry.showtime_id),
                 "event_id": str(event_id),
+                "event_title": event_title,
                 "quantity": entry.quantity,
                 "hold_id": str(entry.hold_id) if entry.hold_id else None,
             },
