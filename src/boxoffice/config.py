@@ -236,11 +236,18 @@ class BrokerSettings(BaseSettings):
     model_config = _group("BROKER_")
 
     url: str | None = None
-    """`amqp://...` (RabbitMQ) or `nats://...` (NATS). Unset: no broker, events stay inside."""
+    """`amqp://...` / `amqps://...` (RabbitMQ), `nats://...` / `tls://...` (NATS) or
+    `kafka://host:port[,host:port...]` (Kafka bootstrap servers). Unset: no broker, events
+    stay inside."""
     exchange: str = "boxoffice.events"
     """RabbitMQ topic exchange events are published to, routing key = topic."""
     subject_prefix: str = "boxoffice.events"
     """NATS subject prefix; the subject is `<prefix>.<topic>`."""
+    kafka_topic: str = "boxoffice.events"
+    """Kafka topic every event is published to; key = aggregate id, `topic` header = topic."""
+    kafka_idempotence: bool = True
+    """Idempotent Kafka producer (acks=all either way). Turn off only for brokers that lack
+    it (e.g. Tansu); consumers deduplicate on the `message-id` header regardless."""
 
 
 class WebhookSettings(BaseSettings):

@@ -85,3 +85,31 @@ class TestWorkers:
         finally:
             PERIODIC.clear()
             PERIODIC.update(saved)
+
+
+class TestEnqueueUnlessQueued:
+    async def test_a_queued_copy_serves_but_not_a_started_or_later_one(
+        self, session: AsyncSession
+    ) -> None:
+        first = await enqueue(session, "test.record", {"n": 1}, unless_queued=True)
+        again = await enqueue(session, "test.record", {"n": 1}, unless_queued=True)
+        other = await enqueue(session, "test.record", {"n": 2}, unless_queued=True)
+        assert again == first
+        assert other != first
+
+        await session.execute(
+            text("UPDATE jobs SET status = 'running' WHERE id = :id"), {"id": first}
+        )
+        after_start = await enqueue(session, "test.record", {"n": 1}, unless_queued=True)
+        assert after_start != first
+
+        await session.execute(
+            text("UPDATE jobs SET run_at = now() + interval '1 minute' WHERE id = :id"),
+            {"id": after_start},
+        )
+        sooner = await enqueue(session, "test.record", {"n": 1}, unless_queued=True)
+        assert sooner not in (first, after_start)
+        queued = await session.scalar(
+            text("SELECT count(*) FROM jobs WHERE kind = 'test.record' AND status = 'queued'")
+        )
+        assert queued == 3

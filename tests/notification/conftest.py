@@ -1,8 +1,9 @@
-"""Fixtures of the notification tests: a relay that runs inside the test's transaction, and
-an e-mail sender that records what it was asked to send."""
+"""Fixtures of the notification tests: a relay that runs inside the test's transaction, an
+e-mail sender that records what it was asked to send, and a Kafka-protocol broker."""
 
+import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from boxoffice.notification.dispatcher import Dispatcher, EmailChannel, InAppChannel
 from boxoffice.notification.email import OutgoingEmail
 from boxoffice.notification.relay import relay_once
+from tests.notification.kafka_broker import tansu_broker
 
 
 class RecordingEmailSender:
@@ -66,3 +68,15 @@ def new_id() -> str:
 
 
 Relay = Callable[[], Awaitable[int]]
+
+
+@pytest.fixture(scope="session")
+def kafka_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`BOXOFFICE_TEST_KAFKA_URL` (`kafka://host:port`) when set, else a Tansu broker started
+    for this test session and stopped after it."""
+    external = os.environ.get("BOXOFFICE_TEST_KAFKA_URL")
+    if external:
+        yield external
+        return
+    with tansu_broker(tmp_path_factory.mktemp("tansu")) as url:
+        yield url

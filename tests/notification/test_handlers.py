@@ -12,7 +12,7 @@ from boxoffice.notification.dispatcher import Dispatcher, InAppChannel
 from boxoffice.notification.models import Notification
 from boxoffice.notification.relay import run_relay
 from tests.factories import create_event, create_user
-from tests.notification.conftest import Relay, new_id
+from tests.notification.conftest import RecordingEmailSender, Relay, new_id
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -70,6 +70,34 @@ class TestShowtimeChanged:
         assert "2026-12-01T19:30:00+00:00" in item["body"]
         assert "user_ids" not in item["data"]
         assert await titles(client, auth_headers(other)) == []
+
+
+class TestWaitlistOfferExpired:
+    async def test_the_buyer_is_told_in_app_and_not_by_email_unless_asked(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        relay: Relay,
+        outbox_sender: RecordingEmailSender,
+    ) -> None:
+        buyer, other = await create_user(session), await create_user(session)
+        await emit(
+            session,
+            Topic.waitlist_offer_expired,
+            new_id(),
+            {"user_id": str(buyer.id), "event_title": "Open Air", "quantity": 2},
+        )
+
+        await relay()
+
+        body = (await client.get("/api/users/me/notifications", headers=auth_headers(buyer))).json()
+        [item] = body["items"]
+        assert item["kind"] == "waitlist_offer_expired"
+        assert item["title"] == "Offer expired: Open Air"
+        assert "went to the next person waiting" in item["body"]
+        assert await titles(client, auth_headers(other)) == []
+        assert outbox_sender.sent == []
 
 
 class TestRunRelay:

@@ -11,8 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import boxoffice.waitlist.jobs  # noqa: F401  (registers the offer job)
 from boxoffice.auth.models import Role, User
-from boxoffice.config import WaitlistSettings
+from boxoffice.config import NotificationSettings, WaitlistSettings
 from boxoffice.kit.jobs import Worker, enqueue
+from boxoffice.kit.outbox import Topic, emit
+from boxoffice.notification.dispatcher import Dispatcher, InAppChannel
+from boxoffice.notification.relay import run_relay
 from boxoffice.waitlist import service
 from boxoffice.waitlist.jobs import OFFER
 from boxoffice.waitlist.schemas import EntryCreate
@@ -67,6 +70,29 @@ async def _run_offers(committed: async_sessionmaker[AsyncSession]) -> None:
         await enqueue(session, OFFER)
         await session.commit()
     assert await Worker(committed).run_until_idle() >= 1
+
+
+async def _lapse_offers(committed: async_sessionmaker[AsyncSession], hold_id: str) -> None:
+    """Move the open offers' deadline, and their hold's, into the past."""
+    async with committed() as session:
+        await session.execute(
+            text(
+                "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second'"
+                " WHERE status = 'offered'"
+            )
+        )
+        await session.execute(
+            text("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :id"),
+            {"id": hold_id},
+        )
+        await session.execute(
+            text(
+                "UPDATE inventory_units SET held_until = now() - interval '1 second'"
+                " WHERE hold_id = :id"
+            ),
+            {"id": hold_id},
+        )
+        await session.commit()
 
 
 async def _entry(client: AsyncClient, headers: dict[str, str], entry_id: str) -> dict[str, Any]:
@@ -216,25 +242,7 @@ class TestOffers:
         )
         await _run_offers(committed)
         first_hold = (await _entry(committing_client, auth_headers(b), state.entries[0]))["hold_id"]
-        async with committed() as session:
-            await session.execute(
-                text(
-                    "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second'"
-                    " WHERE status = 'offered'"
-                )
-            )
-            await session.execute(
-                text("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = :id"),
-                {"id": first_hold},
-            )
-            await session.execute(
-                text(
-                    "UPDATE inventory_units SET held_until = now() - interval '1 second'"
-                    " WHERE hold_id = :id"
-                ),
-                {"id": first_hold},
-            )
-            await session.commit()
+        await _lapse_offers(committed, first_hold)
         await _run_offers(committed)
         assert (await _entry(committing_client, auth_headers(b), state.entries[0]))[
             "status"
@@ -250,6 +258,7 @@ class TestOffers:
         )
         assert expired_event["user_id"] == str(b.id)
         assert expired_event["event_id"] == str(state.world.event.id)
+        assert expired_event["event_title"] == state.world.event.title
         late = await committing_client.post(
             "/api/bookings/create", json={"hold_id": first_hold}, headers=auth_headers(b)
         )
@@ -258,6 +267,110 @@ class TestOffers:
             "/api/bookings/create", json={"hold_id": passed["hold_id"]}, headers=auth_headers(c)
         )
         assert booked.status_code == 201, booked.text
+
+
+async def _relay_until_idle(committed: async_sessionmaker[AsyncSession]) -> None:
+    await asyncio.wait_for(
+        run_relay(
+            asyncio.Event(),
+            committed,
+            Dispatcher([InAppChannel()]),
+            NotificationSettings(),
+            until_idle=True,
+        ),
+        timeout=30,
+    )
+
+
+class TestReturnedUnitsAreOfferedPromptly:
+    async def test_relayed_release_queues_an_offer_run_for_its_showtime(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        worker = Worker(committed)
+        await worker.sync_schedules()
+        async with committed() as session:
+            # The periodic offer run is an hour away: only the release can trigger an offer.
+            await session.execute(text("UPDATE job_schedules SET next_run_at = now() + '1h'"))
+            await session.commit()
+        cancelled = await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        assert cancelled.status_code == 200
+        assert await worker.run_until_idle() == 0
+
+        await _relay_until_idle(committed)
+
+        queued = await _scalar(
+            committed,
+            "SELECT payload FROM jobs WHERE kind = :kind AND status = 'queued'",
+            kind=OFFER,
+        )
+        assert queued == {"showtime_id": str(state.world.showtime.id)}
+        assert await worker.run_until_idle() == 1
+        offer = await _entry(committing_client, auth_headers(b), state.entries[0])
+        assert offer["status"] == "offered"
+        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))[
+            "status"
+        ] == "waiting"
+
+    async def test_releases_relayed_before_the_run_starts_share_one_run(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers, waiting=1)
+        showtime = str(state.world.showtime.id)
+        async with committed() as session:
+            for _ in range(3):
+                await emit(
+                    session,
+                    Topic.units_released,
+                    showtime,
+                    {"showtime_id": showtime, "unit_ids": [], "reason": "test"},
+                )
+            await session.commit()
+
+        await _relay_until_idle(committed)
+
+        runs = await _scalar(committed, "SELECT count(*) FROM jobs WHERE kind = :kind", kind=OFFER)
+        assert runs == 1
+
+
+class TestLapsedOffer:
+    async def test_a_lapsed_offer_tells_its_buyer_and_passes_on(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        await _run_offers(committed)
+        offer = await _entry(committing_client, auth_headers(b), state.entries[0])
+        await _lapse_offers(committed, offer["hold_id"])
+        await _run_offers(committed)
+
+        await _relay_until_idle(committed)
+
+        notices = (
+            await committing_client.get("/api/users/me/notifications", headers=auth_headers(b))
+        ).json()["items"]
+        assert [(n["kind"], n["title"]) for n in notices] == [
+            ("waitlist_offer_expired", f"Offer expired: {state.world.event.title}"),
+            ("waitlist_offer", f"Seats available: {state.world.event.title}"),
+        ]
+        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))[
+            "status"
+        ] == "offered"
 
 
 class TestLeaveAndPrivacy:

@@ -115,6 +115,29 @@ def every(seconds: int, kind: str, name: str | None = None) -> None:
     PERIODIC[name or kind] = Periodic(name or kind, kind, seconds)
 
 
+_INSERT = (
+    "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts) "
+    "VALUES (:kind, CAST(:payload AS jsonb), 'queued', "
+    "now() + make_interval(secs => :delay), 0, :max_attempts) RETURNING id"
+)
+
+# The same job, not started yet and due no later than the new one would be.
+_INSERT_UNLESS_QUEUED = """
+    WITH queued AS (
+        SELECT id FROM jobs
+         WHERE kind = :kind AND payload = CAST(:payload AS jsonb) AND status = 'queued'
+           AND run_at <= now() + make_interval(secs => :delay)
+         LIMIT 1),
+    inserted AS (
+        INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts)
+        SELECT :kind, CAST(:payload AS jsonb), 'queued',
+               now() + make_interval(secs => :delay), 0, :max_attempts
+         WHERE NOT EXISTS (SELECT 1 FROM queued)
+        RETURNING id)
+    SELECT id FROM inserted UNION ALL SELECT id FROM queued
+"""
+
+
 async def enqueue(
     session: AsyncSession,
     kind: str,
@@ -122,14 +145,17 @@ async def enqueue(
     *,
     delay_seconds: float = 0,
     max_attempts: int = 5,
+    unless_queued: bool = False,
 ) -> int:
-    """Queue a job in the caller's transaction: it is dropped if that transaction rolls back."""
+    """Queue a job in the caller's transaction: it is dropped if that transaction rolls back.
+
+    `unless_queued`: when the same job (kind and payload) is queued, not started yet and due
+    as soon, return its id instead of queueing another. Only for callers whose changes are
+    already committed (a job that has not started yet sees them); concurrent callers may
+    still queue one each.
+    """
     result = await session.execute(
-        text(
-            "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts) "
-            "VALUES (:kind, CAST(:payload AS jsonb), 'queued', "
-            "now() + make_interval(secs => :delay), 0, :max_attempts) RETURNING id"
-        ),
+        text(_INSERT_UNLESS_QUEUED if unless_queued else _INSERT),
         {
             "kind": kind,
             "payload": _json(payload or {}),

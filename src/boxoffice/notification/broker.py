@@ -1,14 +1,15 @@
-"""Publishes every domain event to a message broker (FastStream: RabbitMQ or NATS).
+"""Publishes every domain event to a message broker (FastStream: RabbitMQ, NATS or Kafka).
 
 The broker is an optional fan-out to other systems, never a place where truth lives. Each
 message carries the outbox event id as its message id (RabbitMQ `message_id`, NATS
-`Nats-Msg-Id` header, which JetStream also uses to drop duplicates), so consumers
-deduplicate redeliveries.
+`Nats-Msg-Id` header, which JetStream also uses to drop duplicates, Kafka `message-id`
+header), so consumers deduplicate redeliveries.
 """
 
 import json
 from typing import Protocol
 
+from faststream.kafka import KafkaBroker
 from faststream.nats import NatsBroker
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
@@ -85,6 +86,52 @@ class NatsPublisher:
         await self.broker.stop()
 
 
+def kafka_bootstrap_servers(url: str) -> list[str]:
+    """`kafka://host:port[,host:port...]` -> `["host:port", ...]`."""
+    servers = [s.strip() for s in url.split("://", 1)[-1].strip("/").split(",") if s.strip()]
+    if not servers:
+        raise ValueError(f"BOXOFFICE_BROKER_URL: no Kafka bootstrap server in {url!r}")
+    return servers
+
+
+class KafkaPublisher:
+    """Publishes to one Kafka topic, keyed by the aggregate id: every event of one booking,
+    showtime, ... lands on one partition, in the order the relay published it.
+
+    Headers: `message-id` and `correlation_id` (the event id, to deduplicate on), `topic`
+    (the domain topic, e.g. `booking.confirmed`, to filter on without parsing the body).
+    """
+
+    def __init__(self, url: str, settings: BrokerSettings) -> None:
+        self.broker = KafkaBroker(
+            kafka_bootstrap_servers(url),
+            acks="all",
+            enable_idempotence=settings.kafka_idempotence,
+            client_id="boxoffice",
+        )
+        self.topic = settings.kafka_topic
+        self._started = False
+
+    async def publish(self, event: OutboxEvent) -> None:
+        if not self._started:
+            await self.broker.start()
+            self._started = True
+        await self.broker.publish(
+            json.dumps(event_message(event)),
+            topic=self.topic,
+            key=event.aggregate_id.encode(),
+            headers={
+                "message-id": str(event.id),
+                "topic": event.topic,
+                "content-type": "application/json",
+            },
+            correlation_id=str(event.id),
+        )
+
+    async def close(self) -> None:
+        await self.broker.stop()
+
+
 def event_publisher(settings: BrokerSettings) -> EventPublisher | None:
     """The publisher the URL's scheme names, or None when no broker is configured."""
     if not settings.url:
@@ -94,4 +141,8 @@ def event_publisher(settings: BrokerSettings) -> EventPublisher | None:
         return RabbitPublisher(settings.url, settings)
     if scheme in {"nats", "tls"}:
         return NatsPublisher(settings.url, settings)
-    raise ValueError(f"BOXOFFICE_BROKER_URL: unsupported scheme {scheme!r} (amqp or nats)")
+    if scheme == "kafka":
+        return KafkaPublisher(settings.url, settings)
+    raise ValueError(
+        f"BOXOFFICE_BROKER_URL: unsupported scheme {scheme!r} (amqp, amqps, nats, tls or kafka)"
+    )

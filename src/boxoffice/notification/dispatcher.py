@@ -1,10 +1,10 @@
-"""Fan-out of one domain event: to users through their channels, to organizers' webhooks,
-and to the message broker.
+"""Fan-out of one domain event: to the work it starts in other domains (reactions), to users
+through their channels, to organizers' webhooks, and to the message broker.
 
-Everything runs inside the relay's transaction for the event: rows written here (in-app
-notifications, webhook deliveries) commit together with the event's `delivered_at`, so they
-are written exactly once; external sends (e-mail, broker) happen at least once and carry
-the event id for deduplication.
+Everything runs inside the relay's transaction for the event: rows written here (queued
+jobs, in-app notifications, webhook deliveries) commit together with the event's
+`delivered_at`, so they are written exactly once; external sends (e-mail, broker) happen at
+least once and carry the event id for deduplication.
 """
 
 import json
@@ -24,6 +24,7 @@ from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sende
 from boxoffice.notification.handlers import HANDLERS, Intent, organizer_of
 from boxoffice.notification.models import Channel
 from boxoffice.notification.preferences import wants
+from boxoffice.notification.reactions import REACTIONS
 from boxoffice.notification.templates import Rendered, render
 
 
@@ -129,6 +130,9 @@ class Dispatcher:
         )
 
     async def dispatch(self, session: AsyncSession, event: OutboxEvent) -> None:
+        reaction = REACTIONS.get(event.topic)
+        if reaction is not None:
+            await reaction(session, event)
         handler = HANDLERS.get(event.topic)
         intents = await handler(session, event) if handler else []
         if intents:

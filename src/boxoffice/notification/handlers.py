@@ -176,6 +176,7 @@ HANDLERS: dict[str, Handler] = {
     Topic.payment_failed: _user_topic(NotificationKind.payment_failed),
     Topic.refund_issued: _user_topic(NotificationKind.refund_issued),
     Topic.waitlist_offer_made: _user_topic(NotificationKind.waitlist_offer),
+    Topic.waitlist_offer_expired: _user_topic(NotificationKind.waitlist_offer_expired),
     Topic.event_published: _on_event_published,
     Topic.sale_started: _on_sale_started,
     Topic.event_cancelled: _on_event_cancelled,
@@ -183,7 +184,8 @@ HANDLERS: dict[str, Handler] = {
     Topic.notification_pushed: _on_push,
     Topic.showtime_reminder: _on_showtime_reminder,
 }
-"""Topics absent here (e.g. inventory.units_released) reach webhooks and the broker only."""
+"""Topics absent here (e.g. inventory.units_released) notify nobody; they still reach
+reactions (`reactions.REACTIONS`), webhooks and the broker."""
 
 
 async def organizer_of(session: AsyncSession, event: OutboxEvent) -> uuid.UUID | None:

@@ -36,6 +36,8 @@ class NotificationKind(enum.StrEnum):
     new_event = "new_event"
     """A followed organizer published an event."""
     waitlist_offer = "waitlist_offer"
+    waitlist_offer_expired = "waitlist_offer_expired"
+    """An offer lapsed unbooked; its seats went to the next buyer waiting."""
     announcement = "announcement"
     """Pushed by an admin."""
     showtime_reminder = "showtime_reminder"

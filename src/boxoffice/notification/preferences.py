@@ -2,7 +2,11 @@
 
 from boxoffice.notification.models import Channel, NotificationKind
 
-_EMAIL_OFF_BY_DEFAULT = {NotificationKind.new_event, NotificationKind.announcement}
+_EMAIL_OFF_BY_DEFAULT = {
+    NotificationKind.new_event,
+    NotificationKind.announcement,
+    NotificationKind.waitlist_offer_expired,
+}
 
 DEFAULTS: dict[NotificationKind, dict[Channel, bool]] = {
     kind: {Channel.in_app: True, Channel.email: kind not in _EMAIL_OFF_BY_DEFAULT}

@@ -63,6 +63,11 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
         "Seats available: $event_title",
         "Seats you were waiting for at $event_title are yours to book until $offer_expires_at.",
     ),
+    NotificationKind.waitlist_offer_expired: NotificationTemplate(
+        "Offer expired: $event_title",
+        "The seats held for you at $event_title were not booked in time and went to the next "
+        "person waiting. Join the waitlist again to wait for more.",
+    ),
     NotificationKind.announcement: NotificationTemplate("$title", "$body"),
     NotificationKind.showtime_reminder: NotificationTemplate(
         "Reminder: $event_title at $starts_at",

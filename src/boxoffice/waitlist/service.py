@@ -202,23 +202,23 @@ _CLAIMABLE_COUNT = text(
 )
 
 
-async def offer_released_units(session: AsyncSession, settings: WaitlistSettings) -> int:
-    """Offer units that are free again to waiting entries, first come first served.
+async def offer_released_units(
+    session: AsyncSession, settings: WaitlistSettings, *, showtime_id: uuid.UUID | None = None
+) -> int:
+    """Offer units that are free again to waiting entries, first come first served: of every
+    showtime with waiting entries, or of `showtime_id` only.
 
     Entries are locked `FOR UPDATE SKIP LOCKED` and units are claimed through inventory's
     all-or-nothing claims, so concurrent workers never offer one entry or one unit twice.
     An entry that wants more than is free is passed over for smaller ones behind it.
     """
-    showtime_ids = (
-        await session.scalars(
-            select(WaitlistEntry.showtime_id)
-            .where(WaitlistEntry.status == EntryStatus.waiting)
-            .distinct()
-        )
-    ).all()
+    waiting = select(WaitlistEntry.showtime_id).where(WaitlistEntry.status == EntryStatus.waiting)
+    if showtime_id is not None:
+        waiting = waiting.where(WaitlistEntry.showtime_id == showtime_id)
+    showtime_ids = (await session.scalars(waiting.distinct())).all()
     offered = 0
-    for showtime_id in showtime_ids:
-        offered += await _offer_showtime(session, showtime_id, settings)
+    for waiting_showtime in showtime_ids:
+        offered += await _offer_showtime(session, waiting_showtime, settings)
     return offered
 
 
@@ -330,9 +330,13 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
         entry.status = EntryStatus.expired
         expired += 1
         await session.flush()
-        event_id = await session.scalar(
-            select(Showtime.event_id).where(Showtime.id == entry.showtime_id)
-        )
+        event_id, event_title = (
+            await session.execute(
+                select(Event.id, Event.title)
+                .join(Showtime, Showtime.event_id == Event.id)
+                .where(Showtime.id == entry.showtime_id)
+            )
+        ).one()
         await emit(
             session,
             Topic.waitlist_offer_expired,
@@ -342,6 +346,7 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
                 "user_id": str(entry.user_id),
                 "showtime_id": str(entry.showtime_id),
                 "event_id": str(event_id),
+                "event_title": event_title,
                 "quantity": entry.quantity,
                 "hold_id": str(entry.hold_id) if entry.hold_id else None,
             },
