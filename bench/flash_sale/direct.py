@@ -23,8 +23,6 @@ from boxoffice.booking import repository as booking_sql
 from boxoffice.db.driver import Sql
 from boxoffice.inventory import claim_repository as claim_sql
 
-PRICE_MINOR = 5000
-
 
 async def _run(conn: Any, sql: Sql, **params: Any) -> list[Any]:
     rows: list[Any] = await conn.fetch(sql.text, *sql.args(params))
@@ -69,7 +67,7 @@ async def _hold_tx(
             return None
         await _run(
             conn,
-            booking_sql.INSERT_HOLD,
+            booking_sql.INSERT_HOLD_DESCRIBED,
             id=hold_id,
             showtime_id=data.showtime_id,
             user_id=user_id,
@@ -78,58 +76,50 @@ async def _hold_tx(
             expires_at=until,
             max_expires_at=until,
         )
-        await _run(conn, booking_sql.HOLD_UNITS, hold_ids=[hold_id])
     return hold_id
 
 
 async def _book_tx(conn: Any, data: BenchData, hold_id: uuid.UUID) -> bool:
-    """`create_from_hold`: lock the hold, window, priced units, attach, booking, tickets."""
+    """`create_from_hold`: lock the hold in its window, move and price its units, then the
+    booking, its tickets and the converted hold in one statement."""
     booking_id = uuid.uuid4()
     async with conn.transaction():
-        hold = (await _run(conn, booking_sql.LOCK_HOLD, hold_id=hold_id))[0]
-        window = (await _run(conn, booking_sql.SALE_WINDOW, showtime_id=hold[1]))[0]
-        lines = await _run(conn, booking_sql.PRICED_UNITS, hold_id=hold_id)
-        until = window[10] + timedelta(minutes=15)
-        attached = await _run(
+        row = (await _run(conn, booking_sql.LOCK_HOLD_IN_WINDOW, hold_id=hold_id))[0]
+        until = row[10] + timedelta(minutes=15)
+        lines = await _run(
             conn,
-            claim_sql.ATTACH_BOOKING,
+            claim_sql.ATTACH_BOOKING_PRICED,
             showtime_id=data.showtime_id,
             hold_id=hold_id,
             booking_id=booking_id,
             held_until=until,
             shard=claim_sql.random_shard(),
         )
-        if len(attached) != len(lines):
+        if len(lines) < row[15]:
             return False
+        ids = [uuid.uuid4() for _ in lines]
+        total = sum(line[4] for line in lines)
         await _run(
             conn,
-            booking_sql.INSERT_BOOKING,
+            booking_sql.INSERT_SALE,
             id=booking_id,
-            user_id=hold[2],
-            showtime_id=hold[1],
-            event_id=window[3],
+            user_id=row[13],
+            showtime_id=row[12],
+            event_id=row[3],
             hold_id=hold_id,
             quantity=len(lines),
-            total_minor=PRICE_MINOR * len(lines),
+            total_minor=total,
             currency="USD",
             expires_at=until,
-            meta=json.dumps({"pricing": {"total_minor": PRICE_MINOR * len(lines)}}),
-        )
-        ids = [uuid.uuid4() for _ in lines]
-        await _run(
-            conn,
-            booking_sql.INSERT_TICKETS,
-            booking_id=booking_id,
-            currency="USD",
-            ids=ids,
+            meta=json.dumps({"pricing": {"total_minor": total}}),
+            ticket_ids=ids,
             unit_ids=[line[0] for line in lines],
             section_ids=[line[1] for line in lines],
             seat_ids=[line[2] for line in lines],
             labels=[line[3] for line in lines],
-            prices=[PRICE_MINOR for _ in lines],
+            prices=[line[4] for line in lines],
             codes=[f"{t.hex}.bench" for t in ids],
         )
-        await _run(conn, booking_sql.END_HOLD, hold_id=hold_id, status="converted")
     return True
 
 

@@ -34,9 +34,12 @@ async def create_booking(
         .where(PriceTier.showtime_id == world.showtime.id)
         .values(currency=currency)
     )
-    return await flows.book(
+    booked = await flows.book(
         session, user, BookingCreate(showtime_id=world.showtime.id, quantity=quantity), Settings()
     )
+    booking = await session.get(Booking, booked.id)
+    assert booking is not None
+    return booking
 
 
 async def create_payment(

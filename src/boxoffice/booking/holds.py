@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,8 +89,7 @@ async def place_hold(
     )
     # Claim first: a refused claim changed nothing, so no empty hold row is left behind.
     await claim(session, hold, data)
-    await repo.insert_hold(hold)
-    return hold
+    return replace(hold, units=tuple(await repo.insert_hold(hold)))
 
 
 async def claim(session: AsyncSession, hold: Hold | HoldRow, data: HoldCreate) -> list[int]:
@@ -196,7 +196,11 @@ async def live_holds(
 
 async def describe(session: AsyncSession, holds: Sequence[Hold | HoldRow]) -> list[HoldOut]:
     """Holds with the units each still holds."""
-    units = await BookingRepository(session).hold_units([h.id for h in holds]) if holds else {}
+    unknown = [h.id for h in holds if not isinstance(h, HoldRow) or h.units is None]
+    units = await BookingRepository(session).hold_units(unknown) if unknown else {}
+    for h in holds:
+        if isinstance(h, HoldRow) and h.units is not None:
+            units[h.id] = list(h.units)
     return [
         HoldOut(
             id=h.id,

@@ -73,6 +73,8 @@ class HoldRow:
     created_at: datetime
     expires_at: datetime
     max_expires_at: datetime
+    units: tuple[UnitLine, ...] | None = None
+    """The units it holds, when the statement that made it answered them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,32 +144,46 @@ COUNT_LIVE_HOLDS = Sql(
 )
 """Live holds of a buyer; lapsed ones are marked expired on the way (lazy expiry)."""
 
-INSERT_HOLD = Sql(
-    """
+_INSERT_HOLD = """
     INSERT INTO holds (id, showtime_id, user_id, status, quantity, created_at, expires_at,
                        max_expires_at)
     VALUES (:id, :showtime_id, :user_id, 'active', :quantity, :created_at, :expires_at,
             :max_expires_at)
-    """
-)
+"""
+INSERT_HOLD = Sql(_INSERT_HOLD)
 
-HOLD_UNITS = Sql(
-    """
+_UNIT_LABELS = """
     SELECT u.hold_id, u.id, u.section_id, u.seat_id,
            CASE WHEN s.id IS NULL THEN sec.name
                 ELSE sec.name || ' ' || s.row_label || '-' || s.number END
       FROM inventory_units u
       JOIN sections sec ON sec.id = u.section_id
       LEFT JOIN seats s ON s.id = u.seat_id
-     WHERE u.hold_id = ANY(:hold_ids) AND u.state = 'held' AND u.booking_id IS NULL
-     ORDER BY u.id
-    """
+"""
+
+INSERT_HOLD_DESCRIBED = Sql(
+    f"WITH inserted AS ({_INSERT_HOLD})"
+    + _UNIT_LABELS
+    + " WHERE u.hold_id = :id AND u.state = 'held' AND u.booking_id IS NULL ORDER BY u.id"
+)
+"""Insert the hold and answer its units (claimed by the previous statement) with labels."""
+
+HOLD_UNITS = Sql(
+    _UNIT_LABELS + " WHERE u.hold_id = ANY(:hold_ids) AND u.state = 'held' AND u.booking_id IS NULL"
+    " ORDER BY u.id"
 )
 
-LOCK_HOLD = Sql(
-    "SELECT id, showtime_id, user_id, status, quantity, created_at, expires_at, max_expires_at"
-    " FROM holds WHERE id = :hold_id FOR UPDATE"
+LOCK_HOLD_IN_WINDOW = Sql(
+    _WINDOW_COLUMNS
+    + """, h.id, h.showtime_id, h.user_id, h.status, h.quantity, h.created_at, h.expires_at,
+           h.max_expires_at
+      FROM holds h
+      JOIN showtimes s ON s.id = h.showtime_id
+      JOIN events e ON e.id = s.event_id
+     WHERE h.id = :hold_id
+       FOR UPDATE OF h"""
 )
+"""A hold, locked, with its showtime's sale window (making a booking of it)."""
 
 PRICED_UNITS = Sql(
     _LINE_COLUMNS
@@ -178,34 +194,70 @@ PRICED_UNITS = Sql(
     """
 )
 
-INSERT_BOOKING = Sql(
-    """
+_INSERT_BOOKING = """
     INSERT INTO bookings (id, user_id, showtime_id, event_id, hold_id, status, quantity,
                           total_minor, currency, expires_at, version, complimentary, metadata)
     VALUES (:id, :user_id, :showtime_id, :event_id, :hold_id, 'pending_payment', :quantity,
             :total_minor, :currency, :expires_at, 1, false, :meta)
     RETURNING created_at
-    """
-)
-
-INSERT_TICKETS = Sql(
-    """
+"""
+_INSERT_TICKETS = """
     INSERT INTO tickets (id, booking_id, unit_id, section_id, seat_id, label, price_minor,
                          currency, status, code)
-    SELECT t.id, :booking_id, t.unit_id, t.section_id, t.seat_id, t.label, t.price_minor,
+    SELECT t.id, :id, t.unit_id, t.section_id, t.seat_id, t.label, t.price_minor,
            :currency, 'pending', t.code
-      FROM unnest(CAST(:ids AS uuid[]), CAST(:unit_ids AS bigint[]),
+      FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:unit_ids AS bigint[]),
                   CAST(:section_ids AS uuid[]), CAST(:seat_ids AS bigint[]),
                   CAST(:labels AS text[]), CAST(:prices AS bigint[]), CAST(:codes AS text[]))
            AS t(id, unit_id, section_id, seat_id, label, price_minor, code)
+"""
+_CONVERT_HOLD = "UPDATE holds SET status = 'converted', ended_at = now() WHERE id = :hold_id"
+
+_SALE = "WITH booking AS ({}), tickets AS ({}), hold AS ({}) SELECT created_at FROM booking"
+INSERT_SALE = Sql(_SALE.format(_INSERT_BOOKING, _INSERT_TICKETS, _CONVERT_HOLD))
+"""The pending booking, its tickets and the hold marked converted, in one statement."""
+
+REPRICE_SALE = Sql(
+    """
+    WITH tickets AS (
+        UPDATE tickets t SET price_minor = p.price_minor
+          FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:prices AS bigint[]))
+               AS p(id, price_minor)
+         WHERE t.id = p.id
+    )
+    UPDATE bookings SET total_minor = :total_minor, metadata = :meta WHERE id = :id
     """
 )
+"""A coupon's discount applied to a booking made by `INSERT_SALE` and to its tickets."""
 
-REPRICE_BOOKING = Sql(
-    "UPDATE bookings SET total_minor = :total_minor, metadata = :meta WHERE id = :id"
-)
 
-END_HOLD = Sql("UPDATE holds SET status = :status, ended_at = now() WHERE id = :hold_id")
+def _window(row: Any) -> SaleWindow:
+    """A `SaleWindow` from the first columns of a row that starts with `_WINDOW_COLUMNS`."""
+    return SaleWindow(
+        row[0],
+        ShowtimeStatus(row[1]),
+        row[2],
+        row[3],
+        row[4],
+        EventStatus(row[5]),
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+    )
+
+
+def _ticket_columns(tickets: Sequence[NewTicket]) -> dict[str, list[Any]]:
+    return {
+        "ticket_ids": [t.id for t in tickets],
+        "unit_ids": [t.unit_id for t in tickets],
+        "section_ids": [t.section_id for t in tickets],
+        "seat_ids": [t.seat_id for t in tickets],
+        "labels": [t.label for t in tickets],
+        "prices": [t.price_minor for t in tickets],
+        "codes": [t.code for t in tickets],
+    }
 
 
 class BookingRepository:
@@ -259,21 +311,7 @@ class BookingRepository:
                 SALE_WINDOW_LOCKING_BUYER,
                 {"showtime_id": showtime_id, "buyer_key": f"hold:{lock_buyer}:{showtime_id}"},
             )
-        if row is None:
-            return None
-        return SaleWindow(
-            row[0],
-            ShowtimeStatus(row[1]),
-            row[2],
-            row[3],
-            row[4],
-            EventStatus(row[5]),
-            row[6],
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-        )
+        return None if row is None else _window(row)
 
     async def count_live_holds(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> int:
         """Live holds of a buyer; lapsed ones are marked expired on the way (lazy expiry)."""
@@ -282,10 +320,11 @@ class BookingRepository:
         )
         return int(row[0])
 
-    async def insert_hold(self, hold: HoldRow) -> None:
-        await driver.execute(
+    async def insert_hold(self, hold: HoldRow) -> list[UnitLine]:
+        """Insert the hold; answers the units it holds (claimed just before), labelled."""
+        rows = await driver.fetch(
             self.session,
-            INSERT_HOLD,
+            INSERT_HOLD_DESCRIBED,
             {
                 "id": hold.id,
                 "showtime_id": hold.showtime_id,
@@ -296,45 +335,39 @@ class BookingRepository:
                 "max_expires_at": hold.max_expires_at,
             },
         )
+        return [UnitLine(r[1], r[2], r[3], r[4], None, None) for r in rows]
 
-    async def lock_hold(self, hold_id: uuid.UUID) -> HoldRow | None:
-        row = await driver.fetchrow(self.session, LOCK_HOLD, {"hold_id": hold_id})
+    async def hold_in_window(self, hold_id: uuid.UUID) -> tuple[HoldRow, SaleWindow] | None:
+        """The hold, locked for this transaction, and its showtime's sale window."""
+        row = await driver.fetchrow(self.session, LOCK_HOLD_IN_WINDOW, {"hold_id": hold_id})
         if row is None:
             return None
-        return HoldRow(row[0], row[1], row[2], HoldStatus(row[3]), row[4], row[5], row[6], row[7])
+        hold = HoldRow(
+            row[11], row[12], row[13], HoldStatus(row[14]), row[15], row[16], row[17], row[18]
+        )
+        return hold, _window(row)
 
-    async def end_hold_now(self, hold_id: uuid.UUID, status: HoldStatus) -> None:
-        await driver.execute(self.session, END_HOLD, {"hold_id": hold_id, "status": status.value})
-
-    async def insert_booking(self, values: dict[str, Any]) -> datetime:
-        """A pending booking; returns its `created_at`."""
-        row = await driver.fetchrow(self.session, INSERT_BOOKING, values)
+    async def insert_sale(self, booking: dict[str, Any], tickets: Sequence[NewTicket]) -> datetime:
+        """The pending booking (`booking` holds its columns), its tickets, and its hold
+        marked converted; returns the booking's `created_at`."""
+        row = await driver.fetchrow(
+            self.session, INSERT_SALE, {**booking, **_ticket_columns(tickets)}
+        )
         created_at: datetime = row[0]
         return created_at
 
-    async def reprice_booking(self, booking_id: uuid.UUID, total_minor: int, meta: str) -> None:
-        await driver.execute(
-            self.session,
-            REPRICE_BOOKING,
-            {"id": booking_id, "total_minor": total_minor, "meta": meta},
-        )
-
-    async def insert_tickets(
-        self, booking_id: uuid.UUID, currency: str, tickets: Sequence[NewTicket]
+    async def reprice_sale(
+        self, booking_id: uuid.UUID, total_minor: int, meta: str, tickets: Sequence[NewTicket]
     ) -> None:
         await driver.execute(
             self.session,
-            INSERT_TICKETS,
+            REPRICE_SALE,
             {
-                "booking_id": booking_id,
-                "currency": currency,
-                "ids": [t.id for t in tickets],
-                "unit_ids": [t.unit_id for t in tickets],
-                "section_ids": [t.section_id for t in tickets],
-                "seat_ids": [t.seat_id for t in tickets],
-                "labels": [t.label for t in tickets],
+                "id": booking_id,
+                "total_minor": total_minor,
+                "meta": meta,
+                "ticket_ids": [t.id for t in tickets],
                 "prices": [t.price_minor for t in tickets],
-                "codes": [t.code for t in tickets],
             },
         )
 

@@ -17,7 +17,12 @@ from boxoffice.booking.models import (
     HoldStatus,
     TicketStatus,
 )
-from boxoffice.booking.repository import BookingFilters, BookingRepository, NewTicket
+from boxoffice.booking.repository import (
+    BookingFilters,
+    BookingRepository,
+    NewTicket,
+    UnitLine,
+)
 from boxoffice.booking.schemas import BookingOut, TicketOut
 from boxoffice.booking.tickets import ticket_code
 from boxoffice.config import Settings
@@ -26,7 +31,7 @@ from boxoffice.inventory import claim_service
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.time import utcnow
-from boxoffice.payment.pricing import price_breakdown
+from boxoffice.payment.pricing import PriceBreakdown, price_breakdown
 
 
 async def create_from_hold(
@@ -45,18 +50,24 @@ async def create_from_hold(
     answer is built from what the transaction wrote, not read back.
     """
     repo = BookingRepository(session)
-    hold = await repo.lock_hold(hold_id)
-    if hold is None or hold.user_id != user.id:
+    found = await repo.hold_in_window(hold_id)
+    if found is None or found[0].user_id != user.id:
         raise errors.HoldNotFound()
+    hold, window = found
     if hold.status is not HoldStatus.active:
         raise errors.HoldNotActive()
-    window = await repo.sale_window(hold.showtime_id)
-    if window is None:
-        raise errors.HoldNotFound()
     now = window.now
     if hold.expires_at < now:
         raise errors.HoldExpired()
-    lines = await repo.priced_units(hold.id)
+    booking_id = uuid.uuid4()
+    expires_at = now + timedelta(seconds=settings.booking.payment_window_seconds)
+    # Moving the units under the booking answers their labels and prices (one statement).
+    lines = [
+        UnitLine(*row)
+        for row in await claim_service.attach_booking_units_priced(
+            session, hold.showtime_id, hold.id, booking_id, expires_at
+        )
+    ]
     if len(lines) < hold.quantity or not lines:
         raise errors.HoldExpired("Some of the held seats were lost; hold them again")
     if any(line.price_minor is None for line in lines):
@@ -65,15 +76,9 @@ async def create_from_hold(
     if len(currencies) != 1:
         raise errors.NotPriced("The held seats are priced in different currencies")
     currency = currencies.pop() or ""
-    booking_id = uuid.uuid4()
-    expires_at = now + timedelta(seconds=settings.booking.payment_window_seconds)
-    attached = await claim_service.attach_booking_units(
-        session, hold.showtime_id, hold.id, booking_id, expires_at
-    )
-    if len(attached) != len(lines):
-        raise errors.HoldExpired("Some of the held seats were lost; hold them again")
     unit_prices = [line.price_minor or 0 for line in lines]
     breakdown = price_breakdown(unit_prices, currency)
+    tickets = _new_tickets(settings, lines, breakdown)
     values = {
         "id": booking_id,
         "user_id": user.id,
@@ -86,7 +91,7 @@ async def create_from_hold(
         "expires_at": expires_at,
         "meta": json.dumps({"pricing": {**asdict(breakdown), "coupon_code": None}}),
     }
-    created_at = await repo.insert_booking(values)
+    created_at = await repo.insert_sale(values, tickets)
     if coupon_code is not None:
         # The coupon row is locked after every stock change of this transaction: the stock
         # version shards are always locked before it, never after (no deadlock).
@@ -101,26 +106,12 @@ async def create_from_hold(
             booking_id,
         )
         breakdown = price_breakdown(unit_prices, currency, discount_minor=discount.amount_minor)
+        tickets = _new_tickets(settings, lines, breakdown, ids=[t.id for t in tickets])
     pricing = {**asdict(breakdown), "coupon_code": coupon_code.upper() if coupon_code else None}
     if coupon_code is not None:
-        await repo.reprice_booking(
-            booking_id, breakdown.total_minor, json.dumps({"pricing": pricing})
+        await repo.reprice_sale(
+            booking_id, breakdown.total_minor, json.dumps({"pricing": pricing}), tickets
         )
-    tickets = [
-        NewTicket(
-            id=ticket_id,
-            unit_id=line.unit_id,
-            section_id=line.section_id,
-            seat_id=line.seat_id,
-            label=line.label,
-            price_minor=priced.total_minor,
-            code=ticket_code(settings, ticket_id, line.unit_id),
-        )
-        for line, priced in zip(lines, breakdown.tickets, strict=True)
-        for ticket_id in (uuid.uuid4(),)
-    ]
-    await repo.insert_tickets(booking_id, currency, tickets)
-    await repo.end_hold_now(hold.id, HoldStatus.converted)
     if breakdown.total_minor == 0:
         booking = await _reload(repo, booking_id)
         confirmed = await _confirm(session, booking, booking.version, complimentary=False)
@@ -157,6 +148,29 @@ async def create_from_hold(
             for t in sorted(tickets, key=lambda t: t.label)
         ],
     )
+
+
+def _new_tickets(
+    settings: Settings,
+    lines: list[UnitLine],
+    breakdown: PriceBreakdown,
+    *,
+    ids: list[uuid.UUID] | None = None,
+) -> list[NewTicket]:
+    """One ticket per unit, priced from `breakdown`, each with its signed check-in code."""
+    ids = ids or [uuid.uuid4() for _ in lines]
+    return [
+        NewTicket(
+            id=ticket_id,
+            unit_id=line.unit_id,
+            section_id=line.section_id,
+            seat_id=line.seat_id,
+            label=line.label,
+            price_minor=priced.total_minor,
+            code=ticket_code(settings, ticket_id, line.unit_id),
+        )
+        for ticket_id, line, priced in zip(ids, lines, breakdown.tickets, strict=True)
+    ]
 
 
 async def _confirm(

@@ -22,7 +22,7 @@ VERSION_SHARDS = 16
 _CLAIMABLE = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
 
 
-def _bumping(change_sql: str) -> Sql:
+def _bumping(change_sql: str, answer: str = "SELECT id FROM changed") -> Sql:
     """Wrap `UPDATE ... RETURNING u.id` so one version shard is bumped iff rows changed."""
     return Sql(f"""
     WITH changed AS ({change_sql}),
@@ -32,7 +32,7 @@ def _bumping(change_sql: str) -> Sql:
         ON CONFLICT (showtime_id, shard)
         DO UPDATE SET version = inventory_versions.version + 1
     )
-    SELECT id FROM changed
+    {answer}
     """)  # noqa: S608
 
 
@@ -104,14 +104,29 @@ _EXTEND_HOLD = _bumping(
     """
 )
 
-ATTACH_BOOKING = _bumping(
-    """
+_ATTACH = """
     UPDATE inventory_units u
        SET booking_id = :booking_id, held_until = :held_until, updated_at = now()
      WHERE u.hold_id = :hold_id AND u.state = 'held' AND u.held_until >= now()
-    RETURNING u.id
+    RETURNING u.id, u.section_id, u.seat_id, u.showtime_id
+"""
+ATTACH_BOOKING = _bumping(_ATTACH)
+
+ATTACH_BOOKING_PRICED = _bumping(
+    _ATTACH,
     """
+    SELECT c.id, c.section_id, c.seat_id,
+           CASE WHEN s.id IS NULL THEN sec.name
+                ELSE sec.name || ' ' || s.row_label || '-' || s.number END AS label,
+           pt.price_minor, pt.currency
+      FROM changed c
+      JOIN sections sec ON sec.id = c.section_id
+      LEFT JOIN seats s ON s.id = c.seat_id
+      LEFT JOIN price_tiers pt ON pt.showtime_id = c.showtime_id AND pt.section_id = c.section_id
+     ORDER BY c.id
+    """,
 )
+"""Attach a live hold's units to a booking and answer each with its label and tier price."""
 
 # A late confirm is accepted while the units are still this booking's (not claimed since).
 _SELL_BOOKING = _bumping(
@@ -268,6 +283,22 @@ class ClaimRepository:
                 "held_until": held_until,
             },
         )
+
+    async def attach_booking_priced(
+        self,
+        showtime_id: uuid.UUID,
+        hold_id: uuid.UUID,
+        booking_id: uuid.UUID,
+        held_until: datetime,
+    ) -> list[tuple[Any, ...]]:
+        params = {
+            "showtime_id": showtime_id,
+            "hold_id": hold_id,
+            "booking_id": booking_id,
+            "held_until": held_until,
+            "shard": random_shard(),
+        }
+        return [tuple(r) for r in await driver.fetch(self.session, ATTACH_BOOKING_PRICED, params)]
 
     async def sell_booking(
         self, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID

@@ -4,6 +4,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,6 +149,21 @@ async def attach_booking_units(
 ) -> list[int]:
     """Move a live hold's units under a pending booking, kept until `held_until`."""
     return await ClaimRepository(session).attach_booking(
+        showtime_id, hold_id, booking_id, held_until
+    )
+
+
+async def attach_booking_units_priced(
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    booking_id: uuid.UUID,
+    held_until: datetime,
+) -> list[tuple[Any, ...]]:
+    """`attach_booking_units`, answering (unit id, section id, seat id, label, price_minor,
+    currency) for each unit moved, in unit order: a booking is priced from the same
+    statement that moves its units."""
+    return await ClaimRepository(session).attach_booking_priced(
         showtime_id, hold_id, booking_id, held_until
     )
 
