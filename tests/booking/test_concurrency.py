@@ -115,6 +115,44 @@ class TestGeneralAdmissionRace:
         assert all(r.json()["code"] == "sold_out" for r in responses if r.status_code == 409)
 
 
+class TestOneBuyerRace:
+    async def test_concurrent_holds_of_one_buyer_leave_one_live_hold(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await _setup(committed, 1, rows=4, seats_per_row=10)
+        buyer = users[0]
+        # Twenty tabs of one buyer, each after different seats: the one-live-hold rule must
+        # hold although no request sees another's hold before it commits.
+        bodies = [
+            {"showtime_id": str(world.showtime.id), "seat_ids": [seat.id, world.seats[i + 20].id]}
+            for i, seat in enumerate(world.seats[:20])
+        ]
+        for _round in range(4):
+            responses = await _race(committing_client, [buyer] * 20, auth_headers, bodies)
+            wins = await _check_no_oversell(committed, world, responses, 40)
+            assert len(wins) == 1
+            assert {r.json()["code"] for r in responses if r.status_code == 409} == {
+                "hold_limit_reached"
+            }
+            released = await committing_client.post(
+                "/api/bookings/release-seats",
+                json={"hold_id": wins[0]["id"]},
+                headers=auth_headers(buyer),
+            )
+            assert released.status_code == 200
+        async with committed() as session:
+            holds = (
+                await session.execute(
+                    text("SELECT status, count(*) FROM holds WHERE user_id = :u GROUP BY status"),
+                    {"u": buyer.id},
+                )
+            ).all()
+        assert dict(holds) == {"released": 4}
+
+
 class TestBestAvailableRace:
     async def test_blocks_are_adjacent_and_never_shared(
         self,

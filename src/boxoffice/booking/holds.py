@@ -70,11 +70,6 @@ async def place_hold(
             f"At most {window.max_tickets_per_booking} tickets per booking",
             extra={"max_tickets_per_booking": window.max_tickets_per_booking},
         )
-    if (
-        await repo.count_live_holds(user.id, window.showtime_id)
-        >= settings.active_holds_per_showtime
-    ):
-        raise errors.HoldLimitReached()
     now = window.now
     hold = HoldRow(
         id=uuid.uuid4(),
@@ -88,8 +83,13 @@ async def place_hold(
         + timedelta(seconds=max(settings.hold_max_seconds, window.hold_ttl_seconds)),
     )
     # Claim first: a refused claim changed nothing, so no empty hold row is left behind.
+    # The buyer's live holds are counted by the statement that inserts this one; over the
+    # limit, raising rolls the claim back with everything else.
     await claim(session, hold, data)
-    return replace(hold, units=tuple(await repo.insert_hold(hold)))
+    units, others = await repo.insert_hold(hold)
+    if others >= settings.active_holds_per_showtime:
+        raise errors.HoldLimitReached()
+    return replace(hold, units=tuple(units))
 
 
 async def claim(session: AsyncSession, hold: Hold | HoldRow, data: HoldCreate) -> list[int]:

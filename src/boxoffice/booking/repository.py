@@ -130,20 +130,6 @@ SALE_WINDOW_LOCKING_BUYER = Sql(
 """The window, after taking the buyer's per-showtime lock (one buyer's holds queue, no
 one else's do)."""
 
-COUNT_LIVE_HOLDS = Sql(
-    """
-    WITH lapsed AS (
-        UPDATE holds SET status = 'expired', ended_at = now()
-         WHERE user_id = :user_id AND showtime_id = :showtime_id
-           AND status = 'active' AND expires_at < now()
-    )
-    SELECT count(*) FROM holds
-     WHERE user_id = :user_id AND showtime_id = :showtime_id
-       AND status = 'active' AND expires_at >= now()
-    """
-)
-"""Live holds of a buyer; lapsed ones are marked expired on the way (lazy expiry)."""
-
 _INSERT_HOLD = """
     INSERT INTO holds (id, showtime_id, user_id, status, quantity, created_at, expires_at,
                        max_expires_at)
@@ -162,11 +148,30 @@ _UNIT_LABELS = """
 """
 
 INSERT_HOLD_DESCRIBED = Sql(
-    f"WITH inserted AS ({_INSERT_HOLD})"
-    + _UNIT_LABELS
-    + " WHERE u.hold_id = :id AND u.state = 'held' AND u.booking_id IS NULL ORDER BY u.id"
+    f"""
+    WITH lapsed AS (
+        UPDATE holds SET status = 'expired', ended_at = now()
+         WHERE user_id = :user_id AND showtime_id = :showtime_id
+           AND status = 'active' AND expires_at < now()
+    ),
+    inserted AS ({_INSERT_HOLD})
+    SELECT u.hold_id, u.id, u.section_id, u.seat_id,
+           CASE WHEN s.id IS NULL THEN sec.name
+                ELSE sec.name || ' ' || s.row_label || '-' || s.number END,
+           (SELECT count(*) FROM holds h
+             WHERE h.user_id = :user_id AND h.showtime_id = :showtime_id
+               AND h.status = 'active' AND h.expires_at >= now())
+      FROM inventory_units u
+      JOIN sections sec ON sec.id = u.section_id
+      LEFT JOIN seats s ON s.id = u.seat_id
+     WHERE u.hold_id = :id AND u.state = 'held' AND u.booking_id IS NULL
+     ORDER BY u.id
+    """  # noqa: S608 (constants only)
 )
-"""Insert the hold and answer its units (claimed by the previous statement) with labels."""
+"""Insert the hold; answer its units (claimed by the previous statement) with labels, and
+how many other live holds the buyer has on the showtime (lapsed ones are marked expired on
+the way). Runs after the buyer's lock was taken (`SALE_WINDOW_LOCKING_BUYER`), so the count
+sees every hold of theirs that committed before."""
 
 HOLD_UNITS = Sql(
     _UNIT_LABELS + " WHERE u.hold_id = ANY(:hold_ids) AND u.state = 'held' AND u.booking_id IS NULL"
@@ -313,15 +318,9 @@ class BookingRepository:
             )
         return None if row is None else _window(row)
 
-    async def count_live_holds(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> int:
-        """Live holds of a buyer; lapsed ones are marked expired on the way (lazy expiry)."""
-        row = await driver.fetchrow(
-            self.session, COUNT_LIVE_HOLDS, {"user_id": user_id, "showtime_id": showtime_id}
-        )
-        return int(row[0])
-
-    async def insert_hold(self, hold: HoldRow) -> list[UnitLine]:
-        """Insert the hold; answers the units it holds (claimed just before), labelled."""
+    async def insert_hold(self, hold: HoldRow) -> tuple[list[UnitLine], int]:
+        """Insert the hold; answers the units it holds (claimed just before), labelled, and
+        the number of the buyer's other live holds on the showtime."""
         rows = await driver.fetch(
             self.session,
             INSERT_HOLD_DESCRIBED,
@@ -335,7 +334,8 @@ class BookingRepository:
                 "max_expires_at": hold.max_expires_at,
             },
         )
-        return [UnitLine(r[1], r[2], r[3], r[4], None, None) for r in rows]
+        others = int(rows[0][5]) if rows else 0
+        return [UnitLine(r[1], r[2], r[3], r[4], None, None) for r in rows], others
 
     async def hold_in_window(self, hold_id: uuid.UUID) -> tuple[HoldRow, SaleWindow] | None:
         """The hold, locked for this transaction, and its showtime's sale window."""
