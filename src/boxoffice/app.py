@@ -32,15 +32,17 @@ from boxoffice.user.router import router as user_router
 from boxoffice.venue.router import router as venue_router
 from boxoffice.waitlist.router import router as waitlist_router
 
+# Matched in this order: the sale's routes (holds, bookings) come first, as most requests
+# of a busy sale are theirs.
 ROUTERS = [
     health_router,
+    booking_router,
     auth_router,
     user_router,
     catalog_router,
     venue_router,
     review_router,
     inventory_router,
-    booking_router,
     payment_router,
     payment_bookings_router,
     coupon_router,

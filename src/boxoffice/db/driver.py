@@ -14,6 +14,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
+_INFO_KEY = "boxoffice.driver"
 
 
 class Sql:
@@ -42,13 +43,19 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under `session`, with the session's transaction begun.
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement; a
-    plain statement sent first would run outside any transaction, so it is begun here.
+    plain statement sent first would run outside any transaction, so it is begun here. The
+    connection is remembered for the rest of the session's transaction.
     """
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_INFO_KEY)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cast(asyncpg.Connection, cached[1])
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection
     if adapted._transaction is None and adapted.isolation_level != "autocommit":
         await adapted._start_transaction()
+    session.info[_INFO_KEY] = (session.sync_session.get_transaction(), raw.driver_connection)
     return cast(asyncpg.Connection, raw.driver_connection)
 
 
