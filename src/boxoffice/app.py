@@ -16,7 +16,7 @@ from boxoffice.booking.router import router as booking_router
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
 from boxoffice.coupon.router import router as coupon_router
-from boxoffice.db.engine import create_engine, create_sessionmaker
+from boxoffice.db.engine import RequestGate, create_engine, create_sessionmaker
 from boxoffice.db.migrate import head_revisions
 from boxoffice.health.router import router as health_router
 from boxoffice.inventory.router import router as inventory_router
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database.url, settings.database)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.request_gate = RequestGate(settings.database)
         try:
             yield
         finally:
