@@ -84,7 +84,9 @@ def _loadgen(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _http_run(dsn: str, data: BenchData, workers: int, args: argparse.Namespace) -> dict[str, Any]:
+def _http_run(
+    dsn: str, data: BenchData, workers: int, args: argparse.Namespace, think_ms: float = 0
+) -> dict[str, Any]:
     asyncio.run(reset_stock(dsn, data.showtime_id))
     auth = AuthSettings()
     tokens = [
@@ -100,13 +102,15 @@ def _http_run(dsn: str, data: BenchData, workers: int, args: argparse.Namespace)
                 "mode": "flash_sale",
                 "buyers": args.buyers,
                 "seconds": args.seconds,
+                "think_ms": think_ms,
                 "tokens": tokens,
                 "seat_ids": data.seat_ids,
                 "floor_section_id": str(data.floor_section_id),
             }
         )
         sale["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
-        sale["seat_map_50k"] = _loadgen({**base, "mode": "seat_map", "reads": 50})
+        if not think_ms:
+            sale["seat_map_50k"] = _loadgen({**base, "mode": "seat_map", "reads": 50})
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -132,12 +136,37 @@ async def _drop_database(server: str, dsn: str) -> None:
         await conn.close()
 
 
+def _direct_run(
+    dsn: str, data: BenchData, args: argparse.Namespace, *, baseline: bool, paced: bool = False
+) -> dict[str, Any]:
+    asyncio.run(reset_stock(dsn, data.showtime_id))
+    result = asyncio.run(
+        direct.run(
+            dsn,
+            data,
+            buyers=args.buyers,
+            pool_size=args.direct_pool,
+            seconds=args.seconds,
+            baseline=baseline,
+            think_ms=args.think_ms if paced else 0,
+        )
+    )
+    result["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench flash_sale")
     parser.add_argument("--buyers", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--pool-size", type=int, default=16, help="DB connections per worker")
     parser.add_argument("--direct-pool", type=int, default=16, help="connections, direct runs")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=2000,
+        help="paced runs: a buyer's mean pause before each hold and each booking (0: skip)",
+    )
     args = parser.parse_args()
     server = _server_dsn()
     dsn = asyncio.run(_create_database(server))
@@ -149,26 +178,25 @@ def main() -> None:
             ("direct_sql_ceiling", False),
             ("per_seat_for_update_baseline", True),
         ):
-            asyncio.run(reset_stock(dsn, data.showtime_id))
-            result = asyncio.run(
-                direct.run(
-                    dsn,
-                    data,
-                    buyers=args.buyers,
-                    pool_size=args.direct_pool,
-                    seconds=args.seconds,
-                    baseline=baseline,
-                )
-            )
-            result["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
-            report[label] = result
-            print(label, json.dumps(result), file=sys.stderr)
+            report[label] = _direct_run(dsn, data, args, baseline=baseline)
+            print(label, json.dumps(report[label]), file=sys.stderr)
         for workers in (1, 2):
             result = _http_run(dsn, data, workers, args)
             ceiling = report["direct_sql_ceiling"]["holds_per_s"] or 1
             result["ratio_http_to_direct"] = round(result["holds_per_s"] / ceiling, 2)
             report[f"http_{workers}_worker{'s' if workers > 1 else ''}"] = result
             print(f"http {workers}", json.dumps(result), file=sys.stderr)
+        if args.think_ms:
+            # The same buyers pausing like people between steps: latency at a load the
+            # server can carry, rather than the queue of a closed loop at saturation.
+            paced: dict[str, Any] = {"think_ms": args.think_ms}
+            paced["direct_sql"] = _direct_run(dsn, data, args, baseline=False, paced=True)
+            print("paced direct", json.dumps(paced["direct_sql"]), file=sys.stderr)
+            for workers in (1, 2):
+                result = _http_run(dsn, data, workers, args, think_ms=args.think_ms)
+                paced[f"http_{workers}_worker{'s' if workers > 1 else ''}"] = result
+                print(f"paced http {workers}", json.dumps(result), file=sys.stderr)
+            report["paced"] = paced
     finally:
         asyncio.run(_drop_database(server, dsn))
     print(json.dumps(report, indent=2))

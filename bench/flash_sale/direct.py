@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from bench.flash_sale.seed import BenchData
-from bench.flash_sale.workload import ask, percentile
+from bench.flash_sale.workload import ask, pause, percentile
 from boxoffice.booking import repository as booking_sql
 from boxoffice.db.driver import Sql
 from boxoffice.inventory import claim_repository as claim_sql
@@ -178,7 +178,14 @@ class _Refused(Exception):
 
 
 async def run(
-    dsn: str, data: BenchData, *, buyers: int, pool_size: int, seconds: float, baseline: bool
+    dsn: str,
+    data: BenchData,
+    *,
+    buyers: int,
+    pool_size: int,
+    seconds: float,
+    baseline: bool,
+    think_ms: float = 0,
 ) -> dict[str, Any]:
     pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
     hold_latencies: list[float] = []
@@ -195,6 +202,7 @@ async def run(
         rng = random.Random(index)
         user_id = data.buyer_ids[index]
         while time.perf_counter() < deadline:
+            await pause(rng, think_ms / 1000)
             wanted = ask(rng)
             seats = [data.seat_ids[i] for i in wanted.seat_indexes]
             started = time.perf_counter()
@@ -211,6 +219,7 @@ async def run(
             if hold_id is None:
                 refusals += 1
                 continue
+            await pause(rng, think_ms / 1000)
             started = time.perf_counter()
             async with pool.acquire() as conn:
                 try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import uvloop
 
-from bench.flash_sale.workload import ask, percentile
+from bench.flash_sale.workload import ask, pause, percentile
 
 
 class Connection:
@@ -70,12 +70,15 @@ async def flash_sale(config: dict[str, Any]) -> dict[str, Any]:
     deadline = time.perf_counter() + config["seconds"]
     seat_ids: list[int] = config["seat_ids"]
 
+    think = config.get("think_ms", 0) / 1000
+
     async def buyer(index: int) -> None:
         nonlocal units
         rng = random.Random(index)
         conn = Connection(config["host"], config["port"])
         headers = {"Authorization": f"Bearer {config['tokens'][index]}"}
         while time.perf_counter() < deadline:
+            await pause(rng, think)
             wanted = ask(rng)
             body: dict[str, Any] = {"showtime_id": config["showtime_id"]}
             if wanted.seat_indexes:
@@ -92,6 +95,7 @@ async def flash_sale(config: dict[str, Any]) -> dict[str, Any]:
             if status != 201:
                 continue
             hold = json.loads(content)
+            await pause(rng, think)
             started = time.perf_counter()
             status, _, _ = await conn.request(
                 "POST", "/api/bookings/create", headers, {"hold_id": hold["id"]}

@@ -1,5 +1,6 @@
 """What the buyers ask for: 1-6 seats each, 80% of them aiming at the best 5% of seats."""
 
+import asyncio
 import random
 from dataclasses import dataclass
 
@@ -25,6 +26,12 @@ def ask(rng: random.Random) -> Ask:
     start = rng.randrange(SEATS_PER_ROW - quantity + 1)
     base = row * SEATS_PER_ROW + start
     return Ask(list(range(base, base + quantity)), 0)
+
+
+async def pause(rng: random.Random, think: float) -> None:
+    """A buyer's think time before each step: uniform in [0.5, 1.5] x `think` seconds."""
+    if think > 0:
+        await asyncio.sleep(think * rng.uniform(0.5, 1.5))
 
 
 def percentile(values: list[float], p: float) -> float:

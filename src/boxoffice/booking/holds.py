@@ -103,20 +103,18 @@ async def claim(session: AsyncSession, hold: Hold | HoldRow, data: HoldCreate) -
             unit_ids=data.unit_ids or (),
             seat_ids=data.seat_ids or (),
         )
-    # The layout only: GA claims need no seat states, so they never refresh the map.
-    layout = await claim_service.layout(session, hold.showtime_id)
+    # Sections only: GA claims need no seats nor seat states, so no seat map is built.
+    sections = await claim_service.sections(session, hold.showtime_id)
     section_ids: list[str] | None = None
     if data.price_tier_id is not None:
         section_ids = [
-            s.id
-            for s in layout.sections
-            if s.tier is not None and s.tier["id"] == str(data.price_tier_id)
+            s.id for s in sections if s.tier is not None and s.tier["id"] == str(data.price_tier_id)
         ]
         if not section_ids:
             raise SectionNotFound("No such price tier in this showtime")
     elif data.section_id is not None:
-        section_ids = [claim_service.find_section(layout, data.section_id).id]
-    scope = [s for s in layout.sections if section_ids is None or s.id in section_ids]
+        section_ids = [claim_service.find_section(sections, data.section_id).id]
+    scope = [s for s in sections if section_ids is None or s.id in section_ids]
     reserved = [s.id for s in scope if s.kind == "reserved"]
     quantity = hold.quantity
     if reserved:

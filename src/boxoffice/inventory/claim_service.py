@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.inventory.best_available import pick_blocks, pick_scattered
 from boxoffice.inventory.claim_repository import ClaimRepository
 from boxoffice.inventory.errors import SeatsUnavailable, SectionNotFound, SoldOut
-from boxoffice.inventory.seat_map import Layout, SeatMapCache, SectionInfo
+from boxoffice.inventory.seat_map import SeatMapCache, SectionInfo
 
 CACHE = SeatMapCache()
 """The process's seat-map cache (see `seat_map`)."""
@@ -19,13 +19,13 @@ CACHE = SeatMapCache()
 _BEST_AVAILABLE_ATTEMPTS = 12
 
 
-async def layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
-    """The showtime's sections and rows (cached for good: a showtime's layout is fixed)."""
-    return await CACHE.layout(session, showtime_id)
+async def sections(session: AsyncSession, showtime_id: uuid.UUID) -> list[SectionInfo]:
+    """The showtime's sections (cached for good: a showtime's layout is fixed)."""
+    return await CACHE.sections(session, showtime_id)
 
 
-def find_section(layout: Layout, section_id: uuid.UUID) -> SectionInfo:
-    for section in layout.sections:
+def find_section(sections: list[SectionInfo], section_id: uuid.UUID) -> SectionInfo:
+    for section in sections:
         if section.id == str(section_id):
             return section
     raise SectionNotFound()

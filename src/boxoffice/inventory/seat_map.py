@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.db.driver import driver
 from boxoffice.inventory.errors import ShowtimeNotFound
 
 MAX_CACHED_SHOWTIMES = 64
@@ -126,18 +127,11 @@ SELECT COALESCE(sum(version), 0)::bigint FROM inventory_versions WHERE showtime_
 """
 
 
-async def _driver(session: AsyncSession) -> Any:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
-
-
-async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
-    db = await _driver(session)
-    section_rows = await db.fetch(_LAYOUT_SECTIONS, showtime_id)
+async def _load_sections(session: AsyncSession, showtime_id: uuid.UUID) -> list[SectionInfo]:
+    section_rows = await (await driver(session)).fetch(_LAYOUT_SECTIONS, showtime_id)
     if not section_rows:
         raise ShowtimeNotFound()
-    sections = [
+    return [
         SectionInfo(
             id=str(r["id"]),
             name=r["name"],
@@ -155,6 +149,11 @@ async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
         )
         for r in section_rows
     ]
+
+
+async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
+    sections = await _load_sections(session, showtime_id)
+    db = await driver(session)
     order = {s.id: s.sort_order for s in sections}
     rows: dict[tuple[str, int], SeatRow] = {}
     prefix: dict[int, str] = {}
@@ -180,7 +179,7 @@ async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
 
 
 async def _load_state(session: AsyncSession, showtime_id: uuid.UUID) -> TakenState:
-    db = await _driver(session)
+    db = await driver(session)
     records = await db.fetch(_TAKEN, showtime_id)
     taken: dict[int, tuple[str, float | None]] = {}
     ga_taken: dict[str, list[tuple[str, float | None]]] = {}
@@ -209,6 +208,7 @@ class SeatMapCache:
         self.refresh_seconds = refresh_ms / 1000
         self._maps: OrderedDict[uuid.UUID, CachedMap] = OrderedDict()
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+        self._sections: dict[uuid.UUID, list[SectionInfo]] = {}
 
     def _fresh(self, showtime_id: uuid.UUID, max_age: float) -> CachedMap | None:
         cached = self._maps.get(showtime_id)
@@ -234,7 +234,7 @@ class SeatMapCache:
                 layout = await _load_layout(session, showtime_id)
                 cached = CachedMap(layout, await _load_state(session, showtime_id))
             else:
-                db = await _driver(session)
+                db = await driver(session)
                 version = int(await db.fetchval(_VERSION, showtime_id))
                 if version == cached.state.version:
                     cached.state.checked_at = time.monotonic()
@@ -247,13 +247,19 @@ class SeatMapCache:
                 self._locks.pop(evicted, None)
             return cached
 
-    async def layout(self, session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
-        """The showtime's layout (sections, rows, prices): it never changes, so a cached one
-        is used however old its seat states are."""
+    async def sections(self, session: AsyncSession, showtime_id: uuid.UUID) -> list[SectionInfo]:
+        """The showtime's sections with their kind and price tier: fixed like the layout,
+        and loaded on their own (one small query), so a general-admission hold never waits
+        for a whole seat map to be built."""
         cached = self._maps.get(showtime_id)
         if cached is not None:
-            return cached.layout
-        return (await self.get(session, showtime_id)).layout
+            return cached.layout.sections
+        sections = self._sections.get(showtime_id)
+        if sections is None:
+            sections = self._sections[showtime_id] = await _load_sections(session, showtime_id)
+            while len(self._sections) > MAX_CACHED_SHOWTIMES:
+                self._sections.pop(next(iter(self._sections)))
+        return sections
 
     def note_claimed(self, showtime_id: uuid.UUID, unit_ids: list[int]) -> None:
         cached = self._maps.get(showtime_id)
