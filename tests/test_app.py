@@ -1,3 +1,4 @@
+import asyncpg
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import BaseModel
@@ -19,6 +20,9 @@ def _add_probe_routes(app: FastAPI) -> None:
             raise Conflict("thirteen is taken", extra={"taken": [13]})
         if body.quantity == 99:
             raise RuntimeError("boom")
+        if body.quantity == 40:
+            # What a plain asyncpg statement (db.driver) raises when it loses a deadlock.
+            raise asyncpg.DeadlockDetectedError("deadlock detected")
         return {"quantity": body.quantity}
 
 
@@ -97,6 +101,15 @@ class TestProblemResponses:
         assert body["code"] == "conflict"
         assert body["detail"] == "thirteen is taken"
         assert body["taken"] == [13]
+
+    async def test_driver_error_is_mapped_by_its_sqlstate(
+        self, app: FastAPI, client: AsyncClient
+    ) -> None:
+        _add_probe_routes(app)
+        response = await client.post("/api/_probe", json={"quantity": 40})
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "serialization_conflict"
 
     async def test_unexpected_error_is_problem_500_without_internals(self, app: FastAPI) -> None:
         _add_probe_routes(app)

@@ -4,6 +4,8 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -12,11 +14,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from httpx import AsyncClient
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.auth import security
 from boxoffice.auth.models import Role, User
-from boxoffice.auth.security import create_access_token
-from boxoffice.config import Settings
+from boxoffice.auth.security import (
+    AccessClaims,
+    InvalidToken,
+    create_access_token,
+    decode_access_token,
+)
+from boxoffice.config import AuthSettings, Settings
 from boxoffice.kit.time import utcnow
 from tests.factories import create_user
 
@@ -173,3 +182,38 @@ class TestAccessTokenValidation:
         await session.flush()
         response = await client.get("/api/users/me", headers=headers)
         assert response.json()["code"] == "invalid_token"
+
+
+class TestVerifiedTokenCache:
+    """A verified token is remembered until its `exp`, and only for the key that checked it."""
+
+    def test_a_remembered_token_is_checked_again_after_its_exp(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settings = Settings().auth
+        token = create_access_token(
+            settings, user_id=uuid.uuid4(), role=Role.buyer, token_version=0
+        )
+        verified: list[str] = []
+        verify = security._verify_access_token
+
+        def counting(auth: AuthSettings, raw: str) -> tuple[AccessClaims, int]:
+            verified.append(raw)
+            return verify(auth, raw)
+
+        monkeypatch.setattr(security, "_verify_access_token", counting)
+        decode_access_token(settings, token)
+        decode_access_token(settings, token)
+        assert len(verified) == 1  # the second use was remembered
+        expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+        monkeypatch.setattr(time, "time", lambda: expires + 1)
+        decode_access_token(settings, token)
+        assert len(verified) == 2  # past its exp the signature and claims are checked anew
+
+    def test_a_token_remembered_under_one_key_is_refused_under_another(self) -> None:
+        signer = Settings().auth
+        token = create_access_token(signer, user_id=uuid.uuid4(), role=Role.buyer, token_version=0)
+        decode_access_token(signer, token)
+        rotated = signer.model_copy(update={"jwt_secret": SecretStr("another-secret-" * 3)})
+        with pytest.raises(InvalidToken):
+            decode_access_token(rotated, token)
