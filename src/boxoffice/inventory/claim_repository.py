@@ -41,27 +41,29 @@ _HOLD_SET = (
     "updated_at = now()"
 )
 
+
 # Explicit seats: a requested row that another buyer's transaction has locked is being
 # claimed by them, so it counts as taken at once (SKIP LOCKED) instead of making this buyer
 # queue behind them; lock waits would pile up connections in a flash sale.
-_CLAIM_EXPLICIT_SQL = f"""
-    UPDATE inventory_units u {_HOLD_SET}
+def _explicit(set_clause: str, column: str) -> Sql:
+    return _bumping(
+        f"""
+    UPDATE inventory_units u {set_clause}
       FROM (WITH c AS (SELECT u.id FROM inventory_units u
-                        WHERE u.showtime_id = :showtime_id AND u.{{column}} = ANY(:keys)
+                        WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
                           AND {_CLAIMABLE}
                         FOR UPDATE SKIP LOCKED)
             SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
      WHERE u.id = c.id
     RETURNING u.id
     """  # noqa: S608
-CLAIM_SEATS = _bumping(_CLAIM_EXPLICIT_SQL.replace("{column}", "seat_id"))
-CLAIM_UNITS = _bumping(_CLAIM_EXPLICIT_SQL.replace("{column}", "id"))
+    )
 
-# General admission: any N claimable places of the section, skipping rows other buyers hold
-# locks on, so concurrent buyers take different rows instead of queueing.
-CLAIM_ANY = _bumping(
-    f"""
-    UPDATE inventory_units u {_HOLD_SET}
+
+def _any(set_clause: str) -> Sql:
+    return _bumping(
+        f"""
+    UPDATE inventory_units u {set_clause}
       FROM (WITH c AS (SELECT u.id FROM inventory_units u
                         WHERE u.showtime_id = :showtime_id AND u.section_id = :section_id
                           AND {_CLAIMABLE}
@@ -70,7 +72,40 @@ CLAIM_ANY = _bumping(
      WHERE u.id = c.id
     RETURNING u.id
     """  # noqa: S608
+    )
+
+
+CLAIM_SEATS = _explicit(_HOLD_SET, "seat_id")
+CLAIM_UNITS = _explicit(_HOLD_SET, "id")
+
+# Held back by the organizer (house seats, broken seats, a smaller floor): claimed exactly
+# like a hold, all or nothing, but for nobody and with no expiry.
+_BLOCK_SET = (
+    "SET state = 'blocked', hold_id = NULL, held_until = NULL, booking_id = NULL, "
+    "updated_at = now()"
 )
+BLOCK_SEATS = _explicit(_BLOCK_SET, "seat_id")
+BLOCK_UNITS = _explicit(_BLOCK_SET, "id")
+BLOCK_ANY = _any(_BLOCK_SET)
+
+
+def _unblock(column: str) -> Sql:
+    return _bumping(
+        f"""
+    UPDATE inventory_units u SET state = 'available', updated_at = now()
+     WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) AND u.state = 'blocked'
+    RETURNING u.id, u.seat_id
+    """,  # noqa: S608
+        "SELECT id, seat_id FROM changed",
+    )
+
+
+UNBLOCK_SEATS = _unblock("seat_id")
+UNBLOCK_UNITS = _unblock("id")
+
+# General admission: any N claimable places of the section, skipping rows other buyers hold
+# locks on, so concurrent buyers take different rows instead of queueing.
+CLAIM_ANY = _any(_HOLD_SET)
 
 # Best available: all of a chosen block or nothing, skipping locked rows instead of waiting.
 _CLAIM_BLOCK = _bumping(
@@ -219,6 +254,34 @@ class ClaimRepository:
                 "quantity": len(set(keys)),
             },
         )
+
+    async def block_explicit(
+        self, showtime_id: uuid.UUID, *, unit_ids: Sequence[int] = (), seat_ids: Sequence[int] = ()
+    ) -> list[int]:
+        statement, keys = (
+            (BLOCK_SEATS, list(seat_ids)) if seat_ids else (BLOCK_UNITS, list(unit_ids))
+        )
+        return await self._ids(
+            statement, {"showtime_id": showtime_id, "keys": keys, "quantity": len(set(keys))}
+        )
+
+    async def block_any(
+        self, showtime_id: uuid.UUID, section_id: uuid.UUID, quantity: int
+    ) -> list[int]:
+        return await self._ids(
+            BLOCK_ANY, {"showtime_id": showtime_id, "section_id": section_id, "quantity": quantity}
+        )
+
+    async def unblock(
+        self, showtime_id: uuid.UUID, *, unit_ids: Sequence[int] = (), seat_ids: Sequence[int] = ()
+    ) -> list[tuple[int, int | None]]:
+        """(unit id, seat id) of the units put back on sale."""
+        statement, keys = (
+            (UNBLOCK_SEATS, list(seat_ids)) if seat_ids else (UNBLOCK_UNITS, list(unit_ids))
+        )
+        params = {"showtime_id": showtime_id, "keys": keys, "shard": random_shard()}
+        rows = await driver.fetch(self.session, statement, params)
+        return [(int(r[0]), r[1]) for r in rows]
 
     async def claim_any(
         self,

@@ -42,13 +42,61 @@ async def claim_units(
 ) -> list[int]:
     """Claim exactly these units (or seats) or nothing: 409 names the ones that were taken."""
     repo = ClaimRepository(session)
-    wanted = len(set(seat_ids or unit_ids))
     claimed = await repo.claim_explicit(
         showtime_id, hold_id, held_until, unit_ids=unit_ids, seat_ids=seat_ids
     )
-    if len(claimed) == wanted:
-        CACHE.note_claimed(showtime_id, claimed)
-        return claimed
+    return await _all_or_explain(repo, showtime_id, claimed, unit_ids, seat_ids)
+
+
+async def block_units(
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    *,
+    unit_ids: Sequence[int] = (),
+    seat_ids: Sequence[int] = (),
+) -> list[int]:
+    """Take exactly these units (or seats) off sale, or none: 409 names the taken ones."""
+    repo = ClaimRepository(session)
+    blocked = await repo.block_explicit(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
+    return await _all_or_explain(repo, showtime_id, blocked, unit_ids, seat_ids)
+
+
+async def block_general_admission(
+    session: AsyncSession, showtime_id: uuid.UUID, section_id: uuid.UUID, quantity: int
+) -> list[int]:
+    """Take `quantity` free places of a general-admission section off sale, or none."""
+    blocked = await ClaimRepository(session).block_any(showtime_id, section_id, quantity)
+    if len(blocked) < quantity:
+        raise SoldOut(
+            f"Fewer than {quantity} free places are left in this section",
+            extra={"section_id": str(section_id)},
+        )
+    return blocked
+
+
+async def unblock_units(
+    session: AsyncSession,
+    showtime_id: uuid.UUID,
+    *,
+    unit_ids: Sequence[int] = (),
+    seat_ids: Sequence[int] = (),
+) -> list[tuple[int, int | None]]:
+    """Put blocked units (or seats) back on sale; ones not blocked are left as they are.
+    Answers (unit id, seat id) of those freed."""
+    return await ClaimRepository(session).unblock(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
+
+
+async def _all_or_explain(
+    repo: ClaimRepository,
+    showtime_id: uuid.UUID,
+    changed: list[int],
+    unit_ids: Sequence[int],
+    seat_ids: Sequence[int],
+) -> list[int]:
+    wanted = len(set(seat_ids or unit_ids))
+    if len(changed) == wanted:
+        CACHE.note_claimed(showtime_id, changed)
+        return changed
     known = await repo.units_by_key(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
     taken = [{"unit_id": u, "seat_id": s} for u, s, free in known if not free]
     if not taken:

@@ -1,4 +1,4 @@
-from boxoffice.kit.errors import Conflict, NotFound
+from boxoffice.kit.errors import Conflict, NotFound, Unprocessable
 
 
 class SeatsUnavailable(Conflict):
@@ -19,3 +19,8 @@ class ShowtimeNotFound(NotFound):
 class SectionNotFound(NotFound):
     code = "section_not_found"
     title = "Section not found in this showtime"
+
+
+class UnblockNeedsUnits(Unprocessable):
+    code = "unblock_needs_units"
+    title = "Name the seats or units to put back on sale (seat_ids or unit_ids)"

@@ -26,6 +26,17 @@ class InventoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def showtime_organizer(self, showtime_id: uuid.UUID) -> uuid.UUID | None:
+        """The organizer owning the showtime's event (None: no such showtime)."""
+        found: uuid.UUID | None = await self.session.scalar(
+            text(
+                "SELECT e.organizer_id FROM showtimes s JOIN events e ON e.id = s.event_id"
+                " WHERE s.id = :id"
+            ),
+            {"id": showtime_id},
+        )
+        return found
+
     async def snapshot_venue(self, showtime_id: uuid.UUID, venue_id: uuid.UUID) -> int:
         """Create the showtime's units from the venue's current layout; returns the count."""
         result = await self.session.execute(

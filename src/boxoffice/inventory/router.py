@@ -11,12 +11,15 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from boxoffice.auth.dependencies import CurrentUser
 from boxoffice.booking.errors import SalesClosed, ShowtimeRequired
 from boxoffice.booking.schemas import SeatMap
 from boxoffice.catalog.models import Showtime, ShowtimeStatus
 from boxoffice.config import Settings
 from boxoffice.db.engine import Session
+from boxoffice.inventory import service
 from boxoffice.inventory.claim_service import CACHE
+from boxoffice.inventory.schemas import UnitsChanged, UnitSelection
 from boxoffice.inventory.seat_map import CachedMap, etag, render, seat_status
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.time import utcnow
@@ -55,6 +58,28 @@ async def _seat_map_response(
 
 
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+
+
+@router.post(
+    "/showtimes/{showtime_id}/seats/block",
+    response_model=UnitsChanged,
+    summary="Take seats or places off sale (organizer of the event, or admin)",
+)
+async def block_seats(
+    showtime_id: uuid.UUID, data: UnitSelection, session: Session, user: CurrentUser
+) -> UnitsChanged:
+    return await service.block(session, user, showtime_id, data)
+
+
+@router.post(
+    "/showtimes/{showtime_id}/seats/unblock",
+    response_model=UnitsChanged,
+    summary="Put blocked seats back on sale (organizer of the event, or admin)",
+)
+async def unblock_seats(
+    showtime_id: uuid.UUID, data: UnitSelection, session: Session, user: CurrentUser
+) -> UnitsChanged:
+    return await service.unblock(session, user, showtime_id, data)
 
 
 @router.get(

@@ -3,7 +3,14 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.auth.errors import PermissionDenied
+from boxoffice.auth.models import User
+from boxoffice.auth.permissions import manages_organizer
+from boxoffice.inventory import claim_service
+from boxoffice.inventory.errors import ShowtimeNotFound, UnblockNeedsUnits
 from boxoffice.inventory.repository import InventoryReadRepository, InventoryRepository
+from boxoffice.inventory.schemas import UnitsChanged, UnitSelection
+from boxoffice.kit.outbox import Topic, emit
 
 
 async def create_showtime_inventory(
@@ -28,3 +35,53 @@ async def showtime_availability(
 ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[int, int]]:
     """(showtime id, section id) -> (units, available units); expired holds count as free."""
     return await InventoryReadRepository(session).availability(showtime_ids)
+
+
+async def _check_manager(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> None:
+    organizer_id = await InventoryRepository(session).showtime_organizer(showtime_id)
+    if organizer_id is None:
+        raise ShowtimeNotFound()
+    if not manages_organizer(user, organizer_id):
+        raise PermissionDenied("Only the event's organizer (or an admin) may block seats")
+
+
+async def block(
+    session: AsyncSession, user: User, showtime_id: uuid.UUID, data: UnitSelection
+) -> UnitsChanged:
+    """Take units off sale (house seats, broken seats, a smaller floor): all or nothing,
+    and only units nobody holds or bought: 409 names those that are taken."""
+    await _check_manager(session, user, showtime_id)
+    if data.section_id is not None and data.quantity is not None:
+        blocked = await claim_service.block_general_admission(
+            session, showtime_id, data.section_id, data.quantity
+        )
+    else:
+        blocked = await claim_service.block_units(
+            session, showtime_id, unit_ids=data.unit_ids or (), seat_ids=data.seat_ids or ()
+        )
+    return UnitsChanged(showtime_id=showtime_id, state="blocked", unit_ids=sorted(blocked))
+
+
+async def unblock(
+    session: AsyncSession, user: User, showtime_id: uuid.UUID, data: UnitSelection
+) -> UnitsChanged:
+    """Put blocked units back on sale; the waitlist hears of them like any returned units."""
+    await _check_manager(session, user, showtime_id)
+    if data.section_id is not None:
+        raise UnblockNeedsUnits()
+    pairs = await claim_service.unblock_units(
+        session, showtime_id, unit_ids=data.unit_ids or (), seat_ids=data.seat_ids or ()
+    )
+    freed = sorted(unit for unit, _ in pairs)
+    if freed:
+        await emit(
+            session,
+            Topic.units_released,
+            showtime_id,
+            {"showtime_id": str(showtime_id), "unit_ids": freed, "reason": "unblocked"},
+        )
+    done = {seat for _, seat in pairs} if data.seat_ids else set(freed)
+    unchanged = sorted(set(data.seat_ids or data.unit_ids or []) - done)
+    return UnitsChanged(
+        showtime_id=showtime_id, state="available", unit_ids=freed, unchanged=unchanged
+    )

@@ -1,0 +1,215 @@
+"""Organizers take seats off sale (house seats, broken seats) and put them back."""
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from boxoffice.auth.models import Role, User
+from tests.booking.factories import World, create_world
+from tests.factories import create_user
+
+Headers = Callable[[User], dict[str, str]]
+
+
+async def _post(
+    client: AsyncClient, path: str, headers: dict[str, str], body: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    response = await client.post(path, json=body, headers=headers)
+    return response.status_code, response.json()
+
+
+def _block(world: World) -> str:
+    return f"/api/showtimes/{world.showtime.id}/seats/block"
+
+
+def _unblock(world: World) -> str:
+    return f"/api/showtimes/{world.showtime.id}/seats/unblock"
+
+
+async def _seat_states(client: AsyncClient, world: World) -> dict[int, str]:
+    response = await client.get(f"/api/showtimes/{world.showtime.id}/seats")
+    return {
+        seat["seat_id"]: seat["status"]
+        for section in response.json()["sections"]
+        for seat in section["seats"]
+    }
+
+
+class TestBlocking:
+    async def test_blocked_seats_leave_sale_until_unblocked(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        buyer = await create_user(session)
+        house = [world.seats[0].id, world.seats[1].id]
+        status, body = await _post(
+            client, _block(world), auth_headers(world.organizer), {"seat_ids": house}
+        )
+        assert status == 200
+        assert body["state"] == "blocked"
+        assert len(body["unit_ids"]) == 2
+        states = await _seat_states(client, world)
+        assert [states[s] for s in house] == ["blocked", "blocked"]
+
+        hold = {"showtime_id": str(world.showtime.id), "seat_ids": [house[0]]}
+        status, refused = await _post(client, "/api/bookings/hold-seats", auth_headers(buyer), hold)
+        assert status == 409
+        assert refused["code"] == "seats_unavailable"
+
+        status, body = await _post(
+            client,
+            _unblock(world),
+            auth_headers(world.organizer),
+            {"seat_ids": [*house, world.seats[5].id]},
+        )
+        assert status == 200
+        assert len(body["unit_ids"]) == 2
+        assert body["unchanged"] == [world.seats[5].id]
+        released = await session.scalar(
+            text(
+                "SELECT count(*) FROM outbox_events WHERE topic = 'inventory.units_released'"
+                " AND payload->>'reason' = 'unblocked'"
+            )
+        )
+        assert released == 1
+        status, _ = await _post(client, "/api/bookings/hold-seats", auth_headers(buyer), hold)
+        assert status == 201
+
+    async def test_a_held_seat_cannot_be_blocked_and_nothing_is(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        buyer = await create_user(session)
+        held = world.seats[2].id
+        status, _ = await _post(
+            client,
+            "/api/bookings/hold-seats",
+            auth_headers(buyer),
+            {"showtime_id": str(world.showtime.id), "seat_ids": [held]},
+        )
+        assert status == 201
+        status, body = await _post(
+            client,
+            _block(world),
+            auth_headers(world.organizer),
+            {"seat_ids": [world.seats[3].id, held]},
+        )
+        assert status == 409
+        assert [s["seat_id"] for s in body["unavailable_seats"]] == [held]
+        states = await _seat_states(client, world)
+        assert states[world.seats[3].id] == "available"
+
+    async def test_general_admission_places_are_blocked_by_quantity(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=0, seats_per_row=0, ga_capacity=10)
+        assert world.floor is not None
+        floor = {"section_id": str(world.floor.id)}
+        status, body = await _post(
+            client, _block(world), auth_headers(world.organizer), {**floor, "quantity": 8}
+        )
+        assert status == 200
+        assert len(body["unit_ids"]) == 8
+        buyer = await create_user(session)
+        hold = {"showtime_id": str(world.showtime.id), **floor, "quantity": 3}
+        status, refused = await _post(client, "/api/bookings/hold-seats", auth_headers(buyer), hold)
+        assert status == 409
+        assert refused["code"] == "sold_out"
+        status, refused = await _post(
+            client, _block(world), auth_headers(world.organizer), {**floor, "quantity": 3}
+        )
+        assert status == 409
+        assert refused["code"] == "sold_out"
+        status, refused = await _post(
+            client, _unblock(world), auth_headers(world.organizer), {**floor, "quantity": 3}
+        )
+        assert status == 422
+        assert refused["code"] == "unblock_needs_units"
+
+
+class TestWhoMayBlock:
+    async def test_buyers_and_other_organizers_are_refused_admins_are_not(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        body = {"seat_ids": [world.seats[0].id]}
+        buyer = await create_user(session)
+        stranger = await create_user(session, role=Role.organizer)
+        admin = await create_user(session, role=Role.admin)
+        assert (await _post(client, _block(world), auth_headers(buyer), body))[0] == 403
+        assert (await _post(client, _block(world), auth_headers(stranger), body))[0] == 403
+        assert (await _post(client, _block(world), auth_headers(admin), body))[0] == 200
+        missing = "/api/showtimes/00000000-0000-0000-0000-000000000000/seats/block"
+        assert (await _post(client, missing, auth_headers(admin), body))[0] == 404
+
+    async def test_a_selection_must_name_one_kind_of_units(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        status, body = await _post(
+            client,
+            _block(world),
+            auth_headers(world.organizer),
+            {"seat_ids": [world.seats[0].id], "unit_ids": [1]},
+        )
+        assert status == 422
+        assert body["code"] == "validation_error"
+
+
+class TestBlockRace:
+    async def test_a_seat_is_never_both_blocked_and_held(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, rows=4, seats_per_row=10)
+            buyers = [await create_user(session) for _ in range(60)]
+            await session.commit()
+        rng = random.Random(5)
+        front = [s.id for s in world.seats[:20]]
+        holds = [
+            committing_client.post(
+                "/api/bookings/hold-seats",
+                json={"showtime_id": str(world.showtime.id), "seat_ids": rng.sample(front, 2)},
+                headers=auth_headers(buyer),
+            )
+            for buyer in buyers
+        ]
+        blocks = [
+            committing_client.post(
+                _block(world),
+                json={"seat_ids": front[i : i + 4]},
+                headers=auth_headers(world.organizer),
+            )
+            for i in range(0, 20, 4)
+        ]
+        responses = await asyncio.gather(*holds, *blocks)
+        assert {r.status_code for r in responses} <= {200, 201, 409}
+        blocked_ok = [r.json() for r in responses[len(holds) :] if r.status_code == 200]
+        held_ok = [r.json() for r in responses[: len(holds)] if r.status_code == 201]
+        blocked_units = [u for b in blocked_ok for u in b["unit_ids"]]
+        held_units = [u["unit_id"] for h in held_ok for u in h["units"]]
+        assert len(set(blocked_units)) == len(blocked_units)
+        assert not set(blocked_units) & set(held_units)
+        async with committed() as session:
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT id, state FROM inventory_units"
+                        " WHERE showtime_id = :s AND state <> 'available'"
+                    ),
+                    {"s": world.showtime.id},
+                )
+            ).all()
+        in_db = {int(r[0]): r[1] for r in rows}
+        assert in_db == {
+            **dict.fromkeys(blocked_units, "blocked"),
+            **dict.fromkeys(held_units, "held"),
+        }
