@@ -18,6 +18,7 @@ from boxoffice.booking.models import (
 from boxoffice.catalog.models import Event, EventStatus, Showtime, ShowtimeStatus
 from boxoffice.db import driver
 from boxoffice.db.driver import Sql
+from boxoffice.inventory.claim_repository import UNIT_LABEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +100,13 @@ class BookingFilters:
     descending: bool = True
 
 
-_LINE_COLUMNS = """
-    SELECT u.id, u.section_id, u.seat_id,
-           CASE WHEN s.id IS NULL THEN sec.name
-                ELSE sec.name || ' ' || s.row_label || '-' || s.number END AS label,
-           pt.price_minor, pt.currency
+_LINE_COLUMNS = f"""
+    SELECT u.id, u.section_id, u.seat_id, {UNIT_LABEL} AS label, pt.price_minor, pt.currency
       FROM inventory_units u
       JOIN sections sec ON sec.id = u.section_id
       LEFT JOIN seats s ON s.id = u.seat_id
       LEFT JOIN price_tiers pt ON pt.showtime_id = u.showtime_id AND pt.section_id = u.section_id
-"""
+"""  # noqa: S608 (constants only)
 
 
 # The statements every hold and every booking runs, in plain asyncpg (`db.driver`);
@@ -138,14 +136,12 @@ _INSERT_HOLD = """
 """
 INSERT_HOLD = Sql(_INSERT_HOLD)
 
-_UNIT_LABELS = """
-    SELECT u.hold_id, u.id, u.section_id, u.seat_id,
-           CASE WHEN s.id IS NULL THEN sec.name
-                ELSE sec.name || ' ' || s.row_label || '-' || s.number END
+_UNIT_LABELS = f"""
+    SELECT u.hold_id, u.id, u.section_id, u.seat_id, {UNIT_LABEL}
       FROM inventory_units u
       JOIN sections sec ON sec.id = u.section_id
       LEFT JOIN seats s ON s.id = u.seat_id
-"""
+"""  # noqa: S608 (constants only)
 
 INSERT_HOLD_DESCRIBED = Sql(
     f"""
@@ -155,9 +151,7 @@ INSERT_HOLD_DESCRIBED = Sql(
            AND status = 'active' AND expires_at < now()
     ),
     inserted AS ({_INSERT_HOLD})
-    SELECT u.hold_id, u.id, u.section_id, u.seat_id,
-           CASE WHEN s.id IS NULL THEN sec.name
-                ELSE sec.name || ' ' || s.row_label || '-' || s.number END,
+    SELECT u.hold_id, u.id, u.section_id, u.seat_id, {UNIT_LABEL},
            (SELECT count(*) FROM holds h
              WHERE h.user_id = :user_id AND h.showtime_id = :showtime_id
                AND h.status = 'active' AND h.expires_at >= now())
@@ -189,15 +183,6 @@ LOCK_HOLD_IN_WINDOW = Sql(
        FOR UPDATE OF h"""
 )
 """A hold, locked, with its showtime's sale window (making a booking of it)."""
-
-PRICED_UNITS = Sql(
-    _LINE_COLUMNS
-    + """
-     WHERE u.hold_id = :hold_id AND u.state = 'held' AND u.booking_id IS NULL
-       AND u.held_until >= now()
-     ORDER BY u.id
-    """
-)
 
 _INSERT_BOOKING = """
     INSERT INTO bookings (id, user_id, showtime_id, event_id, hold_id, status, quantity,
@@ -397,10 +382,6 @@ class BookingRepository:
         for hold_id, unit_id, section_id, seat_id, label in rows:
             lines[hold_id].append(UnitLine(unit_id, section_id, seat_id, label, None, None))
         return lines
-
-    async def priced_units(self, hold_id: uuid.UUID) -> list[UnitLine]:
-        rows = await driver.fetch(self.session, PRICED_UNITS, {"hold_id": hold_id})
-        return [UnitLine(*row) for row in rows]
 
     async def priced_units_by_id(self, unit_ids: Sequence[int]) -> list[UnitLine]:
         result = await self.session.execute(

@@ -3,7 +3,7 @@
 import json
 import uuid
 from dataclasses import asdict, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from boxoffice.booking.models import (
     Booking,
     BookingStatus,
     HoldStatus,
+    Ticket,
     TicketStatus,
 )
 from boxoffice.booking.repository import (
@@ -116,7 +117,8 @@ async def create_from_hold(
         booking = await _reload(repo, booking_id)
         confirmed = await _confirm(session, booking, booking.version, complimentary=False)
         return (await present(session, [confirmed]))[0]
-    return BookingOut(
+    # The answer is built from what was written, not read back (transient rows, unsaved).
+    booking = Booking(
         id=booking_id,
         user_id=user.id,
         showtime_id=hold.showtime_id,
@@ -129,25 +131,27 @@ async def create_from_hold(
         expires_at=expires_at,
         version=1,
         complimentary=False,
-        pricing=pricing,
+        meta={"pricing": pricing},
         created_at=created_at,
         confirmed_at=None,
         cancelled_at=None,
-        tickets=[
-            TicketOut(
-                id=t.id,
-                unit_id=t.unit_id,
-                section_id=t.section_id,
-                seat_id=t.seat_id,
-                label=t.label,
-                price_minor=t.price_minor,
-                currency=currency,
-                status=TicketStatus.pending,
-                code=None,
-            )
-            for t in sorted(tickets, key=lambda t: t.label)
-        ],
     )
+    written = [
+        Ticket(
+            id=t.id,
+            booking_id=booking_id,
+            unit_id=t.unit_id,
+            section_id=t.section_id,
+            seat_id=t.seat_id,
+            label=t.label,
+            price_minor=t.price_minor,
+            currency=currency,
+            status=TicketStatus.pending,
+            code=t.code,
+        )
+        for t in sorted(tickets, key=lambda t: t.label)
+    ]
+    return _presented(booking, written, now)
 
 
 def _new_tickets(
@@ -443,43 +447,42 @@ async def present(session: AsyncSession, bookings: list[Booking]) -> list[Bookin
     """Bookings with their tickets; a pending booking past its window reads as expired."""
     tickets = await BookingRepository(session).tickets([b.id for b in bookings]) if bookings else {}
     now = utcnow()
-    out = []
-    for b in bookings:
-        status = b.status
-        if status is BookingStatus.pending_payment and b.expires_at < now:
-            status = BookingStatus.expired
-        out.append(
-            BookingOut(
-                id=b.id,
-                user_id=b.user_id,
-                showtime_id=b.showtime_id,
-                event_id=b.event_id,
-                hold_id=b.hold_id,
-                status=status,
-                quantity=b.quantity,
-                total_minor=b.total_minor,
-                currency=b.currency,
-                expires_at=b.expires_at,
-                version=b.version,
-                complimentary=b.complimentary,
-                pricing=b.meta.get("pricing"),
-                created_at=b.created_at,
-                confirmed_at=b.confirmed_at,
-                cancelled_at=b.cancelled_at,
-                tickets=[
-                    TicketOut(
-                        id=t.id,
-                        unit_id=t.unit_id,
-                        section_id=t.section_id,
-                        seat_id=t.seat_id,
-                        label=t.label,
-                        price_minor=t.price_minor,
-                        currency=t.currency,
-                        status=t.status,
-                        code=t.code if t.status is TicketStatus.issued else None,
-                    )
-                    for t in tickets.get(b.id, [])
-                ],
+    return [_presented(b, tickets.get(b.id, []), now) for b in bookings]
+
+
+def _presented(b: Booking, tickets: list[Ticket], now: datetime) -> BookingOut:
+    status = b.status
+    if status is BookingStatus.pending_payment and b.expires_at < now:
+        status = BookingStatus.expired
+    return BookingOut(
+        id=b.id,
+        user_id=b.user_id,
+        showtime_id=b.showtime_id,
+        event_id=b.event_id,
+        hold_id=b.hold_id,
+        status=status,
+        quantity=b.quantity,
+        total_minor=b.total_minor,
+        currency=b.currency,
+        expires_at=b.expires_at,
+        version=b.version,
+        complimentary=b.complimentary,
+        pricing=b.meta.get("pricing"),
+        created_at=b.created_at,
+        confirmed_at=b.confirmed_at,
+        cancelled_at=b.cancelled_at,
+        tickets=[
+            TicketOut(
+                id=t.id,
+                unit_id=t.unit_id,
+                section_id=t.section_id,
+                seat_id=t.seat_id,
+                label=t.label,
+                price_minor=t.price_minor,
+                currency=t.currency,
+                status=t.status,
+                code=t.code if t.status is TicketStatus.issued else None,
             )
-        )
-    return out
+            for t in tickets
+        ],
+    )

@@ -21,6 +21,13 @@ VERSION_SHARDS = 16
 
 _CLAIMABLE = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
 
+UNIT_LABEL = (
+    "CASE WHEN s.id IS NULL THEN sec.name"
+    " ELSE sec.name || ' ' || s.row_label || '-' || s.number END"
+)
+"""A unit's label (`Stalls A-12`, or the section's name for a GA place), over `sections sec`
+and `seats s` joined to it."""
+
 
 def _bumping(change_sql: str, answer: str = "SELECT id FROM changed") -> Sql:
     """Wrap `UPDATE ... RETURNING u.id` so one version shard is bumped iff rows changed."""
@@ -149,17 +156,14 @@ ATTACH_BOOKING = _bumping(_ATTACH)
 
 ATTACH_BOOKING_PRICED = _bumping(
     _ATTACH,
-    """
-    SELECT c.id, c.section_id, c.seat_id,
-           CASE WHEN s.id IS NULL THEN sec.name
-                ELSE sec.name || ' ' || s.row_label || '-' || s.number END AS label,
-           pt.price_minor, pt.currency
+    f"""
+    SELECT c.id, c.section_id, c.seat_id, {UNIT_LABEL} AS label, pt.price_minor, pt.currency
       FROM changed c
       JOIN sections sec ON sec.id = c.section_id
       LEFT JOIN seats s ON s.id = c.seat_id
       LEFT JOIN price_tiers pt ON pt.showtime_id = c.showtime_id AND pt.section_id = c.section_id
      ORDER BY c.id
-    """,
+    """,  # noqa: S608 (constants only)
 )
 """Attach a live hold's units to a booking and answer each with its label and tier price."""
 

@@ -66,12 +66,7 @@ async def block_general_admission(
 ) -> list[int]:
     """Take `quantity` free places of a general-admission section off sale, or none."""
     blocked = await ClaimRepository(session).block_any(showtime_id, section_id, quantity)
-    if len(blocked) < quantity:
-        raise SoldOut(
-            f"Fewer than {quantity} free places are left in this section",
-            extra={"section_id": str(section_id)},
-        )
-    return blocked
+    return _enough(blocked, quantity, section_id)
 
 
 async def unblock_units(
@@ -123,12 +118,16 @@ async def claim_general_admission(
     claimed = await ClaimRepository(session).claim_any(
         showtime_id, section_id, quantity, hold_id, held_until
     )
-    if len(claimed) < quantity:
+    return _enough(claimed, quantity, section_id)
+
+
+def _enough(changed: list[int], quantity: int, section_id: uuid.UUID) -> list[int]:
+    if len(changed) < quantity:
         raise SoldOut(
             f"Fewer than {quantity} places are left in this section",
             extra={"section_id": str(section_id)},
         )
-    return claimed
+    return changed
 
 
 async def claim_best_available(
