@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import psutil
 from sqlalchemy.engine import make_url
 
 from bench.flash_sale import direct
@@ -96,6 +97,7 @@ def _http_run(
     server = _serve(dsn, workers, args.pool_size)
     try:
         base = {"host": "127.0.0.1", "port": PORT, "showtime_id": str(data.showtime_id)}
+        cpu_before = _cpu_seconds(server.pid)
         sale = _loadgen(
             {
                 **base,
@@ -108,6 +110,10 @@ def _http_run(
                 "floor_section_id": str(data.floor_section_id),
             }
         )
+        requests = (sale["hold_attempts_per_s"] + sale["bookings_per_s"]) * sale["seconds"]
+        sale["server_cpu_ms_per_request"] = round(
+            (_cpu_seconds(server.pid) - cpu_before) / max(requests, 1) * 1000, 2
+        )
         sale["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
         if not think_ms:
             sale["seat_map_50k"] = _loadgen({**base, "mode": "seat_map", "reads": 50})
@@ -115,6 +121,16 @@ def _http_run(
         server.terminate()
         server.wait(timeout=30)
     return sale
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of the server and its worker processes so far."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 async def _create_database(server: str) -> str:
