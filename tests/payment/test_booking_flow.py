@@ -641,6 +641,9 @@ class TestRefundRaces:
 
         assert all(r.status_code < 500 for r in responses), [r.text for r in responses]
         assert any(r.status_code == 200 for r in responses[:3])
+        # Every path locks the booking before its payment: they queue, none deadlocks.
+        codes = {r.json().get("code") for r in responses if r.status_code == 409}
+        assert "serialization_conflict" not in codes, [r.text for r in responses]
         async with committed() as session:
             payment = await session.get(Payment, uuid.UUID(str(payment_id)))
             stored = await session.get(Booking, uuid.UUID(str(booking["id"])))

@@ -33,7 +33,7 @@ async def _locked(session: AsyncSession, booking_id: uuid.UUID) -> Booking | Non
         await session.execute(
             select(Booking)
             .where(Booking.id == booking_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()

@@ -180,7 +180,7 @@ LOCK_HOLD_IN_WINDOW = Sql(
       JOIN showtimes s ON s.id = h.showtime_id
       JOIN events e ON e.id = s.event_id
      WHERE h.id = :hold_id
-       FOR UPDATE OF h"""
+       FOR NO KEY UPDATE OF h"""
 )
 """A hold, locked, with its showtime's sale window (making a booking of it)."""
 
@@ -363,7 +363,7 @@ class BookingRepository:
     async def get_hold(self, hold_id: uuid.UUID, *, lock: bool = False) -> Hold | None:
         query = select(Hold).where(Hold.id == hold_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
     async def live_holds(self, user_id: uuid.UUID, showtime_id: uuid.UUID | None) -> Sequence[Hold]:
@@ -394,8 +394,13 @@ class BookingRepository:
         hold.ended_at = func.now()
         await self.session.flush()
 
-    async def get_booking(self, booking_id: uuid.UUID) -> Booking | None:
-        return await self.session.get(Booking, booking_id, populate_existing=True)
+    async def get_booking(self, booking_id: uuid.UUID, *, lock: bool = False) -> Booking | None:
+        return await self.session.get(
+            Booking,
+            booking_id,
+            populate_existing=True,
+            with_for_update={"key_share": True} if lock else None,
+        )
 
     async def tickets(self, booking_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Ticket]]:
         rows = (

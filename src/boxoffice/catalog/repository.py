@@ -60,7 +60,7 @@ class EventRepository:
     async def get(self, event_id: uuid.UUID, *, for_update: bool = False) -> Event | None:
         stmt = select(Event).where(Event.id == event_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     async def add(self, event: Event) -> Event:
@@ -274,7 +274,7 @@ class ShowtimeRepository:
     async def get(self, showtime_id: uuid.UUID, *, for_update: bool = False) -> Showtime | None:
         stmt = select(Showtime).where(Showtime.id == showtime_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     async def has_scheduled(self, event_id: uuid.UUID) -> bool:

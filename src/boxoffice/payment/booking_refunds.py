@@ -66,7 +66,10 @@ async def refund_booking(
     refunds the full price at any time.
     """
     repo = BookingRepository(session)
-    booking = await repo.get_booking(booking_id)
+    # The booking row first, then (in `refunds.refund`) the payment: the order every path
+    # that touches both takes (a cancelled showtime locks its bookings, then their payments),
+    # so a buyer's cancel, a staff refund and a showtime cancel queue instead of deadlocking.
+    booking = await repo.get_booking(booking_id, lock=True)
     if booking is None:
         raise booking_errors.BookingNotFound()
     found = (
@@ -137,7 +140,7 @@ async def settle_cancelled_showtimes(
                 Booking.status.in_([BookingStatus.pending_payment, BookingStatus.confirmed]),
             )
             .order_by(Booking.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
     ).all()
     repo = BookingRepository(session)

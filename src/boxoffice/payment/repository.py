@@ -34,7 +34,7 @@ class PaymentRepository:
         return await self.session.scalar(
             select(Payment)
             .where(Payment.id == payment_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
 
@@ -42,7 +42,7 @@ class PaymentRepository:
         return await self.session.scalar(
             select(Payment)
             .where(Payment.provider == provider, Payment.provider_ref == provider_ref)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
 
@@ -128,7 +128,7 @@ class PaymentRepository:
         return await self.session.scalar(
             select(Refund)
             .where(Refund.provider_ref == provider_ref)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
 

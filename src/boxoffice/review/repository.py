@@ -15,7 +15,7 @@ class ReviewRepository:
     async def get(self, review_id: uuid.UUID, *, for_update: bool = False) -> Review | None:
         stmt = select(Review).where(Review.id == review_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     async def find(self, event_id: uuid.UUID, user_id: uuid.UUID) -> Review | None:

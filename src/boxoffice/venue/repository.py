@@ -53,7 +53,7 @@ class VenueRepository:
     async def get(self, venue_id: uuid.UUID, *, for_update: bool = False) -> Venue | None:
         stmt = select(Venue).where(Venue.id == venue_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     async def add(self, venue: Venue) -> Venue:

@@ -105,7 +105,7 @@ async def leave(session: AsyncSession, user: User, entry_id: uuid.UUID) -> Waitl
     """Leave the waitlist; an open offer's hold is released at once."""
     await own_entry(session, user, entry_id)
     entry = await session.get_one(
-        WaitlistEntry, entry_id, with_for_update=True, populate_existing=True
+        WaitlistEntry, entry_id, with_for_update={"key_share": True}, populate_existing=True
     )
     if entry.status not in OPEN:
         raise errors.EntryClosed()
