@@ -258,6 +258,15 @@ class TestOffers:
         )
         assert expired_event["user_id"] == str(b.id)
         assert expired_event["event_id"] == str(state.world.event.id)
+        # The buyer whose offer lapsed is told in-app, after the offer itself.
+        await _relay_until_idle(committed)
+        notices = (
+            await committing_client.get("/api/users/me/notifications", headers=auth_headers(b))
+        ).json()["items"]
+        assert [(n["kind"], n["title"]) for n in notices] == [
+            ("waitlist_offer_expired", f"Offer expired: {state.world.event.title}"),
+            ("waitlist_offer", f"Seats available: {state.world.event.title}"),
+        ]
         assert expired_event["event_title"] == state.world.event.title
         late = await committing_client.post(
             "/api/bookings/create", json={"hold_id": first_hold}, headers=auth_headers(b)
@@ -340,37 +349,6 @@ class TestReturnedUnitsAreOfferedPromptly:
 
         runs = await _scalar(committed, "SELECT count(*) FROM jobs WHERE kind = :kind", kind=OFFER)
         assert runs == 1
-
-
-class TestLapsedOffer:
-    async def test_a_lapsed_offer_tells_its_buyer_and_passes_on(
-        self,
-        committing_client: AsyncClient,
-        committed: async_sessionmaker[AsyncSession],
-        auth_headers: Headers,
-    ) -> None:
-        state = await _sold_out(committing_client, committed, auth_headers)
-        b, c = state.waiting
-        await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        await _run_offers(committed)
-        offer = await _entry(committing_client, auth_headers(b), state.entries[0])
-        await _lapse_offers(committed, offer["hold_id"])
-        await _run_offers(committed)
-
-        await _relay_until_idle(committed)
-
-        notices = (
-            await committing_client.get("/api/users/me/notifications", headers=auth_headers(b))
-        ).json()["items"]
-        assert [(n["kind"], n["title"]) for n in notices] == [
-            ("waitlist_offer_expired", f"Offer expired: {state.world.event.title}"),
-            ("waitlist_offer", f"Seats available: {state.world.event.title}"),
-        ]
-        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))[
-            "status"
-        ] == "offered"
 
 
 class TestLeaveAndPrivacy:
