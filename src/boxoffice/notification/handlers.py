@@ -100,14 +100,16 @@ async def _on_event_published(session: AsyncSession, event: OutboxEvent) -> list
     data = _event_data(catalog_event, {})
     data["organizer_id"] = str(catalog_event.organizer_id)
     data["organizer_name"] = (organizer.full_name if organizer else "") or "An organizer"
-    followers = await repository.follower_ids(session, catalog_event.organizer_id)
+    followers = await repository.subscriber_ids(
+        session, repository.FOLLOWS, catalog_event.organizer_id
+    )
     return [Intent(user_id, NotificationKind.new_event, data) for user_id in followers]
 
 
 async def _on_sale_started(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     catalog_event = await _catalog_event(session, event)
     data = _event_data(catalog_event, {})
-    interested = await repository.interested_user_ids(session, catalog_event.id)
+    interested = await repository.subscriber_ids(session, repository.INTERESTS, catalog_event.id)
     return [Intent(user_id, NotificationKind.sale_started, data) for user_id in interested]
 
 
@@ -122,7 +124,10 @@ async def _on_event_cancelled(session: AsyncSession, event: OutboxEvent) -> list
     data = _event_data(catalog_event, dict(event.payload))
     data.pop("user_ids", None)
     users = dict.fromkeys(
-        [*_listed_users(event), *await repository.interested_user_ids(session, catalog_event.id)]
+        [
+            *_listed_users(event),
+            *await repository.subscriber_ids(session, repository.INTERESTS, catalog_event.id),
+        ]
     )
     return [Intent(user_id, NotificationKind.event_cancelled, data) for user_id in users]
 
@@ -145,9 +150,9 @@ async def _on_push(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     if kind == "user":
         users = [target]
     elif kind == "organizer_followers":
-        users = await repository.follower_ids(session, target)
+        users = await repository.subscriber_ids(session, repository.FOLLOWS, target)
     elif kind == "event_interested":
-        users = await repository.interested_user_ids(session, target)
+        users = await repository.subscriber_ids(session, repository.INTERESTS, target)
     elif kind == "showtime_holders":
         users = await repository.showtime_holder_ids(session, target)
     else:

@@ -2,12 +2,14 @@
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from boxoffice.auth.models import User
 from boxoffice.booking.models import Booking, BookingStatus
@@ -122,89 +124,71 @@ async def recipients(
 
 
 # --- follows and interest ---------------------------------------------------------------
+# Both are a user's subscription to a target (an organizer, an event): one row per pair,
+# primary key (user_id, target).
+
+S = TypeVar("S", OrganizerFollow, EventInterest)
+T = TypeVar("T", User, Event)
 
 
-async def add_follow(session: AsyncSession, user_id: uuid.UUID, organizer_id: uuid.UUID) -> bool:
+@dataclass(frozen=True)
+class Subscription(Generic[S, T]):
+    model: type[S]
+    target: InstrumentedAttribute[uuid.UUID]
+    """The row's column naming the target."""
+    target_model: type[T]
+
+
+FOLLOWS = Subscription(OrganizerFollow, OrganizerFollow.organizer_id, User)
+INTERESTS = Subscription(EventInterest, EventInterest.event_id, Event)
+
+
+async def subscribe(
+    session: AsyncSession, kind: Subscription[S, T], user_id: uuid.UUID, target_id: uuid.UUID
+) -> bool:
+    """True when new, False when the user was subscribed already."""
     result = await session.execute(
-        insert(OrganizerFollow)
-        .values(user_id=user_id, organizer_id=organizer_id)
+        insert(kind.model)
+        .values({"user_id": user_id, kind.target.key: target_id})
         .on_conflict_do_nothing()
-        .returning(OrganizerFollow.user_id)
+        .returning(kind.model.user_id)
     )
     return result.first() is not None
 
 
-async def remove_follow(session: AsyncSession, user_id: uuid.UUID, organizer_id: uuid.UUID) -> bool:
-    follow = await session.get(OrganizerFollow, (user_id, organizer_id))
-    if follow is None:
-        return False
-    await session.delete(follow)
-    await session.flush()
-    return True
-
-
-async def list_following(
-    session: AsyncSession, user_id: uuid.UUID, page: PageParams
-) -> tuple[Sequence[tuple[OrganizerFollow, User]], int]:
-    where = OrganizerFollow.user_id == user_id
-    total = await session.scalar(select(func.count()).select_from(OrganizerFollow).where(where))
-    rows = await session.execute(
-        select(OrganizerFollow, User)
-        .join(User, User.id == OrganizerFollow.organizer_id)
-        .where(where)
-        .order_by(OrganizerFollow.created_at.desc())
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    return rows.all(), total or 0
-
-
-async def follower_ids(session: AsyncSession, organizer_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await session.scalars(
-        select(OrganizerFollow.user_id).where(OrganizerFollow.organizer_id == organizer_id)
-    )
-    return list(rows)
-
-
-async def add_interest(session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+async def unsubscribe(
+    session: AsyncSession, kind: Subscription[S, T], user_id: uuid.UUID, target_id: uuid.UUID
+) -> bool:
+    """True when a subscription was removed."""
     result = await session.execute(
-        insert(EventInterest)
-        .values(user_id=user_id, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(EventInterest.user_id)
+        delete(kind.model)
+        .where(kind.model.user_id == user_id, kind.target == target_id)
+        .returning(kind.model.user_id)
     )
     return result.first() is not None
 
 
-async def remove_interest(session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID) -> bool:
-    interest = await session.get(EventInterest, (user_id, event_id))
-    if interest is None:
-        return False
-    await session.delete(interest)
-    await session.flush()
-    return True
-
-
-async def list_interests(
-    session: AsyncSession, user_id: uuid.UUID, page: PageParams
-) -> tuple[Sequence[tuple[EventInterest, Event]], int]:
-    where = EventInterest.user_id == user_id
-    total = await session.scalar(select(func.count()).select_from(EventInterest).where(where))
+async def subscriptions(
+    session: AsyncSession, kind: Subscription[S, T], user_id: uuid.UUID, page: PageParams
+) -> tuple[Sequence[tuple[S, T]], int]:
+    """A user's subscriptions with their targets, newest first."""
+    where = kind.model.user_id == user_id
+    total = await session.scalar(select(func.count()).select_from(kind.model).where(where))
     rows = await session.execute(
-        select(EventInterest, Event)
-        .join(Event, Event.id == EventInterest.event_id)
+        select(kind.model, kind.target_model)
+        .join(kind.target_model, kind.target_model.id == kind.target)
         .where(where)
-        .order_by(EventInterest.created_at.desc())
+        .order_by(kind.model.created_at.desc())
         .limit(page.limit)
         .offset(page.offset)
     )
-    return rows.all(), total or 0
+    return [(row[0], row[1]) for row in rows], total or 0
 
 
-async def interested_user_ids(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await session.scalars(
-        select(EventInterest.user_id).where(EventInterest.event_id == event_id)
-    )
+async def subscriber_ids(
+    session: AsyncSession, kind: Subscription[S, T], target_id: uuid.UUID
+) -> list[uuid.UUID]:
+    rows = await session.scalars(select(kind.model.user_id).where(kind.target == target_id))
     return list(rows)
 
 

@@ -110,11 +110,11 @@ async def _organizer(session: AsyncSession, organizer_id: uuid.UUID) -> User:
 async def follow(session: AsyncSession, actor: User, organizer_id: uuid.UUID) -> bool:
     """Follow an organizer; True when new, False when already followed."""
     await _organizer(session, organizer_id)
-    return await repository.add_follow(session, actor.id, organizer_id)
+    return await repository.subscribe(session, repository.FOLLOWS, actor.id, organizer_id)
 
 
 async def unfollow(session: AsyncSession, actor: User, organizer_id: uuid.UUID) -> None:
-    if not await repository.remove_follow(session, actor.id, organizer_id):
+    if not await repository.unsubscribe(session, repository.FOLLOWS, actor.id, organizer_id):
         raise OrganizerNotFound("You do not follow this organizer")
 
 
@@ -128,11 +128,11 @@ async def _public_event(session: AsyncSession, event_id: uuid.UUID) -> Event:
 async def add_interest(session: AsyncSession, actor: User, event_id: uuid.UUID) -> bool:
     """Register interest in a published event; True when new."""
     await _public_event(session, event_id)
-    return await repository.add_interest(session, actor.id, event_id)
+    return await repository.subscribe(session, repository.INTERESTS, actor.id, event_id)
 
 
 async def remove_interest(session: AsyncSession, actor: User, event_id: uuid.UUID) -> None:
-    if not await repository.remove_interest(session, actor.id, event_id):
+    if not await repository.unsubscribe(session, repository.INTERESTS, actor.id, event_id):
         raise EventNotFound("You have no interest registered in this event")
 
 
@@ -272,10 +272,10 @@ async def list_deliveries(
 async def list_following(
     session: AsyncSession, actor: User, page: PageParams
 ) -> tuple[Sequence[tuple[OrganizerFollow, User]], int]:
-    return await repository.list_following(session, actor.id, page)
+    return await repository.subscriptions(session, repository.FOLLOWS, actor.id, page)
 
 
 async def list_interests(
     session: AsyncSession, actor: User, page: PageParams
 ) -> tuple[Sequence[tuple[EventInterest, Event]], int]:
-    return await repository.list_interests(session, actor.id, page)
+    return await repository.subscriptions(session, repository.INTERESTS, actor.id, page)
