@@ -210,17 +210,19 @@ _VERSION = Sql(
 )
 
 
-def _by_key(column: str) -> tuple[Sql, Sql]:
-    return (
-        Sql(
-            f"SELECT u.id FROM inventory_units u "  # noqa: S608
-            f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) "
-            f"AND {_CLAIMABLE} FOR UPDATE SKIP LOCKED"
-        ),
-        Sql(
-            f"SELECT u.id, u.seat_id FROM inventory_units u "  # noqa: S608
-            f"WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) ORDER BY u.id"
-        ),
+def _by_key(column: str) -> Sql:
+    """Each named unit or seat, and whether it is free: claimable and not being claimed by
+    another transaction (whose locked rows are skipped)."""
+    return Sql(
+        f"""
+        WITH free AS (SELECT u.id FROM inventory_units u
+                       WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
+                         AND {_CLAIMABLE}
+                       FOR UPDATE SKIP LOCKED)
+        SELECT u.id, u.seat_id, u.id IN (SELECT id FROM free) FROM inventory_units u
+         WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
+         ORDER BY u.id
+        """  # noqa: S608
     )
 
 
@@ -400,8 +402,7 @@ class ClaimRepository:
     ) -> list[tuple[int, int | None, bool]]:
         """(unit id, seat id, free) of the given units or seats: free means claimable and
         not being claimed by another transaction (their rows are locked and skipped)."""
-        free_sql, all_sql = _FREE_SEATS if seat_ids else _FREE_UNITS
+        statement = _FREE_SEATS if seat_ids else _FREE_UNITS
         params = {"showtime_id": showtime_id, "keys": list(seat_ids or unit_ids)}
-        free = {int(r[0]) for r in await driver.fetch(self.session, free_sql, params)}
-        rows = await driver.fetch(self.session, all_sql, params)
-        return [(int(r[0]), r[1], int(r[0]) in free) for r in rows]
+        rows = await driver.fetch(self.session, statement, params)
+        return [(int(r[0]), r[1], bool(r[2])) for r in rows]

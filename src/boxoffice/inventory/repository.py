@@ -1,7 +1,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Reserved sections: one unit per seat. General admission: one unit per place, so buyers
@@ -51,37 +51,34 @@ _AVAILABLE_SQL = "(u.state = 'available' OR (u.state = 'held' AND u.held_until <
 _TAKEN_SQL = "(u.state = 'sold' OR (u.state = 'held' AND u.held_until >= now()))"
 
 
+def _sales_where(column: str) -> TextClause:
+    return text(
+        f"""
+        SELECT EXISTS (
+          SELECT 1 FROM inventory_units u JOIN showtimes s ON s.id = u.showtime_id
+           WHERE s.{column} = :key AND {_TAKEN_SQL})
+        """  # noqa: S608 - constant SQL fragments only
+    )
+
+
+_SALES_AT_VENUE = _sales_where("venue_id")
+_SALES_OF_EVENT = _sales_where("event_id")
+
+
 class InventoryReadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def venue_has_sales(self, venue_id: uuid.UUID) -> bool:
         """Whether any showtime at the venue has sold units or units under a live hold."""
-        found = await self.session.scalar(
-            text(
-                f"""
-                SELECT EXISTS (
-                  SELECT 1 FROM inventory_units u JOIN showtimes s ON s.id = u.showtime_id
-                   WHERE s.venue_id = :venue_id AND {_TAKEN_SQL})
-                """  # noqa: S608 - constant SQL fragments only
-            ),
-            {"venue_id": venue_id},
-        )
-        return bool(found)
+        return await self._has_sales(_SALES_AT_VENUE, venue_id)
 
     async def event_has_sales(self, event_id: uuid.UUID) -> bool:
         """Whether any showtime of the event has sold units or units under a live hold."""
-        found = await self.session.scalar(
-            text(
-                f"""
-                SELECT EXISTS (
-                  SELECT 1 FROM inventory_units u JOIN showtimes s ON s.id = u.showtime_id
-                   WHERE s.event_id = :event_id AND {_TAKEN_SQL})
-                """  # noqa: S608 - constant SQL fragments only
-            ),
-            {"event_id": event_id},
-        )
-        return bool(found)
+        return await self._has_sales(_SALES_OF_EVENT, event_id)
+
+    async def _has_sales(self, statement: TextClause, key: uuid.UUID) -> bool:
+        return bool(await self.session.scalar(statement, {"key": key}))
 
     async def availability(
         self, showtime_ids: Sequence[uuid.UUID]

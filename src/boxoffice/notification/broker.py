@@ -7,7 +7,7 @@ header), so consumers deduplicate redeliveries.
 """
 
 import json
-from typing import Protocol
+from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 from faststream.nats import NatsBroker
@@ -34,22 +34,43 @@ class EventPublisher(Protocol):
     async def close(self) -> None: ...
 
 
-class RabbitPublisher:
+class _Publisher:
+    """A FastStream broker connected on first use (the relay may never publish at all)."""
+
+    broker: Any
+
+    def __init__(self) -> None:
+        self._started = False
+
+    async def _connected(self) -> None:
+        """Extra set-up once the broker is connected (declaring an exchange, ...)."""
+
+    async def _send(self, event: OutboxEvent) -> None:
+        raise NotImplementedError
+
+    async def publish(self, event: OutboxEvent) -> None:
+        if not self._started:
+            await self.broker.start()
+            await self._connected()
+            self._started = True
+        await self._send(event)
+
+    async def close(self) -> None:
+        await self.broker.stop()
+
+
+class RabbitPublisher(_Publisher):
     """Publishes to a durable topic exchange; the routing key is the topic."""
 
     def __init__(self, url: str, settings: BrokerSettings) -> None:
+        super().__init__()
         self.broker = RabbitBroker(url)
         self.exchange = RabbitExchange(settings.exchange, type=ExchangeType.TOPIC, durable=True)
-        self._started = False
 
-    async def _start(self) -> None:
-        if not self._started:
-            await self.broker.start()
-            await self.broker.declare_exchange(self.exchange)
-            self._started = True
+    async def _connected(self) -> None:
+        await self.broker.declare_exchange(self.exchange)
 
-    async def publish(self, event: OutboxEvent) -> None:
-        await self._start()
+    async def _send(self, event: OutboxEvent) -> None:
         await self.broker.publish(
             json.dumps(event_message(event)),
             exchange=self.exchange,
@@ -61,29 +82,20 @@ class RabbitPublisher:
             mandatory=False,
         )
 
-    async def close(self) -> None:
-        await self.broker.stop()
 
-
-class NatsPublisher:
+class NatsPublisher(_Publisher):
     def __init__(self, url: str, settings: BrokerSettings) -> None:
+        super().__init__()
         self.broker = NatsBroker(url)
         self.prefix = settings.subject_prefix
-        self._started = False
 
-    async def publish(self, event: OutboxEvent) -> None:
-        if not self._started:
-            await self.broker.start()
-            self._started = True
+    async def _send(self, event: OutboxEvent) -> None:
         await self.broker.publish(
             json.dumps(event_message(event)),
             subject=f"{self.prefix}.{event.topic}",
             headers={"Nats-Msg-Id": str(event.id), "content-type": "application/json"},
             correlation_id=str(event.id),
         )
-
-    async def close(self) -> None:
-        await self.broker.stop()
 
 
 def kafka_bootstrap_servers(url: str) -> list[str]:
@@ -94,7 +106,7 @@ def kafka_bootstrap_servers(url: str) -> list[str]:
     return servers
 
 
-class KafkaPublisher:
+class KafkaPublisher(_Publisher):
     """Publishes to one Kafka topic, keyed by the aggregate id: every event of one booking,
     showtime, ... lands on one partition, in the order the relay published it.
 
@@ -103,6 +115,7 @@ class KafkaPublisher:
     """
 
     def __init__(self, url: str, settings: BrokerSettings) -> None:
+        super().__init__()
         self.broker = KafkaBroker(
             kafka_bootstrap_servers(url),
             acks="all",
@@ -110,12 +123,8 @@ class KafkaPublisher:
             client_id="boxoffice",
         )
         self.topic = settings.kafka_topic
-        self._started = False
 
-    async def publish(self, event: OutboxEvent) -> None:
-        if not self._started:
-            await self.broker.start()
-            self._started = True
+    async def _send(self, event: OutboxEvent) -> None:
         await self.broker.publish(
             json.dumps(event_message(event)),
             topic=self.topic,
@@ -127,9 +136,6 @@ class KafkaPublisher:
             },
             correlation_id=str(event.id),
         )
-
-    async def close(self) -> None:
-        await self.broker.stop()
 
 
 def event_publisher(settings: BrokerSettings) -> EventPublisher | None:
