@@ -276,3 +276,142 @@ class TestConfirmCancelRace:
                 else:
                     assert status == "cancelled"
                     assert {(u, t) for u, t in units} == {("available", "void")}
+
+
+class TestReleaseBookRace:
+    async def test_a_hold_is_either_released_or_booked_never_both(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await _setup(committed, 10, rows=2, seats_per_row=10)
+        holds = []
+        for i, user in enumerate(users):
+            held = await committing_client.post(
+                "/api/bookings/hold-seats",
+                json={"showtime_id": str(world.showtime.id), "seat_ids": [world.seats[i].id]},
+                headers=auth_headers(user),
+            )
+            assert held.status_code == 201
+            holds.append((user, held.json()["id"]))
+        results = await asyncio.gather(
+            *(
+                call
+                for user, hold_id in holds
+                for call in (
+                    committing_client.post(
+                        "/api/bookings/release-seats",
+                        json={"hold_id": hold_id},
+                        headers=auth_headers(user),
+                    ),
+                    committing_client.post(
+                        "/api/bookings/create",
+                        json={"hold_id": hold_id},
+                        headers=auth_headers(user),
+                    ),
+                )
+            )
+        )
+        async with committed() as session:
+            for index, (_user, hold_id) in enumerate(holds):
+                release, book = results[2 * index], results[2 * index + 1]
+                assert sorted([release.status_code, book.status_code]) in ([200, 409], [201, 409])
+                units = (
+                    await session.execute(
+                        text("SELECT state, booking_id FROM inventory_units WHERE hold_id = :h"),
+                        {"h": hold_id},
+                    )
+                ).all()
+                bookings = (
+                    await session.execute(
+                        text("SELECT count(*) FROM bookings WHERE hold_id = :h"), {"h": hold_id}
+                    )
+                ).scalar_one()
+                if book.status_code == 201:
+                    assert bookings == 1
+                    assert [(u[0], str(u[1])) for u in units] == [("held", book.json()["id"])]
+                else:
+                    assert bookings == 0
+                    assert units == []  # released: the seat is nobody's
+
+
+class TestAddSeatsRace:
+    async def test_seats_added_to_bookings_are_never_also_held_or_added_twice(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await _setup(committed, 15, rows=4, seats_per_row=10)
+        owners, racers = users[:10], users[10:]
+        bookings = []
+        for i, owner in enumerate(owners):
+            created = await committing_client.post(
+                "/api/bookings/hold-seats",
+                json={"showtime_id": str(world.showtime.id), "seat_ids": [world.seats[30 + i].id]},
+                headers=auth_headers(owner),
+            )
+            booked = await committing_client.post(
+                "/api/bookings/create",
+                json={"hold_id": created.json()["id"]},
+                headers=auth_headers(owner),
+            )
+            assert booked.status_code == 201
+            bookings.append((owner, booked.json()["id"]))
+        rng = random.Random(3)
+        front = [s.id for s in world.seats[:20]]
+        adds = [
+            committing_client.post(
+                f"/api/bookings/{booking_id}/seats",
+                json={"seat_ids": rng.sample(front, 2), "status": "locked"},
+                headers=auth_headers(owner),
+            )
+            for owner, booking_id in bookings
+        ]
+        holds = [
+            committing_client.post(
+                "/api/bookings/hold-seats",
+                json={"showtime_id": str(world.showtime.id), "seat_ids": rng.sample(front, 2)},
+                headers=auth_headers(racer),
+            )
+            for racer in racers
+        ]
+        responses = await asyncio.gather(*adds, *holds)
+        assert {r.status_code for r in responses} <= {200, 201, 409}
+        added = {
+            t["unit_id"]: r.json()["id"]
+            for r in responses[: len(adds)]
+            if r.status_code == 200
+            for t in r.json()["tickets"]
+            if t["seat_id"] in front
+        }
+        held = {
+            u["unit_id"]: r.json()["id"]
+            for r in responses[len(adds) :]
+            if r.status_code == 201
+            for u in r.json()["units"]
+        }
+        assert added
+        assert not set(added) & set(held), "a seat both added to a booking and held"
+        async with committed() as session:
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT u.id, u.booking_id, u.hold_id, count(t.id) FROM inventory_units u"
+                        " LEFT JOIN tickets t ON t.unit_id = u.id"
+                        " WHERE u.showtime_id = :s AND u.seat_id = ANY(:seats)"
+                        " AND u.state = 'held' GROUP BY u.id"
+                    ),
+                    {"s": world.showtime.id, "seats": front},
+                )
+            ).all()
+        for unit_id, booking_id, hold_id, tickets in rows:
+            if unit_id in added:
+                assert str(booking_id) == added[unit_id]
+                assert tickets == 1
+            else:
+                assert str(hold_id) == held[unit_id]
+                assert booking_id is None
+                assert tickets == 0
+        assert len(rows) == len(added) + len(held)
