@@ -3,8 +3,9 @@
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,13 +35,13 @@ async def _book(
         headers=bearer(settings, buyer),
     )
     assert response.status_code == 201, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
 async def _initiate(
     client: AsyncClient, settings: Settings, buyer: User, booking_id: object, **extra: object
-) -> dict[str, object]:
+) -> dict[str, Any]:
     response = await client.post(
         "/api/payments/initiate",
         json={"booking_id": booking_id, **extra},
@@ -49,6 +50,17 @@ async def _initiate(
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
+
+
+async def _pay(
+    client: AsyncClient, settings: Settings, buyer: User, payment_id: object, card: str
+) -> Response:
+    """Confirm a payment with the sandbox's test `card`."""
+    return await client.post(
+        "/api/payments/confirm",
+        json={"payment_id": str(payment_id), "card_number": card},
+        headers=bearer(settings, buyer),
+    )
 
 
 async def _expire(session: AsyncSession, booking_id: str) -> None:
@@ -85,9 +97,9 @@ class TestInitiate:
 
         started = await _initiate(client, settings, buyer, booking["id"], amount="50.00")
 
-        assert started["payment"]["amount_minor"] == 5000  # type: ignore[index]
-        assert started["payment"]["currency"] == "USD"  # type: ignore[index]
-        assert started["payment"]["booking_id"] == booking["id"]  # type: ignore[index]
+        assert started["payment"]["amount_minor"] == 5000
+        assert started["payment"]["currency"] == "USD"
+        assert started["payment"]["booking_id"] == booking["id"]
         assert started["provider"] == "sandbox"
         assert isinstance(started["client_secret"], str)
 
@@ -181,11 +193,7 @@ class TestConfirm:
         booking = await _book(client, settings, buyer, world)
         started = await _initiate(client, settings, buyer, booking["id"])
 
-        paid = await client.post(
-            "/api/payments/confirm",
-            json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
-            headers=bearer(settings, buyer),
-        )
+        paid = await _pay(client, settings, buyer, started["payment"]["id"], SUCCESS_CARD)
         after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
 
         assert paid.status_code == 200
@@ -208,11 +216,7 @@ class TestConfirm:
         booking = await _book(client, settings, buyer, world)
         started = await _initiate(client, settings, buyer, booking["id"])
 
-        declined = await client.post(
-            "/api/payments/confirm",
-            json={"payment_id": started["payment"]["id"], "card_number": DECLINED_CARD},  # type: ignore[index]
-            headers=bearer(settings, buyer),
-        )
+        declined = await _pay(client, settings, buyer, started["payment"]["id"], DECLINED_CARD)
         after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
 
         assert declined.json()["status"] == "failed"
@@ -287,11 +291,7 @@ class TestLatePayment:
         started = await _initiate(client, settings, buyer, booking["id"])
         await _expire(session, str(booking["id"]))
 
-        response = await client.post(
-            "/api/payments/confirm",
-            json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
-            headers=bearer(settings, buyer),
-        )
+        response = await _pay(client, settings, buyer, started["payment"]["id"], SUCCESS_CARD)
         after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
 
         assert response.status_code == 200
@@ -317,15 +317,11 @@ class TestLatePayment:
         await _expire(session, str(booking["id"]))
         await _book(client, settings, rival, world)
 
-        response = await client.post(
-            "/api/payments/confirm",
-            json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
-            headers=bearer(settings, buyer),
-        )
+        response = await _pay(client, settings, buyer, started["payment"]["id"], SUCCESS_CARD)
 
         assert response.status_code == 200
         payment = await client.get(
-            f"/api/payments/{started['payment']['id']}",  # type: ignore[index]
+            f"/api/payments/{started['payment']['id']}",
             headers=bearer(settings, buyer),
         )
         assert payment.json()["status"] == "succeeded"
@@ -350,12 +346,8 @@ class TestRefunds:
         admin = await create_user(session, role=Role.admin)
         booking = await _book(client, settings, buyer, world)
         started = await _initiate(client, settings, buyer, booking["id"])
-        payment_id = started["payment"]["id"]  # type: ignore[index]
-        await client.post(
-            "/api/payments/confirm",
-            json={"payment_id": payment_id, "card_number": SUCCESS_CARD},
-            headers=bearer(settings, buyer),
-        )
+        payment_id = started["payment"]["id"]
+        await _pay(client, settings, buyer, payment_id, SUCCESS_CARD)
 
         refund = await client.post(
             f"/api/payments/{payment_id}/refunds",
@@ -378,13 +370,9 @@ async def _paid_booking(
 ) -> dict[str, object]:
     booking = await _book(client, settings, buyer, world)
     started = await _initiate(client, settings, buyer, booking["id"])
-    paid = await client.post(
-        "/api/payments/confirm",
-        json={"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD},  # type: ignore[index]
-        headers=bearer(settings, buyer),
-    )
+    paid = await _pay(client, settings, buyer, started["payment"]["id"], SUCCESS_CARD)
     assert paid.json()["status"] == "succeeded"
-    return {**booking, "payment_id": started["payment"]["id"]}  # type: ignore[index]
+    return {**booking, "payment_id": started["payment"]["id"]}
 
 
 class TestBuyerCancellation:
@@ -570,7 +558,7 @@ class TestIdempotentMoney:
             await session.commit()
         booking = await _book(committing_client, settings, buyer, world)
         started = await _initiate(committing_client, settings, buyer, booking["id"])
-        confirm = {"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD}  # type: ignore[index]
+        confirm = {"payment_id": started["payment"]["id"], "card_number": SUCCESS_CARD}
         buyer_key = {**bearer(settings, buyer), "Idempotency-Key": "confirm-1"}
         confirms = [
             await committing_client.post("/api/payments/confirm", json=confirm, headers=buyer_key)
@@ -616,12 +604,8 @@ class TestRefundRaces:
             await session.commit()
         booking = await _book(committing_client, settings, buyer, world)
         started = await _initiate(committing_client, settings, buyer, booking["id"])
-        payment_id = started["payment"]["id"]  # type: ignore[index]
-        paid = await committing_client.post(
-            "/api/payments/confirm",
-            json={"payment_id": payment_id, "card_number": SUCCESS_CARD},
-            headers=bearer(settings, buyer),
-        )
+        payment_id = started["payment"]["id"]
+        paid = await _pay(committing_client, settings, buyer, payment_id, SUCCESS_CARD)
         assert paid.status_code == 200, paid.text
 
         responses = await asyncio.gather(
