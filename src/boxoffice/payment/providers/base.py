@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import httpx
+
 
 class ProviderStatus(enum.StrEnum):
     """Where a payment stands at the provider."""
@@ -48,6 +50,19 @@ class ProviderError(Exception):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+def json_answer(provider: str, response: httpx.Response, message_key: str) -> dict[str, Any]:
+    """A provider API's JSON answer, or `ProviderError` with its error text (found under
+    `error.<message_key>`) when it refused."""
+    body: dict[str, Any] = response.json() if response.content else {}
+    if response.status_code >= 400:
+        error = body.get("error") or {}
+        raise ProviderError(
+            f"{provider}: {error.get(message_key) or response.reason_phrase}",
+            status_code=response.status_code,
+        )
+    return body
 
 
 @dataclass(frozen=True, slots=True)

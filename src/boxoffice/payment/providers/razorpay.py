@@ -24,6 +24,7 @@ from boxoffice.payment.providers.base import (
     ProviderRefund,
     ProviderStatus,
     WebhookEvent,
+    json_answer,
 )
 from boxoffice.payment.providers.signing import verify_hex_signature
 
@@ -85,14 +86,7 @@ class RazorpayProvider:
                 response = await client.request(method, path, json=json_body)
             except httpx.HTTPError as exc:
                 raise ProviderError(f"razorpay unreachable: {exc}") from exc
-        body: dict[str, Any] = response.json() if response.content else {}
-        if response.status_code >= 400:
-            error = body.get("error") or {}
-            raise ProviderError(
-                f"razorpay: {error.get('description') or response.reason_phrase}",
-                status_code=response.status_code,
-            )
-        return body
+        return json_answer("razorpay", response, "description")
 
     def verify_checkout_signature(self, order_id: str, payment_id: str, signature: str) -> None:
         """Check the signature Checkout returned for `order_id|payment_id`."""

@@ -19,6 +19,7 @@ from boxoffice.payment.providers.base import (
     ProviderRefund,
     ProviderStatus,
     WebhookEvent,
+    json_answer,
 )
 from boxoffice.payment.providers.signing import verify_stripe_signature
 
@@ -126,14 +127,7 @@ class StripeProvider:
                 )
             except httpx.HTTPError as exc:
                 raise ProviderError(f"stripe unreachable: {exc}") from exc
-        body: dict[str, Any] = response.json() if response.content else {}
-        if response.status_code >= 400:
-            error = body.get("error") or {}
-            raise ProviderError(
-                f"stripe: {error.get('message') or response.reason_phrase}",
-                status_code=response.status_code,
-            )
-        return body
+        return json_answer("stripe", response, "message")
 
     async def create_payment(
         self, amount_minor: int, currency: str, reference: str, metadata: Mapping[str, str]
