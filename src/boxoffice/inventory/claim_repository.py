@@ -68,13 +68,23 @@ def _explicit(set_clause: str, column: str) -> Sql:
 
 
 def _any(set_clause: str) -> Sql:
+    """Any N claimable places of a general-admission section: free ones first, lowest slot
+    first, through the partial index of free places (`ix_inventory_units_free_places`), so
+    the cost does not grow with what is already sold; lapsed holds only when free places run
+    short (`lapsed` is read only if `free` gave too few)."""
     return _bumping(
         f"""
     UPDATE inventory_units u {set_clause}
-      FROM (WITH c AS (SELECT u.id FROM inventory_units u
-                        WHERE u.showtime_id = :showtime_id AND u.section_id = :section_id
-                          AND {_CLAIMABLE}
-                        LIMIT :quantity FOR UPDATE SKIP LOCKED)
+      FROM (WITH free AS (SELECT u.id FROM inventory_units u
+                           WHERE u.showtime_id = :showtime_id AND u.section_id = :section_id
+                             AND u.state = 'available' AND u.ga_slot IS NOT NULL
+                           ORDER BY u.ga_slot
+                           LIMIT :quantity FOR UPDATE SKIP LOCKED),
+                 lapsed AS (SELECT u.id FROM inventory_units u
+                             WHERE u.showtime_id = :showtime_id AND u.section_id = :section_id
+                               AND u.state = 'held' AND u.held_until < now()
+                             LIMIT :quantity FOR UPDATE SKIP LOCKED),
+                 c AS (SELECT id FROM free UNION ALL SELECT id FROM lapsed LIMIT :quantity)
             SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
      WHERE u.id = c.id
     RETURNING u.id

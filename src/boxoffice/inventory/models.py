@@ -54,10 +54,16 @@ class InventoryUnit(Base):
             "ix_inventory_units_showtime_id_section_id_state", "showtime_id", "section_id", "state"
         ),
         Index(
-            "ix_inventory_units_showtime_id_taken",
+            "ix_inventory_units_free_places",
             "showtime_id",
-            postgresql_where=text("state <> 'available'"),
+            "section_id",
+            "ga_slot",
+            postgresql_where=text("state = 'available' AND ga_slot IS NOT NULL"),
         ),
+        # Not partial on `state <> 'available'`: every lookup of a hold's units would
+        # satisfy that predicate too, and stale statistics made the planner read all taken
+        # units through it (migration 0013).
+        Index("ix_inventory_units_showtime_id_state", "showtime_id", "state"),
         Index(
             "ix_inventory_units_hold_id", "hold_id", postgresql_where=text("hold_id IS NOT NULL")
         ),

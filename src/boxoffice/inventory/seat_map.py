@@ -119,7 +119,7 @@ SELECT v.version, u.id, u.section_id, u.seat_id IS NULL AS ga, u.state,
        extract(epoch FROM u.held_until)::float8 AS held_until
   FROM (SELECT COALESCE(sum(version), 0)::bigint AS version
           FROM inventory_versions WHERE showtime_id = $1) v
-  LEFT JOIN inventory_units u ON u.showtime_id = $1 AND u.state <> 'available'
+  LEFT JOIN inventory_units u ON u.showtime_id = $1 AND u.state IN ('held', 'sold', 'blocked')
 """
 
 _VERSION = """
