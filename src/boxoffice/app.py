@@ -129,6 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "`application/problem+json` with a stable `code`."
         ),
         lifespan=lifespan,
+        telemetry={
+            "tracing": settings.log.opentelemetry,
+            "metrics": settings.log.opentelemetry,
+            "logs": settings.log.opentelemetry,
+        },
     )
     app.state.settings = settings
     app.state.migration_heads = head_revisions()
