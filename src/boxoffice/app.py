@@ -1,5 +1,7 @@
 """create_app(): settings, middleware, routers, error handlers, lifespan."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -111,7 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.request_gate = RequestGate(settings.database)
-        await warm_up(engine, settings.database.pool_size)
+        # Bounded: an unreachable server delays startup by 5 s at most (then: on demand).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await warm_up(engine, settings.database.pool_size)
         try:
             yield
         finally:

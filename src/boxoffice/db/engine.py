@@ -54,9 +54,10 @@ def create_engine(dsn: str, settings: DatabaseSettings | None = None) -> AsyncEn
 async def warm_up(engine: AsyncEngine, connections: int) -> int:
     """Open `connections` pooled connections now, so the first burst of requests (a sale's
     opening minute) does not also pay for connecting: each new asyncpg connection costs a
-    TLS-less handshake, authentication and type introspection, several milliseconds on the
-    event loop. Best effort: answers how many opened; a server that is not up yet is
-    connected to later, on demand, as before."""
+    handshake, authentication and type introspection, several milliseconds on the event
+    loop. Best effort: answers how many opened; the rest are connected later, on demand, as
+    before. Callers bound it (`asyncio.timeout`): a server that never answers would
+    otherwise hold it for the driver's connect timeout."""
 
     async def one() -> None:
         async with engine.connect() as connection:
