@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.db.driver import driver
 from boxoffice.inventory.errors import ShowtimeNotFound
+from boxoffice.inventory.models import UnitState
 
 MAX_CACHED_SHOWTIMES = 64
 
@@ -113,14 +114,19 @@ SELECT u.id, u.section_id, s.row_label, s.row_index, s.number, s.x, s.y, s.acces
  ORDER BY s.row_index, s.number
 """
 
+# The taken states named, so the read goes through the (showtime_id, state) index.
+_TAKEN_STATES = ", ".join(
+    f"'{state.value}'" for state in UnitState if state is not UnitState.available
+)
+
 # One statement, so the version and the rows come from one snapshot.
-_TAKEN = """
+_TAKEN = f"""
 SELECT v.version, u.id, u.section_id, u.seat_id IS NULL AS ga, u.state,
        extract(epoch FROM u.held_until)::float8 AS held_until
   FROM (SELECT COALESCE(sum(version), 0)::bigint AS version
           FROM inventory_versions WHERE showtime_id = $1) v
-  LEFT JOIN inventory_units u ON u.showtime_id = $1 AND u.state IN ('held', 'sold', 'blocked')
-"""
+  LEFT JOIN inventory_units u ON u.showtime_id = $1 AND u.state IN ({_TAKEN_STATES})
+"""  # noqa: S608 (constants only)
 
 _VERSION = """
 SELECT COALESCE(sum(version), 0)::bigint FROM inventory_versions WHERE showtime_id = $1
