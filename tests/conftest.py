@@ -9,12 +9,11 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -24,7 +23,7 @@ from boxoffice.app import create_app
 from boxoffice.config import DatabaseSettings, Settings
 from boxoffice.db.base import Base
 from boxoffice.db.embedded import EmbeddedPostgres
-from boxoffice.db.engine import create_engine, create_sessionmaker, plain_url
+from boxoffice.db.engine import create_engine, create_sessionmaker, get_session, plain_url
 from boxoffice.db.migrate import upgrade
 
 pytest_plugins = ["tests.factories"]
@@ -124,12 +123,11 @@ async def app(settings: Settings, engine: AsyncEngine, session: AsyncSession) ->
     """The app with every request running inside the test's rolled-back transaction."""
     application = _build_app(settings, engine)
 
-    @asynccontextmanager
-    async def test_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async def test_session() -> AsyncIterator[AsyncSession]:
         yield session
         await session.flush()
 
-    application.state.session_scope = test_session
+    application.dependency_overrides[get_session] = test_session
     return application
 
 

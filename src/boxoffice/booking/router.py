@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from boxoffice.auth.dependencies import AppSettings, CurrentUser, Write, current_user, require
+from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission
 from boxoffice.booking import errors, flows, holds, service
@@ -64,10 +64,15 @@ async def _one(session: Session, booking: Booking) -> BookingOut:
     status_code=201,
     summary="Hold seats: explicit, a GA quantity, or best available",
 )
-async def hold_seats(data: HoldCreate, write: Write) -> Hold:
-    session, idem = write.session, write.idempotency
+async def hold_seats(
+    data: HoldCreate,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> Hold:
     try:
-        hold = await holds.place_hold(session, write.user, data, write.settings.booking)
+        hold = await holds.place_hold(session, user, data, settings.booking)
     except (SoldOut, SeatsUnavailable) as exc:
         exc.extra["waitlist"] = {
             "join_url": "/api/waitlists",
@@ -111,11 +116,13 @@ async def hold_status(
     status_code=201,
     summary="Create a booking from a hold (pending payment)",
 )
-async def create_booking(data: HoldRef, write: Write) -> BookingOut:
+async def create_booking(
+    data: HoldRef, session: Session, user: CurrentUser, settings: AppSettings, idem: Idempotent
+) -> BookingOut:
     out = await service.create_from_hold(
-        write.session, write.user, data.hold_id, write.settings, coupon_code=data.coupon_code
+        session, user, data.hold_id, settings, coupon_code=data.coupon_code
     )
-    await write.idempotency.record(write.session, 201, out)
+    await idem.record(session, 201, out)
     return out
 
 
@@ -125,10 +132,16 @@ async def create_booking(data: HoldRef, write: Write) -> BookingOut:
     status_code=201,
     summary="Book in one call: best available for a showtime or event, or from a hold",
 )
-async def book(request: Request, data: BookingCreate, write: Write) -> BookingOut | JSONResponse:
-    session, user, idem = write.session, write.user, write.idempotency
+async def book(
+    request: Request,
+    data: BookingCreate,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> BookingOut | JSONResponse:
     try:
-        out = await flows.book(session, user, data, write.settings)
+        out = await flows.book(session, user, data, settings)
     except SoldOut as exc:
         if data.hold_id is not None or not data.join_waitlist:
             raise
@@ -226,21 +239,17 @@ async def _cancel(
 async def cancel_booking(
     request: Request,
     booking_id: uuid.UUID,
-    write: Write,
+    session: Session,
+    user: CurrentUser,
+    idem: Idempotent,
     if_match: IfMatch = None,
     body: Annotated[VersionRef | None, Body()] = None,
 ) -> BookingOut:
-    session = write.session
     booking = await _cancel(
-        request,
-        session,
-        write.user,
-        booking_id,
-        _version(body, if_match),
-        if_match=if_match is not None,
+        request, session, user, booking_id, _version(body, if_match), if_match=if_match is not None
     )
     out = await _one(session, booking)
-    await write.idempotency.record(session, 200, out)
+    await idem.record(session, 200, out)
     return out
 
 

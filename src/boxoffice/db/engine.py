@@ -1,8 +1,8 @@
 """Engine, session factory and the one-transaction-per-request session dependency."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -103,11 +103,10 @@ class RequestGate:
             self.slots.release()
 
 
-@asynccontextmanager
-async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session: commit when the handler returns, roll back when it raises.
 
-    Services only `flush()`; this is the one place a request commits.
+    Services only `flush()`; this dependency is the one place a request commits.
     """
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     gate: RequestGate | None = getattr(request.app.state, "request_gate", None)
@@ -119,21 +118,6 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
-
-
-def session_scope(request: Request) -> AbstractAsyncContextManager[AsyncSession]:
-    """The request's session scope: `request_session`, unless the app was given another as
-    `app.state.session_scope` (the tests run every request inside one rolled-back
-    transaction that way)."""
-    scope: Callable[[Request], AbstractAsyncContextManager[AsyncSession]] = getattr(
-        request.app.state, "session_scope", request_session
-    )
-    return scope(request)
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request) as session:
-        yield session
 
 
 # scope="function": commit runs when the handler returns, before the response is sent,

@@ -12,7 +12,6 @@ crashed process may be taken over after `lease_seconds`.
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -153,38 +152,6 @@ async def _release(sessionmaker: async_sessionmaker[AsyncSession], scope: str, k
         )
 
 
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias=KEY_HEADER,
-        min_length=1,
-        max_length=200,
-        description="Repeat-safe key: a repeat gets the stored response",
-    ),
-]
-"""The `Idempotency-Key` header, as a route or dependency parameter."""
-
-
-@asynccontextmanager
-async def idempotency_scope(
-    request: Request, owner_id: Any, key: str | None
-) -> AsyncIterator[Idempotency]:
-    """Claim `key` for this caller and route before the handler runs (or replay, or refuse);
-    give it back if the handler fails. Without a key, a no-op `Idempotency`."""
-    route = request.scope.get("route")
-    scope = f"{owner_id}:{request.method}:{getattr(route, 'path', request.url.path)}"
-    if key is None:
-        yield Idempotency(scope, None)
-        return
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    await _begin(sessionmaker, scope, key, _hash(await request.body()))
-    try:
-        yield Idempotency(scope, key)
-    except BaseException:
-        await _release(sessionmaker, scope, key)
-        raise
-
-
 def idempotency_dependency(
     caller: Callable[..., Awaitable[Any]],
 ) -> Callable[..., AsyncIterator[Idempotency]]:
@@ -193,10 +160,28 @@ def idempotency_dependency(
     async def dependency(
         request: Request,
         who: Annotated[Any, Depends(caller)],
-        idempotency_key: IdempotencyKeyHeader = None,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=KEY_HEADER,
+                min_length=1,
+                max_length=200,
+                description="Repeat-safe key: a repeat gets the stored response",
+            ),
+        ] = None,
     ) -> AsyncIterator[Idempotency]:
-        async with idempotency_scope(request, who.id, idempotency_key) as idempotency:
-            yield idempotency
+        route = request.scope.get("route")
+        scope = f"{who.id}:{request.method}:{getattr(route, 'path', request.url.path)}"
+        if idempotency_key is None:
+            yield Idempotency(scope, None)
+            return
+        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        await _begin(sessionmaker, scope, idempotency_key, _hash(await request.body()))
+        try:
+            yield Idempotency(scope, idempotency_key)
+        except BaseException:
+            await _release(sessionmaker, scope, idempotency_key)
+            raise
 
     return dependency
 
