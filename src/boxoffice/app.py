@@ -1,7 +1,5 @@
 """create_app(): settings, middleware, routers, error handlers, lifespan."""
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +16,7 @@ from boxoffice.booking.router import router as booking_router
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
 from boxoffice.coupon.router import router as coupon_router
-from boxoffice.db.engine import RequestGate, create_engine, create_sessionmaker, warm_up
+from boxoffice.db.engine import RequestGate, create_engine, create_sessionmaker
 from boxoffice.db.migrate import head_revisions
 from boxoffice.health.router import router as health_router
 from boxoffice.inventory.router import router as inventory_router
@@ -113,10 +111,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.request_gate = RequestGate(settings.database)
-        # Bounded: an unreachable server delays startup by 5 s at most (then: on demand).
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await warm_up(engine, settings.database.pool_size)
         try:
             yield
         finally:

@@ -51,22 +51,6 @@ def create_engine(dsn: str, settings: DatabaseSettings | None = None) -> AsyncEn
     )
 
 
-async def warm_up(engine: AsyncEngine, connections: int) -> int:
-    """Open `connections` pooled connections now, so the first burst of requests (a sale's
-    opening minute) does not also pay for connecting: each new asyncpg connection costs a
-    handshake, authentication and type introspection, several milliseconds on the event
-    loop. Best effort: answers how many opened; the rest are connected later, on demand, as
-    before. Callers bound it (`asyncio.timeout`): a server that never answers would
-    otherwise hold it for the driver's connect timeout."""
-
-    async def one() -> None:
-        async with engine.connect() as connection:
-            await connection.exec_driver_sql("SELECT 1")
-
-    results = await asyncio.gather(*(one() for _ in range(connections)), return_exceptions=True)
-    return sum(1 for r in results if not isinstance(r, BaseException))
-
-
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
