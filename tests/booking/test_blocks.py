@@ -213,3 +213,78 @@ class TestBlockRace:
             **dict.fromkeys(blocked_units, "blocked"),
             **dict.fromkeys(held_units, "held"),
         }
+
+    async def test_general_admission_blocks_and_holds_never_share_a_place(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, rows=0, seats_per_row=0, ga_capacity=40)
+            buyers = [await create_user(session) for _ in range(30)]
+            await session.commit()
+        assert world.floor is not None
+        floor = {"section_id": str(world.floor.id)}
+        rng = random.Random(9)
+        holds = [
+            committing_client.post(
+                "/api/bookings/hold-seats",
+                json={
+                    "showtime_id": str(world.showtime.id),
+                    **floor,
+                    "quantity": rng.randint(1, 2),
+                },
+                headers=auth_headers(buyer),
+            )
+            for buyer in buyers
+        ]
+        # Five blocks of 3 sent among the holds (one before every sixth hold): about 60
+        # places asked for, 40 on the floor.
+        requests: list[Any] = []
+        kinds: list[str] = []
+        for index, hold in enumerate(holds):
+            if index % 6 == 0:
+                requests.append(
+                    committing_client.post(
+                        _block(world),
+                        json={**floor, "quantity": 3},
+                        headers=auth_headers(world.organizer),
+                    )
+                )
+                kinds.append("block")
+            requests.append(hold)
+            kinds.append("hold")
+        responses = await asyncio.gather(*requests)
+        assert {r.status_code for r in responses} <= {200, 201, 409}
+        held_units = [
+            u["unit_id"]
+            for kind, r in zip(kinds, responses, strict=True)
+            if kind == "hold" and r.status_code == 201
+            for u in r.json()["units"]
+        ]
+        blocked_units = [
+            u
+            for kind, r in zip(kinds, responses, strict=True)
+            if kind == "block" and r.status_code == 200
+            for u in r.json()["unit_ids"]
+        ]
+        assert held_units
+        assert blocked_units
+        taken = held_units + blocked_units
+        assert len(taken) == len(set(taken))
+        assert len(taken) <= 40
+        async with committed() as session:
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT id, state FROM inventory_units"
+                        " WHERE showtime_id = :s AND state <> 'available'"
+                    ),
+                    {"s": world.showtime.id},
+                )
+            ).all()
+        assert {int(r[0]): r[1] for r in rows} == {
+            **dict.fromkeys(blocked_units, "blocked"),
+            **dict.fromkeys(held_units, "held"),
+        }

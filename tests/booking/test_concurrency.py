@@ -213,6 +213,61 @@ class TestExpiredHoldRace:
             )
             assert retry.status_code == 201
 
+    async def test_lapsed_general_admission_places_go_to_the_racers_once(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # Every free place is held, then half the holds lapse: a quantity claim finds no free
+        # place and must take lapsed ones (the claim's second branch), each exactly once.
+        world, users, _ = await _setup(committed, 41, rows=0, seats_per_row=0, ga_capacity=20)
+        assert world.floor is not None
+        floor = {"showtime_id": str(world.showtime.id), "section_id": str(world.floor.id)}
+        holders = users[:10]
+        first = await _race(
+            committing_client, holders, auth_headers, [{**floor, "quantity": 2} for _ in holders]
+        )
+        assert [r.status_code for r in first] == [201] * 10
+        lapsed = [r.json()["id"] for r in first[:5]]
+        async with committed() as session:
+            await session.execute(
+                text(
+                    "UPDATE inventory_units SET held_until = now() - interval '1 second' "
+                    "WHERE hold_id = ANY(:ids)"
+                ),
+                {"ids": lapsed},
+            )
+            await session.commit()
+        racers = users[10:]
+        responses = await _race(
+            committing_client,
+            racers,
+            auth_headers,
+            [{**floor, "quantity": random.Random(i).randint(1, 2)} for i in range(len(racers))],
+        )
+        wins = [r.json() for r in responses if r.status_code == 201]
+        assert all(r.json()["code"] == "sold_out" for r in responses if r.status_code == 409)
+        taken = [u["unit_id"] for w in wins for u in w["units"]]
+        assert taken
+        assert len(taken) == len(set(taken))
+        assert len(taken) <= 10
+        lapsed_units = {u["unit_id"] for r in first[:5] for u in r.json()["units"]}
+        assert set(taken) <= lapsed_units
+        async with committed() as session:
+            live = (
+                await session.execute(
+                    text(
+                        "SELECT id, hold_id FROM inventory_units WHERE showtime_id = :s"
+                        " AND state = 'held' AND held_until >= now()"
+                    ),
+                    {"s": world.showtime.id},
+                )
+            ).all()
+        expected = {u["unit_id"]: r.json()["id"] for r in first[5:] for u in r.json()["units"]}
+        expected |= {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
+        assert {int(r[0]): str(r[1]) for r in live} == expected
+
 
 class TestConfirmCancelRace:
     async def test_one_outcome_wins_and_stock_matches_it(
