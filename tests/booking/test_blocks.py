@@ -23,6 +23,29 @@ async def _post(
     return response.status_code, response.json()
 
 
+async def _assert_taken_exactly(
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    blocked_units: list[int],
+    held_units: list[int],
+) -> None:
+    """In the database, the showtime's only units off sale are these, in these states."""
+    async with maker() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT id, state FROM inventory_units"
+                    " WHERE showtime_id = :s AND state <> 'available'"
+                ),
+                {"s": world.showtime.id},
+            )
+        ).all()
+    assert {int(r[0]): r[1] for r in rows} == {
+        **dict.fromkeys(blocked_units, "blocked"),
+        **dict.fromkeys(held_units, "held"),
+    }
+
+
 def _block(world: World) -> str:
     return f"/api/showtimes/{world.showtime.id}/seats/block"
 
@@ -198,21 +221,7 @@ class TestBlockRace:
         held_units = [u["unit_id"] for h in held_ok for u in h["units"]]
         assert len(set(blocked_units)) == len(blocked_units)
         assert not set(blocked_units) & set(held_units)
-        async with committed() as session:
-            rows = (
-                await session.execute(
-                    text(
-                        "SELECT id, state FROM inventory_units"
-                        " WHERE showtime_id = :s AND state <> 'available'"
-                    ),
-                    {"s": world.showtime.id},
-                )
-            ).all()
-        in_db = {int(r[0]): r[1] for r in rows}
-        assert in_db == {
-            **dict.fromkeys(blocked_units, "blocked"),
-            **dict.fromkeys(held_units, "held"),
-        }
+        await _assert_taken_exactly(committed, world, blocked_units, held_units)
 
     async def test_general_admission_blocks_and_holds_never_share_a_place(
         self,
@@ -274,17 +283,4 @@ class TestBlockRace:
         taken = held_units + blocked_units
         assert len(taken) == len(set(taken))
         assert len(taken) <= 40
-        async with committed() as session:
-            rows = (
-                await session.execute(
-                    text(
-                        "SELECT id, state FROM inventory_units"
-                        " WHERE showtime_id = :s AND state <> 'available'"
-                    ),
-                    {"s": world.showtime.id},
-                )
-            ).all()
-        assert {int(r[0]): r[1] for r in rows} == {
-            **dict.fromkeys(blocked_units, "blocked"),
-            **dict.fromkeys(held_units, "held"),
-        }
+        await _assert_taken_exactly(committed, world, blocked_units, held_units)

@@ -50,20 +50,27 @@ async def _check_no_oversell(
     claimed = [u["unit_id"] for w in wins for u in w["units"]]
     assert len(claimed) == len(set(claimed)), "a unit is in two winning holds"
     assert len(claimed) <= capacity
+    expected = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
+    assert await _held_units(maker, world) == expected
+    return wins
+
+
+async def _held_units(
+    maker: async_sessionmaker[AsyncSession], world: World, *, live_only: bool = False
+) -> dict[int, str]:
+    """Unit id -> hold id of the showtime's held units (`live_only`: holds not lapsed)."""
     async with maker() as session:
         rows = (
             await session.execute(
                 text(
-                    "SELECT id, hold_id FROM inventory_units "
-                    "WHERE showtime_id = :s AND state = 'held'"
+                    "SELECT id, hold_id FROM inventory_units"
+                    " WHERE showtime_id = :s AND state = 'held'"
+                    " AND (NOT :live OR held_until >= now())"
                 ),
-                {"s": world.showtime.id},
+                {"s": world.showtime.id, "live": live_only},
             )
         ).all()
-    by_unit = {int(r[0]): str(r[1]) for r in rows}
-    expected = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
-    assert by_unit == expected
-    return wins
+    return {int(r[0]): str(r[1]) for r in rows}
 
 
 class TestExplicitSeatRace:
@@ -254,19 +261,9 @@ class TestExpiredHoldRace:
         assert len(taken) <= 10
         lapsed_units = {u["unit_id"] for r in first[:5] for u in r.json()["units"]}
         assert set(taken) <= lapsed_units
-        async with committed() as session:
-            live = (
-                await session.execute(
-                    text(
-                        "SELECT id, hold_id FROM inventory_units WHERE showtime_id = :s"
-                        " AND state = 'held' AND held_until >= now()"
-                    ),
-                    {"s": world.showtime.id},
-                )
-            ).all()
         expected = {u["unit_id"]: r.json()["id"] for r in first[5:] for u in r.json()["units"]}
         expected |= {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
-        assert {int(r[0]): str(r[1]) for r in live} == expected
+        assert await _held_units(committed, world, live_only=True) == expected
 
 
 class TestConfirmCancelRace:
