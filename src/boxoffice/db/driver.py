@@ -11,10 +11,16 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import asyncpg
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _INFO_KEY = "boxoffice.driver"
+
+log = structlog.get_logger("boxoffice.db")
+
+STATEMENTS: list["Sql"] = []
+"""Every `Sql` made (module constants, one per statement): what `prepare_all` prepares."""
 
 
 class Sql:
@@ -33,6 +39,7 @@ class Sql:
 
         self.text = _PARAM.sub(number, statement)
         self.names = tuple(names)
+        STATEMENTS.append(self)
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         """The parameters in `$n` order (a missing name is a KeyError, never a NULL)."""
@@ -69,3 +76,21 @@ async def fetchrow(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -
 
 async def execute(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -> str:
     return cast(str, await (await driver(session)).execute(sql.text, *sql.args(params)))
+
+
+async def prepare_all(connection: asyncpg.Connection) -> None:
+    """Prepare every `Sql` statement on a new connection, before its first request.
+
+    A statement's first use on a connection costs its parse and, for a new backend, loading
+    the catalog entries of every table and type it names; asyncpg also looks up the codecs
+    of its enum and composite types once per connection. A sale's opening burst would pay
+    that on every pooled connection at once. Prepared here, the statement lands in the
+    connection's statement cache, where `fetch` and `execute` find it.
+    """
+    for sql in STATEMENTS:
+        try:
+            # asyncpg's public `prepare` bypasses the statement cache that `fetch` uses.
+            await connection._get_statement(sql.text, None)
+        except asyncpg.PostgresError as exc:
+            # Not fatal here: the statement fails the same way where it is used.
+            log.warning("statement_not_prepared", error=str(exc), statement=sql.text[:200])

@@ -3,8 +3,9 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from typing import Annotated
+from typing import Annotated, cast
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from boxoffice.config import DatabaseSettings
+from boxoffice.db import driver
 
 
 def async_url(dsn: str) -> str:
@@ -49,6 +51,25 @@ def create_engine(dsn: str, settings: DatabaseSettings | None = None) -> AsyncEn
         echo=settings.echo,
         connect_args={"server_settings": server_settings},
     )
+
+
+async def warm_up(engine: AsyncEngine, connections: int) -> int:
+    """Open `connections` pooled connections and prepare the sale's statements on each,
+    so that a sale's opening burst (the first seconds after a restart or a quiet spell)
+    does not also pay for connecting and for every statement's first use.
+
+    Best effort: answers how many were warmed; the rest are opened later, on demand, as
+    without it. Callers bound it (`asyncio.timeout`): a server that never answers would
+    otherwise hold it for the driver's connect timeout.
+    """
+
+    async def one() -> None:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            await driver.prepare_all(cast(asyncpg.Connection, raw.driver_connection))
+
+    results = await asyncio.gather(*(one() for _ in range(connections)), return_exceptions=True)
+    return sum(1 for r in results if not isinstance(r, BaseException))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

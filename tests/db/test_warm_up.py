@@ -1,0 +1,139 @@
+"""Warm-up at startup: the pool's connections are open and the sale's statements prepared
+on each before the first request."""
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+import uuid
+
+from sqlalchemy import text
+
+import boxoffice.app  # noqa: F401  (imports every repository, so every statement is made)
+from boxoffice.booking.repository import SALE_WINDOW
+from boxoffice.config import DatabaseSettings
+from boxoffice.db import driver
+from boxoffice.db.engine import create_engine, warm_up
+
+_PREPARED = text("SELECT statement FROM pg_prepared_statements")
+
+
+def _application_statements() -> set[str]:
+    """The text of every `Sql` constant of boxoffice's modules (tests make some of their
+    own, not all of them valid SQL)."""
+    return {
+        value.text
+        for name, module in list(sys.modules.items())
+        if name.startswith("boxoffice.")
+        for value in vars(module).values()
+        if isinstance(value, driver.Sql)
+    }
+
+
+class TestWarmUp:
+    async def test_opens_the_pool_and_prepares_every_statement_on_each_connection(
+        self, database_url: str
+    ) -> None:
+        engine = create_engine(database_url, DatabaseSettings(url=database_url, pool_size=3))
+        try:
+            assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+            assert await warm_up(engine, 3) == 3
+            # Three distinct connections, all back in the pool and idle.
+            assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            wanted = _application_statements()
+            assert len(wanted) > 20  # the hold, booking, claim and token statements
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(3):
+                    connection = await stack.enter_async_context(engine.connect())
+                    prepared = set((await connection.execute(_PREPARED)).scalars())
+                    assert wanted <= prepared
+        finally:
+            await engine.dispose()
+
+    async def test_a_request_uses_the_prepared_statement_instead_of_preparing_again(
+        self, database_url: str
+    ) -> None:
+        engine = create_engine(database_url, DatabaseSettings(url=database_url, pool_size=1))
+        try:
+            assert await warm_up(engine, 1) == 1
+            async with engine.connect() as connection:
+                before = (await connection.execute(_PREPARED)).scalars().all()
+                raw = await connection.get_raw_connection()
+                rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
+                    SALE_WINDOW.text, *SALE_WINDOW.args({"showtime_id": uuid.uuid4()})
+                )
+                assert rows == []
+                after = (await connection.execute(_PREPARED)).scalars().all()
+                assert sorted(after) == sorted(before)
+        finally:
+            await engine.dispose()
+
+    async def test_an_unreachable_server_is_left_for_later(self) -> None:
+        dsn = "postgresql://nobody@127.0.0.1:1/none"
+        engine = create_engine(dsn, DatabaseSettings(url=dsn, pool_size=2))
+        try:
+            assert await warm_up(engine, 2) == 0
+            assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+        finally:
+            await engine.dispose()
+
+    async def test_a_server_that_never_answers_is_given_up_on_within_the_bound(self) -> None:
+        # 10.255.255.1 is not routed: a connection attempt hangs (or fails at once where the
+        # network says so). The app bounds warm-up the same way; the engine stays usable.
+        dsn = "postgresql://nobody@10.255.255.1:5432/none"
+        engine = create_engine(dsn, DatabaseSettings(url=dsn, pool_size=2))
+        try:
+            started = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    assert await warm_up(engine, 2) == 0
+            assert time.monotonic() - started < 5
+            assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+        finally:
+            await engine.dispose()
+
+
+_STARTUP_PROBE = """
+import asyncio, json, sys
+from boxoffice.app import create_app
+from boxoffice.config import DatabaseSettings, Settings
+from boxoffice.db.models import Base
+
+async def main():
+    url = sys.argv[1]
+    app = create_app(Settings(database=DatabaseSettings(url=url, pool_size=4)))
+    before = all(m.configured for m in Base.registry.mappers)
+    async with app.router.lifespan_context(app):
+        print(json.dumps({
+            "configured_before": before,
+            "configured_after": all(m.configured for m in Base.registry.mappers),
+            "idle_connections": app.state.engine.pool.checkedin(),
+        }))
+
+asyncio.run(main())
+"""
+
+
+class TestStartup:
+    async def test_the_app_starts_with_mappers_configured_and_the_pool_warm(
+        self, database_url: str
+    ) -> None:
+        # A fresh interpreter: in this one, earlier tests have long configured the mappers.
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _STARTUP_PROBE,
+            database_url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        report = json.loads(out.decode().strip().splitlines()[-1])
+        assert report == {
+            "configured_before": False,
+            "configured_after": True,
+            "idle_connections": 4,
+        }
