@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -133,6 +134,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             connections=warmed,
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
+        # What startup made (modules, mappers, routes: ~190,000 objects) lives as long as
+        # the process. Left to the cyclic collector, every full collection walks all of it:
+        # 90-130 ms with every request of the worker stalled, several times a minute under
+        # load. Frozen, those collections walk only what requests made since.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

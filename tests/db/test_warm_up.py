@@ -96,7 +96,7 @@ class TestWarmUp:
 
 
 _STARTUP_PROBE = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
 from boxoffice.app import create_app
 from boxoffice.config import DatabaseSettings, Settings
 from boxoffice.db.models import Base
@@ -110,6 +110,7 @@ async def main():
             "configured_before": before,
             "configured_after": all(m.configured for m in Base.registry.mappers),
             "idle_connections": app.state.engine.pool.checkedin(),
+            "startup_objects_frozen": gc.get_freeze_count() > 100_000,
         }))
 
 asyncio.run(main())
@@ -117,7 +118,7 @@ asyncio.run(main())
 
 
 class TestStartup:
-    async def test_the_app_starts_with_mappers_configured_and_the_pool_warm(
+    async def test_the_app_starts_with_mappers_configured_the_pool_warm_and_its_objects_frozen(
         self, database_url: str
     ) -> None:
         # A fresh interpreter: in this one, earlier tests have long configured the mappers.
@@ -136,4 +137,5 @@ class TestStartup:
             "configured_before": False,
             "configured_after": True,
             "idle_connections": 4,
+            "startup_objects_frozen": True,
         }
