@@ -1,10 +1,7 @@
 """What the buyers ask for: 1-6 seats each, 80% of them aiming at the best 5% of seats."""
 
 import asyncio
-import gc
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bench.flash_sale.seed import ROWS, SEATS_PER_ROW
@@ -42,21 +39,3 @@ def percentile(values: list[float], p: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
-@contextmanager
-def no_collector_pauses() -> Iterator[None]:
-    """The measuring process's own cyclic garbage collection off while it measures.
-
-    A full collection in the load generator stalls every buyer it drives (measured: up to
-    60 ms, several times a run), which would be counted as the server's latency. A run
-    lasts seconds, so the few cycles it leaves are freed at the end.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
