@@ -9,6 +9,7 @@ import time
 import uuid
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import boxoffice.app  # noqa: F401  (imports every repository, so every statement is made)
 from boxoffice.booking.repository import SALE_WINDOW
@@ -29,6 +30,11 @@ def _application_statements() -> set[str]:
         for value in vars(module).values()
         if isinstance(value, driver.Sql)
     }
+
+
+async def _select_one(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(text("SELECT 1"))).scalar_one())
 
 
 class TestWarmUp:
@@ -69,6 +75,25 @@ class TestWarmUp:
                 assert sorted(after) == sorted(before)
         finally:
             await engine.dispose()
+
+    async def test_a_warm_up_cut_short_by_its_bound_leaves_the_pool_usable(
+        self, database_url: str
+    ) -> None:
+        for bound in (0.005, 0.02, 0.05):
+            settings = DatabaseSettings(url=database_url, pool_size=3, max_overflow=0)
+            engine = create_engine(database_url, settings)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(bound):
+                        await warm_up(engine, 3)
+                # All three connections can be checked out at once: none was lost.
+                answers = await asyncio.wait_for(
+                    asyncio.gather(*(_select_one(engine) for _ in range(3))), 10
+                )
+                assert list(answers) == [1, 1, 1]
+                assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            finally:
+                await engine.dispose()
 
     async def test_an_unreachable_server_is_left_for_later(self) -> None:
         dsn = "postgresql://nobody@127.0.0.1:1/none"
