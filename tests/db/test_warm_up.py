@@ -7,6 +7,7 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +33,16 @@ def _application_statements() -> set[str]:
     }
 
 
+@contextlib.asynccontextmanager
+async def _engine(dsn: str, pool_size: int, max_overflow: int = 10) -> AsyncIterator[AsyncEngine]:
+    settings = DatabaseSettings(url=dsn, pool_size=pool_size, max_overflow=max_overflow)
+    engine = create_engine(dsn, settings)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 async def _select_one(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         return int((await connection.execute(text("SELECT 1"))).scalar_one())
@@ -41,8 +52,7 @@ class TestWarmUp:
     async def test_opens_the_pool_and_prepares_every_statement_on_each_connection(
         self, database_url: str
     ) -> None:
-        engine = create_engine(database_url, DatabaseSettings(url=database_url, pool_size=3))
-        try:
+        async with _engine(database_url, pool_size=3) as engine:
             assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
             assert await warm_up(engine, 3) == 3
             # Three distinct connections, all back in the pool and idle.
@@ -55,14 +65,11 @@ class TestWarmUp:
                     connection = await stack.enter_async_context(engine.connect())
                     prepared = set((await connection.execute(_PREPARED)).scalars())
                     assert wanted <= prepared
-        finally:
-            await engine.dispose()
 
     async def test_a_request_uses_the_prepared_statement_instead_of_preparing_again(
         self, database_url: str
     ) -> None:
-        engine = create_engine(database_url, DatabaseSettings(url=database_url, pool_size=1))
-        try:
+        async with _engine(database_url, pool_size=1) as engine:
             assert await warm_up(engine, 1) == 1
             async with engine.connect() as connection:
                 before = (await connection.execute(_PREPARED)).scalars().all()
@@ -73,16 +80,12 @@ class TestWarmUp:
                 assert rows == []
                 after = (await connection.execute(_PREPARED)).scalars().all()
                 assert sorted(after) == sorted(before)
-        finally:
-            await engine.dispose()
 
     async def test_a_warm_up_cut_short_by_its_bound_leaves_the_pool_usable(
         self, database_url: str
     ) -> None:
         for bound in (0.005, 0.02, 0.05):
-            settings = DatabaseSettings(url=database_url, pool_size=3, max_overflow=0)
-            engine = create_engine(database_url, settings)
-            try:
+            async with _engine(database_url, pool_size=3, max_overflow=0) as engine:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(bound):
                         await warm_up(engine, 3)
@@ -92,32 +95,22 @@ class TestWarmUp:
                 )
                 assert list(answers) == [1, 1, 1]
                 assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-            finally:
-                await engine.dispose()
 
     async def test_an_unreachable_server_is_left_for_later(self) -> None:
-        dsn = "postgresql://nobody@127.0.0.1:1/none"
-        engine = create_engine(dsn, DatabaseSettings(url=dsn, pool_size=2))
-        try:
+        async with _engine("postgresql://nobody@127.0.0.1:1/none", pool_size=2) as engine:
             assert await warm_up(engine, 2) == 0
             assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
-        finally:
-            await engine.dispose()
 
     async def test_a_server_that_never_answers_is_given_up_on_within_the_bound(self) -> None:
         # 10.255.255.1 is not routed: a connection attempt hangs (or fails at once where the
         # network says so). The app bounds warm-up the same way; the engine stays usable.
-        dsn = "postgresql://nobody@10.255.255.1:5432/none"
-        engine = create_engine(dsn, DatabaseSettings(url=dsn, pool_size=2))
-        try:
+        async with _engine("postgresql://nobody@10.255.255.1:5432/none", pool_size=2) as engine:
             started = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.5):
                     assert await warm_up(engine, 2) == 0
             assert time.monotonic() - started < 5
             assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
-        finally:
-            await engine.dispose()
 
 
 _STARTUP_PROBE = """
