@@ -1,12 +1,23 @@
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
+import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from boxoffice.app import create_app
+from boxoffice.auth.models import Role
+from boxoffice.auth.security import create_access_token
 from boxoffice.config import DatabaseSettings, Settings
-from boxoffice.db.engine import create_engine, create_sessionmaker
+from boxoffice.db import driver
+from boxoffice.db.engine import Session, create_engine, create_sessionmaker, plain_url
 from boxoffice.kit.errors import Conflict
+from tests.conftest import _admin_execute
 
 
 class _Body(BaseModel):
@@ -157,3 +168,86 @@ class TestReadinessWithoutDatabase:
             await engine.dispose()
         assert response.status_code == 503
         assert response.json()["database"] == "unreachable"
+
+
+@asynccontextmanager
+async def _app_on(settings: Settings, url: str) -> AsyncIterator[tuple[FastAPI, AsyncClient]]:
+    """The real app (its own engine, real sessions, no overrides) on the database at `url`."""
+    configured = settings.model_copy(
+        update={"database": DatabaseSettings(url=url, pool_size=2, pool_timeout=2)}
+    )
+    app = create_app(configured)
+    engine = create_engine(url, configured.database)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with AsyncClient(transport=transport, base_url="http://test") as client:
+            yield app, client
+    finally:
+        await engine.dispose()
+
+
+def _assert_unavailable(response: Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "database_unavailable"
+
+
+class TestDatabaseUnavailable:
+    """A database that refuses, cannot be reached or drops the connection is a 503 the client
+    may retry (`database_unavailable`, `Retry-After`), never a 500."""
+
+    async def test_an_unreachable_server_is_503(self, settings: Settings) -> None:
+        async with _app_on(settings, "postgresql://nobody@127.0.0.1:1/none") as (_, client):
+            _assert_unavailable(await client.get("/api/events"))
+            token = create_access_token(
+                settings.auth, user_id=uuid.uuid4(), role=Role.buyer, token_version=0
+            )
+            hold = await client.post(
+                "/api/bookings/hold-seats",
+                json={"showtime_id": str(uuid.uuid4()), "quantity": 2},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k-1"},
+            )
+            _assert_unavailable(hold)
+
+    async def test_a_server_refusing_more_connections_is_503(
+        self, settings: Settings, server_url: str
+    ) -> None:
+        # A role allowed no connections: PostgreSQL's own `too many connections` (53300),
+        # as when max_connections is exhausted.
+        role = f"boxoffice_full_{uuid.uuid4().hex[:8]}"
+        await _admin_execute(server_url, f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
+        try:
+            assert settings.database.url
+            url = make_url(plain_url(settings.database.url)).set(username=role, password=None)
+            async with _app_on(settings, url.render_as_string(hide_password=False)) as (_, c):
+                _assert_unavailable(await c.get("/api/events"))
+        finally:
+            await _admin_execute(server_url, f'DROP ROLE IF EXISTS "{role}"')
+
+    @pytest.mark.parametrize("path", ["orm", "driver"])
+    async def test_a_connection_dropped_mid_request_is_503_and_the_next_request_works(
+        self, settings: Settings, path: str
+    ) -> None:
+        assert settings.database.url
+        async with _app_on(settings, settings.database.url) as (app, client):
+
+            @app.get("/api/_drop")
+            async def drop(session: Session) -> dict[str, int]:
+                # The server ends this request's backend (a restart, a failover, an
+                # operator's pg_terminate_backend) before its next statement.
+                pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                await _admin_execute(
+                    settings.database.url or "", f"SELECT pg_terminate_backend({pid})"
+                )
+                if path == "orm":
+                    await session.execute(text("SELECT 1"))
+                else:
+                    await driver.fetch(session, driver.Sql("SELECT 1"), {})
+                return {"pid": pid}
+
+            _assert_unavailable(await client.get("/api/_drop"))
+            assert (await client.get("/ready")).status_code == 200
+            assert (await client.get("/api/events")).status_code == 200

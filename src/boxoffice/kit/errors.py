@@ -169,6 +169,37 @@ _SQLSTATE_PROBLEMS = {
 }
 
 
+# The database refused or lost the connection, or is restarting: nothing the request did,
+# and nothing a retry in a moment won't fix. Connection exceptions (class 08), insufficient
+# resources (53: too many connections, out of memory, disk full), and the server shutting
+# down or starting up (57P01-57P03).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53")
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or dropped the connection
+    (rather than refusing what the request asked): answered 503, not 500."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
+        ):
+            return True
+        if isinstance(current, ConnectionError):  # refused or reset while connecting
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
+            return True
+        orig = current.orig if isinstance(current, DBAPIError) else None
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
+
+
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [
         {
@@ -272,6 +303,16 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            log.warning("database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+            return problem(
+                request,
+                status=503,
+                code="database_unavailable",
+                title="Database unavailable",
+                detail="The database cannot be reached or dropped the connection; retry shortly",
+                headers={"Retry-After": "1"},
+            )
         log.exception("unhandled_error", exc_info=exc)
         return problem(request, status=500, code="internal_error", title="Internal server error")
 
