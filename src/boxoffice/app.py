@@ -23,7 +23,13 @@ from boxoffice.booking.router import router as booking_router
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
 from boxoffice.coupon.router import router as coupon_router
-from boxoffice.db.engine import RequestGate, create_engine, create_sessionmaker, warm_up
+from boxoffice.db.engine import (
+    RequestGate,
+    close_engine,
+    create_engine,
+    create_sessionmaker,
+    warm_up,
+)
 from boxoffice.db.migrate import head_revisions
 from boxoffice.health.router import router as health_router
 from boxoffice.inventory.router import router as inventory_router
@@ -154,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter = getattr(app.state, "rate_limiter", None)
             if limiter is not None:
                 await limiter.aclose()
-            await engine.dispose()
+            await close_engine(engine)
 
     app = FastAPI(
         title="boxoffice",

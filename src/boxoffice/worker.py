@@ -17,7 +17,7 @@ import boxoffice.booking.jobs
 import boxoffice.waitlist.jobs  # noqa: F401 - registers the waitlist offer job
 from boxoffice.auth.jobs import purge_expired
 from boxoffice.config import Settings, get_settings
-from boxoffice.db.engine import create_engine, create_sessionmaker
+from boxoffice.db.engine import close_engine, create_engine, create_sessionmaker
 from boxoffice.kit.jobs import Worker, every, job
 from boxoffice.notification.relay import serve_relay
 from boxoffice.notification.service import announce_sales_started, send_showtime_reminders
@@ -94,4 +94,4 @@ async def run_worker(dsn: str, settings: Settings, *, once: bool) -> int:
         await asyncio.gather(worker.run_forever(), serve_relay(stop, sessionmaker, settings))
         return 0
     finally:
-        await engine.dispose()
+        await close_engine(engine)

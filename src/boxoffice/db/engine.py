@@ -3,12 +3,14 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import asyncpg
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.util import queue as sqla_queue
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 
 from boxoffice.config import DatabaseSettings
 from boxoffice.db import driver
+
+log = structlog.get_logger("boxoffice.db")
 
 
 def async_url(dsn: str) -> str:
@@ -70,6 +74,40 @@ async def warm_up(engine: AsyncEngine, connections: int) -> int:
 
     results = await asyncio.gather(*(one() for _ in range(connections)), return_exceptions=True)
     return sum(1 for r in results if not isinstance(r, BaseException))
+
+
+async def close_engine(engine: AsyncEngine, seconds: float = 5.0) -> None:
+    """Close the pool's connections, giving up on goodbyes after `seconds`.
+
+    A graceful close waits for the server to end each connection, one after another. One
+    that never does (a server that stopped answering, or a connection asyncpg left waiting
+    mid-protocol) held a worker's shutdown forever: a `serve --workers` then ignored SIGTERM,
+    its listening socket closed and its pool still open. Past the bound, the connections
+    still idle in the pool are cut without waiting.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await engine.dispose()
+    except TimeoutError:
+        log.warning("pool_close_timed_out", seconds=seconds, cut=_cut_idle(engine))
+
+
+def _cut_idle(engine: AsyncEngine) -> int:
+    """Abort the connections idle in the pool (no Terminate message, no wait); how many."""
+    # QueuePool keeps its idle connection records in `_pool`; an interrupted `dispose` left
+    # the ones it had not reached there.
+    idle: Any = getattr(engine.pool, "_pool", None)
+    cut = 0
+    while idle is not None:
+        try:
+            record = idle.get(False)
+        except sqla_queue.Empty:
+            break
+        if record.dbapi_connection is not None:
+            record.dbapi_connection.driver_connection.terminate()
+            record.dbapi_connection = None
+            cut += 1
+    return cut
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
