@@ -10,13 +10,13 @@ import structlog
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.util import queue as sqla_queue
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import queue as sqla_queue
 
 from boxoffice.config import DatabaseSettings
 from boxoffice.db import driver
