@@ -34,8 +34,15 @@ def _application_statements() -> set[str]:
 
 
 @contextlib.asynccontextmanager
-async def _engine(dsn: str, pool_size: int, max_overflow: int = 10) -> AsyncIterator[AsyncEngine]:
-    settings = DatabaseSettings(url=dsn, pool_size=pool_size, max_overflow=max_overflow)
+async def _engine(
+    dsn: str, pool_size: int, max_overflow: int = 10, statement_timeout_ms: int = 15_000
+) -> AsyncIterator[AsyncEngine]:
+    settings = DatabaseSettings(
+        url=dsn,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        statement_timeout_ms=statement_timeout_ms,
+    )
     engine = create_engine(dsn, settings)
     try:
         yield engine
@@ -80,6 +87,35 @@ class TestWarmUp:
                 assert rows == []
                 after = (await connection.execute(_PREPARED)).scalars().all()
                 assert sorted(after) == sorted(before)
+
+    async def test_warmed_connections_idle_longer_than_the_statement_timeout_stay_usable(
+        self, database_url: str
+    ) -> None:
+        # asyncpg prepares with Parse/Describe/Flush and no Sync: the server then sits
+        # inside the unfinished exchange ("active"), the statement timeout running. A
+        # connection warmed and left idle past it was cancelled: its next request failed
+        # ("canceling statement due to statement timeout") and closing it hung.
+        async with _engine(
+            database_url, pool_size=2, max_overflow=0, statement_timeout_ms=300
+        ) as engine:
+            assert await warm_up(engine, 2) == 2
+            async with engine.connect() as connection:
+                states = (
+                    await connection.execute(
+                        text(
+                            "SELECT state FROM pg_stat_activity"
+                            " WHERE application_name = 'boxoffice' AND datname = current_database()"
+                            " AND pid <> pg_backend_pid()"
+                        )
+                    )
+                ).scalars()
+                assert "active" not in set(states)
+            await asyncio.sleep(0.6)
+            answers = await asyncio.gather(*(_select_one(engine) for _ in range(2)))
+            assert list(answers) == [1, 1]
+            started = time.monotonic()
+            await engine.dispose()
+            assert time.monotonic() - started < 1
 
     async def test_a_warm_up_cut_short_by_its_bound_leaves_the_pool_usable(
         self, database_url: str

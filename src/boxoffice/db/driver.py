@@ -94,3 +94,9 @@ async def prepare_all(connection: asyncpg.Connection) -> None:
         except asyncpg.PostgresError as exc:
             # Not fatal here: the statement fails the same way where it is used.
             log.warning("statement_not_prepared", error=str(exc), statement=sql.text[:200])
+    # asyncpg prepares with Parse, Describe and Flush, but no Sync: the server stays inside
+    # that exchange ("active" in pg_stat_activity) with the statement timeout running, and
+    # cancels it once the timeout passes. A connection left idle that long then failed its
+    # next statement ("canceling statement due to statement timeout") and never finished
+    # closing. A simple query ends the exchange.
+    await connection.execute("SELECT NULL")
