@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.engine import make_url
 
 from boxoffice.app import create_app
@@ -34,6 +35,11 @@ def _add_probe_routes(app: FastAPI) -> None:
         if body.quantity == 40:
             # What a plain asyncpg statement (db.driver) raises when it loses a deadlock.
             raise asyncpg.DeadlockDetectedError("deadlock detected")
+        if body.quantity == 41:
+            # What SQLAlchemy's asyncpg adapter raises where db.driver begins a transaction
+            # and the server has cancelled the connection's statement.
+            cause = asyncpg.QueryCanceledError("canceling statement due to statement timeout")
+            raise AsyncAdapt_asyncpg_dbapi.Error(str(cause), cause) from cause  # type: ignore[no-untyped-call]
         return {"quantity": body.quantity}
 
 
@@ -121,6 +127,15 @@ class TestProblemResponses:
         assert response.status_code == 409
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "serialization_conflict"
+
+    async def test_an_adapter_error_is_mapped_by_the_sqlstate_behind_it(
+        self, app: FastAPI, client: AsyncClient
+    ) -> None:
+        _add_probe_routes(app)
+        response = await client.post("/api/_probe", json={"quantity": 41})
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "timeout"
 
     async def test_unexpected_error_is_problem_500_without_internals(self, app: FastAPI) -> None:
         _add_probe_routes(app)

@@ -98,5 +98,5 @@ async def prepare_all(connection: asyncpg.Connection) -> None:
     # that exchange ("active" in pg_stat_activity) with the statement timeout running, and
     # cancels it once the timeout passes. A connection left idle that long then failed its
     # next statement ("canceling statement due to statement timeout") and never finished
-    # closing. A simple query ends the exchange.
+    # closing. A simple query ends the exchange (asyncpg issue #1276).
     await connection.execute("SELECT NULL")

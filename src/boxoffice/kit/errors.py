@@ -4,7 +4,7 @@ Services raise subclasses of `BoxofficeError`; each carries its HTTP status and 
 machine `code` that clients can switch on. Nothing else in the code base builds error bodies.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
 
@@ -13,7 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -177,26 +177,43 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53")
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the database could not be reached or dropped the connection
-    (rather than refusing what the request asked): answered 503, not 500."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then the driver error it wraps (`orig`) or was raised from, and so on."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        orig = current.orig if isinstance(current, DBAPIError) else None
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE behind `exc`: SQLAlchemy's wrapper, its asyncpg adapter's errors (which
+    the plain-statement path can raise) and asyncpg's own all lead to it."""
+    for current in _causes(exc):
+        for attr in ("sqlstate", "pgcode"):
+            value = getattr(current, attr, None)
+            if isinstance(value, str):
+                return value
+    return None
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or dropped the connection
+    (rather than refusing what the request asked): answered 503, not 500."""
+    sqlstate = _sqlstate(exc)
+    if sqlstate is not None and (
+        sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
+    ):
+        return True
+    for current in _causes(exc):
         if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        sqlstate = getattr(current, "sqlstate", None)
-        if isinstance(sqlstate, str) and (
-            sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
-        ):
             return True
         if isinstance(current, ConnectionError):  # refused or reset while connecting
             return True
         if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
             return True
-        orig = current.orig if isinstance(current, DBAPIError) else None
-        current = orig if isinstance(orig, BaseException) else current.__cause__
     return False
 
 
@@ -209,17 +226,6 @@ def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         }
         for err in errors
     ]
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    orig = exc.orig
-    for attr in ("sqlstate", "pgcode"):
-        value = getattr(orig, attr, None)
-        if isinstance(value, str):
-            return value
-    cause = getattr(orig, "__cause__", None)
-    value = getattr(cause, "sqlstate", None)
-    return value if isinstance(value, str) else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -281,16 +287,6 @@ def install_error_handlers(app: FastAPI) -> None:
             extra={"errors": errors},
         )
 
-    async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
-        # SQLAlchemy's wrapper, or asyncpg's own error from a plain statement (db.driver).
-        sqlstate = _sqlstate(exc) if isinstance(exc, DBAPIError) else getattr(exc, "sqlstate", None)
-        mapped = _SQLSTATE_PROBLEMS.get(sqlstate or "")
-        if mapped is None:
-            return await on_unexpected(request, exc)
-        status, code, title = mapped
-        log.info("db_error_mapped", sqlstate=sqlstate, status=status)
-        return problem(request, status=status, code=code, title=title)
-
     async def on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
         log.warning("db_pool_timeout")
         return problem(
@@ -301,6 +297,17 @@ def install_error_handlers(app: FastAPI) -> None:
             detail="No database connection became free in time; retry shortly",
             headers={"Retry-After": "1"},
         )
+
+    async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
+        # However it arrived: SQLAlchemy's wrapper, asyncpg's own error from a plain
+        # statement (db.driver), or the error of SQLAlchemy's asyncpg adapter.
+        sqlstate = _sqlstate(exc)
+        mapped = _SQLSTATE_PROBLEMS.get(sqlstate or "")
+        if mapped is None:
+            return await on_unexpected(request, exc)
+        status, code, title = mapped
+        log.info("db_error_mapped", sqlstate=sqlstate, status=status)
+        return problem(request, status=status, code=code, title=title)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         if database_unavailable(exc):
@@ -320,8 +327,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(PoolTimeoutError, on_pool_timeout)
-    app.add_exception_handler(DBAPIError, on_db_error)
-    app.add_exception_handler(asyncpg.PostgresError, on_db_error)
+    # A bare ConnectionError in a request is the database's connect being refused or reset.
+    for database_error in (
+        DBAPIError,
+        EmulatedDBAPIException,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        ConnectionError,
+    ):
+        app.add_exception_handler(database_error, on_db_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 
