@@ -117,10 +117,27 @@ def _http_run(
         sale["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
         if not think_ms:
             sale["seat_map_50k"] = _loadgen({**base, "mode": "seat_map", "reads": 50})
+            sale["floor"] = {
+                label: _floor(server.pid, {**base, **config, "clients": args.buyers})
+                for label, config in (
+                    ("health_no_auth_no_database", {"path": "/health"}),
+                    ("authenticated_read", {"path": "/api/users/me", "tokens": tokens}),
+                )
+            }
     finally:
         server.terminate()
         server.wait(timeout=30)
     return sale
+
+
+def _floor(server_pid: int, config: dict[str, Any]) -> dict[str, Any]:
+    """A closed loop on one GET, 3 s: its rate and the server's CPU per request."""
+    before = _cpu_seconds(server_pid)
+    result = _loadgen({**config, "mode": "floor", "seconds": 3})
+    result["server_cpu_ms_per_request"] = round(
+        (_cpu_seconds(server_pid) - before) / max(result["requests"], 1) * 1000, 3
+    )
+    return result
 
 
 def _cpu_seconds(pid: int) -> float:

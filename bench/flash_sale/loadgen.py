@@ -169,9 +169,34 @@ async def seat_map_reads(config: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
+async def floor(config: dict[str, Any]) -> dict[str, Any]:
+    """The same closed loop on one cheap GET (no sale): what a request costs the server
+    before the sale's own work, for comparison with the sale's CPU per request."""
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + config["seconds"]
+    tokens: list[str] = config.get("tokens") or []
+
+    async def client(index: int) -> None:
+        conn = Connection(config["host"], config["port"])
+        headers = {"Authorization": f"Bearer {tokens[index]}"} if tokens else {}
+        while time.perf_counter() < deadline:
+            status, _, _ = await conn.request("GET", config["path"], headers)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(config["clients"])))
+    elapsed = time.perf_counter() - started
+    return {
+        "seconds": round(elapsed, 1),
+        "requests": sum(statuses.values()),
+        "requests_per_s": round(sum(statuses.values()) / elapsed, 1),
+        "statuses": {str(k): v for k, v in statuses.items()},
+    }
+
+
 def main() -> None:
     config = json.loads(sys.stdin.read())
-    runner = flash_sale if config["mode"] == "flash_sale" else seat_map_reads
+    runner = {"flash_sale": flash_sale, "seat_map": seat_map_reads, "floor": floor}[config["mode"]]
     print(json.dumps(uvloop.run(runner(config))))
 
 
