@@ -9,12 +9,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import boxoffice.app  # noqa: F401  (imports every repository, so every statement is made)
+from boxoffice.app import create_app
 from boxoffice.booking.repository import SALE_WINDOW
-from boxoffice.config import DatabaseSettings
+from boxoffice.config import DatabaseSettings, Settings
 from boxoffice.db import driver
 from boxoffice.db.engine import create_engine, warm_up
 
@@ -193,3 +195,19 @@ class TestStartup:
             "idle_connections": 4,
             "startup_objects_frozen": True,
         }
+
+    async def test_the_app_left_idle_past_the_statement_timeout_serves_its_first_requests(
+        self, database_url: str
+    ) -> None:
+        # Startup warms every pool connection; the first buyers may come much later than
+        # the statement timeout (here 300 ms). Each warmed connection must still serve.
+        settings = Settings(
+            database=DatabaseSettings(url=database_url, pool_size=2, statement_timeout_ms=300)
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            await asyncio.sleep(0.6)
+            transport = ASGITransport(app=app, raise_app_exceptions=False)
+            async with AsyncClient(transport=transport, base_url="http://test") as client:
+                responses = await asyncio.gather(*(client.get("/api/events") for _ in range(4)))
+        assert [r.status_code for r in responses] == [200, 200, 200, 200]
