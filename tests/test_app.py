@@ -119,23 +119,21 @@ class TestProblemResponses:
         assert body["detail"] == "thirteen is taken"
         assert body["taken"] == [13]
 
-    async def test_driver_error_is_mapped_by_its_sqlstate(
-        self, app: FastAPI, client: AsyncClient
+    @pytest.mark.parametrize(
+        ("quantity", "status", "code"),
+        [
+            (40, 409, "serialization_conflict"),  # asyncpg's own error (db.driver)
+            (41, 503, "timeout"),  # SQLAlchemy's asyncpg adapter's, raised from asyncpg's
+        ],
+    )
+    async def test_a_database_error_is_mapped_by_the_sqlstate_behind_it(
+        self, app: FastAPI, client: AsyncClient, quantity: int, status: int, code: str
     ) -> None:
         _add_probe_routes(app)
-        response = await client.post("/api/_probe", json={"quantity": 40})
-        assert response.status_code == 409
+        response = await client.post("/api/_probe", json={"quantity": quantity})
+        assert response.status_code == status
         assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["code"] == "serialization_conflict"
-
-    async def test_an_adapter_error_is_mapped_by_the_sqlstate_behind_it(
-        self, app: FastAPI, client: AsyncClient
-    ) -> None:
-        _add_probe_routes(app)
-        response = await client.post("/api/_probe", json={"quantity": 41})
-        assert response.status_code == 503
-        assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["code"] == "timeout"
+        assert response.json()["code"] == code
 
     async def test_unexpected_error_is_problem_500_without_internals(self, app: FastAPI) -> None:
         _add_probe_routes(app)

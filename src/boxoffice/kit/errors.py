@@ -287,15 +287,19 @@ def install_error_handlers(app: FastAPI) -> None:
             extra={"errors": errors},
         )
 
+    def retry_soon(request: Request, code: str, title: str, detail: str) -> JSONResponse:
+        """A 503 nothing in the request caused: the client may send it again in a second."""
+        return problem(
+            request, status=503, code=code, title=title, detail=detail, headers={"Retry-After": "1"}
+        )
+
     async def on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
         log.warning("db_pool_timeout")
-        return problem(
+        return retry_soon(
             request,
-            status=503,
-            code="overloaded",
-            title="Server busy",
-            detail="No database connection became free in time; retry shortly",
-            headers={"Retry-After": "1"},
+            "overloaded",
+            "Server busy",
+            "No database connection became free in time; retry shortly",
         )
 
     async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
@@ -312,13 +316,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         if database_unavailable(exc):
             log.warning("database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
-            return problem(
+            return retry_soon(
                 request,
-                status=503,
-                code="database_unavailable",
-                title="Database unavailable",
-                detail="The database cannot be reached or dropped the connection; retry shortly",
-                headers={"Retry-After": "1"},
+                "database_unavailable",
+                "Database unavailable",
+                "The database cannot be reached or dropped the connection; retry shortly",
             )
         log.exception("unhandled_error", exc_info=exc)
         return problem(request, status=500, code="internal_error", title="Internal server error")
