@@ -39,8 +39,10 @@ def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
 
 
 class Server:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.args = args
+        self.extra_env = env or {}
         self.port = _free_port()
         self.pgdata = home / "data" / "boxoffice" / "pgdata"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -53,9 +55,14 @@ class Server:
             if not k.startswith("BOXOFFICE_") and k != "XDG_RUNTIME_DIR"
         }
         env |= {"HOME": str(self.home), "XDG_DATA_HOME": str(self.home / "data")}
+        env |= self.extra_env
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [sys.executable, "-m", "boxoffice", "serve", "--demo", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    *("-m", "boxoffice", "serve", "--demo", "--port", str(self.port)),
+                    *self.args,
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -125,3 +132,25 @@ class TestServeEmbedded:
 
         assert events["total"] == 5, "demo data is loaded once, not twice"
         assert _postgres_processes(second.pgdata) == []
+
+    def test_workers_idle_past_the_statement_timeout_serve_and_stop_on_sigterm(
+        self, home: Path
+    ) -> None:
+        # Each worker warms its pool at startup. Left idle longer than the statement timeout,
+        # those connections once failed their first requests, and a worker then never
+        # finished closing its pool: the server ignored SIGTERM.
+        server = Server(
+            home, "--workers", "2", env={"BOXOFFICE_DATABASE_STATEMENT_TIMEOUT_MS": "300"}
+        )
+        server.start()
+        time.sleep(1.5)
+        # New connections each, so both workers answer; each worker's pool hands out its
+        # idle connections in turn (first in, first out).
+        statuses = [httpx.get(server.url("/api/events"), timeout=10).status_code for _ in range(24)]
+        started = time.monotonic()
+        code = server.stop(signal.SIGTERM)
+
+        assert statuses == [200] * 24
+        assert code == 0
+        assert time.monotonic() - started < 15
+        assert _postgres_processes(server.pgdata) == []
