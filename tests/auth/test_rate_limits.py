@@ -75,6 +75,23 @@ class TestLoginRateLimit:
             await other_process.aclose()
         assert counted.count == 5  # four requests through the API, then this one
 
+    async def test_a_redis_that_is_down_neither_fails_sign_in_nor_lifts_the_limit(
+        self, strict: FastAPI, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        # Nothing listens on port 1: every hit fails to connect, and the process counts alone.
+        limiter = RedisRateLimiter.from_url("redis://127.0.0.1:1/0")
+        strict.state.rate_limiter = limiter
+        try:
+            user = await create_user(session)
+            signed_in = await client.post(
+                "/api/auth/login", json={"email": user.email, "password": PASSWORD}
+            )
+            statuses = [await _attempt(client, user.email) for _ in range(3)]
+        finally:
+            await limiter.aclose()
+        assert signed_in.status_code == 200
+        assert statuses == [401, 401, 429]
+
 
 class TestRegistrationRateLimit:
     async def test_per_ip(self, app: FastAPI, settings: Settings, client: AsyncClient) -> None:

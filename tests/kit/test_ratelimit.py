@@ -34,14 +34,19 @@ async def redis_limiter() -> AsyncIterator[RedisRateLimiter]:
     await limiter.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis_unreachable"])
 async def limiter(
     request: pytest.FixtureRequest, redis_limiter: RedisRateLimiter
 ) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
         yield InMemoryRateLimiter()
-    else:
+    elif request.param == "redis":
         yield redis_limiter
+    else:
+        # Nothing listens on port 1: the limiter counts in-process until Redis is back.
+        unreachable = RedisRateLimiter.from_url("redis://127.0.0.1:1/0")
+        yield unreachable
+        await unreachable.aclose()
 
 
 class TestLimiter:

@@ -11,11 +11,15 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
 from fastapi import Request
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from boxoffice.config import Settings
 from boxoffice.kit.errors import TooManyRequests
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +84,32 @@ class Clock(Protocol):
 
 
 class RedisRateLimiter:
-    """Counters in Redis, shared by every API process: one round trip per hit."""
+    """Counters in Redis, shared by every API process: one round trip per hit.
+
+    While Redis cannot be reached, each process counts on its own (`InMemoryRateLimiter`)
+    rather than failing the requests it guards or letting them all through: limits stay in
+    force, per process, until Redis is back.
+    """
 
     def __init__(self, redis: "Redis", prefix: str = "boxoffice:rl:") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._fallback = InMemoryRateLimiter()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "boxoffice:rl:") -> "RedisRateLimiter":
-        return cls(Redis.from_url(url), prefix)
+        # Bounded: a Redis that does not answer must not hold a sign-in for the OS's
+        # connect timeout (minutes).
+        return cls(Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1), prefix)
 
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
+        try:
+            return await self._hit(key, limit=limit, window_seconds=window_seconds)
+        except RedisError as exc:
+            log.warning("rate_limit_store_unavailable", error=f"{type(exc).__name__}: {exc}")
+            return await self._fallback.hit(key, limit=limit, window_seconds=window_seconds)
+
+    async def _hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
         name = self._prefix + key
         # MULTI: create the window with its expiry if absent, count, read the time left.
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -104,7 +123,11 @@ class RedisRateLimiter:
         return RateLimitResult(allowed=False, count=int(count), retry_after=wait)
 
     async def reset(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        await self._fallback.reset(key)
+        try:
+            await self._redis.delete(self._prefix + key)
+        except RedisError as exc:
+            log.warning("rate_limit_store_unavailable", error=f"{type(exc).__name__}: {exc}")
 
     async def aclose(self) -> None:
         await self._redis.aclose()
