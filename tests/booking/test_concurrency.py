@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
+from boxoffice.booking import service as booking_service
 from tests.booking.factories import World, create_world
 from tests.factories import create_user
 
@@ -475,3 +476,203 @@ class TestAddSeatsRace:
                 assert booking_id is None
                 assert tickets == 0
         assert len(rows) == len(added) + len(held)
+
+
+async def _sweep(maker: async_sessionmaker[AsyncSession], batch: int = 500) -> tuple[int, int]:
+    """One pass of the sweeper job in its own committed transaction, as a worker runs it."""
+    async with maker() as session:
+        swept = await booking_service.sweep(session, batch=batch)
+        await session.commit()
+    return swept
+
+
+async def _sweep_one_at_a_time(maker: async_sessionmaker[AsyncSession]) -> None:
+    """Sweeper passes of one hold and one booking each, until a pass finds nothing: each
+    expiry is its own transaction, so they interleave with the requests racing them."""
+    while await _sweep(maker, batch=1) != (0, 0):
+        pass
+
+
+async def _lapse(maker: async_sessionmaker[AsyncSession], table: str, ids: list[str]) -> None:
+    """Put holds or bookings (and the units they hold) past their expiry."""
+    async with maker() as session:
+        await session.execute(
+            text(
+                f"UPDATE {table} SET expires_at = now() - interval '1 second'"  # noqa: S608
+                " WHERE id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": ids},
+        )
+        column = "hold_id" if table == "holds" else "booking_id"
+        units = f"UPDATE inventory_units SET held_until = now() - interval '1 second' WHERE {column} = ANY(CAST(:ids AS uuid[]))"  # noqa: E501, S608
+        await session.execute(text(units), {"ids": ids})
+        await session.commit()
+
+
+class TestSweeperRace:
+    async def test_sweepers_never_free_units_that_racers_claimed_from_lapsed_holds(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # Ten holds lapse; three sweepers (several worker copies) tidy them up while twenty
+        # buyers claim the same seats lazily. A sweeper must free only what a lapsed hold
+        # still holds, never a unit a racer has just taken.
+        world, users, _ = await _setup(committed, 30, rows=2, seats_per_row=10)
+        holders, racers = users[:10], users[10:]
+        pairs = [[world.seats[2 * i].id, world.seats[2 * i + 1].id] for i in range(10)]
+        first = [
+            await committing_client.post(
+                "/api/bookings/hold-seats",
+                json={"showtime_id": str(world.showtime.id), "seat_ids": pair},
+                headers=auth_headers(holder),
+            )
+            for holder, pair in zip(holders, pairs, strict=True)
+        ]
+        assert [r.status_code for r in first] == [201] * 10
+        await _lapse(committed, "holds", [r.json()["id"] for r in first])
+        rng = random.Random(7)
+        bodies = [
+            {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(pairs)} for _ in racers
+        ]
+        race = asyncio.create_task(_race(committing_client, racers, auth_headers, bodies))
+        await asyncio.gather(race, *(_sweep_one_at_a_time(committed) for _ in range(3)))
+        responses = race.result()
+        wins = await _check_no_oversell(committed, world, responses, 20)
+        assert wins
+        # Every winner still holds what it was given; every lapsed hold is closed.
+        assert await _held_units(committed, world, live_only=True) == {
+            u["unit_id"]: w["id"] for w in wins for u in w["units"]
+        }
+        await _sweep(committed)
+        async with committed() as session:
+            statuses = (
+                await session.execute(
+                    text("SELECT DISTINCT status FROM holds WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                    {"ids": [r.json()["id"] for r in first]},
+                )
+            ).scalars()
+            assert set(statuses) == {"expired"}
+
+    async def test_a_lapsed_booking_is_either_expired_or_confirmed_never_both(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # A confirm landing after the payment window races the sweeper expiring the booking.
+        world, users, admin = await _setup(committed, 10, rows=2, seats_per_row=10)
+        bookings = []
+        for user in users:
+            created = await committing_client.post(
+                "/api/bookings",
+                json={"showtime_id": str(world.showtime.id), "quantity": 2},
+                headers=auth_headers(user),
+            )
+            assert created.status_code == 201
+            bookings.append(created.json())
+        await _lapse(committed, "bookings", [b["id"] for b in bookings])
+        confirming = [
+            asyncio.create_task(
+                committing_client.post(
+                    f"/api/bookings/{booking['id']}/confirm",
+                    json={"version": booking["version"]},
+                    headers=auth_headers(admin),
+                )
+            )
+            for booking in bookings
+        ]
+        await asyncio.gather(*confirming, *(_sweep_one_at_a_time(committed) for _ in range(3)))
+        confirms = [task.result() for task in confirming]
+        assert {r.status_code for r in confirms} <= {200, 409}
+        async with committed() as session:
+            for booking, confirm in zip(bookings, confirms, strict=True):
+                status = (
+                    await session.execute(
+                        text("SELECT status FROM bookings WHERE id = :id"), {"id": booking["id"]}
+                    )
+                ).scalar_one()
+                units = (
+                    await session.execute(
+                        text(
+                            "SELECT u.state, t.status FROM tickets t "
+                            "JOIN inventory_units u ON u.id = t.unit_id WHERE t.booking_id = :id"
+                        ),
+                        {"id": booking["id"]},
+                    )
+                ).all()
+                if confirm.status_code == 200:
+                    assert status == "confirmed"
+                    assert {(u, t) for u, t in units} == {("sold", "issued")}
+                else:
+                    # The sweeper's expiry moved the version on; or its units were gone.
+                    assert confirm.json()["code"] in {"booking_version_conflict", "booking_expired"}
+                    assert status == "expired"
+                    assert {(u, t) for u, t in units} == {("available", "void")}
+
+
+class TestExtendClaimRace:
+    async def test_a_hold_extended_at_its_expiry_keeps_all_its_seats_or_none(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # The owner extends while the units have just lapsed and racers claim them: the
+        # extension either keeps every unit (and the racers are refused) or fails whole.
+        world, users, _ = await _setup(committed, 40, rows=4, seats_per_row=10)
+        owners, racers = users[:10], users[10:]
+        holds = []
+        for i, owner in enumerate(owners):
+            pair = [world.seats[2 * i].id, world.seats[2 * i + 1].id]
+            held = await committing_client.post(
+                "/api/bookings/hold-seats",
+                json={"showtime_id": str(world.showtime.id), "seat_ids": pair},
+                headers=auth_headers(owner),
+            )
+            assert held.status_code == 201
+            holds.append((owner, held.json()["id"], pair))
+        # The units have lapsed and the hold rows are about to: extend passes its check on
+        # the hold and then meets the racers on the units (the moment of expiry, held still).
+        ids = [h for _, h, _ in holds]
+        await _lapse(committed, "holds", ids)
+        async with committed() as session:
+            await session.execute(
+                text(
+                    "UPDATE holds SET expires_at = now() + interval '5 seconds'"
+                    " WHERE id = ANY(CAST(:ids AS uuid[]))"
+                ),
+                {"ids": ids},
+            )
+            await session.commit()
+        rng = random.Random(11)
+        extends = [
+            committing_client.post(
+                "/api/bookings/extend-hold", json={"hold_id": hold_id}, headers=auth_headers(owner)
+            )
+            for owner, hold_id, _ in holds
+        ]
+        bodies = [
+            {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(holds)[2]}
+            for _ in racers
+        ]
+        claims = [
+            committing_client.post("/api/bookings/hold-seats", json=body, headers=auth_headers(r))
+            for r, body in zip(racers, bodies, strict=True)
+        ]
+        responses = await asyncio.gather(*extends, *claims)
+        extended, claimed = responses[: len(extends)], responses[len(extends) :]
+        assert {r.status_code for r in extended} <= {200, 410}
+        assert {r.status_code for r in claimed} <= {201, 409}
+        owners_of = await _held_units(committed, world, live_only=True)
+        winners = {w["id"] for w in (r.json() for r in claimed if r.status_code == 201)}
+        for (_, hold_id, _), response in zip(holds, extended, strict=True):
+            mine = [u for u, h in owners_of.items() if h == hold_id]
+            if response.status_code == 200:
+                assert len(mine) == 2, "an extended hold lost a seat"
+            else:
+                assert mine == []
+        assert set(owners_of.values()) <= winners | {h for _, h, _ in holds}
+        unit_ids = list(owners_of)
+        assert len(unit_ids) == len(set(unit_ids))
