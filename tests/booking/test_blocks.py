@@ -284,3 +284,85 @@ class TestBlockRace:
         assert len(taken) == len(set(taken))
         assert len(taken) <= 40
         await _assert_taken_exactly(committed, world, blocked_units, held_units)
+
+    async def test_seats_put_back_on_sale_while_buyers_race_for_them_are_held_once(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # The front seats are house seats; the organizer releases them in fives while sixty
+        # buyers already ask for them, and re-blocks two of them as well.
+        async with committed() as session:
+            world = await create_world(session, rows=4, seats_per_row=10)
+            buyers = [await create_user(session) for _ in range(60)]
+            await session.commit()
+        front = [s.id for s in world.seats[:20]]
+        organizer = auth_headers(world.organizer)
+        status, blocked = await _post(
+            committing_client, _block(world), organizer, {"seat_ids": front}
+        )
+        assert status == 200
+        rng = random.Random(13)
+        # Each release of five is sent ahead of fifteen holds: holds race the releases, and
+        # the re-block of two seats the first release put back, for the same seats.
+
+        async def _after(first: Any, path: str, body: dict[str, Any]) -> Any:
+            await first
+            return await committing_client.post(path, json=body, headers=organizer)
+
+        requests: list[Any] = []
+        kinds: list[str] = []
+        for chunk, buyer_group in enumerate(range(0, 60, 15)):
+            release = asyncio.ensure_future(
+                committing_client.post(
+                    _unblock(world),
+                    json={"seat_ids": front[chunk * 5 : chunk * 5 + 5]},
+                    headers=organizer,
+                )
+            )
+            requests.append(release)
+            kinds.append("unblock")
+            if chunk == 0:
+                requests.append(_after(release, _block(world), {"seat_ids": front[:2]}))
+                kinds.append("reblock")
+            for buyer in buyers[buyer_group : buyer_group + 15]:
+                requests.append(
+                    committing_client.post(
+                        "/api/bookings/hold-seats",
+                        json={
+                            "showtime_id": str(world.showtime.id),
+                            "seat_ids": rng.sample(front, 2),
+                        },
+                        headers=auth_headers(buyer),
+                    )
+                )
+                kinds.append("hold")
+        # And, among the last holds, a second "put everything back" for all twenty.
+        requests.insert(
+            -5, committing_client.post(_unblock(world), json={"seat_ids": front}, headers=organizer)
+        )
+        kinds.insert(-5, "again")
+        responses = await asyncio.gather(*requests)
+        assert {r.status_code for r in responses} <= {200, 201, 409}
+        by_kind: dict[str, list[Any]] = {"hold": [], "unblock": [], "reblock": [], "again": []}
+        for kind, response in zip(kinds, responses, strict=True):
+            by_kind[kind].append(response)
+        held_units = [
+            u["unit_id"] for r in by_kind["hold"] if r.status_code == 201 for u in r.json()["units"]
+        ]
+        unblocked = {u for r in by_kind["unblock"] for u in r.json()["unit_ids"]}
+        assert [r.status_code for r in by_kind["unblock"]] == [200] * 4
+        assert unblocked == set(blocked["unit_ids"]), "every house seat came back on sale"
+        assert held_units, "buyers got some of the seats put back on sale"
+        assert len(held_units) == len(set(held_units))
+        (reblock,) = by_kind["reblock"]
+        reblocked = reblock.json()["unit_ids"] if reblock.status_code == 200 else []
+        assert not set(reblocked) & set(held_units)
+        # The second release frees only what is blocked when it runs (the re-blocked seats,
+        # if they were by then), never a held one.
+        (again,) = by_kind["again"]
+        assert again.status_code == 200
+        assert set(again.json()["unit_ids"]) <= set(reblocked)
+        still_blocked = sorted(set(reblocked) - set(again.json()["unit_ids"]))
+        await _assert_taken_exactly(committed, world, still_blocked, held_units)
