@@ -160,29 +160,6 @@ class TestOpenApi:
         assert "swagger" in response.text.lower()
 
 
-class TestReadinessWithoutDatabase:
-    async def test_ready_is_503_when_the_database_is_unreachable(self, settings: Settings) -> None:
-        unreachable = settings.model_copy(
-            update={
-                "database": DatabaseSettings(
-                    url="postgresql://nobody@127.0.0.1:1/none", pool_timeout=2
-                )
-            }
-        )
-        assert unreachable.database.url
-        app = create_app(unreachable)
-        engine = create_engine(unreachable.database.url, unreachable.database)
-        app.state.sessionmaker = create_sessionmaker(engine)
-        try:
-            transport = ASGITransport(app=app)
-            async with AsyncClient(transport=transport, base_url="http://test") as c:
-                response = await c.get("/ready")
-        finally:
-            await engine.dispose()
-        assert response.status_code == 503
-        assert response.json()["database"] == "unreachable"
-
-
 @asynccontextmanager
 async def _app_on(settings: Settings, url: str) -> AsyncIterator[tuple[FastAPI, AsyncClient]]:
     """The real app (its own engine, real sessions, no overrides) on the database at `url`."""
@@ -199,6 +176,14 @@ async def _app_on(settings: Settings, url: str) -> AsyncIterator[tuple[FastAPI, 
             yield app, client
     finally:
         await engine.dispose()
+
+
+class TestReadinessWithoutDatabase:
+    async def test_ready_is_503_when_the_database_is_unreachable(self, settings: Settings) -> None:
+        async with _app_on(settings, "postgresql://nobody@127.0.0.1:1/none") as (_, client):
+            response = await client.get("/ready")
+        assert response.status_code == 503
+        assert response.json()["database"] == "unreachable"
 
 
 def _assert_unavailable(response: Response) -> None:

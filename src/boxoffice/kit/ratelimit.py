@@ -83,6 +83,10 @@ class Clock(Protocol):
     def __call__(self) -> float: ...
 
 
+def _store_unavailable(exc: Exception) -> None:
+    log.warning("rate_limit_store_unavailable", error=f"{type(exc).__name__}: {exc}")
+
+
 class RedisRateLimiter:
     """Counters in Redis, shared by every API process: one round trip per hit.
 
@@ -106,7 +110,7 @@ class RedisRateLimiter:
         try:
             return await self._hit(key, limit=limit, window_seconds=window_seconds)
         except RedisError as exc:
-            log.warning("rate_limit_store_unavailable", error=f"{type(exc).__name__}: {exc}")
+            _store_unavailable(exc)
             return await self._fallback.hit(key, limit=limit, window_seconds=window_seconds)
 
     async def _hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
@@ -127,7 +131,7 @@ class RedisRateLimiter:
         try:
             await self._redis.delete(self._prefix + key)
         except RedisError as exc:
-            log.warning("rate_limit_store_unavailable", error=f"{type(exc).__name__}: {exc}")
+            _store_unavailable(exc)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
