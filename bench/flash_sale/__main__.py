@@ -111,8 +111,8 @@ def _http_run(
             }
         )
         requests = (sale["hold_attempts_per_s"] + sale["bookings_per_s"]) * sale["seconds"]
-        sale["server_cpu_ms_per_request"] = round(
-            (_cpu_seconds(server.pid) - cpu_before) / max(requests, 1) * 1000, 2
+        sale["server_cpu_ms_per_request"] = _cpu_ms_per_request(
+            server.pid, cpu_before, requests, digits=2
         )
         sale["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
         if not think_ms:
@@ -134,10 +134,15 @@ def _floor(server_pid: int, config: dict[str, Any]) -> dict[str, Any]:
     """A closed loop on one GET, 3 s: its rate and the server's CPU per request."""
     before = _cpu_seconds(server_pid)
     result = _loadgen({**config, "mode": "floor", "seconds": 3})
-    result["server_cpu_ms_per_request"] = round(
-        (_cpu_seconds(server_pid) - before) / max(result["requests"], 1) * 1000, 3
+    result["server_cpu_ms_per_request"] = _cpu_ms_per_request(
+        server_pid, before, result["requests"]
     )
     return result
+
+
+def _cpu_ms_per_request(pid: int, cpu_before: float, requests: float, digits: int = 3) -> float:
+    """The server's CPU since `cpu_before`, in ms per request served."""
+    return round((_cpu_seconds(pid) - cpu_before) / max(requests, 1) * 1000, digits)
 
 
 def _cpu_seconds(pid: int) -> float:
