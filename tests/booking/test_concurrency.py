@@ -267,6 +267,44 @@ class TestExpiredHoldRace:
         assert await _held_units(committed, world, live_only=True) == expected
 
 
+async def _pending_bookings(
+    client: AsyncClient, world: World, users: list[User], auth_headers: Headers
+) -> list[dict[str, Any]]:
+    """One pending booking of two best-available seats per user."""
+    bookings = []
+    for user in users:
+        created = await client.post(
+            "/api/bookings",
+            json={"showtime_id": str(world.showtime.id), "quantity": 2},
+            headers=auth_headers(user),
+        )
+        assert created.status_code == 201
+        bookings.append(created.json())
+    return bookings
+
+
+async def _outcome(
+    maker: async_sessionmaker[AsyncSession], booking_id: str
+) -> tuple[str, set[tuple[str, str]]]:
+    """A booking's status, and the (unit state, ticket status) pairs of its tickets."""
+    async with maker() as session:
+        status = (
+            await session.execute(
+                text("SELECT status FROM bookings WHERE id = :id"), {"id": booking_id}
+            )
+        ).scalar_one()
+        units = (
+            await session.execute(
+                text(
+                    "SELECT u.state, t.status FROM tickets t "
+                    "JOIN inventory_units u ON u.id = t.unit_id WHERE t.booking_id = :id"
+                ),
+                {"id": booking_id},
+            )
+        ).all()
+    return str(status), {(u, t) for u, t in units}
+
+
 class TestConfirmCancelRace:
     async def test_one_outcome_wins_and_stock_matches_it(
         self,
@@ -275,15 +313,8 @@ class TestConfirmCancelRace:
         auth_headers: Headers,
     ) -> None:
         world, users, admin = await _setup(committed, 10, rows=2, seats_per_row=10)
-        bookings = []
-        for user in users:
-            created = await committing_client.post(
-                "/api/bookings",
-                json={"showtime_id": str(world.showtime.id), "quantity": 2},
-                headers=auth_headers(user),
-            )
-            assert created.status_code == 201
-            bookings.append((user, created.json()))
+        pending = await _pending_bookings(committing_client, world, users, auth_headers)
+        bookings = list(zip(users, pending, strict=True))
         results = await asyncio.gather(
             *(
                 call
@@ -302,33 +333,19 @@ class TestConfirmCancelRace:
                 )
             )
         )
-        async with committed() as session:
-            for index, (_user, booking) in enumerate(bookings):
-                confirm, cancel = results[2 * index], results[2 * index + 1]
-                codes = sorted([confirm.status_code, cancel.status_code])
-                assert codes == [200, 409]
-                loser = confirm if confirm.status_code == 409 else cancel
-                assert loser.json()["code"] in {"booking_version_conflict", "illegal_transition"}
-                status = (
-                    await session.execute(
-                        text("SELECT status FROM bookings WHERE id = :id"), {"id": booking["id"]}
-                    )
-                ).scalar_one()
-                units = (
-                    await session.execute(
-                        text(
-                            "SELECT u.state, t.status FROM tickets t "
-                            "JOIN inventory_units u ON u.id = t.unit_id WHERE t.booking_id = :id"
-                        ),
-                        {"id": booking["id"]},
-                    )
-                ).all()
-                if status == "confirmed":
-                    assert confirm.status_code == 200
-                    assert {(u, t) for u, t in units} == {("sold", "issued")}
-                else:
-                    assert status == "cancelled"
-                    assert {(u, t) for u, t in units} == {("available", "void")}
+        for index, (_user, booking) in enumerate(bookings):
+            confirm, cancel = results[2 * index], results[2 * index + 1]
+            codes = sorted([confirm.status_code, cancel.status_code])
+            assert codes == [200, 409]
+            loser = confirm if confirm.status_code == 409 else cancel
+            assert loser.json()["code"] in {"booking_version_conflict", "illegal_transition"}
+            status, units = await _outcome(committed, booking["id"])
+            if status == "confirmed":
+                assert confirm.status_code == 200
+                assert units == {("sold", "issued")}
+            else:
+                assert status == "cancelled"
+                assert units == {("available", "void")}
 
 
 class TestReleaseBookRace:
@@ -509,6 +526,23 @@ async def _lapse(maker: async_sessionmaker[AsyncSession], table: str, ids: list[
         await session.commit()
 
 
+async def _hold_pairs(
+    client: AsyncClient, world: World, owners: list[User], auth_headers: Headers
+) -> list[tuple[User, str, list[int]]]:
+    """Each owner holds two adjacent seats, front first: (owner, hold id, seat ids)."""
+    holds = []
+    for i, owner in enumerate(owners):
+        pair = [world.seats[2 * i].id, world.seats[2 * i + 1].id]
+        held = await client.post(
+            "/api/bookings/hold-seats",
+            json={"showtime_id": str(world.showtime.id), "seat_ids": pair},
+            headers=auth_headers(owner),
+        )
+        assert held.status_code == 201
+        holds.append((owner, held.json()["id"], pair))
+    return holds
+
+
 class TestSweeperRace:
     async def test_sweepers_never_free_units_that_racers_claimed_from_lapsed_holds(
         self,
@@ -521,20 +555,13 @@ class TestSweeperRace:
         # still holds, never a unit a racer has just taken.
         world, users, _ = await _setup(committed, 30, rows=2, seats_per_row=10)
         holders, racers = users[:10], users[10:]
-        pairs = [[world.seats[2 * i].id, world.seats[2 * i + 1].id] for i in range(10)]
-        first = [
-            await committing_client.post(
-                "/api/bookings/hold-seats",
-                json={"showtime_id": str(world.showtime.id), "seat_ids": pair},
-                headers=auth_headers(holder),
-            )
-            for holder, pair in zip(holders, pairs, strict=True)
-        ]
-        assert [r.status_code for r in first] == [201] * 10
-        await _lapse(committed, "holds", [r.json()["id"] for r in first])
+        holds = await _hold_pairs(committing_client, world, holders, auth_headers)
+        lapsed = [hold_id for _, hold_id, _ in holds]
+        await _lapse(committed, "holds", lapsed)
         rng = random.Random(7)
         bodies = [
-            {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(pairs)} for _ in racers
+            {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(holds)[2]}
+            for _ in racers
         ]
         race = asyncio.create_task(_race(committing_client, racers, auth_headers, bodies))
         await asyncio.gather(race, *(_sweep_one_at_a_time(committed) for _ in range(3)))
@@ -550,7 +577,7 @@ class TestSweeperRace:
             statuses = (
                 await session.execute(
                     text("SELECT DISTINCT status FROM holds WHERE id = ANY(CAST(:ids AS uuid[]))"),
-                    {"ids": [r.json()["id"] for r in first]},
+                    {"ids": lapsed},
                 )
             ).scalars()
             assert set(statuses) == {"expired"}
@@ -563,15 +590,7 @@ class TestSweeperRace:
     ) -> None:
         # A confirm landing after the payment window races the sweeper expiring the booking.
         world, users, admin = await _setup(committed, 10, rows=2, seats_per_row=10)
-        bookings = []
-        for user in users:
-            created = await committing_client.post(
-                "/api/bookings",
-                json={"showtime_id": str(world.showtime.id), "quantity": 2},
-                headers=auth_headers(user),
-            )
-            assert created.status_code == 201
-            bookings.append(created.json())
+        bookings = await _pending_bookings(committing_client, world, users, auth_headers)
         await _lapse(committed, "bookings", [b["id"] for b in bookings])
         confirming = [
             asyncio.create_task(
@@ -586,30 +605,16 @@ class TestSweeperRace:
         await asyncio.gather(*confirming, *(_sweep_one_at_a_time(committed) for _ in range(3)))
         confirms = [task.result() for task in confirming]
         assert {r.status_code for r in confirms} <= {200, 409}
-        async with committed() as session:
-            for booking, confirm in zip(bookings, confirms, strict=True):
-                status = (
-                    await session.execute(
-                        text("SELECT status FROM bookings WHERE id = :id"), {"id": booking["id"]}
-                    )
-                ).scalar_one()
-                units = (
-                    await session.execute(
-                        text(
-                            "SELECT u.state, t.status FROM tickets t "
-                            "JOIN inventory_units u ON u.id = t.unit_id WHERE t.booking_id = :id"
-                        ),
-                        {"id": booking["id"]},
-                    )
-                ).all()
-                if confirm.status_code == 200:
-                    assert status == "confirmed"
-                    assert {(u, t) for u, t in units} == {("sold", "issued")}
-                else:
-                    # The sweeper's expiry moved the version on; or its units were gone.
-                    assert confirm.json()["code"] in {"booking_version_conflict", "booking_expired"}
-                    assert status == "expired"
-                    assert {(u, t) for u, t in units} == {("available", "void")}
+        for booking, confirm in zip(bookings, confirms, strict=True):
+            status, units = await _outcome(committed, booking["id"])
+            if confirm.status_code == 200:
+                assert status == "confirmed"
+                assert units == {("sold", "issued")}
+            else:
+                # The sweeper's expiry moved the version on; or its units were gone.
+                assert confirm.json()["code"] in {"booking_version_conflict", "booking_expired"}
+                assert status == "expired"
+                assert units == {("available", "void")}
 
 
 class TestExtendClaimRace:
@@ -623,16 +628,7 @@ class TestExtendClaimRace:
         # extension either keeps every unit (and the racers are refused) or fails whole.
         world, users, _ = await _setup(committed, 40, rows=4, seats_per_row=10)
         owners, racers = users[:10], users[10:]
-        holds = []
-        for i, owner in enumerate(owners):
-            pair = [world.seats[2 * i].id, world.seats[2 * i + 1].id]
-            held = await committing_client.post(
-                "/api/bookings/hold-seats",
-                json={"showtime_id": str(world.showtime.id), "seat_ids": pair},
-                headers=auth_headers(owner),
-            )
-            assert held.status_code == 201
-            holds.append((owner, held.json()["id"], pair))
+        holds = await _hold_pairs(committing_client, world, owners, auth_headers)
         # The units have lapsed and the hold rows are about to: extend passes its check on
         # the hold and then meets the racers on the units (the moment of expiry, held still).
         ids = [h for _, h, _ in holds]
