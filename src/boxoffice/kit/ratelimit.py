@@ -83,22 +83,31 @@ class Clock(Protocol):
     def __call__(self) -> float: ...
 
 
-def _store_unavailable(exc: Exception) -> None:
-    log.warning("rate_limit_store_unavailable", error=f"{type(exc).__name__}: {exc}")
-
-
 class RedisRateLimiter:
     """Counters in Redis, shared by every API process: one round trip per hit.
 
     While Redis cannot be reached, each process counts on its own (`InMemoryRateLimiter`)
     rather than failing the requests it guards or letting them all through: limits stay in
-    force, per process, until Redis is back.
+    force, per process, until Redis is back. After a failure Redis is left alone for
+    `retry_seconds` (a circuit breaker): a Redis that does not answer would otherwise cost
+    every rate-limited request its socket timeout.
     """
 
-    def __init__(self, redis: "Redis", prefix: str = "boxoffice:rl:") -> None:
+    def __init__(
+        self,
+        redis: "Redis",
+        prefix: str = "boxoffice:rl:",
+        *,
+        retry_seconds: float = 5.0,
+        clock: "Clock | None" = None,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._fallback = InMemoryRateLimiter()
+        self._retry_seconds = retry_seconds
+        self._clock = clock or time.monotonic
+        self._down_until: float | None = None
+        """While set: Redis failed, and is not tried again before this time."""
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "boxoffice:rl:") -> "RedisRateLimiter":
@@ -106,12 +115,35 @@ class RedisRateLimiter:
         # connect timeout (minutes).
         return cls(Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1), prefix)
 
+    @property
+    def store_available(self) -> bool:
+        """False while the breaker is open (Redis failed and is not being tried)."""
+        return self._down_until is None or self._clock() >= self._down_until
+
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
-        try:
-            return await self._hit(key, limit=limit, window_seconds=window_seconds)
-        except RedisError as exc:
-            _store_unavailable(exc)
-            return await self._fallback.hit(key, limit=limit, window_seconds=window_seconds)
+        if self.store_available:
+            try:
+                result = await self._hit(key, limit=limit, window_seconds=window_seconds)
+            except RedisError as exc:
+                self._failed(exc)
+            else:
+                self._recovered()
+                return result
+        return await self._fallback.hit(key, limit=limit, window_seconds=window_seconds)
+
+    def _failed(self, exc: RedisError) -> None:
+        if self._down_until is None:
+            log.warning(
+                "rate_limit_store_unavailable",
+                error=f"{type(exc).__name__}: {exc}",
+                retry_seconds=self._retry_seconds,
+            )
+        self._down_until = self._clock() + self._retry_seconds
+
+    def _recovered(self) -> None:
+        if self._down_until is not None:
+            self._down_until = None
+            log.info("rate_limit_store_recovered")
 
     async def _hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
         name = self._prefix + key
@@ -128,10 +160,12 @@ class RedisRateLimiter:
 
     async def reset(self, key: str) -> None:
         await self._fallback.reset(key)
+        if not self.store_available:
+            return
         try:
             await self._redis.delete(self._prefix + key)
         except RedisError as exc:
-            _store_unavailable(exc)
+            self._failed(exc)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
