@@ -15,7 +15,7 @@ import uvicorn
 
 from boxoffice.config import Settings, get_settings
 from boxoffice.db.embedded import EmbeddedPostgres
-from boxoffice.db.engine import create_engine, create_sessionmaker
+from boxoffice.db.engine import close_engine, create_engine, create_sessionmaker
 from boxoffice.db.migrate import upgrade
 from boxoffice.kit.logging import configure_logging
 
@@ -60,7 +60,7 @@ async def _load_demo(dsn: str, settings: Settings) -> bool:
         async with create_sessionmaker(engine)() as session, session.begin():
             return await load_demo(session)
     finally:
-        await engine.dispose()
+        await close_engine(engine)
 
 
 @app.command()

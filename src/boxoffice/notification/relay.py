@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.config import NotificationSettings, Settings, get_settings
-from boxoffice.db.engine import create_engine, create_sessionmaker
+from boxoffice.db.engine import close_engine, create_engine, create_sessionmaker
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.outbox import OutboxEvent
 from boxoffice.kit.time import utcnow
@@ -161,7 +161,7 @@ async def _main(until_idle: bool) -> None:
     try:
         await serve_relay(stop, create_sessionmaker(engine), settings, until_idle=until_idle)
     finally:
-        await engine.dispose()
+        await close_engine(engine)
 
 
 def main() -> None:
