@@ -88,3 +88,43 @@ class BookingExpired(Gone):
 class UserNotFound(NotFound):
     code = "user_not_found"
     title = "User not found"
+
+
+class TicketCodeInvalid(Unprocessable):
+    code = "ticket_code_invalid"
+    title = "Not a ticket code of ours: misread, altered, or for no ticket"
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+    title = "No such ticket for this showtime"
+
+
+class TicketWrongShowtime(Conflict):
+    code = "ticket_wrong_showtime"
+    title = "The ticket is for another showtime"
+
+
+class TicketNotIssued(Conflict):
+    code = "ticket_not_issued"
+    title = "The ticket's booking is not paid or confirmed yet"
+
+
+class TicketVoid(Conflict):
+    code = "ticket_void"
+    title = "The ticket was cancelled or refunded"
+
+
+class TicketAlreadyCheckedIn(Conflict):
+    code = "ticket_already_checked_in"
+    title = "The ticket was already admitted"
+
+
+class TicketNotCheckedIn(Conflict):
+    code = "ticket_not_checked_in"
+    title = "The ticket has not been admitted"
+
+
+class BookingCheckedIn(Conflict):
+    code = "booking_checked_in"
+    title = "Tickets of this booking were admitted at the door; it can no longer be cancelled"

@@ -165,3 +165,6 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the ticket was admitted at the door (once; an undo clears it)."""
+    checked_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -9,13 +9,16 @@ from fastapi.responses import JSONResponse
 
 from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
 from boxoffice.auth.models import User
-from boxoffice.auth.permissions import Permission
-from boxoffice.booking import errors, flows, holds, service
+from boxoffice.auth.permissions import Permission, has_permission
+from boxoffice.booking import check_in, errors, flows, holds, service
 from boxoffice.booking.models import Booking, BookingStatus
 from boxoffice.booking.repository import BookingFilters
 from boxoffice.booking.schemas import (
     BookingCreate,
     BookingOut,
+    CheckIn,
+    CheckInCreate,
+    CheckInSummary,
     Hold,
     HoldCreate,
     HoldRef,
@@ -215,6 +218,9 @@ async def _cancel(
     """A paid booking is refunded (buyer: under the event's refund policy; staff: in full)
     and its tickets voided; any other booking is cancelled without money moving."""
     current = await service.get_visible(session, user, booking_id)
+    if not has_permission(user.role, Permission.booking_manage_any):
+        # The buyer: not once a ticket was used at the door (admins may still override).
+        await check_in.refuse_if_admitted(session, booking_id)
     if booking_refunds.is_paid(current):
         if version is not None and version != current.version:
             error = errors.BookingPreconditionFailed if if_match else errors.BookingVersionConflict
@@ -346,3 +352,50 @@ async def user_bookings(
 ) -> Page[BookingOut]:
     rows, total = await service.list_user_bookings(session, user, user_id, filters, page)
     return Page[BookingOut].build(await service.present(session, rows), total, page, request)
+
+
+# ---- check-in at the door -------------------------------------------------------------
+
+
+@router.post(
+    "/showtimes/{showtime_id}/check-ins",
+    response_model=CheckIn,
+    status_code=201,
+    tags=["check-in"],
+    summary="Check a ticket in at the door by its scanned code, once (event staff)",
+)
+async def check_in_ticket(
+    showtime_id: uuid.UUID,
+    data: CheckInCreate,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> CheckIn:
+    out = await check_in.check_in(session, user, showtime_id, data.code, settings)
+    await idem.record(session, 201, out)
+    return out
+
+
+@router.get(
+    "/showtimes/{showtime_id}/check-ins",
+    response_model=CheckInSummary,
+    tags=["check-in"],
+    summary="The door's count: live tickets, checked in, still to come (event staff)",
+)
+async def check_in_summary(
+    showtime_id: uuid.UUID, session: Session, user: CurrentUser
+) -> CheckInSummary:
+    return await check_in.summary(session, user, showtime_id)
+
+
+@router.delete(
+    "/showtimes/{showtime_id}/check-ins/{ticket_id}",
+    response_model=CheckIn,
+    tags=["check-in"],
+    summary="Undo a ticket's check-in (scanned by mistake, or let in again) (event staff)",
+)
+async def undo_check_in(
+    showtime_id: uuid.UUID, ticket_id: uuid.UUID, session: Session, user: CurrentUser
+) -> CheckIn:
+    return await check_in.undo_check_in(session, user, showtime_id, ticket_id)

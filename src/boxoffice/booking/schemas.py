@@ -130,6 +130,9 @@ class TicketOut(BaseModel):
     currency: str
     status: TicketStatus
     code: str | None = Field(description="Signed check-in code, once the ticket is issued")
+    checked_in_at: datetime | None = Field(
+        default=None, description="When the ticket was admitted at the door"
+    )
 
 
 class BookingOut(BaseModel):
@@ -186,3 +189,32 @@ class SeatMap(BaseModel):
     version: int
     generated_at: datetime
     sections: list[SectionMap]
+
+
+class CheckInCreate(BaseModel):
+    code: str = Field(
+        min_length=1, max_length=128, description="The ticket's signed code, as scanned"
+    )
+
+
+class CheckIn(BaseModel):
+    """An admitted ticket: what the door shows."""
+
+    ticket_id: uuid.UUID
+    booking_id: uuid.UUID
+    showtime_id: uuid.UUID
+    unit_id: int
+    section_id: uuid.UUID
+    seat_id: int | None
+    label: str
+    checked_in_at: datetime | None
+    checked_in_by: uuid.UUID | None
+
+
+class CheckInSummary(BaseModel):
+    """The door's count for a showtime."""
+
+    showtime_id: uuid.UUID
+    tickets_issued: int = Field(description="Live tickets: paid or complimentary, not void")
+    checked_in: int
+    not_checked_in: int

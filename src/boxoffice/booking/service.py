@@ -482,6 +482,7 @@ def _presented(b: Booking, tickets: list[Ticket], now: datetime) -> BookingOut:
                 currency=t.currency,
                 status=t.status,
                 code=t.code if t.status is TicketStatus.issued else None,
+                checked_in_at=t.checked_in_at,
             )
             for t in tickets
         ],

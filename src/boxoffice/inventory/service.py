@@ -37,12 +37,16 @@ async def showtime_availability(
     return await InventoryReadRepository(session).availability(showtime_ids)
 
 
-async def _check_manager(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> None:
+async def check_manager(
+    session: AsyncSession, user: User, showtime_id: uuid.UUID, *, action: str = "block seats"
+) -> None:
+    """404 for an unknown showtime; 403 unless `user` manages the event's organizer (the
+    organizer, an editor they granted, or an admin)."""
     organizer_id = await InventoryRepository(session).showtime_organizer(showtime_id)
     if organizer_id is None:
         raise ShowtimeNotFound()
     if not manages_organizer(user, organizer_id):
-        raise PermissionDenied("Only the event's organizer (or an admin) may block seats")
+        raise PermissionDenied(f"Only the event's organizer (or an admin) may {action}")
 
 
 async def block(
@@ -50,7 +54,7 @@ async def block(
 ) -> UnitsChanged:
     """Take units off sale (house seats, broken seats, a smaller floor): all or nothing,
     and only units nobody holds or bought: 409 names those that are taken."""
-    await _check_manager(session, user, showtime_id)
+    await check_manager(session, user, showtime_id)
     if data.section_id is not None and data.quantity is not None:
         blocked = await claim_service.block_general_admission(
             session, showtime_id, data.section_id, data.quantity
@@ -66,7 +70,7 @@ async def unblock(
     session: AsyncSession, user: User, showtime_id: uuid.UUID, data: UnitSelection
 ) -> UnitsChanged:
     """Put blocked units back on sale; the waitlist hears of them like any returned units."""
-    await _check_manager(session, user, showtime_id)
+    await check_manager(session, user, showtime_id)
     if data.section_id is not None:
         raise UnblockNeedsUnits()
     pairs = await claim_service.unblock_units(

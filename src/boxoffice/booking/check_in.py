@@ -1,0 +1,175 @@
+"""Admission at the door: a scanned ticket code is checked in once, and only once.
+
+Door staff are the event's organizer, the editors they granted, and admins. A check-in
+locks the ticket's booking (FOR SHARE) before it marks the ticket, and a buyer's cancel
+locks the same row (FOR UPDATE) before it looks for admitted tickets: whichever commits
+first, the other sees it. Two scanners racing on one code: the ticket row's lock lets one
+update through, and the other finds `checked_in_at` set.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.booking import errors
+from boxoffice.booking.models import BookingStatus, TicketStatus
+from boxoffice.booking.schemas import CheckIn, CheckInSummary
+from boxoffice.booking.tickets import verify_ticket_code
+from boxoffice.config import Settings
+from boxoffice.inventory.service import check_manager
+
+_TICKET = text(
+    """
+    SELECT t.id, t.booking_id, b.showtime_id, t.unit_id, t.section_id, t.seat_id, t.label,
+           t.status, t.checked_in_at, t.checked_in_by, b.status AS booking_status
+      FROM tickets t JOIN bookings b ON b.id = t.booking_id
+     WHERE t.id = :ticket_id
+       FOR SHARE OF b
+    """
+)
+_ADMIT = text(
+    """
+    UPDATE tickets SET checked_in_at = now(), checked_in_by = :by
+     WHERE id = :ticket_id AND status = 'issued' AND checked_in_at IS NULL
+    RETURNING checked_in_at, checked_in_by
+    """
+)
+_UNDO = text(
+    """
+    UPDATE tickets SET checked_in_at = NULL, checked_in_by = NULL
+     WHERE id = :ticket_id AND checked_in_at IS NOT NULL
+    RETURNING id
+    """
+)
+_SUMMARY = text(
+    """
+    SELECT count(*) AS issued, count(t.checked_in_at) AS checked_in
+      FROM tickets t JOIN bookings b ON b.id = t.booking_id
+     WHERE b.showtime_id = :showtime_id AND t.status = 'issued'
+    """
+)
+_LOCK_BOOKING = text("SELECT 1 FROM bookings WHERE id = :booking_id FOR UPDATE")
+_ANY_ADMITTED = text(
+    """
+    SELECT min(checked_in_at) FROM tickets
+     WHERE booking_id = :booking_id AND checked_in_at IS NOT NULL
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ticket:
+    id: uuid.UUID
+    booking_id: uuid.UUID
+    showtime_id: uuid.UUID
+    unit_id: int
+    section_id: uuid.UUID
+    seat_id: int | None
+    label: str
+    status: TicketStatus
+    checked_in_at: datetime | None
+    checked_in_by: uuid.UUID | None
+    booking_status: BookingStatus
+
+    def out(self, **changes: object) -> CheckIn:
+        values = {
+            "ticket_id": self.id,
+            "booking_id": self.booking_id,
+            "showtime_id": self.showtime_id,
+            "unit_id": self.unit_id,
+            "section_id": self.section_id,
+            "seat_id": self.seat_id,
+            "label": self.label,
+            "checked_in_at": self.checked_in_at,
+            "checked_in_by": self.checked_in_by,
+        }
+        return CheckIn.model_validate({**values, **changes})
+
+
+async def _ticket(session: AsyncSession, ticket_id: uuid.UUID) -> _Ticket | None:
+    row = (await session.execute(_TICKET, {"ticket_id": ticket_id})).one_or_none()
+    if row is None:
+        return None
+    found = row._asdict()
+    found["status"] = TicketStatus(found["status"])
+    found["booking_status"] = BookingStatus(found["booking_status"])
+    return _Ticket(**found)
+
+
+def _ticket_id(code: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(hex=code.strip().partition(".")[0])
+    except ValueError as exc:
+        raise errors.TicketCodeInvalid() from exc
+
+
+async def check_in(
+    session: AsyncSession, user: User, showtime_id: uuid.UUID, code: str, settings: Settings
+) -> CheckIn:
+    """Admit the ticket a scanned `code` names, at `showtime_id`'s door."""
+    await check_manager(session, user, showtime_id, action="check tickets in")
+    code = code.strip()
+    ticket = await _ticket(session, _ticket_id(code))
+    # The signature covers the ticket id and its unit: a code with a guessed or altered id
+    # fails here, before anything about the ticket is told.
+    if ticket is None or verify_ticket_code(settings, code, ticket.unit_id) != ticket.id:
+        raise errors.TicketCodeInvalid()
+    if ticket.showtime_id != showtime_id:
+        raise errors.TicketWrongShowtime()
+    if ticket.status is TicketStatus.void or ticket.booking_status in (
+        BookingStatus.cancelled,
+        BookingStatus.refunded,
+    ):
+        raise errors.TicketVoid()
+    if ticket.status is not TicketStatus.issued:
+        raise errors.TicketNotIssued()
+    admitted = (await session.execute(_ADMIT, {"ticket_id": ticket.id, "by": user.id})).first()
+    if admitted is None:
+        # Another scan of the same code committed first (the ticket row's lock made this
+        # statement wait for it, then see its change).
+        again = await _ticket(session, ticket.id)
+        if again is not None and again.status is TicketStatus.void:
+            raise errors.TicketVoid()
+        when = again.checked_in_at if again is not None else None
+        raise errors.TicketAlreadyCheckedIn(
+            extra={"checked_in_at": when.isoformat() if when is not None else None}
+        )
+    return ticket.out(checked_in_at=admitted.checked_in_at, checked_in_by=admitted.checked_in_by)
+
+
+async def undo_check_in(
+    session: AsyncSession, user: User, showtime_id: uuid.UUID, ticket_id: uuid.UUID
+) -> CheckIn:
+    """Take an admission back (scanned by mistake, or the holder may come in again)."""
+    await check_manager(session, user, showtime_id, action="check tickets in")
+    ticket = await _ticket(session, ticket_id)
+    if ticket is None or ticket.showtime_id != showtime_id:
+        raise errors.TicketNotFound()
+    undone = (await session.execute(_UNDO, {"ticket_id": ticket.id})).first()
+    if undone is None:
+        raise errors.TicketNotCheckedIn()
+    return ticket.out(checked_in_at=None, checked_in_by=None)
+
+
+async def summary(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> CheckInSummary:
+    await check_manager(session, user, showtime_id, action="see check-ins")
+    row = (await session.execute(_SUMMARY, {"showtime_id": showtime_id})).one()
+    return CheckInSummary(
+        showtime_id=showtime_id,
+        tickets_issued=row.issued,
+        checked_in=row.checked_in,
+        not_checked_in=row.issued - row.checked_in,
+    )
+
+
+async def refuse_if_admitted(session: AsyncSession, booking_id: uuid.UUID) -> None:
+    """Lock the booking, then refuse (409 `booking_checked_in`) if any of its tickets was
+    admitted. For a buyer's own cancel: after the door, the seats were used."""
+    await session.execute(_LOCK_BOOKING, {"booking_id": booking_id})
+    first = (await session.execute(_ANY_ADMITTED, {"booking_id": booking_id})).scalar()
+    if first is not None:
+        raise errors.BookingCheckedIn(extra={"checked_in_at": first.isoformat()})
