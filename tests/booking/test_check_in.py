@@ -179,6 +179,27 @@ class TestCheckIn:
         unknown = await client.delete(f"{path}/{booking['id']}", headers=door)
         assert (unknown.status_code, unknown.json()["code"]) == (404, "ticket_not_found")
 
+        # Each admission and undo is an outbox event, for the organizer's webhooks.
+        events = (
+            await session.execute(
+                text("SELECT topic, payload FROM outbox_events WHERE aggregate_id = :id"),
+                {"id": ticket["id"]},
+            )
+        ).all()
+        # (One test transaction: every row has the same created_at, so no order to check.)
+        assert sorted(e.topic for e in events) == [
+            "ticket.check_in_undone",
+            "ticket.checked_in",
+            "ticket.checked_in",
+        ]
+        admitted = next(e.payload for e in events if e.topic == "ticket.checked_in")
+        assert admitted["organizer_id"] == str(world.organizer.id)
+        assert admitted["event_id"] == str(world.event.id)
+        assert admitted["booking_id"] == booking["id"]
+        assert admitted["checked_in_by"] == str(world.organizer.id)
+        undone = next(e.payload for e in events if e.topic == "ticket.check_in_undone")
+        assert undone["undone_by"] == str(world.organizer.id)
+
 
 class TestCancelAfterCheckIn:
     async def test_the_buyer_cannot_cancel_once_a_ticket_was_used_but_an_admin_can(

@@ -21,11 +21,13 @@ from boxoffice.booking.schemas import CheckIn, CheckInSummary
 from boxoffice.booking.tickets import verify_ticket_code
 from boxoffice.config import Settings
 from boxoffice.inventory.service import check_manager
+from boxoffice.kit.outbox import Topic, emit
 
 _TICKET = text(
     """
     SELECT t.id, t.booking_id, b.showtime_id, t.unit_id, t.section_id, t.seat_id, t.label,
-           t.status, t.checked_in_at, t.checked_in_by, b.status AS booking_status
+           t.status, t.checked_in_at, t.checked_in_by, b.status AS booking_status,
+           b.event_id, b.user_id
       FROM tickets t JOIN bookings b ON b.id = t.booking_id
      WHERE t.id = :ticket_id
        FOR SHARE OF b
@@ -74,6 +76,8 @@ class _Ticket:
     checked_in_at: datetime | None
     checked_in_by: uuid.UUID | None
     booking_status: BookingStatus
+    event_id: uuid.UUID
+    user_id: uuid.UUID
 
     def out(self, **changes: object) -> CheckIn:
         values = {
@@ -111,7 +115,7 @@ async def check_in(
     session: AsyncSession, user: User, showtime_id: uuid.UUID, code: str, settings: Settings
 ) -> CheckIn:
     """Admit the ticket a scanned `code` names, at `showtime_id`'s door."""
-    await check_manager(session, user, showtime_id, action="check tickets in")
+    organizer_id = await check_manager(session, user, showtime_id, action="check tickets in")
     code = code.strip()
     ticket = await _ticket(session, _ticket_id(code))
     # The signature covers the ticket id and its unit: a code with a guessed or altered id
@@ -138,21 +142,46 @@ async def check_in(
         raise errors.TicketAlreadyCheckedIn(
             extra={"checked_in_at": when.isoformat() if when is not None else None}
         )
-    return ticket.out(checked_in_at=admitted.checked_in_at, checked_in_by=admitted.checked_in_by)
+    out = ticket.out(checked_in_at=admitted.checked_in_at, checked_in_by=admitted.checked_in_by)
+    await _emit(session, Topic.ticket_checked_in, ticket, organizer_id, out)
+    return out
 
 
 async def undo_check_in(
     session: AsyncSession, user: User, showtime_id: uuid.UUID, ticket_id: uuid.UUID
 ) -> CheckIn:
     """Take an admission back (scanned by mistake, or the holder may come in again)."""
-    await check_manager(session, user, showtime_id, action="check tickets in")
+    organizer_id = await check_manager(session, user, showtime_id, action="check tickets in")
     ticket = await _ticket(session, ticket_id)
     if ticket is None or ticket.showtime_id != showtime_id:
         raise errors.TicketNotFound()
     undone = (await session.execute(_UNDO, {"ticket_id": ticket.id})).first()
     if undone is None:
         raise errors.TicketNotCheckedIn()
-    return ticket.out(checked_in_at=None, checked_in_by=None)
+    out = ticket.out(checked_in_at=None, checked_in_by=None)
+    await _emit(session, Topic.ticket_check_in_undone, ticket, organizer_id, out, by=user.id)
+    return out
+
+
+async def _emit(
+    session: AsyncSession,
+    topic: Topic,
+    ticket: _Ticket,
+    organizer_id: uuid.UUID,
+    out: CheckIn,
+    *,
+    by: uuid.UUID | None = None,
+) -> None:
+    """For the organizer's webhooks and the broker (door dashboards); nobody is notified."""
+    payload = out.model_dump(mode="json")
+    payload |= {
+        "event_id": str(ticket.event_id),
+        "organizer_id": str(organizer_id),
+        "user_id": str(ticket.user_id),
+    }
+    if by is not None:
+        payload["undone_by"] = str(by)
+    await emit(session, topic, ticket.id, payload)
 
 
 async def summary(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> CheckInSummary:

@@ -39,14 +39,15 @@ async def showtime_availability(
 
 async def check_manager(
     session: AsyncSession, user: User, showtime_id: uuid.UUID, *, action: str = "block seats"
-) -> None:
-    """404 for an unknown showtime; 403 unless `user` manages the event's organizer (the
-    organizer, an editor they granted, or an admin)."""
+) -> uuid.UUID:
+    """The event's organizer. 404 for an unknown showtime; 403 unless `user` manages that
+    organizer (the organizer, an editor they granted, or an admin)."""
     organizer_id = await InventoryRepository(session).showtime_organizer(showtime_id)
     if organizer_id is None:
         raise ShowtimeNotFound()
     if not manages_organizer(user, organizer_id):
         raise PermissionDenied(f"Only the event's organizer (or an admin) may {action}")
+    return organizer_id
 
 
 async def block(

@@ -33,6 +33,8 @@ class Topic(enum.StrEnum):
     waitlist_offer_expired = "waitlist.offer_expired"
     units_released = "inventory.units_released"
     showtime_reminder = "showtime.reminder"
+    ticket_checked_in = "ticket.checked_in"
+    ticket_check_in_undone = "ticket.check_in_undone"
 
 
 class OutboxEvent(Base):
