@@ -1,9 +1,10 @@
 """Showtimes ready to sell, for booking tests."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
 from boxoffice.catalog.models import Event, Showtime
@@ -61,6 +62,18 @@ async def create_world(
         )
     await session.flush()
     return World(organizer, event, showtime, reserved, floor, seats)
+
+
+async def committed_world(
+    maker: async_sessionmaker[AsyncSession], buyers: int, **world: Any
+) -> tuple[World, list[User], User]:
+    """A world, `buyers` buyers and an admin, committed (for tests that race requests)."""
+    async with maker() as session:
+        built = await create_world(session, **world)
+        users = [await create_user(session) for _ in range(buyers)]
+        admin = await create_user(session, role=Role.admin)
+        await session.commit()
+    return built, users, admin
 
 
 async def unit_states(session: AsyncSession, showtime: Showtime) -> dict[str, int]:

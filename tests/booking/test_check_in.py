@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
-from tests.booking.factories import World, create_world
+from tests.booking.factories import World, committed_world, create_world
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
@@ -227,17 +227,14 @@ class TestCancelAfterCheckIn:
         assert overridden.json()["status"] == "cancelled"
 
 
-class TestCheckInRaces:
+class TestIdempotentScan:
     async def test_a_scanner_retrying_with_its_idempotency_key_gets_the_same_answer(
         self,
         committing_client: AsyncClient,
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        async with committed() as session:
-            world = await create_world(session, price_minor=0)
-            buyer = await create_user(session)
-            await session.commit()
+        world, (buyer,), _ = await committed_world(committed, 1, price_minor=0)
         booking = await _free_booking(committing_client, world, buyer, auth_headers)
         path, body = _scan(world, booking["tickets"][0]["code"])
         keyed = {**auth_headers(world.organizer), "Idempotency-Key": "gate-3-scan-0001"}
@@ -251,16 +248,15 @@ class TestCheckInRaces:
         )
         assert unkeyed.json()["code"] == "ticket_already_checked_in"
 
+
+class TestCheckInRaces:
     async def test_twenty_scanners_on_one_code_admit_it_once(
         self,
         committing_client: AsyncClient,
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        async with committed() as session:
-            world = await create_world(session, price_minor=0)
-            buyer = await create_user(session)
-            await session.commit()
+        world, (buyer,), _ = await committed_world(committed, 1, price_minor=0)
         booking = await _free_booking(committing_client, world, buyer, auth_headers)
         ticket = booking["tickets"][0]
         path, body = _scan(world, ticket["code"])
@@ -290,10 +286,9 @@ class TestCheckInRaces:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        async with committed() as session:
-            world = await create_world(session, price_minor=0, rows=2, seats_per_row=10)
-            buyers = [await create_user(session) for _ in range(10)]
-            await session.commit()
+        world, buyers, _ = await committed_world(
+            committed, 10, price_minor=0, rows=2, seats_per_row=10
+        )
         bookings = [
             await _free_booking(committing_client, world, buyer, auth_headers) for buyer in buyers
         ]

@@ -9,24 +9,12 @@ from httpx import AsyncClient, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from boxoffice.auth.models import Role, User
+from boxoffice.auth.models import User
 from boxoffice.booking import service as booking_service
-from tests.booking.factories import World, create_world
-from tests.factories import create_user
+from tests.booking.factories import World, committed_world
 
 Headers = Callable[[User], dict[str, str]]
 BUYERS = 200
-
-
-async def _setup(
-    maker: async_sessionmaker[AsyncSession], buyers: int, **world: Any
-) -> tuple[World, list[User], User]:
-    async with maker() as session:
-        built = await create_world(session, **world)
-        users = [await create_user(session) for _ in range(buyers)]
-        admin = await create_user(session, role=Role.admin)
-        await session.commit()
-    return built, users, admin
 
 
 async def _race(
@@ -81,7 +69,7 @@ class TestExplicitSeatRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, _ = await _setup(committed, BUYERS, rows=10, seats_per_row=10)
+        world, users, _ = await committed_world(committed, BUYERS, rows=10, seats_per_row=10)
         rng = random.Random(7)
         seat_ids = [s.id for s in world.seats]
         # Everyone wants seats near the front: heavy overlap.
@@ -106,7 +94,9 @@ class TestGeneralAdmissionRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, _ = await _setup(committed, BUYERS, rows=0, seats_per_row=0, ga_capacity=100)
+        world, users, _ = await committed_world(
+            committed, BUYERS, rows=0, seats_per_row=0, ga_capacity=100
+        )
         assert world.floor is not None
         rng = random.Random(11)
         bodies = [
@@ -130,7 +120,7 @@ class TestOneBuyerRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, _ = await _setup(committed, 1, rows=4, seats_per_row=10)
+        world, users, _ = await committed_world(committed, 1, rows=4, seats_per_row=10)
         buyer = users[0]
         # Twenty tabs of one buyer, each after different seats: the one-live-hold rule must
         # hold although no request sees another's hold before it commits.
@@ -168,7 +158,7 @@ class TestBestAvailableRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, _ = await _setup(committed, BUYERS, rows=10, seats_per_row=10)
+        world, users, _ = await committed_world(committed, BUYERS, rows=10, seats_per_row=10)
         rng = random.Random(5)
         bodies = [
             {"showtime_id": str(world.showtime.id), "quantity": rng.randint(1, 4)} for _ in users
@@ -190,7 +180,7 @@ class TestExpiredHoldRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, _ = await _setup(committed, 21, rows=1, seats_per_row=4)
+        world, users, _ = await committed_world(committed, 21, rows=1, seats_per_row=4)
         seat_ids = [world.seats[0].id, world.seats[1].id]
         first = await committing_client.post(
             "/api/bookings/hold-seats",
@@ -229,7 +219,9 @@ class TestExpiredHoldRace:
     ) -> None:
         # Every free place is held, then half the holds lapse: a quantity claim finds no free
         # place and must take lapsed ones (the claim's second branch), each exactly once.
-        world, users, _ = await _setup(committed, 41, rows=0, seats_per_row=0, ga_capacity=20)
+        world, users, _ = await committed_world(
+            committed, 41, rows=0, seats_per_row=0, ga_capacity=20
+        )
         assert world.floor is not None
         floor = {"showtime_id": str(world.showtime.id), "section_id": str(world.floor.id)}
         holders = users[:10]
@@ -312,7 +304,7 @@ class TestConfirmCancelRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, admin = await _setup(committed, 10, rows=2, seats_per_row=10)
+        world, users, admin = await committed_world(committed, 10, rows=2, seats_per_row=10)
         pending = await _pending_bookings(committing_client, world, users, auth_headers)
         bookings = list(zip(users, pending, strict=True))
         results = await asyncio.gather(
@@ -355,7 +347,7 @@ class TestReleaseBookRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, _ = await _setup(committed, 10, rows=2, seats_per_row=10)
+        world, users, _ = await committed_world(committed, 10, rows=2, seats_per_row=10)
         holds = []
         for i, user in enumerate(users):
             held = await committing_client.post(
@@ -413,7 +405,7 @@ class TestAddSeatsRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, _ = await _setup(committed, 15, rows=4, seats_per_row=10)
+        world, users, _ = await committed_world(committed, 15, rows=4, seats_per_row=10)
         owners, racers = users[:10], users[10:]
         bookings = []
         for i, owner in enumerate(owners):
@@ -553,7 +545,7 @@ class TestSweeperRace:
         # Ten holds lapse; three sweepers (several worker copies) tidy them up while twenty
         # buyers claim the same seats lazily. A sweeper must free only what a lapsed hold
         # still holds, never a unit a racer has just taken.
-        world, users, _ = await _setup(committed, 30, rows=2, seats_per_row=10)
+        world, users, _ = await committed_world(committed, 30, rows=2, seats_per_row=10)
         holders, racers = users[:10], users[10:]
         holds = await _hold_pairs(committing_client, world, holders, auth_headers)
         lapsed = [hold_id for _, hold_id, _ in holds]
@@ -589,7 +581,7 @@ class TestSweeperRace:
         auth_headers: Headers,
     ) -> None:
         # A confirm landing after the payment window races the sweeper expiring the booking.
-        world, users, admin = await _setup(committed, 10, rows=2, seats_per_row=10)
+        world, users, admin = await committed_world(committed, 10, rows=2, seats_per_row=10)
         bookings = await _pending_bookings(committing_client, world, users, auth_headers)
         await _lapse(committed, "bookings", [b["id"] for b in bookings])
         confirming = [
@@ -626,7 +618,7 @@ class TestExtendClaimRace:
     ) -> None:
         # The owner extends while the units have just lapsed and racers claim them: the
         # extension either keeps every unit (and the racers are refused) or fails whole.
-        world, users, _ = await _setup(committed, 40, rows=4, seats_per_row=10)
+        world, users, _ = await committed_world(committed, 40, rows=4, seats_per_row=10)
         owners, racers = users[:10], users[10:]
         holds = await _hold_pairs(committing_client, world, owners, auth_headers)
         # The units have lapsed and the hold rows are about to: extend passes its check on
