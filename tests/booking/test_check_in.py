@@ -30,6 +30,15 @@ async def _free_booking(
     return booking
 
 
+async def _sold(
+    client: AsyncClient, session: AsyncSession, auth_headers: Headers
+) -> tuple[World, User, dict[str, Any]]:
+    """A free showtime and a buyer's confirmed booking of two seats on it."""
+    world = await create_world(session, price_minor=0)
+    buyer = await create_user(session)
+    return world, buyer, await _free_booking(client, world, buyer, auth_headers)
+
+
 def _scan(world: World, code: str) -> tuple[str, dict[str, str]]:
     return f"/api/showtimes/{world.showtime.id}/check-ins", {"code": code}
 
@@ -38,9 +47,7 @@ class TestCheckIn:
     async def test_a_ticket_is_admitted_once_and_the_door_counts_it(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
-        world = await create_world(session, price_minor=0)
-        buyer = await create_user(session)
-        booking = await _free_booking(client, world, buyer, auth_headers)
+        world, buyer, booking = await _sold(client, session, auth_headers)
         ticket = booking["tickets"][0]
         door = auth_headers(world.organizer)
         path, body = _scan(world, ticket["code"])
@@ -73,8 +80,7 @@ class TestCheckIn:
     async def test_codes_that_are_not_ours_are_refused_without_telling_anything(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
-        world = await create_world(session, price_minor=0)
-        booking = await _free_booking(client, world, await create_user(session), auth_headers)
+        world, _buyer, booking = await _sold(client, session, auth_headers)
         first, second = booking["tickets"]
         ticket_hex, _, signature = first["code"].partition(".")
         other_signature = second["code"].partition(".")[2]
@@ -140,9 +146,7 @@ class TestCheckIn:
     async def test_only_the_events_staff_may_check_in(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
-        world = await create_world(session, price_minor=0)
-        buyer = await create_user(session)
-        booking = await _free_booking(client, world, buyer, auth_headers)
+        world, buyer, booking = await _sold(client, session, auth_headers)
         path, body = _scan(world, booking["tickets"][0]["code"])
         other_organizer = await create_user(session, role=Role.organizer)
         for outsider in (buyer, other_organizer):
@@ -163,8 +167,7 @@ class TestCheckIn:
     async def test_an_admission_can_be_undone_and_made_again(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
-        world = await create_world(session, price_minor=0)
-        booking = await _free_booking(client, world, await create_user(session), auth_headers)
+        world, _buyer, booking = await _sold(client, session, auth_headers)
         ticket = booking["tickets"][0]
         door = auth_headers(world.organizer)
         path, body = _scan(world, ticket["code"])
@@ -205,9 +208,7 @@ class TestCancelAfterCheckIn:
     async def test_the_buyer_cannot_cancel_once_a_ticket_was_used_but_an_admin_can(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
-        world = await create_world(session, price_minor=0)
-        buyer = await create_user(session)
-        booking = await _free_booking(client, world, buyer, auth_headers)
+        world, buyer, booking = await _sold(client, session, auth_headers)
         path, body = _scan(world, booking["tickets"][1]["code"])
         assert (
             await client.post(path, json=body, headers=auth_headers(world.organizer))

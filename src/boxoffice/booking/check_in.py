@@ -9,7 +9,6 @@ update through, and the other finds `checked_in_at` set.
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,9 +24,9 @@ from boxoffice.kit.outbox import Topic, emit
 
 _TICKET = text(
     """
-    SELECT t.id, t.booking_id, b.showtime_id, t.unit_id, t.section_id, t.seat_id, t.label,
-           t.status, t.checked_in_at, t.checked_in_by, b.status AS booking_status,
-           b.event_id, b.user_id
+    SELECT t.id AS ticket_id, t.booking_id, b.showtime_id, t.unit_id, t.section_id,
+           t.seat_id, t.label, t.status, t.checked_in_at, t.checked_in_by,
+           b.status AS booking_status, b.event_id, b.user_id
       FROM tickets t JOIN bookings b ON b.id = t.booking_id
      WHERE t.id = :ticket_id
        FOR SHARE OF b
@@ -65,33 +64,12 @@ _ANY_ADMITTED = text(
 
 @dataclass(frozen=True, slots=True)
 class _Ticket:
-    id: uuid.UUID
-    booking_id: uuid.UUID
-    showtime_id: uuid.UUID
-    unit_id: int
-    section_id: uuid.UUID
-    seat_id: int | None
-    label: str
+    seen: CheckIn
+    """The ticket as the door sees it."""
     status: TicketStatus
-    checked_in_at: datetime | None
-    checked_in_by: uuid.UUID | None
     booking_status: BookingStatus
     event_id: uuid.UUID
     user_id: uuid.UUID
-
-    def out(self, **changes: object) -> CheckIn:
-        values = {
-            "ticket_id": self.id,
-            "booking_id": self.booking_id,
-            "showtime_id": self.showtime_id,
-            "unit_id": self.unit_id,
-            "section_id": self.section_id,
-            "seat_id": self.seat_id,
-            "label": self.label,
-            "checked_in_at": self.checked_in_at,
-            "checked_in_by": self.checked_in_by,
-        }
-        return CheckIn.model_validate({**values, **changes})
 
 
 async def _ticket(session: AsyncSession, ticket_id: uuid.UUID) -> _Ticket | None:
@@ -99,9 +77,13 @@ async def _ticket(session: AsyncSession, ticket_id: uuid.UUID) -> _Ticket | None
     if row is None:
         return None
     found = row._asdict()
-    found["status"] = TicketStatus(found["status"])
-    found["booking_status"] = BookingStatus(found["booking_status"])
-    return _Ticket(**found)
+    return _Ticket(
+        seen=CheckIn.model_validate(found),
+        status=TicketStatus(found["status"]),
+        booking_status=BookingStatus(found["booking_status"]),
+        event_id=found["event_id"],
+        user_id=found["user_id"],
+    )
 
 
 def _ticket_id(code: str) -> uuid.UUID:
@@ -120,9 +102,11 @@ async def check_in(
     ticket = await _ticket(session, _ticket_id(code))
     # The signature covers the ticket id and its unit: a code with a guessed or altered id
     # fails here, before anything about the ticket is told.
-    if ticket is None or verify_ticket_code(settings, code, ticket.unit_id) != ticket.id:
+    if ticket is None or verify_ticket_code(settings, code, ticket.seen.unit_id) != (
+        ticket.seen.ticket_id
+    ):
         raise errors.TicketCodeInvalid()
-    if ticket.showtime_id != showtime_id:
+    if ticket.seen.showtime_id != showtime_id:
         raise errors.TicketWrongShowtime()
     if ticket.status is TicketStatus.void or ticket.booking_status in (
         BookingStatus.cancelled,
@@ -131,18 +115,21 @@ async def check_in(
         raise errors.TicketVoid()
     if ticket.status is not TicketStatus.issued:
         raise errors.TicketNotIssued()
-    admitted = (await session.execute(_ADMIT, {"ticket_id": ticket.id, "by": user.id})).first()
+    ticket_id = ticket.seen.ticket_id
+    admitted = (await session.execute(_ADMIT, {"ticket_id": ticket_id, "by": user.id})).first()
     if admitted is None:
         # Another scan of the same code committed first (the ticket row's lock made this
         # statement wait for it, then see its change).
-        again = await _ticket(session, ticket.id)
+        again = await _ticket(session, ticket_id)
         if again is not None and again.status is TicketStatus.void:
             raise errors.TicketVoid()
-        when = again.checked_in_at if again is not None else None
+        when = again.seen.checked_in_at if again is not None else None
         raise errors.TicketAlreadyCheckedIn(
             extra={"checked_in_at": when.isoformat() if when is not None else None}
         )
-    out = ticket.out(checked_in_at=admitted.checked_in_at, checked_in_by=admitted.checked_in_by)
+    out = ticket.seen.model_copy(
+        update={"checked_in_at": admitted.checked_in_at, "checked_in_by": admitted.checked_in_by}
+    )
     await _emit(session, Topic.ticket_checked_in, ticket, organizer_id, out)
     return out
 
@@ -153,12 +140,12 @@ async def undo_check_in(
     """Take an admission back (scanned by mistake, or the holder may come in again)."""
     organizer_id = await check_manager(session, user, showtime_id, action="check tickets in")
     ticket = await _ticket(session, ticket_id)
-    if ticket is None or ticket.showtime_id != showtime_id:
+    if ticket is None or ticket.seen.showtime_id != showtime_id:
         raise errors.TicketNotFound()
-    undone = (await session.execute(_UNDO, {"ticket_id": ticket.id})).first()
+    undone = (await session.execute(_UNDO, {"ticket_id": ticket_id})).first()
     if undone is None:
         raise errors.TicketNotCheckedIn()
-    out = ticket.out(checked_in_at=None, checked_in_by=None)
+    out = ticket.seen.model_copy(update={"checked_in_at": None, "checked_in_by": None})
     await _emit(session, Topic.ticket_check_in_undone, ticket, organizer_id, out, by=user.id)
     return out
 
@@ -181,7 +168,7 @@ async def _emit(
     }
     if by is not None:
         payload["undone_by"] = str(by)
-    await emit(session, topic, ticket.id, payload)
+    await emit(session, topic, out.ticket_id, payload)
 
 
 async def summary(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> CheckInSummary:
