@@ -19,6 +19,7 @@ from sqlalchemy.orm import configure_mappers
 from boxoffice import __version__
 from boxoffice.analytics.router import router as analytics_router
 from boxoffice.auth.router import router as auth_router
+from boxoffice.booking.door_router import router as door_router
 from boxoffice.booking.router import router as booking_router
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
@@ -60,6 +61,7 @@ ROUTERS = [
     inventory_router,
     payment_router,
     payment_bookings_router,
+    door_router,
     coupon_router,
     notification_router,
     waitlist_router,

@@ -16,9 +16,6 @@ from boxoffice.booking.repository import BookingFilters
 from boxoffice.booking.schemas import (
     BookingCreate,
     BookingOut,
-    CheckIn,
-    CheckInCreate,
-    CheckInSummary,
     Hold,
     HoldCreate,
     HoldRef,
@@ -352,50 +349,3 @@ async def user_bookings(
 ) -> Page[BookingOut]:
     rows, total = await service.list_user_bookings(session, user, user_id, filters, page)
     return Page[BookingOut].build(await service.present(session, rows), total, page, request)
-
-
-# ---- check-in at the door -------------------------------------------------------------
-
-
-@router.post(
-    "/showtimes/{showtime_id}/check-ins",
-    response_model=CheckIn,
-    status_code=201,
-    tags=["check-in"],
-    summary="Check a ticket in at the door by its scanned code, once (event staff)",
-)
-async def check_in_ticket(
-    showtime_id: uuid.UUID,
-    data: CheckInCreate,
-    session: Session,
-    user: CurrentUser,
-    settings: AppSettings,
-    idem: Idempotent,
-) -> CheckIn:
-    out = await check_in.check_in(session, user, showtime_id, data.code, settings)
-    await idem.record(session, 201, out)
-    return out
-
-
-@router.get(
-    "/showtimes/{showtime_id}/check-ins",
-    response_model=CheckInSummary,
-    tags=["check-in"],
-    summary="The door's count: live tickets, checked in, still to come (event staff)",
-)
-async def check_in_summary(
-    showtime_id: uuid.UUID, session: Session, user: CurrentUser
-) -> CheckInSummary:
-    return await check_in.summary(session, user, showtime_id)
-
-
-@router.delete(
-    "/showtimes/{showtime_id}/check-ins/{ticket_id}",
-    response_model=CheckIn,
-    tags=["check-in"],
-    summary="Undo a ticket's check-in (scanned by mistake, or let in again) (event staff)",
-)
-async def undo_check_in(
-    showtime_id: uuid.UUID, ticket_id: uuid.UUID, session: Session, user: CurrentUser
-) -> CheckIn:
-    return await check_in.undo_check_in(session, user, showtime_id, ticket_id)

@@ -1,0 +1,55 @@
+"""Admission at the door (check-in), for the event's staff."""
+
+import uuid
+
+from fastapi import APIRouter
+
+from boxoffice.auth.dependencies import AppSettings, CurrentUser
+from boxoffice.booking import check_in
+from boxoffice.booking.router import Idempotent
+from boxoffice.booking.schemas import CheckIn, CheckInCreate, CheckInSummary
+from boxoffice.db.engine import Session
+from boxoffice.kit.errors import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/api", tags=["check-in"], responses=PROBLEM_RESPONSES)
+
+
+@router.post(
+    "/showtimes/{showtime_id}/check-ins",
+    response_model=CheckIn,
+    status_code=201,
+    summary="Check a ticket in at the door by its scanned code, once (event staff)",
+)
+async def check_in_ticket(
+    showtime_id: uuid.UUID,
+    data: CheckInCreate,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> CheckIn:
+    out = await check_in.check_in(session, user, showtime_id, data.code, settings)
+    await idem.record(session, 201, out)
+    return out
+
+
+@router.get(
+    "/showtimes/{showtime_id}/check-ins",
+    response_model=CheckInSummary,
+    summary="The door's count: live tickets, checked in, still to come (event staff)",
+)
+async def check_in_summary(
+    showtime_id: uuid.UUID, session: Session, user: CurrentUser
+) -> CheckInSummary:
+    return await check_in.summary(session, user, showtime_id)
+
+
+@router.delete(
+    "/showtimes/{showtime_id}/check-ins/{ticket_id}",
+    response_model=CheckIn,
+    summary="Undo a ticket's check-in (scanned by mistake, or let in again) (event staff)",
+)
+async def undo_check_in(
+    showtime_id: uuid.UUID, ticket_id: uuid.UUID, session: Session, user: CurrentUser
+) -> CheckIn:
+    return await check_in.undo_check_in(session, user, showtime_id, ticket_id)
