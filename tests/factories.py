@@ -32,10 +32,11 @@ async def create_user(
     role: Role = Role.buyer,
     email: str | None = None,
     is_active: bool = True,
+    full_name: str = "Test User",
 ) -> User:
     user = User(
         email=email or f"user{next(_counter)}-{uuid.uuid4().hex[:6]}@example.com",
-        full_name="Test User",
+        full_name=full_name,
         role=role,
         password_hash=_PASSWORD_HASH,
         is_active=is_active,

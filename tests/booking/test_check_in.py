@@ -204,6 +204,88 @@ class TestCheckIn:
         assert undone["undone_by"] == str(world.organizer.id)
 
 
+class TestByHand:
+    async def test_the_door_list_finds_a_holder_and_admits_them_without_the_code(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        names = ["Ada Lovelace", "Grace Hopper", "Alan 100%_Turing"]
+        bookings = {}
+        for name in names:
+            buyer = await create_user(session, full_name=name)
+            bookings[name] = await _free_booking(client, world, buyer, auth_headers)
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins"
+
+        everyone = await client.get(f"{path}/tickets", headers=door)
+        assert everyone.status_code == 200
+        assert everyone.json()["total"] == 6
+        assert [t["holder_name"] for t in everyone.json()["items"]] == [
+            "Ada Lovelace",
+            "Ada Lovelace",
+            "Alan 100%_Turing",
+            "Alan 100%_Turing",
+            "Grace Hopper",
+            "Grace Hopper",
+        ]
+        found = await client.get(f"{path}/tickets", params={"q": "hopp"}, headers=door)
+        tickets = found.json()["items"]
+        assert {t["booking_id"] for t in tickets} == {bookings["Grace Hopper"]["id"]}
+        # A typed % or _ is a character, not a wildcard.
+        literal = await client.get(f"{path}/tickets", params={"q": "0%_t"}, headers=door)
+        assert {t["holder_name"] for t in literal.json()["items"]} == {"Alan 100%_Turing"}
+        none = await client.get(f"{path}/tickets", params={"q": "a%e"}, headers=door)
+        assert none.json()["total"] == 0
+
+        admitted = await client.post(
+            path, json={"ticket_id": tickets[0]["ticket_id"]}, headers=door
+        )
+        assert admitted.status_code == 201, admitted.json()
+        assert admitted.json()["label"] == tickets[0]["label"]
+        again = await client.post(path, json={"ticket_id": tickets[0]["ticket_id"]}, headers=door)
+        assert again.json()["code"] == "ticket_already_checked_in"
+
+        inside = await client.get(f"{path}/tickets", params={"checked_in": True}, headers=door)
+        assert [t["ticket_id"] for t in inside.json()["items"]] == [tickets[0]["ticket_id"]]
+        waiting = await client.get(
+            f"{path}/tickets", params={"checked_in": False, "limit": 2}, headers=door
+        )
+        assert waiting.json()["total"] == 5
+        assert len(waiting.json()["items"]) == 2
+        assert waiting.json()["next"] is not None
+        event = (
+            await session.execute(
+                text(
+                    "SELECT payload FROM outbox_events WHERE aggregate_id = :id "
+                    "AND topic = 'ticket.checked_in'"
+                ),
+                {"id": tickets[0]["ticket_id"]},
+            )
+        ).scalar_one()
+        assert event["by_hand"] is True
+
+    async def test_by_hand_only_this_showtimes_tickets_and_only_one_way(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world, buyer, booking = await _sold(client, session, auth_headers)
+        elsewhere, _other, other_booking = await _sold(client, session, auth_headers)
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins"
+        foreign = await client.post(
+            path, json={"ticket_id": other_booking["tickets"][0]["id"]}, headers=door
+        )
+        assert (foreign.status_code, foreign.json()["code"]) == (404, "ticket_not_found")
+        ticket = booking["tickets"][0]
+        both = await client.post(
+            path, json={"ticket_id": ticket["id"], "code": ticket["code"]}, headers=door
+        )
+        assert both.status_code == 422
+        assert (await client.post(path, json={}, headers=door)).status_code == 422
+        for outsider in (buyer, elsewhere.organizer):
+            listed = await client.get(f"{path}/tickets", headers=auth_headers(outsider))
+            assert listed.status_code == 403
+
+
 class TestCancelAfterCheckIn:
     async def test_the_buyer_cannot_cancel_once_a_ticket_was_used_but_an_admin_can(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers

@@ -10,17 +10,19 @@ update through, and the other finds `checked_in_at` set.
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, String, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking import errors
-from boxoffice.booking.models import BookingStatus, TicketStatus
-from boxoffice.booking.schemas import CheckIn, CheckInSummary
+from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
+from boxoffice.booking.schemas import CheckIn, CheckInCreate, CheckInSummary, DoorTicket
 from boxoffice.booking.tickets import verify_ticket_code
 from boxoffice.config import Settings
 from boxoffice.inventory.service import check_manager
 from boxoffice.kit.outbox import Topic, emit
+from boxoffice.kit.pagination import PageParams
+from boxoffice.kit.search import contains_pattern
 
 _TICKET = text(
     """
@@ -94,18 +96,28 @@ def _ticket_id(code: str) -> uuid.UUID:
 
 
 async def check_in(
-    session: AsyncSession, user: User, showtime_id: uuid.UUID, code: str, settings: Settings
+    session: AsyncSession,
+    user: User,
+    showtime_id: uuid.UUID,
+    data: CheckInCreate,
+    settings: Settings,
 ) -> CheckIn:
-    """Admit the ticket a scanned `code` names, at `showtime_id`'s door."""
+    """Admit the ticket a scanned code (or, by hand, an id) names, at `showtime_id`'s door."""
     organizer_id = await check_manager(session, user, showtime_id, action="check tickets in")
-    code = code.strip()
-    ticket = await _ticket(session, _ticket_id(code))
-    # The signature covers the ticket id and its unit: a code with a guessed or altered id
-    # fails here, before anything about the ticket is told.
-    if ticket is None or verify_ticket_code(settings, code, ticket.seen.unit_id) != (
-        ticket.seen.ticket_id
-    ):
-        raise errors.TicketCodeInvalid()
+    if data.code is not None:
+        code = data.code.strip()
+        ticket = await _ticket(session, _ticket_id(code))
+        # The signature covers the ticket id and its unit: a code with a guessed or altered
+        # id fails here, before anything about the ticket is told.
+        if ticket is None or verify_ticket_code(settings, code, ticket.seen.unit_id) != (
+            ticket.seen.ticket_id
+        ):
+            raise errors.TicketCodeInvalid()
+    else:
+        # By hand, from the door list: only this showtime's tickets are there to be found.
+        ticket = await _ticket(session, data.ticket_id) if data.ticket_id else None
+        if ticket is None or ticket.seen.showtime_id != showtime_id:
+            raise errors.TicketNotFound()
     if ticket.seen.showtime_id != showtime_id:
         raise errors.TicketWrongShowtime()
     if ticket.status is TicketStatus.void or ticket.booking_status in (
@@ -130,7 +142,9 @@ async def check_in(
     out = ticket.seen.model_copy(
         update={"checked_in_at": admitted.checked_in_at, "checked_in_by": admitted.checked_in_by}
     )
-    await _emit(session, Topic.ticket_checked_in, ticket, organizer_id, out)
+    await _emit(
+        session, Topic.ticket_checked_in, ticket, organizer_id, out, by_hand=data.code is None
+    )
     return out
 
 
@@ -158,6 +172,7 @@ async def _emit(
     out: CheckIn,
     *,
     by: uuid.UUID | None = None,
+    by_hand: bool | None = None,
 ) -> None:
     """For the organizer's webhooks and the broker (door dashboards); nobody is notified."""
     payload = out.model_dump(mode="json")
@@ -168,6 +183,8 @@ async def _emit(
     }
     if by is not None:
         payload["undone_by"] = str(by)
+    if by_hand is not None:
+        payload["by_hand"] = by_hand
     await emit(session, topic, out.ticket_id, payload)
 
 
@@ -180,6 +197,65 @@ async def summary(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> 
         checked_in=row.checked_in,
         not_checked_in=row.issued - row.checked_in,
     )
+
+
+async def door_list(
+    session: AsyncSession,
+    user: User,
+    showtime_id: uuid.UUID,
+    page: PageParams,
+    *,
+    checked_in: bool | None = None,
+    q: str | None = None,
+) -> tuple[list[DoorTicket], int]:
+    """The showtime's live tickets by holder name, for finding one whose code will not scan."""
+    await check_manager(session, user, showtime_id, action="see the door list")
+    where: list[ColumnElement[bool]] = [
+        Booking.showtime_id == showtime_id,
+        Ticket.status == TicketStatus.issued,
+    ]
+    if checked_in is not None:
+        where.append(
+            Ticket.checked_in_at.is_not(None) if checked_in else Ticket.checked_in_at.is_(None)
+        )
+    if q:
+        pattern = contains_pattern(q.strip())
+        where.append(
+            or_(
+                User.full_name.ilike(pattern, escape="\\"),
+                Ticket.label.ilike(pattern, escape="\\"),
+                cast(Booking.id, String).ilike(pattern, escape="\\"),
+            )
+        )
+    base = (
+        select(Ticket, Booking.showtime_id, User.full_name)
+        .join(Booking, Booking.id == Ticket.booking_id)
+        .join(User, User.id == Booking.user_id)
+        .where(*where)
+    )
+    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = (
+        await session.execute(
+            base.order_by(func.lower(User.full_name), Ticket.label, Ticket.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+    ).all()
+    return [
+        DoorTicket(
+            ticket_id=t.id,
+            booking_id=t.booking_id,
+            showtime_id=showtime,
+            unit_id=t.unit_id,
+            section_id=t.section_id,
+            seat_id=t.seat_id,
+            label=t.label,
+            checked_in_at=t.checked_in_at,
+            checked_in_by=t.checked_in_by,
+            holder_name=name,
+        )
+        for t, showtime, name in rows
+    ], total
 
 
 async def refuse_if_admitted(session: AsyncSession, booking_id: uuid.UUID) -> None:

@@ -1,15 +1,17 @@
 """Admission at the door (check-in), for the event's staff."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 
 from boxoffice.auth.dependencies import AppSettings, CurrentUser
 from boxoffice.booking import check_in
 from boxoffice.booking.router import Idempotent
-from boxoffice.booking.schemas import CheckIn, CheckInCreate, CheckInSummary
+from boxoffice.booking.schemas import CheckIn, CheckInCreate, CheckInSummary, DoorTicket
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.pagination import Page, Pagination
 
 router = APIRouter(prefix="/api", tags=["check-in"], responses=PROBLEM_RESPONSES)
 
@@ -28,7 +30,7 @@ async def check_in_ticket(
     settings: AppSettings,
     idem: Idempotent,
 ) -> CheckIn:
-    out = await check_in.check_in(session, user, showtime_id, data.code, settings)
+    out = await check_in.check_in(session, user, showtime_id, data, settings)
     await idem.record(session, 201, out)
     return out
 
@@ -42,6 +44,33 @@ async def check_in_summary(
     showtime_id: uuid.UUID, session: Session, user: CurrentUser
 ) -> CheckInSummary:
     return await check_in.summary(session, user, showtime_id)
+
+
+@router.get(
+    "/showtimes/{showtime_id}/check-ins/tickets",
+    response_model=Page[DoorTicket],
+    summary="The door list: live tickets by holder name, to find one that will not scan",
+)
+async def door_list(
+    request: Request,
+    showtime_id: uuid.UUID,
+    session: Session,
+    user: CurrentUser,
+    page: Pagination,
+    checked_in: Annotated[
+        bool | None, Query(description="Only admitted (true) or not yet admitted (false)")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100, description="Part of the holder's name, a seat label or a booking id"
+        ),
+    ] = None,
+) -> Page[DoorTicket]:
+    items, total = await check_in.door_list(
+        session, user, showtime_id, page, checked_in=checked_in, q=q
+    )
+    return Page[DoorTicket].build(items, total, page, request)
 
 
 @router.delete(

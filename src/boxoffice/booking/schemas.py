@@ -192,9 +192,23 @@ class SeatMap(BaseModel):
 
 
 class CheckInCreate(BaseModel):
-    code: str = Field(
-        min_length=1, max_length=128, description="The ticket's signed code, as scanned"
+    """A scanned code; or, when the code cannot be scanned (a dead phone), the ticket's id,
+    found in the door list after the staff checked the holder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = Field(
+        default=None, min_length=1, max_length=128, description="The ticket's signed code"
     )
+    ticket_id: uuid.UUID | None = Field(
+        default=None, description="Admit by id, without the code (staff checked the holder)"
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if (self.code is None) == (self.ticket_id is None):
+            raise ValueError("give exactly one of code and ticket_id")
+        return self
 
 
 class CheckIn(BaseModel):
@@ -209,6 +223,12 @@ class CheckIn(BaseModel):
     label: str
     checked_in_at: datetime | None
     checked_in_by: uuid.UUID | None
+
+
+class DoorTicket(CheckIn):
+    """A live ticket on the door list."""
+
+    holder_name: str = Field(description="The name of the account that booked it")
 
 
 class CheckInSummary(BaseModel):

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import AuthSession, PhoneVerification, Role, User, UserIdentity
 from boxoffice.kit.pagination import PageParams, SortOrder
+from boxoffice.kit.search import contains_pattern
 from boxoffice.user.schemas import UserSort
 
 _SORT_COLUMNS = {
@@ -36,8 +37,7 @@ async def list_users(
     if role is not None:
         conditions.append(User.role == role)
     if email:
-        escaped = email.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(User.email.ilike(f"%{escaped}%", escape="\\"))
+        conditions.append(User.email.ilike(contains_pattern(email), escape="\\"))
     if is_active is not None:
         conditions.append(User.is_active.is_(is_active))
     column = _SORT_COLUMNS[sort]
