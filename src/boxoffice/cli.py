@@ -55,7 +55,9 @@ def database(settings: Settings) -> Iterator[str]:
 async def _load_demo(dsn: str, settings: Settings) -> bool:
     from boxoffice.demo.loader import load_demo
 
-    engine = create_engine(dsn, settings.database)
+    # A one-off bulk load, like a migration: not held to the per-request statement timeout
+    # (a slow machine or a small timeout would otherwise stop `serve --demo` from starting).
+    engine = create_engine(dsn, settings.database.model_copy(update={"statement_timeout_ms": 0}))
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             return await load_demo(session)

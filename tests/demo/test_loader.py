@@ -1,10 +1,12 @@
 from httpx import AsyncClient
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import User
 from boxoffice.auth.security import verify_password
 from boxoffice.catalog.models import Showtime
+from boxoffice.cli import _load_demo
+from boxoffice.config import DatabaseSettings, Settings
 from boxoffice.demo.loader import DEMO_PASSWORD, DEMO_USERS, load_demo
 from boxoffice.inventory.models import InventoryUnit
 from boxoffice.venue.models import Section, Venue
@@ -81,3 +83,16 @@ class TestDemoCatalog:
         assert "Open Mic Winter Special" not in {e["title"] for e in listed["items"]}
         assert detail["rating"] == {"average": 4.0, "count": 1}
         assert len(detail["showtimes"]) == 3
+
+
+class TestCliLoad:
+    async def test_is_not_held_to_the_per_request_statement_timeout(
+        self, database_url: str, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        # `serve --demo` loads through here; with a small request timeout (or a slow
+        # machine) the 10,000-place snapshot used to be cancelled and the server not start.
+        settings = Settings(database=DatabaseSettings(statement_timeout_ms=1))
+        assert await _load_demo(database_url, settings) is True
+        async with committed() as session:
+            units = await session.scalar(text("SELECT count(*) FROM inventory_units"))
+        assert (units or 0) > 10_000
