@@ -260,6 +260,21 @@ class TestReadVenues:
         assert body["items"][0]["id"] == str(venue.id)
         assert body["items"][0]["capacity"] == 13
 
+    async def test_name_search_takes_percent_and_underscore_literally(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        city = await create_city(session)
+        plain = await create_venue(session, city=city)
+        plain.name = "Hall A"
+        odd = await create_venue(session, city=city)
+        odd.name = "100% Arena_North"
+        await session.flush()
+        scope = {"city_id": str(city.id)}
+        for q, names in (("%", ["100% Arena_North"]), ("_", ["100% Arena_North"]), ("a", None)):
+            body = (await client.get("/api/venues", params={**scope, "q": q})).json()
+            found = sorted(v["name"] for v in body["items"])
+            assert found == (names or ["100% Arena_North", "Hall A"]), q
+
     async def test_cities_are_listed_and_created(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:

@@ -6,6 +6,7 @@ from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.catalog.models import Showtime
+from boxoffice.kit.search import contains_pattern
 from boxoffice.venue.models import City, Seat, Section, Venue
 
 
@@ -36,7 +37,7 @@ class CityRepository:
     ) -> tuple[Sequence[City], int]:
         where: list[Any] = []
         if q:
-            where.append(City.name.ilike(f"%{q}%") | City.name.op("%")(q))
+            where.append(City.name.ilike(contains_pattern(q), escape="\\") | City.name.op("%")(q))
         if country:
             where.append(City.country == country)
         total = await self.session.scalar(select(func.count()).select_from(City).where(*where))
@@ -77,7 +78,7 @@ class VenueRepository:
         if organizer_id:
             where.append(Venue.organizer_id == organizer_id)
         if q:
-            where.append(Venue.name.ilike(f"%{q}%"))
+            where.append(Venue.name.ilike(contains_pattern(q), escape="\\"))
         total = await self.session.scalar(select(func.count()).select_from(Venue).where(*where))
         capacity = (
             select(func.coalesce(func.sum(Section.capacity), 0))
