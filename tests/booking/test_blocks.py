@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
-from tests.booking.factories import World, create_world
+from tests.booking.factories import World, committed_world, create_world
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
@@ -191,10 +191,7 @@ class TestBlockRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        async with committed() as session:
-            world = await create_world(session, rows=4, seats_per_row=10)
-            buyers = [await create_user(session) for _ in range(60)]
-            await session.commit()
+        world, buyers, _ = await committed_world(committed, 60, rows=4, seats_per_row=10)
         rng = random.Random(5)
         front = [s.id for s in world.seats[:20]]
         holds = [
@@ -229,10 +226,9 @@ class TestBlockRace:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        async with committed() as session:
-            world = await create_world(session, rows=0, seats_per_row=0, ga_capacity=40)
-            buyers = [await create_user(session) for _ in range(30)]
-            await session.commit()
+        world, buyers, _ = await committed_world(
+            committed, 30, rows=0, seats_per_row=0, ga_capacity=40
+        )
         assert world.floor is not None
         floor = {"section_id": str(world.floor.id)}
         rng = random.Random(9)
@@ -293,10 +289,7 @@ class TestBlockRace:
     ) -> None:
         # The front seats are house seats; the organizer releases them in fives while sixty
         # buyers already ask for them, and re-blocks two of them as well.
-        async with committed() as session:
-            world = await create_world(session, rows=4, seats_per_row=10)
-            buyers = [await create_user(session) for _ in range(60)]
-            await session.commit()
+        world, buyers, _ = await committed_world(committed, 60, rows=4, seats_per_row=10)
         front = [s.id for s in world.seats[:20]]
         organizer = auth_headers(world.organizer)
         status, blocked = await _post(

@@ -518,10 +518,15 @@ async def _lapse(maker: async_sessionmaker[AsyncSession], table: str, ids: list[
         await session.commit()
 
 
-async def _hold_pairs(
-    client: AsyncClient, world: World, owners: list[User], auth_headers: Headers
+async def _lapsed_hold_pairs(
+    client: AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    owners: list[User],
+    auth_headers: Headers,
 ) -> list[tuple[User, str, list[int]]]:
-    """Each owner holds two adjacent seats, front first: (owner, hold id, seat ids)."""
+    """Each owner holds two adjacent seats, front first, and the holds are then put past
+    their expiry: (owner, hold id, seat ids)."""
     holds = []
     for i, owner in enumerate(owners):
         pair = [world.seats[2 * i].id, world.seats[2 * i + 1].id]
@@ -532,6 +537,7 @@ async def _hold_pairs(
         )
         assert held.status_code == 201
         holds.append((owner, held.json()["id"], pair))
+    await _lapse(maker, "holds", [hold_id for _, hold_id, _ in holds])
     return holds
 
 
@@ -547,9 +553,8 @@ class TestSweeperRace:
         # still holds, never a unit a racer has just taken.
         world, users, _ = await committed_world(committed, 30, rows=2, seats_per_row=10)
         holders, racers = users[:10], users[10:]
-        holds = await _hold_pairs(committing_client, world, holders, auth_headers)
+        holds = await _lapsed_hold_pairs(committing_client, committed, world, holders, auth_headers)
         lapsed = [hold_id for _, hold_id, _ in holds]
-        await _lapse(committed, "holds", lapsed)
         rng = random.Random(7)
         bodies = [
             {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(holds)[2]}
@@ -620,11 +625,10 @@ class TestExtendClaimRace:
         # extension either keeps every unit (and the racers are refused) or fails whole.
         world, users, _ = await committed_world(committed, 40, rows=4, seats_per_row=10)
         owners, racers = users[:10], users[10:]
-        holds = await _hold_pairs(committing_client, world, owners, auth_headers)
+        holds = await _lapsed_hold_pairs(committing_client, committed, world, owners, auth_headers)
         # The units have lapsed and the hold rows are about to: extend passes its check on
         # the hold and then meets the racers on the units (the moment of expiry, held still).
         ids = [h for _, h, _ in holds]
-        await _lapse(committed, "holds", ids)
         async with committed() as session:
             await session.execute(
                 text(

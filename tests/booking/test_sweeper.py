@@ -8,8 +8,7 @@ import boxoffice.booking.jobs  # noqa: F401  (registers the sweeper)
 from boxoffice.auth.models import User
 from boxoffice.booking.jobs import SWEEP
 from boxoffice.kit.jobs import Worker, enqueue
-from tests.booking.factories import create_world
-from tests.factories import create_user
+from tests.booking.factories import committed_world
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -21,10 +20,7 @@ class TestExpirySweeper:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        async with committed() as session:
-            world = await create_world(session)
-            holder, booker = await create_user(session), await create_user(session)
-            await session.commit()
+        world, (holder, booker), _ = await committed_world(committed, 2)
         showtime = str(world.showtime.id)
         hold = await committing_client.post(
             "/api/bookings/hold-seats",
