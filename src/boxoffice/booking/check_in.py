@@ -9,8 +9,9 @@ update through, and the other finds `checked_in_at` set.
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, or_, select, text
+from sqlalchemy import ColumnElement, String, bindparam, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
@@ -24,21 +25,36 @@ from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.search import contains_pattern
 
-_TICKET = text(
-    """
-    SELECT t.id AS ticket_id, t.booking_id, b.showtime_id, t.unit_id, t.section_id,
-           t.seat_id, t.label, t.status, t.checked_in_at, t.checked_in_by,
-           b.status AS booking_status, b.event_id, b.user_id
-      FROM tickets t JOIN bookings b ON b.id = t.booking_id
-     WHERE t.id = :ticket_id
-       FOR SHARE OF b
-    """
+# A ticket as the door sees it (the fields of `CheckIn`), from tickets joined to bookings.
+_SEEN = (
+    Ticket.id.label("ticket_id"),
+    Ticket.booking_id,
+    Booking.showtime_id,
+    Ticket.unit_id,
+    Ticket.section_id,
+    Ticket.seat_id,
+    Ticket.label,
+    Ticket.checked_in_at,
+    Ticket.checked_in_by,
+)
+# One ticket with what the rules need; the booking row locked against a concurrent cancel.
+_TICKET = (
+    select(
+        *_SEEN,
+        Ticket.status,
+        Booking.status.label("booking_status"),
+        Booking.event_id,
+        Booking.user_id,
+    )
+    .join(Booking, Booking.id == Ticket.booking_id)
+    .where(Ticket.id == bindparam("ticket_id"))
+    .with_for_update(read=True, of=Booking)
 )
 _ADMIT = text(
     """
     UPDATE tickets SET checked_in_at = now(), checked_in_by = :by
      WHERE id = :ticket_id AND status = 'issued' AND checked_in_at IS NULL
-    RETURNING checked_in_at, checked_in_by
+    RETURNING checked_in_at
     """
 )
 _UNDO = text(
@@ -78,19 +94,18 @@ async def _ticket(session: AsyncSession, ticket_id: uuid.UUID) -> _Ticket | None
     row = (await session.execute(_TICKET, {"ticket_id": ticket_id})).one_or_none()
     if row is None:
         return None
-    found = row._asdict()
     return _Ticket(
-        seen=CheckIn.model_validate(found),
-        status=TicketStatus(found["status"]),
-        booking_status=BookingStatus(found["booking_status"]),
-        event_id=found["event_id"],
-        user_id=found["user_id"],
+        seen=CheckIn.model_validate(row._asdict()),
+        status=row.status,
+        booking_status=row.booking_status,
+        event_id=row.event_id,
+        user_id=row.user_id,
     )
 
 
 def _ticket_id(code: str) -> uuid.UUID:
     try:
-        return uuid.UUID(hex=code.strip().partition(".")[0])
+        return uuid.UUID(hex=code.partition(".")[0])
     except ValueError as exc:
         raise errors.TicketCodeInvalid() from exc
 
@@ -128,7 +143,9 @@ async def check_in(
     if ticket.status is not TicketStatus.issued:
         raise errors.TicketNotIssued()
     ticket_id = ticket.seen.ticket_id
-    admitted = (await session.execute(_ADMIT, {"ticket_id": ticket_id, "by": user.id})).first()
+    admitted = (
+        await session.execute(_ADMIT, {"ticket_id": ticket_id, "by": user.id})
+    ).scalar_one_or_none()
     if admitted is None:
         # Another scan of the same code committed first (the ticket row's lock made this
         # statement wait for it, then see its change).
@@ -139,11 +156,9 @@ async def check_in(
         raise errors.TicketAlreadyCheckedIn(
             extra={"checked_in_at": when.isoformat() if when is not None else None}
         )
-    out = ticket.seen.model_copy(
-        update={"checked_in_at": admitted.checked_in_at, "checked_in_by": admitted.checked_in_by}
-    )
+    out = ticket.seen.model_copy(update={"checked_in_at": admitted, "checked_in_by": user.id})
     await _emit(
-        session, Topic.ticket_checked_in, ticket, organizer_id, out, by_hand=data.code is None
+        session, Topic.ticket_checked_in, ticket, organizer_id, out, {"by_hand": data.code is None}
     )
     return out
 
@@ -160,7 +175,14 @@ async def undo_check_in(
     if undone is None:
         raise errors.TicketNotCheckedIn()
     out = ticket.seen.model_copy(update={"checked_in_at": None, "checked_in_by": None})
-    await _emit(session, Topic.ticket_check_in_undone, ticket, organizer_id, out, by=user.id)
+    await _emit(
+        session,
+        Topic.ticket_check_in_undone,
+        ticket,
+        organizer_id,
+        out,
+        {"undone_by": str(user.id)},
+    )
     return out
 
 
@@ -170,21 +192,15 @@ async def _emit(
     ticket: _Ticket,
     organizer_id: uuid.UUID,
     out: CheckIn,
-    *,
-    by: uuid.UUID | None = None,
-    by_hand: bool | None = None,
+    extra: dict[str, Any],
 ) -> None:
     """For the organizer's webhooks and the broker (door dashboards); nobody is notified."""
-    payload = out.model_dump(mode="json")
+    payload = out.model_dump(mode="json") | extra
     payload |= {
         "event_id": str(ticket.event_id),
         "organizer_id": str(organizer_id),
         "user_id": str(ticket.user_id),
     }
-    if by is not None:
-        payload["undone_by"] = str(by)
-    if by_hand is not None:
-        payload["by_hand"] = by_hand
     await emit(session, topic, out.ticket_id, payload)
 
 
@@ -228,39 +244,26 @@ async def door_list(
             )
         )
     base = (
-        select(Ticket, Booking.showtime_id, User.full_name)
+        select(*_SEEN, User.full_name.label("holder_name"))
         .join(Booking, Booking.id == Ticket.booking_id)
         .join(User, User.id == Booking.user_id)
         .where(*where)
     )
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = (
-        await session.execute(
-            base.order_by(func.lower(User.full_name), Ticket.label, Ticket.id)
-            .limit(page.limit)
-            .offset(page.offset)
-        )
-    ).all()
-    return [
-        DoorTicket(
-            ticket_id=t.id,
-            booking_id=t.booking_id,
-            showtime_id=showtime,
-            unit_id=t.unit_id,
-            section_id=t.section_id,
-            seat_id=t.seat_id,
-            label=t.label,
-            checked_in_at=t.checked_in_at,
-            checked_in_by=t.checked_in_by,
-            holder_name=name,
-        )
-        for t, showtime, name in rows
-    ], total
+    rows = await session.execute(
+        base.order_by(func.lower(User.full_name), Ticket.label, Ticket.id)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return [DoorTicket.model_validate(row._asdict()) for row in rows], total
 
 
 async def refuse_if_admitted(session: AsyncSession, booking_id: uuid.UUID) -> None:
     """Lock the booking, then refuse (409 `booking_checked_in`) if any of its tickets was
-    admitted. For a buyer's own cancel: after the door, the seats were used."""
+    admitted. For a buyer's own cancel: after the door, the seats were used.
+
+    Two statements on purpose: the look must take a snapshot after the lock is granted, to
+    see a check-in that committed while this one waited for it."""
     await session.execute(_LOCK_BOOKING, {"booking_id": booking_id})
     first = (await session.execute(_ANY_ADMITTED, {"booking_id": booking_id})).scalar()
     if first is not None:
