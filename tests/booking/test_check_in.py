@@ -1,7 +1,9 @@
 """Check-in at the door: a ticket's signed code admits it once, for its own showtime."""
 
 import asyncio
+import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from httpx import AsyncClient
@@ -415,3 +417,212 @@ class TestCheckInRaces:
                 assert {(r[0], r[1], r[2], r[3]) for r in rows} == {
                     ("cancelled", "void", False, "available")
                 }
+
+
+def _sha256(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class TestOfflineScanners:
+    async def test_offline_scans_sync_each_admitted_once_at_the_time_it_was_scanned(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world, _buyer, booking = await _sold(client, session, auth_headers)
+        first, second = booking["tickets"]
+        third = (await _free_booking(client, world, await create_user(session), auth_headers))[
+            "tickets"
+        ][0]
+        elsewhere, _other, foreign = await _sold(client, session, auth_headers)
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins"
+        # Online, before the scanner lost the network: the first ticket got in.
+        online = await client.post(path, json={"code": first["code"]}, headers=door)
+        assert online.status_code == 201
+        early = datetime(2026, 1, 2, 18, 0, tzinfo=UTC)
+        scans = [
+            {"code": second["code"], "scanned_at": early.isoformat()},
+            {"code": first["code"], "scanned_at": (early + timedelta(minutes=1)).isoformat()},
+            {"code": "not-a-ticket", "scanned_at": early.isoformat()},
+            {"code": second["code"], "scanned_at": (early + timedelta(minutes=2)).isoformat()},
+            {"code": foreign["tickets"][0]["code"], "scanned_at": early.isoformat()},
+            {"ticket_id": third["id"], "scanned_at": "2999-01-01T00:00:00Z"},
+        ]
+        synced = await client.post(f"{path}/sync", json={"scans": scans}, headers=door)
+        assert synced.status_code == 200, synced.json()
+        out = synced.json()
+        assert (out["admitted"], out["refused"]) == (2, 4)
+        results = out["results"]
+        assert [r["index"] for r in results] == list(range(6))
+        assert [(r["admitted"], r["code"]) for r in results] == [
+            (True, None),
+            (False, "ticket_already_checked_in"),
+            (False, "ticket_code_invalid"),
+            (False, "ticket_already_checked_in"),
+            (False, "ticket_wrong_showtime"),
+            (True, None),
+        ]
+        # Admitted at the scan's time; a duplicate is told when the ticket got in.
+        assert results[0]["ticket"]["checked_in_at"] == early.isoformat().replace("+00:00", "Z")
+        assert results[1]["ticket"]["checked_in_at"] == online.json()["checked_in_at"]
+        assert results[3]["ticket"]["checked_in_at"] == results[0]["ticket"]["checked_in_at"]
+        assert results[2]["ticket"] is None
+        assert results[4]["ticket"] is None
+        rows = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT id::text, checked_in_at FROM tickets WHERE id = ANY(:ids) "
+                        "AND checked_in_at IS NOT NULL"
+                    ),
+                    {"ids": [first["id"], second["id"], third["id"]]},
+                )
+            ).all()
+        )
+        assert rows[second["id"]] == early
+        # A scanner's clock ahead of the server's is not believed.
+        assert rows[third["id"]] <= (
+            await session.execute(text("SELECT now()"))
+        ).scalar_one() + timedelta(seconds=1)
+        count = await client.get(path, headers=door)
+        assert count.json()["checked_in"] == 3
+
+        # The scanner lost the answer and sends the same scans again, without its key:
+        # nothing is admitted twice, and the ticket shows the admission was its own.
+        again = await client.post(f"{path}/sync", json={"scans": scans[:1]}, headers=door)
+        (result,) = again.json()["results"]
+        assert (result["admitted"], result["code"]) == (False, "ticket_already_checked_in")
+        assert result["ticket"]["checked_in_by"] == str(world.organizer.id)
+        assert result["ticket"]["checked_in_at"] == results[0]["ticket"]["checked_in_at"]
+        assert (await client.get(path, headers=door)).json()["checked_in"] == 3
+        assert elsewhere.showtime.id != world.showtime.id
+
+    async def test_a_sync_must_be_well_formed_and_from_the_events_staff(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world, buyer, booking = await _sold(client, session, auth_headers)
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins/sync"
+        code = booking["tickets"][0]["code"]
+        at = "2026-01-02T18:00:00Z"
+        for body in (
+            {"scans": []},
+            {"scans": [{"code": code, "scanned_at": at}] * 501},
+            {"scans": [{"code": code}]},
+            {"scans": [{"code": code, "scanned_at": "2026-01-02T18:00:00"}]},  # no zone
+            {"scans": [{"code": code, "ticket_id": booking["tickets"][0]["id"], "scanned_at": at}]},
+            {"scans": [{"scanned_at": at}]},
+        ):
+            refused = await client.post(path, json=body, headers=door)
+            assert refused.status_code == 422, body
+            assert refused.json()["code"] == "validation_error"
+        outsider = await client.post(
+            path, json={"scans": [{"code": code, "scanned_at": at}]}, headers=auth_headers(buyer)
+        )
+        assert (outsider.status_code, outsider.json()["code"]) == (403, "permission_denied")
+        count = await client.get(f"/api/showtimes/{world.showtime.id}/check-ins", headers=door)
+        assert count.json()["checked_in"] == 0
+
+    async def test_the_manifest_lets_a_scanner_check_codes_without_the_server(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer = await create_user(session)
+        kept = await _free_booking(client, world, buyer, auth_headers, quantity=3)
+        dropped = await _free_booking(client, world, buyer, auth_headers, quantity=1)
+        cancelled = await client.post(
+            f"/api/bookings/{dropped['id']}/cancel", headers=auth_headers(buyer)
+        )
+        assert cancelled.json()["status"] == "cancelled"
+        _elsewhere, _other, foreign = await _sold(client, session, auth_headers)
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins"
+        assert (
+            await client.post(path, json={"code": kept["tickets"][0]["code"]}, headers=door)
+        ).status_code == 201
+
+        whole = await client.get(f"{path}/manifest", headers=door)
+        assert whole.status_code == 200, whole.json()
+        body = whole.json()
+        assert body["next_after"] is None
+        assert body["next"] is None
+        assert body["as_of"] is not None
+        by_hash = {t["code_sha256"]: t for t in body["items"]}
+        assert len(by_hash) == 4
+        assert [t["ticket_id"] for t in body["items"]] == sorted(
+            t["ticket_id"] for t in body["items"]
+        )
+        for ticket in kept["tickets"]:
+            entry = by_hash[_sha256(ticket["code"])]
+            assert (entry["ticket_id"], entry["status"]) == (ticket["id"], "issued")
+            assert entry["label"] == ticket["label"]
+        assert by_hash[_sha256(kept["tickets"][0]["code"])]["checked_in_at"] is not None
+        assert by_hash[_sha256(dropped["tickets"][0]["code"])]["status"] == "void"
+        assert _sha256(foreign["tickets"][0]["code"]) not in by_hash
+        assert "code" not in body["items"][0]
+
+        # Page by page, each page's next_after leads to the next, and nothing is missed.
+        seen: list[str] = []
+        url: str | None = f"{path}/manifest?limit=1"
+        while url is not None:
+            page = (await client.get(url, headers=door)).json()
+            seen += [t["ticket_id"] for t in page["items"]]
+            url = page["next"]
+            assert len(seen) <= 5
+        assert seen == [t["ticket_id"] for t in body["items"]]
+        for params in ({"limit": 0}, {"limit": 1001}, {"after": "nope"}):
+            assert (
+                await client.get(f"{path}/manifest", params=params, headers=door)
+            ).status_code == 422
+        outsider = await client.get(f"{path}/manifest", headers=auth_headers(buyer))
+        assert outsider.status_code == 403
+
+
+class TestSyncRaces:
+    async def test_syncs_and_live_scans_racing_admit_each_ticket_once(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, buyers, _ = await committed_world(
+            committed, 20, price_minor=0, rows=2, seats_per_row=10
+        )
+        codes = [
+            (await _free_booking(committing_client, world, buyer, auth_headers, quantity=1))[
+                "tickets"
+            ][0]["code"]
+            for buyer in buyers
+        ]
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins"
+        at = datetime.now(UTC) - timedelta(minutes=5)
+        # Two scanners that were offline name the same tickets in opposite orders.
+        forward = [{"code": c, "scanned_at": at.isoformat()} for c in codes]
+        results = await asyncio.gather(
+            committing_client.post(f"{path}/sync", json={"scans": forward}, headers=door),
+            committing_client.post(f"{path}/sync", json={"scans": forward[::-1]}, headers=door),
+            *(committing_client.post(path, json={"code": c}, headers=door) for c in codes),
+        )
+        syncs, live = results[:2], results[2:]
+        assert [s.status_code for s in syncs] == [200, 200], [s.json() for s in syncs]
+        assert {r.status_code for r in live} <= {201, 409}
+        admissions = dict.fromkeys(codes, 0)
+        for code, response in zip(codes, live, strict=True):
+            admissions[code] += response.status_code == 201
+        for sync, order in ((syncs[0], codes), (syncs[1], codes[::-1])):
+            for code, result in zip(order, sync.json()["results"], strict=True):
+                admissions[code] += result["admitted"]
+                if not result["admitted"]:
+                    assert result["code"] == "ticket_already_checked_in"
+        assert set(admissions.values()) == {1}
+        async with committed() as session:
+            admitted = (
+                await session.execute(
+                    text(
+                        "SELECT count(*) FROM tickets t JOIN bookings b ON b.id = t.booking_id "
+                        "WHERE b.showtime_id = :id AND t.checked_in_at IS NOT NULL"
+                    ),
+                    {"id": world.showtime.id},
+                )
+            ).scalar_one()
+        assert admitted == 20

@@ -7,17 +7,29 @@ first, the other sees it. Two scanners racing on one code: the ticket row's lock
 update through, and the other finds `checked_in_at` set.
 """
 
+import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, bindparam, cast, func, or_, select, text
+from sqlalchemy import ColumnElement, DateTime, String, bindparam, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking import errors
 from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
-from boxoffice.booking.schemas import CheckIn, CheckInCreate, CheckInSummary, DoorTicket
+from boxoffice.booking.schemas import (
+    CheckIn,
+    CheckInCreate,
+    CheckInSummary,
+    CheckInSync,
+    CheckInSyncResult,
+    DoorTicket,
+    Manifest,
+    ManifestTicket,
+    ScanOutcome,
+)
 from boxoffice.booking.tickets import verify_ticket_code
 from boxoffice.config import Settings
 from boxoffice.inventory.service import check_manager
@@ -50,13 +62,14 @@ _TICKET = (
     .where(Ticket.id == bindparam("ticket_id"))
     .with_for_update(read=True, of=Booking)
 )
+# At the scan's time when a scanner synced it later (never ahead of the database's clock).
 _ADMIT = text(
     """
-    UPDATE tickets SET checked_in_at = now(), checked_in_by = :by
+    UPDATE tickets SET checked_in_at = least(coalesce(:at, now()), now()), checked_in_by = :by
      WHERE id = :ticket_id AND status = 'issued' AND checked_in_at IS NULL
     RETURNING checked_in_at
     """
-)
+).bindparams(bindparam("at", type_=DateTime(timezone=True)))
 _UNDO = text(
     """
     UPDATE tickets SET checked_in_at = NULL, checked_in_by = NULL
@@ -119,6 +132,20 @@ async def check_in(
 ) -> CheckIn:
     """Admit the ticket a scanned code (or, by hand, an id) names, at `showtime_id`'s door."""
     organizer_id = await check_manager(session, user, showtime_id, action="check tickets in")
+    return await _admit(session, user, showtime_id, organizer_id, data, settings)
+
+
+async def _admit(
+    session: AsyncSession,
+    user: User,
+    showtime_id: uuid.UUID,
+    organizer_id: uuid.UUID,
+    data: CheckInCreate,
+    settings: Settings,
+    at: datetime | None = None,
+) -> CheckIn:
+    """One admission, by a caller already known to be this door's staff; `at`: when a
+    scanner that was offline scanned it."""
     if data.code is not None:
         code = data.code.strip()
         ticket = await _ticket(session, _ticket_id(code))
@@ -144,7 +171,7 @@ async def check_in(
         raise errors.TicketNotIssued()
     ticket_id = ticket.seen.ticket_id
     admitted = (
-        await session.execute(_ADMIT, {"ticket_id": ticket_id, "by": user.id})
+        await session.execute(_ADMIT, {"ticket_id": ticket_id, "by": user.id, "at": at})
     ).scalar_one_or_none()
     if admitted is None:
         # Another scan of the same code committed first (the ticket row's lock made this
@@ -152,15 +179,73 @@ async def check_in(
         again = await _ticket(session, ticket_id)
         if again is not None and again.status is TicketStatus.void:
             raise errors.TicketVoid()
-        when = again.seen.checked_in_at if again is not None else None
-        raise errors.TicketAlreadyCheckedIn(
+        seen = again.seen if again is not None else ticket.seen
+        when = seen.checked_in_at
+        refused = errors.TicketAlreadyCheckedIn(
             extra={"checked_in_at": when.isoformat() if when is not None else None}
         )
+        refused.seen = seen
+        raise refused
     out = ticket.seen.model_copy(update={"checked_in_at": admitted, "checked_in_by": user.id})
-    await _emit(
-        session, Topic.ticket_checked_in, ticket, organizer_id, out, {"by_hand": data.code is None}
-    )
+    extra: dict[str, Any] = {"by_hand": data.code is None}
+    if at is not None:
+        extra["synced"] = True
+    await _emit(session, Topic.ticket_checked_in, ticket, organizer_id, out, extra)
     return out
+
+
+async def sync(
+    session: AsyncSession,
+    user: User,
+    showtime_id: uuid.UUID,
+    data: CheckInSync,
+    settings: Settings,
+) -> CheckInSyncResult:
+    """Apply scans a scanner made offline: each as `POST .../check-ins` would, at its own
+    time, all in one transaction; a refusal is an outcome, not an error.
+
+    Scans are applied in ticket id order (then scan time), so two syncs naming the same
+    tickets lock them in the same order and never deadlock; the results keep the request's
+    order. A sync resent after a lost answer replays with its `Idempotency-Key`; without
+    one, its scans come back `ticket_already_checked_in`, the ticket's `checked_in_at` and
+    `checked_in_by` telling the scanner they were its own.
+    """
+    organizer_id = await check_manager(session, user, showtime_id, action="check tickets in")
+
+    def order(index: int) -> tuple[str, datetime]:
+        scan = data.scans[index]
+        named = str(scan.ticket_id) if scan.ticket_id else (scan.code or "").strip()
+        return named.partition(".")[0].replace("-", "").lower(), scan.scanned_at
+
+    outcomes: dict[int, ScanOutcome] = {}
+    for index in sorted(range(len(data.scans)), key=order):
+        scan = data.scans[index]
+        try:
+            seen = await _admit(
+                session, user, showtime_id, organizer_id, scan, settings, at=scan.scanned_at
+            )
+            outcomes[index] = ScanOutcome(index=index, admitted=True, code=None, ticket=seen)
+        except errors.TicketAlreadyCheckedIn as exc:
+            earlier = exc.seen if isinstance(exc.seen, CheckIn) else None
+            outcomes[index] = ScanOutcome(
+                index=index, admitted=False, code=exc.code, ticket=earlier
+            )
+        except (
+            errors.TicketCodeInvalid,
+            errors.TicketNotFound,
+            errors.TicketWrongShowtime,
+            errors.TicketVoid,
+            errors.TicketNotIssued,
+        ) as exc:
+            outcomes[index] = ScanOutcome(index=index, admitted=False, code=exc.code, ticket=None)
+    results = [outcomes[i] for i in range(len(data.scans))]
+    admitted = sum(r.admitted for r in results)
+    return CheckInSyncResult(
+        showtime_id=showtime_id,
+        admitted=admitted,
+        refused=len(results) - admitted,
+        results=results,
+    )
 
 
 async def undo_check_in(
@@ -256,6 +341,54 @@ async def door_list(
         .offset(page.offset)
     )
     return [DoorTicket.model_validate(row._asdict()) for row in rows], total
+
+
+async def manifest(
+    session: AsyncSession,
+    user: User,
+    showtime_id: uuid.UUID,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+) -> Manifest:
+    """What a scanner downloads to check codes while offline: every paid or void ticket of
+    the showtime, by hash of its code, in ticket id order from `after`."""
+    await check_manager(session, user, showtime_id, action="see the door list")
+    # The transaction's start: every change committed before it is in what follows.
+    as_of = (await session.execute(select(func.now()))).scalar_one()
+    query = (
+        select(
+            Ticket.id.label("ticket_id"),
+            Ticket.code,
+            Ticket.status,
+            Ticket.section_id,
+            Ticket.seat_id,
+            Ticket.label,
+            Ticket.checked_in_at,
+        )
+        .join(Booking, Booking.id == Ticket.booking_id)
+        .where(
+            Booking.showtime_id == showtime_id,
+            Ticket.status.in_((TicketStatus.issued, TicketStatus.void)),
+        )
+        .order_by(Ticket.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Ticket.id > after)
+    items = [
+        ManifestTicket(
+            code_sha256=hashlib.sha256(row.code.encode()).hexdigest(),
+            **{k: v for k, v in row._asdict().items() if k != "code"},
+        )
+        for row in await session.execute(query)
+    ]
+    return Manifest(
+        showtime_id=showtime_id,
+        as_of=as_of,
+        items=items,
+        next_after=items[-1].ticket_id if len(items) == limit else None,
+    )
 
 
 async def refuse_if_admitted(session: AsyncSession, booking_id: uuid.UUID) -> None:

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Query, Request
 from boxoffice.auth.dependencies import AppSettings, CurrentUser
 from boxoffice.booking import check_in
 from boxoffice.booking.router import Idempotent
-from boxoffice.booking.schemas import CheckIn, CheckInCreate, CheckInSummary, DoorTicket
+from boxoffice.booking.schemas import (
+    MAX_MANIFEST_PAGE,
+    CheckIn,
+    CheckInCreate,
+    CheckInSummary,
+    CheckInSync,
+    CheckInSyncResult,
+    DoorTicket,
+    Manifest,
+)
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination
@@ -71,6 +80,47 @@ async def door_list(
         session, user, showtime_id, page, checked_in=checked_in, q=q
     )
     return Page[DoorTicket].build(items, total, page, request)
+
+
+@router.post(
+    "/showtimes/{showtime_id}/check-ins/sync",
+    response_model=CheckInSyncResult,
+    summary="Send the scans a scanner made offline: each admitted once, at its scan time",
+)
+async def sync_check_ins(
+    showtime_id: uuid.UUID,
+    data: CheckInSync,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> CheckInSyncResult:
+    out = await check_in.sync(session, user, showtime_id, data, settings)
+    await idem.record(session, 200, out)
+    return out
+
+
+@router.get(
+    "/showtimes/{showtime_id}/check-ins/manifest",
+    response_model=Manifest,
+    summary="The scanner manifest: paid and void tickets by hash of code, to scan offline",
+)
+async def scanner_manifest(
+    request: Request,
+    showtime_id: uuid.UUID,
+    session: Session,
+    user: CurrentUser,
+    after: Annotated[
+        uuid.UUID | None, Query(description="The previous page's `next_after`")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_MANIFEST_PAGE, description="Tickets per page")
+    ] = MAX_MANIFEST_PAGE,
+) -> Manifest:
+    out = await check_in.manifest(session, user, showtime_id, after=after, limit=limit)
+    if out.next_after is not None:
+        out.next = str(request.url.include_query_params(after=out.next_after, limit=limit))
+    return out
 
 
 @router.delete(

@@ -118,6 +118,8 @@ class TicketVoid(Conflict):
 class TicketAlreadyCheckedIn(Conflict):
     code = "ticket_already_checked_in"
     title = "The ticket was already admitted"
+    seen: object = None
+    """The ticket as it stands, admission included (set by check-in, for a sync's report)."""
 
 
 class TicketNotCheckedIn(Conflict):

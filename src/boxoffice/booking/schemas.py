@@ -2,11 +2,13 @@ import uuid
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from boxoffice.booking.models import BookingStatus, HoldStatus, TicketStatus
 
 MAX_QUANTITY = 100
+MAX_SYNC_SCANS = 500
+MAX_MANIFEST_PAGE = 1000
 
 
 class HoldCreate(BaseModel):
@@ -238,3 +240,71 @@ class CheckInSummary(BaseModel):
     tickets_issued: int = Field(description="Live tickets: paid or complimentary, not void")
     checked_in: int
     not_checked_in: int
+
+
+class CheckInScan(CheckInCreate):
+    """A scan a scanner made while it could not reach the server, with when it was made."""
+
+    scanned_at: AwareDatetime = Field(
+        description="When the door scanned it (the device's clock; a time ahead of the "
+        "server's is recorded as the server's now)"
+    )
+
+
+class CheckInSync(BaseModel):
+    """Scans recorded offline, sent when the scanner is back online."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scans: list[CheckInScan] = Field(min_length=1, max_length=MAX_SYNC_SCANS)
+
+
+class ScanOutcome(BaseModel):
+    """What became of one scan of a sync."""
+
+    index: int = Field(description="The scan's position in the request")
+    admitted: bool = Field(description="This scan admitted the ticket (or had, if resent)")
+    code: str | None = Field(
+        description="Why not: the error code `POST .../check-ins` would have answered "
+        "(`ticket_already_checked_in`: someone got in on it first, at `ticket.checked_in_at`)"
+    )
+    ticket: CheckIn | None = Field(
+        description="The ticket, when the scan named one of this showtime (never for an "
+        "invalid code)"
+    )
+
+
+class CheckInSyncResult(BaseModel):
+    """A sync's outcome, scan by scan, in the request's order."""
+
+    showtime_id: uuid.UUID
+    admitted: int
+    refused: int
+    results: list[ScanOutcome]
+
+
+class ManifestTicket(BaseModel):
+    """A ticket as a scanner needs it to check codes while offline."""
+
+    ticket_id: uuid.UUID
+    code_sha256: str = Field(
+        description="Hex SHA-256 of the ticket's code (UTF-8): a scanned code is the "
+        "ticket's when its hash matches; the code itself is never sent"
+    )
+    status: TicketStatus = Field(description="`issued` (admissible) or `void` (cancelled)")
+    section_id: uuid.UUID
+    seat_id: int | None
+    label: str
+    checked_in_at: datetime | None
+
+
+class Manifest(BaseModel):
+    """One page of a showtime's scanner manifest, in ticket id order."""
+
+    showtime_id: uuid.UUID
+    as_of: datetime = Field(description="The database's time of this read")
+    items: list[ManifestTicket]
+    next_after: uuid.UUID | None = Field(
+        description="Pass as `after` for the next page; null on the last page"
+    )
+    next: str | None = Field(default=None, description="URL of the next page, if any")
