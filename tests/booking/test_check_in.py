@@ -333,6 +333,31 @@ class TestIdempotentScan:
         )
         assert unkeyed.json()["code"] == "ticket_already_checked_in"
 
+    async def test_a_sync_resent_with_its_idempotency_key_gets_the_same_report(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, (buyer,), _ = await committed_world(committed, 1, price_minor=0)
+        booking = await _free_booking(committing_client, world, buyer, auth_headers)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins/sync"
+        body = {
+            "scans": [
+                {"code": t["code"], "scanned_at": "2026-01-02T18:00:00Z"}
+                for t in booking["tickets"]
+            ]
+        }
+        keyed = {**auth_headers(world.organizer), "Idempotency-Key": "scanner-7-batch-12"}
+        first = await committing_client.post(path, json=body, headers=keyed)
+        retry = await committing_client.post(path, json=body, headers=keyed)
+        assert (first.status_code, retry.status_code) == (200, 200)
+        assert first.json()["admitted"] == 2
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        assert retry.json() == first.json()
+        other = await committing_client.post(path, json={"scans": body["scans"][:1]}, headers=keyed)
+        assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
 
 class TestCheckInRaces:
     async def test_twenty_scanners_on_one_code_admit_it_once(
