@@ -492,7 +492,7 @@ class TestOfflineScanners:
         assert results[3]["ticket"]["checked_in_at"] == results[0]["ticket"]["checked_in_at"]
         assert results[2]["ticket"] is None
         assert results[4]["ticket"] is None
-        rows = dict(
+        rows: dict[str, datetime] = dict(
             (
                 await session.execute(
                     text(
@@ -529,14 +529,15 @@ class TestOfflineScanners:
         path = f"/api/showtimes/{world.showtime.id}/check-ins/sync"
         code = booking["tickets"][0]["code"]
         at = "2026-01-02T18:00:00Z"
-        for body in (
+        bodies: list[dict[str, Any]] = [
             {"scans": []},
             {"scans": [{"code": code, "scanned_at": at}] * 501},
             {"scans": [{"code": code}]},
             {"scans": [{"code": code, "scanned_at": "2026-01-02T18:00:00"}]},  # no zone
             {"scans": [{"code": code, "ticket_id": booking["tickets"][0]["id"], "scanned_at": at}]},
             {"scans": [{"scanned_at": at}]},
-        ):
+        ]
+        for body in bodies:
             refused = await client.post(path, json=body, headers=door)
             assert refused.status_code == 422, body
             assert refused.json()["code"] == "validation_error"
