@@ -92,7 +92,8 @@ async def _book_tx(conn: Any, data: BenchData, hold_id: uuid.UUID) -> bool:
             held_until=until,
             shard=claim_sql.random_shard(),
         )
-        if len(lines) < row[15]:
+        hold = row[booking_sql.WINDOW_WIDTH :]
+        if len(lines) < hold[4]:
             return False
         ids = [uuid.uuid4() for _ in lines]
         total = sum(line[4] for line in lines)
@@ -100,8 +101,8 @@ async def _book_tx(conn: Any, data: BenchData, hold_id: uuid.UUID) -> bool:
             conn,
             booking_sql.INSERT_SALE,
             id=booking_id,
-            user_id=row[13],
-            showtime_id=row[12],
+            user_id=hold[2],
+            showtime_id=hold[1],
             event_id=row[3],
             hold_id=hold_id,
             quantity=len(lines),

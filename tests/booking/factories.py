@@ -33,6 +33,7 @@ async def create_world(
     price_minor: int = 2500,
     hold_ttl_seconds: int = 600,
     max_tickets_per_booking: int = 10,
+    max_tickets_per_buyer: int | None = None,
 ) -> World:
     organizer = await create_user(session, role=Role.organizer)
     venue = await create_venue(
@@ -45,6 +46,7 @@ async def create_world(
     event = await create_event(session, organizer=organizer)
     event.hold_ttl_seconds = hold_ttl_seconds
     event.max_tickets_per_booking = max_tickets_per_booking
+    event.max_tickets_per_buyer = max_tickets_per_buyer
     showtime = await create_showtime(session, event=event, venue=venue, price_minor=price_minor)
     sections = (await session.scalars(select(Section).where(Section.venue_id == venue.id))).all()
     reserved = next((s for s in sections if s.kind is SectionKind.reserved), None)

@@ -464,3 +464,59 @@ class TestConcurrentOffers:
         assert all(made == 1 and units == 1 for _id, made, units in rows)
         assert held == 4
         assert holds == 4
+
+
+class TestBuyerLimitOnOffers:
+    async def test_a_buyer_who_has_their_fill_is_passed_over_and_joins_no_more_than_it(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, rows=1, seats_per_row=4, max_tickets_per_buyer=2)
+            first, full, next_in_line = [await create_user(session) for _ in range(3)]
+            await session.commit()
+        showtime = str(world.showtime.id)
+
+        async def book(user: User, quantity: int) -> Any:
+            return await committing_client.post(
+                "/api/bookings",
+                json={"showtime_id": showtime, "quantity": quantity},
+                headers=auth_headers(user),
+            )
+
+        assert (await book(full, 2)).status_code == 201
+        taken = await book(first, 2)
+        assert taken.status_code == 201
+        # `full` has the two places the limit allows and joins anyway; a join asking for
+        # more than the limit is cut to it.
+        joined = await committing_client.post(
+            "/api/waitlists",
+            json={"showtime_id": showtime, "quantity": 1},
+            headers=auth_headers(full),
+        )
+        assert joined.status_code in (200, 201), joined.json()
+        wanting = await committing_client.post(
+            "/api/waitlists",
+            json={"showtime_id": showtime, "quantity": 5},
+            headers=auth_headers(next_in_line),
+        )
+        assert wanting.json()["quantity"] == 2
+        cancelled = await committing_client.post(
+            f"/api/bookings/{taken.json()['id']}/cancel", headers=auth_headers(first)
+        )
+        assert cancelled.status_code == 200
+        await _run_offers(committed)
+        passed_over = await _entry(committing_client, auth_headers(full), joined.json()["id"])
+        assert passed_over["status"] == "waiting"
+        offered = await _entry(committing_client, auth_headers(next_in_line), wanting.json()["id"])
+        assert offered["status"] == "offered"
+        assert (
+            await _scalar(
+                committed,
+                "SELECT count(*) FROM holds WHERE user_id = :u AND status = 'active'",
+                u=full.id,
+            )
+            == 0
+        )

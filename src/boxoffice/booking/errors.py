@@ -38,6 +38,11 @@ class TicketCapExceeded(Unprocessable):
     title = "Too many tickets for one booking"
 
 
+class BuyerTicketLimitReached(Conflict):
+    code = "buyer_ticket_limit_reached"
+    title = "You already hold or booked as many tickets for this showtime as the event allows"
+
+
 class SalesClosed(Forbidden):
     code = "sales_closed"
     title = "Tickets for this showtime are not on sale"

@@ -70,6 +70,7 @@ async def place_hold(
             f"At most {window.max_tickets_per_booking} tickets per booking",
             extra={"max_tickets_per_booking": window.max_tickets_per_booking},
         )
+    await check_buyer_limit(repo, window, user.id, quantity)
     now = window.now
     hold = HoldRow(
         id=uuid.uuid4(),
@@ -90,6 +91,23 @@ async def place_hold(
     if others >= settings.active_holds_per_showtime:
         raise errors.HoldLimitReached()
     return replace(hold, units=tuple(units))
+
+
+async def check_buyer_limit(
+    repo: BookingRepository, window: SaleWindow, user_id: uuid.UUID, adding: int
+) -> None:
+    """Refuse `adding` more places when the buyer would pass the event's per-buyer limit
+    on this showtime. Call under the buyer's lock (`sale_window(lock_buyer=...)`), so two
+    requests of one buyer cannot both pass on the same count."""
+    limit = window.max_tickets_per_buyer
+    if limit is None:
+        return
+    live = await repo.buyer_live_units(user_id, window.showtime_id)
+    if live + adding > limit:
+        raise errors.BuyerTicketLimitReached(
+            f"At most {limit} tickets per buyer for this showtime; you have {live}",
+            extra={"max_tickets_per_buyer": limit, "live_tickets": live},
+        )
 
 
 async def claim(session: AsyncSession, hold: Hold | HoldRow, data: HoldCreate) -> list[int]:

@@ -46,6 +46,7 @@ class SaleWindow:
     max_tickets_per_booking: int
     hold_ttl_seconds: int
     now: datetime
+    max_tickets_per_buyer: int | None
 
     @classmethod
     def of(cls, showtime: Showtime, event: Event, now: datetime) -> "SaleWindow":
@@ -61,6 +62,7 @@ class SaleWindow:
             event.max_tickets_per_booking,
             event.hold_ttl_seconds,
             now,
+            event.max_tickets_per_buyer,
         )
 
 
@@ -114,8 +116,11 @@ _LINE_COLUMNS = f"""
 
 _WINDOW_COLUMNS = """
     SELECT s.id, s.status, s.starts_at, e.id, e.organizer_id, e.status, e.sale_starts_at,
-           e.sale_ends_at, e.max_tickets_per_booking, e.hold_ttl_seconds, now()
+           e.sale_ends_at, e.max_tickets_per_booking, e.hold_ttl_seconds, now(),
+           e.max_tickets_per_buyer
 """
+WINDOW_WIDTH = 12
+"""Columns of `_WINDOW_COLUMNS`: a statement's own columns follow them."""
 SALE_WINDOW = Sql(
     _WINDOW_COLUMNS
     + " FROM showtimes s JOIN events e ON e.id = s.event_id WHERE s.id = :showtime_id"
@@ -135,6 +140,13 @@ SALE_WINDOW_LOCKING_BUYER = Sql(
 )
 """The window, after taking the buyer's per-showtime lock (one buyer's holds queue, no
 one else's do)."""
+
+LOCK_BUYER = Sql("SELECT pg_advisory_xact_lock(hashtextextended(:buyer_key, 0))")
+
+
+def _buyer_key(user_id: uuid.UUID, showtime_id: uuid.UUID) -> str:
+    return f"hold:{user_id}:{showtime_id}"
+
 
 _INSERT_HOLD = """
     INSERT INTO holds (id, showtime_id, user_id, status, quantity, created_at, expires_at,
@@ -174,6 +186,21 @@ INSERT_HOLD_DESCRIBED = Sql(
 how many other live holds the buyer has on the showtime (lapsed ones are marked expired on
 the way). Runs after the buyer's lock was taken (`SALE_WINDOW_LOCKING_BUYER`), so the count
 sees every hold of theirs that committed before."""
+
+BUYER_LIVE_UNITS = Sql(
+    """
+    SELECT (SELECT coalesce(sum(quantity), 0) FROM holds
+             WHERE user_id = :user_id AND showtime_id = :showtime_id
+               AND status = 'active' AND expires_at >= now())
+         + (SELECT count(*) FROM tickets t JOIN bookings b ON b.id = t.booking_id
+             WHERE b.user_id = :user_id AND b.showtime_id = :showtime_id
+               AND t.status IN ('pending', 'issued')
+               AND (b.status = 'confirmed'
+                    OR (b.status = 'pending_payment' AND b.expires_at >= now())))
+    """
+)
+"""Places a buyer has on a showtime: in live holds, and as live tickets of bookings that are
+paid or still inside their payment window. For the per-buyer limit, under the buyer's lock."""
 
 HOLD_UNITS = Sql(
     _UNIT_LABELS + " WHERE u.hold_id = ANY(:hold_ids) AND u.state = 'held' AND u.booking_id IS NULL"
@@ -243,6 +270,7 @@ def _window(row: Any) -> SaleWindow:
         row[8],
         row[9],
         row[10],
+        row[11],
     )
 
 
@@ -307,9 +335,22 @@ class BookingRepository:
             row = await driver.fetchrow(
                 self.session,
                 SALE_WINDOW_LOCKING_BUYER,
-                {"showtime_id": showtime_id, "buyer_key": f"hold:{lock_buyer}:{showtime_id}"},
+                {"showtime_id": showtime_id, "buyer_key": _buyer_key(lock_buyer, showtime_id)},
             )
         return None if row is None else _window(row)
+
+    async def lock_buyer(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> None:
+        """The buyer's per-showtime lock alone (what `sale_window(lock_buyer=...)` takes)."""
+        await driver.execute(
+            self.session, LOCK_BUYER, {"buyer_key": _buyer_key(user_id, showtime_id)}
+        )
+
+    async def buyer_live_units(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> int:
+        return int(
+            await driver.fetchval(
+                self.session, BUYER_LIVE_UNITS, {"user_id": user_id, "showtime_id": showtime_id}
+            )
+        )
 
     async def insert_hold(self, hold: HoldRow) -> tuple[list[UnitLine], int]:
         """Insert the hold; answers the units it holds (claimed just before), labelled, and
@@ -335,9 +376,8 @@ class BookingRepository:
         row = await driver.fetchrow(self.session, LOCK_HOLD_IN_WINDOW, {"hold_id": hold_id})
         if row is None:
             return None
-        hold = HoldRow(
-            row[11], row[12], row[13], HoldStatus(row[14]), row[15], row[16], row[17], row[18]
-        )
+        h = row[WINDOW_WIDTH:]
+        hold = HoldRow(h[0], h[1], h[2], HoldStatus(h[3]), h[4], h[5], h[6], h[7])
         return hold, _window(row)
 
     async def insert_sale(self, booking: dict[str, Any], tickets: Sequence[NewTicket]) -> datetime:

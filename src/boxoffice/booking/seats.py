@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
-from boxoffice.booking import errors, service
+from boxoffice.booking import errors, holds, service
 from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
 from boxoffice.booking.repository import BookingRepository
 from boxoffice.booking.schemas import SeatAssignment
@@ -38,14 +38,15 @@ async def assign_seats(
     now = await repo.now()
     if booking.expires_at < now:
         raise errors.BookingExpired("The booking's payment window has passed")
-    found = await repo.showtime_with_event(booking.showtime_id)
-    if found is None:
+    # The buyer's lock, as for a hold: the per-buyer limit counts under it.
+    window = await repo.sale_window(booking.showtime_id, lock_buyer=user.id)
+    if window is None:
         raise errors.BookingNotFound()
-    event = found[1]
-    if booking.quantity + len(data.seat_ids) > event.max_tickets_per_booking:
+    if booking.quantity + len(data.seat_ids) > window.max_tickets_per_booking:
         raise errors.TicketCapExceeded(
-            extra={"max_tickets_per_booking": event.max_tickets_per_booking}
+            extra={"max_tickets_per_booking": window.max_tickets_per_booking}
         )
+    await holds.check_buyer_limit(repo, window, user.id, len(data.seat_ids))
     claimed = await claim_service.claim_units(
         session, booking.showtime_id, booking.hold_id, booking.expires_at, seat_ids=data.seat_ids
     )

@@ -74,6 +74,8 @@ class Event(TimestampMixin, Base):
     sale_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=600)
     max_tickets_per_booking: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
+    max_tickets_per_buyer: Mapped[int | None] = mapped_column(Integer)
+    """At most this many live tickets (held or booked) per buyer per showtime; None: no limit."""
     refund_cutoff_hours: Mapped[int] = mapped_column(
         Integer, nullable=False, default=24, server_default="24"
     )

@@ -61,6 +61,13 @@ class EventCreate(BaseModel):
     sale_ends_at: datetime | None = None
     hold_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     max_tickets_per_booking: int = Field(default=10, ge=1, le=100)
+    max_tickets_per_buyer: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="At most this many live tickets (held or booked) per buyer per showtime, "
+        "across bookings; null: no limit",
+    )
     refund_cutoff_hours: int = Field(
         default=24, ge=0, le=24 * 365, description="Buyers may cancel for a refund until then"
     )
@@ -114,6 +121,9 @@ class EventUpdate(BaseModel):
     sale_ends_at: datetime | None = None
     hold_ttl_seconds: int | None = Field(default=None, ge=60, le=3600)
     max_tickets_per_booking: int | None = Field(default=None, ge=1, le=100)
+    max_tickets_per_buyer: int | None = Field(
+        default=None, ge=1, le=1000, description="Null lifts the limit"
+    )
     refund_cutoff_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     refund_fee_percent_bp: int | None = Field(default=None, ge=0, le=10_000)
     refund_fee_fixed_minor: int | None = Field(default=None, ge=0)
@@ -192,6 +202,7 @@ class Rating(BaseModel):
 class EventDetail(EventSummary):
     hold_ttl_seconds: int
     max_tickets_per_booking: int
+    max_tickets_per_buyer: int | None
     refund_cutoff_hours: int
     refund_fee_percent_bp: int
     refund_fee_fixed_minor: int

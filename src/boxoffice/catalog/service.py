@@ -115,6 +115,7 @@ async def create_event(session: AsyncSession, user: User, data: schemas.EventCre
             sale_ends_at=data.sale_ends_at,
             hold_ttl_seconds=data.hold_ttl_seconds,
             max_tickets_per_booking=data.max_tickets_per_booking,
+            max_tickets_per_buyer=data.max_tickets_per_buyer,
             refund_cutoff_hours=data.refund_cutoff_hours,
             refund_fee_percent_bp=data.refund_fee_percent_bp,
             refund_fee_fixed_minor=data.refund_fee_fixed_minor,
@@ -174,7 +175,11 @@ async def update_event(
         raise EventCancelled()
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
-        if value is None and name not in {"sale_starts_at", "sale_ends_at"}:
+        if value is None and name not in {
+            "sale_starts_at",
+            "sale_ends_at",
+            "max_tickets_per_buyer",
+        }:
             continue
         setattr(event, "meta" if name == "metadata" else name, value)
     if event.sale_starts_at and event.sale_ends_at and event.sale_ends_at <= event.sale_starts_at:

@@ -74,6 +74,10 @@ async def fetchrow(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -
     return await (await driver(session)).fetchrow(sql.text, *sql.args(params))
 
 
+async def fetchval(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -> Any:
+    return await (await driver(session)).fetchval(sql.text, *sql.args(params))
+
+
 async def execute(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -> str:
     return cast(str, await (await driver(session)).execute(sql.text, *sql.args(params)))
 

@@ -44,7 +44,11 @@ async def join(session: AsyncSession, user: User, data: EntryCreate) -> Waitlist
             id=uuid.uuid4(),
             showtime_id=window.showtime_id,
             user_id=user.id,
-            quantity=min(data.quantity, window.max_tickets_per_booking),
+            quantity=min(
+                data.quantity,
+                window.max_tickets_per_booking,
+                window.max_tickets_per_buyer or data.quantity,
+            ),
             status=EntryStatus.waiting,
             offers_made=0,
             # The wall clock, not the transaction's: FIFO holds within one transaction too.
@@ -254,6 +258,13 @@ async def _offer_showtime(
     for entry in entries:
         if entry.quantity > free:
             continue
+        if event.max_tickets_per_buyer is not None:
+            # As a hold of the buyer's own would: under their lock, within the limit. A
+            # buyer who has bought their fill since joining is passed over.
+            await repo.lock_buyer(entry.user_id, showtime_id)
+            live = await repo.buyer_live_units(entry.user_id, showtime_id)
+            if live + entry.quantity > event.max_tickets_per_buyer:
+                continue
         hold = Hold(
             id=uuid.uuid4(),
             showtime_id=showtime_id,
