@@ -21,6 +21,7 @@ from boxoffice.analytics.router import router as analytics_router
 from boxoffice.auth.router import router as auth_router
 from boxoffice.booking.door_router import router as door_router
 from boxoffice.booking.router import router as booking_router
+from boxoffice.booking.ticket_router import router as ticket_router
 from boxoffice.catalog.router import router as catalog_router
 from boxoffice.config import Settings, get_settings
 from boxoffice.coupon.router import router as coupon_router
@@ -62,6 +63,7 @@ ROUTERS = [
     payment_router,
     payment_bookings_router,
     door_router,
+    ticket_router,
     coupon_router,
     notification_router,
     waitlist_router,

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, String, bindparam, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from boxoffice.auth.models import User
 from boxoffice.booking import errors
@@ -30,7 +31,7 @@ from boxoffice.booking.schemas import (
     ManifestTicket,
     ScanOutcome,
 )
-from boxoffice.booking.tickets import verify_ticket_code
+from boxoffice.booking.tickets import superseded_version, verify_ticket_code
 from boxoffice.config import Settings
 from boxoffice.inventory.service import check_manager
 from boxoffice.kit.outbox import Topic, emit
@@ -54,6 +55,7 @@ _TICKET = (
     select(
         *_SEEN,
         Ticket.status,
+        Ticket.code_version,
         Booking.status.label("booking_status"),
         Booking.event_id,
         Booking.user_id,
@@ -63,10 +65,13 @@ _TICKET = (
     .with_for_update(read=True, of=Booking)
 )
 # At the scan's time when a scanner synced it later (never ahead of the database's clock).
+# A scanned code admits only at the version it was checked at: a transfer that commits
+# between the check and this statement makes the giver's code miss.
 _ADMIT = text(
     """
     UPDATE tickets SET checked_in_at = least(coalesce(:at, now()), now()), checked_in_by = :by
      WHERE id = :ticket_id AND status = 'issued' AND checked_in_at IS NULL
+       AND (CAST(:version AS integer) IS NULL OR code_version = :version)
     RETURNING checked_in_at
     """
 ).bindparams(bindparam("at", type_=DateTime(timezone=True)))
@@ -85,10 +90,12 @@ _SUMMARY = text(
     """
 )
 _LOCK_BOOKING = text("SELECT 1 FROM bookings WHERE id = :booking_id FOR UPDATE")
-_ANY_ADMITTED = text(
+_USED = text(
     """
-    SELECT min(checked_in_at) FROM tickets
-     WHERE booking_id = :booking_id AND checked_in_at IS NOT NULL
+    SELECT min(t.checked_in_at),
+           bool_or(t.status = 'issued' AND t.holder_id IS NOT NULL AND t.holder_id <> b.user_id)
+      FROM tickets t JOIN bookings b ON b.id = t.booking_id
+     WHERE t.booking_id = :booking_id
     """
 )
 
@@ -98,6 +105,7 @@ class _Ticket:
     seen: CheckIn
     """The ticket as the door sees it."""
     status: TicketStatus
+    code_version: int
     booking_status: BookingStatus
     event_id: uuid.UUID
     user_id: uuid.UUID
@@ -110,6 +118,7 @@ async def _ticket(session: AsyncSession, ticket_id: uuid.UUID) -> _Ticket | None
     return _Ticket(
         seen=CheckIn.model_validate(row._asdict()),
         status=row.status,
+        code_version=row.code_version,
         booking_status=row.booking_status,
         event_id=row.event_id,
         user_id=row.user_id,
@@ -149,11 +158,14 @@ async def _admit(
     if data.code is not None:
         code = data.code.strip()
         ticket = await _ticket(session, _ticket_id(code))
-        # The signature covers the ticket id and its unit: a code with a guessed or altered
-        # id fails here, before anything about the ticket is told.
-        if ticket is None or verify_ticket_code(settings, code, ticket.seen.unit_id) != (
-            ticket.seen.ticket_id
-        ):
+        # The signature covers the ticket id, its unit and the code's version: a code with
+        # a guessed or altered id fails here, before anything about the ticket is told.
+        if ticket is None:
+            raise errors.TicketCodeInvalid()
+        unit_id, version = ticket.seen.unit_id, ticket.code_version
+        if verify_ticket_code(settings, code, unit_id, version) != ticket.seen.ticket_id:
+            if superseded_version(settings, code, unit_id, version) is not None:
+                raise errors.TicketCodeSuperseded()
             raise errors.TicketCodeInvalid()
     else:
         # By hand, from the door list: only this showtime's tickets are there to be found.
@@ -171,14 +183,29 @@ async def _admit(
         raise errors.TicketNotIssued()
     ticket_id = ticket.seen.ticket_id
     admitted = (
-        await session.execute(_ADMIT, {"ticket_id": ticket_id, "by": user.id, "at": at})
+        await session.execute(
+            _ADMIT,
+            {
+                "ticket_id": ticket_id,
+                "by": user.id,
+                "at": at,
+                # By hand the staff checked the holder; the code's version does not matter.
+                "version": ticket.code_version if data.code is not None else None,
+            },
+        )
     ).scalar_one_or_none()
     if admitted is None:
-        # Another scan of the same code committed first (the ticket row's lock made this
-        # statement wait for it, then see its change).
+        # Another scan of the same code, a refund or a transfer committed first (the ticket
+        # row's lock made this statement wait for it, then see its change).
         again = await _ticket(session, ticket_id)
         if again is not None and again.status is TicketStatus.void:
             raise errors.TicketVoid()
+        if (
+            again is not None
+            and again.seen.checked_in_at is None
+            and again.code_version != ticket.code_version
+        ):
+            raise errors.TicketCodeSuperseded()
         seen = again.seen if again is not None else ticket.seen
         when = seen.checked_in_at
         refused = errors.TicketAlreadyCheckedIn(
@@ -232,6 +259,7 @@ async def sync(
             )
         except (
             errors.TicketCodeInvalid,
+            errors.TicketCodeSuperseded,
             errors.TicketNotFound,
             errors.TicketWrongShowtime,
             errors.TicketVoid,
@@ -319,24 +347,28 @@ async def door_list(
         where.append(
             Ticket.checked_in_at.is_not(None) if checked_in else Ticket.checked_in_at.is_(None)
         )
+    # The holder: whom the ticket was transferred to, else the buyer.
+    holder = aliased(User)
+    name = func.coalesce(holder.full_name, User.full_name)
     if q:
         pattern = contains_pattern(q.strip())
         where.append(
             or_(
-                User.full_name.ilike(pattern, escape="\\"),
+                name.ilike(pattern, escape="\\"),
                 Ticket.label.ilike(pattern, escape="\\"),
                 cast(Booking.id, String).ilike(pattern, escape="\\"),
             )
         )
     base = (
-        select(*_SEEN, User.full_name.label("holder_name"))
+        select(*_SEEN, name.label("holder_name"))
         .join(Booking, Booking.id == Ticket.booking_id)
         .join(User, User.id == Booking.user_id)
+        .outerjoin(holder, holder.id == Ticket.holder_id)
         .where(*where)
     )
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = await session.execute(
-        base.order_by(func.lower(User.full_name), Ticket.label, Ticket.id)
+        base.order_by(func.lower(name), Ticket.label, Ticket.id)
         .limit(page.limit)
         .offset(page.offset)
     )
@@ -391,13 +423,16 @@ async def manifest(
     )
 
 
-async def refuse_if_admitted(session: AsyncSession, booking_id: uuid.UUID) -> None:
-    """Lock the booking, then refuse (409 `booking_checked_in`) if any of its tickets was
-    admitted. For a buyer's own cancel: after the door, the seats were used.
+async def refuse_if_used(session: AsyncSession, booking_id: uuid.UUID) -> None:
+    """Lock the booking, then refuse if any of its tickets was admitted (409
+    `booking_checked_in`) or given to someone else (409 `booking_tickets_transferred`). For
+    a buyer's own cancel: the seats were used, or are no longer theirs to give back.
 
     Two statements on purpose: the look must take a snapshot after the lock is granted, to
-    see a check-in that committed while this one waited for it."""
+    see a check-in or a transfer that committed while this one waited for it."""
     await session.execute(_LOCK_BOOKING, {"booking_id": booking_id})
-    first = (await session.execute(_ANY_ADMITTED, {"booking_id": booking_id})).scalar()
+    first, transferred = (await session.execute(_USED, {"booking_id": booking_id})).one()
     if first is not None:
         raise errors.BookingCheckedIn(extra={"checked_in_at": first.isoformat()})
+    if transferred:
+        raise errors.BookingTicketsTransferred()

@@ -135,3 +135,33 @@ class TicketNotCheckedIn(Conflict):
 class BookingCheckedIn(Conflict):
     code = "booking_checked_in"
     title = "Tickets of this booking were admitted at the door; it can no longer be cancelled"
+
+
+class TicketCodeSuperseded(Conflict):
+    code = "ticket_code_superseded"
+    title = "The ticket was transferred since this code was issued; its new holder has the code"
+
+
+class TicketTransfersNotAllowed(Conflict):
+    code = "ticket_transfers_not_allowed"
+    title = "The event does not allow tickets to be transferred"
+
+
+class TicketTransferClosed(Conflict):
+    code = "ticket_transfer_closed"
+    title = "The showtime has started; its tickets can no longer be transferred"
+
+
+class TransferRecipientUnknown(Unprocessable):
+    code = "transfer_recipient_unknown"
+    title = "No active account has that e-mail address; they must sign up first"
+
+
+class TransferToSelf(Unprocessable):
+    code = "transfer_to_self"
+    title = "The ticket is already yours"
+
+
+class BookingTicketsTransferred(Conflict):
+    code = "booking_tickets_transferred"
+    title = "Tickets of this booking were transferred to others; it can no longer be cancelled"

@@ -168,3 +168,9 @@ class Ticket(Base):
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When the ticket was admitted at the door (once; an undo clears it)."""
     checked_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    holder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    """Who holds the ticket when it was transferred; None: the booking's buyer."""
+    code_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    """Bumped by each transfer: `code` is signed at this version, earlier codes are dead."""

@@ -216,8 +216,9 @@ async def _cancel(
     and its tickets voided; any other booking is cancelled without money moving."""
     current = await service.get_visible(session, user, booking_id)
     if not has_permission(user.role, Permission.booking_manage_any):
-        # The buyer: not once a ticket was used at the door (admins may still override).
-        await check_in.refuse_if_admitted(session, booking_id)
+        # The buyer: not once a ticket was used at the door or given away (admins may
+        # still override).
+        await check_in.refuse_if_used(session, booking_id)
     if booking_refunds.is_paid(current):
         if version is not None and version != current.version:
             error = errors.BookingPreconditionFailed if if_match else errors.BookingVersionConflict

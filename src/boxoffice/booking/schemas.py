@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from boxoffice.booking.models import BookingStatus, HoldStatus, TicketStatus
 
@@ -134,6 +134,11 @@ class TicketOut(BaseModel):
     code: str | None = Field(description="Signed check-in code, once the ticket is issued")
     checked_in_at: datetime | None = Field(
         default=None, description="When the ticket was admitted at the door"
+    )
+    holder_id: uuid.UUID | None = Field(
+        default=None,
+        description="The account the ticket was transferred to (null: the booking's buyer); "
+        "its code then shows only to them, under `GET /api/users/me/tickets`",
     )
 
 
@@ -308,3 +313,30 @@ class Manifest(BaseModel):
         description="Pass as `after` for the next page; null on the last page"
     )
     next: str | None = Field(default=None, description="URL of the next page, if any")
+
+
+class TicketTransferCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_email: EmailStr = Field(description="The e-mail address of the receiver's account")
+
+
+class TicketTransfer(BaseModel):
+    """A ticket passed on: the giver's code no longer gets in, the receiver's does."""
+
+    ticket_id: uuid.UUID
+    booking_id: uuid.UUID
+    showtime_id: uuid.UUID
+    label: str
+    from_user_id: uuid.UUID
+    to_user_id: uuid.UUID
+    transferred_at: datetime
+
+
+class HeldTicket(TicketOut):
+    """A live ticket the caller holds: bought by them, or transferred to them."""
+
+    booking_id: uuid.UUID
+    showtime_id: uuid.UUID
+    event_id: uuid.UUID
+    showtime_starts_at: datetime

@@ -481,8 +481,12 @@ def _presented(b: Booking, tickets: list[Ticket], now: datetime) -> BookingOut:
                 price_minor=t.price_minor,
                 currency=t.currency,
                 status=t.status,
-                code=t.code if t.status is TicketStatus.issued else None,
+                # A ticket given to someone else shows its code to them alone.
+                code=t.code
+                if t.status is TicketStatus.issued and t.holder_id in (None, b.user_id)
+                else None,
                 checked_in_at=t.checked_in_at,
+                holder_id=t.holder_id,
             )
             for t in tickets
         ],

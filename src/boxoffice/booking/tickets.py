@@ -1,6 +1,9 @@
 """Signed ticket codes: `<ticket id hex>.<HMAC-SHA256 truncated, base64url>`.
 
-Check-in verifies a code offline with the key alone; the id then finds the ticket.
+Check-in verifies a code offline with the key alone; the id then finds the ticket. The
+signature covers the ticket id, its unit and the code's version: a transfer moves the
+ticket to a new version, so the giver's copy stops working (version 0 signs as codes did
+before versions existed).
 """
 
 import base64
@@ -19,21 +22,32 @@ def _key(settings: Settings) -> bytes:
     return hashlib.sha256(b"boxoffice-ticket:" + secret.get_secret_value().encode()).digest()
 
 
-def _sign(key: bytes, ticket_id: uuid.UUID, unit_id: int) -> str:
-    mac = hmac.new(key, f"{ticket_id}:{unit_id}".encode(), hashlib.sha256).digest()
+def _sign(key: bytes, ticket_id: uuid.UUID, unit_id: int, version: int) -> str:
+    message = f"{ticket_id}:{unit_id}" + (f":{version}" if version else "")
+    mac = hmac.new(key, message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac[:_SIGNATURE_BYTES]).rstrip(b"=").decode()
 
 
-def ticket_code(settings: Settings, ticket_id: uuid.UUID, unit_id: int) -> str:
-    return f"{ticket_id.hex}.{_sign(_key(settings), ticket_id, unit_id)}"
+def ticket_code(settings: Settings, ticket_id: uuid.UUID, unit_id: int, version: int = 0) -> str:
+    return f"{ticket_id.hex}.{_sign(_key(settings), ticket_id, unit_id, version)}"
 
 
-def verify_ticket_code(settings: Settings, code: str, unit_id: int) -> uuid.UUID | None:
-    """The ticket id if `code` was signed by us for `unit_id`, else None."""
+def verify_ticket_code(
+    settings: Settings, code: str, unit_id: int, version: int = 0
+) -> uuid.UUID | None:
+    """The ticket id if `code` was signed by us for `unit_id` at `version`, else None."""
     ticket_hex, _, signature = code.partition(".")
     try:
         ticket_id = uuid.UUID(hex=ticket_hex)
     except ValueError:
         return None
-    expected = _sign(_key(settings), ticket_id, unit_id)
+    expected = _sign(_key(settings), ticket_id, unit_id, version)
     return ticket_id if hmac.compare_digest(expected, signature) else None
+
+
+def superseded_version(settings: Settings, code: str, unit_id: int, version: int) -> int | None:
+    """The earlier version `code` was signed at (its ticket was transferred since), if any."""
+    for earlier in range(version - 1, -1, -1):
+        if verify_ticket_code(settings, code, unit_id, earlier) is not None:
+            return earlier
+    return None

@@ -175,6 +175,7 @@ async def event_detail(
         refund_fee_fixed_minor=event.refund_fee_fixed_minor,
         max_tickets_per_booking=event.max_tickets_per_booking,
         max_tickets_per_buyer=event.max_tickets_per_buyer,
+        allow_ticket_transfers=event.allow_ticket_transfers,
         cancelled_at=event.cancelled_at,
         showtimes=showtimes,
         availability=schemas.Availability(

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
@@ -56,6 +58,10 @@ class Event(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_events_search_vector", "search_vector", postgresql_using="gin"),
         Index("ix_events_status_event_type", "status", "event_type"),
+        CheckConstraint(
+            "max_tickets_per_buyer IS NULL OR max_tickets_per_buyer > 0",
+            name="max_tickets_per_buyer_positive",
+        ),
     )
 
     id: Mapped[UUIDPk]
@@ -75,6 +81,10 @@ class Event(TimestampMixin, Base):
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=600)
     max_tickets_per_booking: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
     max_tickets_per_buyer: Mapped[int | None] = mapped_column(Integer)
+    allow_ticket_transfers: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=text("true")
+    )
+    """Ticket holders may pass a ticket on to another account until the showtime starts."""
     """At most this many live tickets (held or booked) per buyer per showtime; None: no limit."""
     refund_cutoff_hours: Mapped[int] = mapped_column(
         Integer, nullable=False, default=24, server_default="24"

@@ -68,6 +68,11 @@ class EventCreate(BaseModel):
         description="At most this many live tickets (held or booked) per buyer per showtime, "
         "across bookings; null: no limit",
     )
+    allow_ticket_transfers: bool = Field(
+        default=True,
+        description="Ticket holders may pass a ticket on to another account until the "
+        "showtime starts",
+    )
     refund_cutoff_hours: int = Field(
         default=24, ge=0, le=24 * 365, description="Buyers may cancel for a refund until then"
     )
@@ -124,6 +129,7 @@ class EventUpdate(BaseModel):
     max_tickets_per_buyer: int | None = Field(
         default=None, ge=1, le=1000, description="Null lifts the limit"
     )
+    allow_ticket_transfers: bool | None = None
     refund_cutoff_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     refund_fee_percent_bp: int | None = Field(default=None, ge=0, le=10_000)
     refund_fee_fixed_minor: int | None = Field(default=None, ge=0)
@@ -203,6 +209,7 @@ class EventDetail(EventSummary):
     hold_ttl_seconds: int
     max_tickets_per_booking: int
     max_tickets_per_buyer: int | None
+    allow_ticket_transfers: bool
     refund_cutoff_hours: int
     refund_fee_percent_bp: int
     refund_fee_fixed_minor: int

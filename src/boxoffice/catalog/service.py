@@ -116,6 +116,7 @@ async def create_event(session: AsyncSession, user: User, data: schemas.EventCre
             hold_ttl_seconds=data.hold_ttl_seconds,
             max_tickets_per_booking=data.max_tickets_per_booking,
             max_tickets_per_buyer=data.max_tickets_per_buyer,
+            allow_ticket_transfers=data.allow_ticket_transfers,
             refund_cutoff_hours=data.refund_cutoff_hours,
             refund_fee_percent_bp=data.refund_fee_percent_bp,
             refund_fee_fixed_minor=data.refund_fee_fixed_minor,

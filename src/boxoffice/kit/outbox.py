@@ -35,6 +35,7 @@ class Topic(enum.StrEnum):
     showtime_reminder = "showtime.reminder"
     ticket_checked_in = "ticket.checked_in"
     ticket_check_in_undone = "ticket.check_in_undone"
+    ticket_transferred = "ticket.transferred"
 
 
 class OutboxEvent(Base):

@@ -182,6 +182,7 @@ HANDLERS: dict[str, Handler] = {
     Topic.refund_issued: _user_topic(NotificationKind.refund_issued),
     Topic.waitlist_offer_made: _user_topic(NotificationKind.waitlist_offer),
     Topic.waitlist_offer_expired: _user_topic(NotificationKind.waitlist_offer_expired),
+    Topic.ticket_transferred: _user_topic(NotificationKind.ticket_received),
     Topic.event_published: _on_event_published,
     Topic.sale_started: _on_sale_started,
     Topic.event_cancelled: _on_event_cancelled,

@@ -42,6 +42,8 @@ class NotificationKind(enum.StrEnum):
     """Pushed by an admin."""
     showtime_reminder = "showtime_reminder"
     """Ticket holders, some hours before their showtime starts."""
+    ticket_received = "ticket_received"
+    """Another account passed the user a ticket."""
 
 
 class Channel(enum.StrEnum):

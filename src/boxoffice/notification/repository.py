@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from boxoffice.auth.models import User
-from boxoffice.booking.models import Booking, BookingStatus
+from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
 from boxoffice.catalog.models import Event, EventStatus, Showtime, ShowtimeStatus
 from boxoffice.kit.pagination import PageParams
 from boxoffice.notification.models import (
@@ -193,10 +193,15 @@ async def subscriber_ids(
 
 
 async def showtime_holder_ids(session: AsyncSession, showtime_id: uuid.UUID) -> list[uuid.UUID]:
-    """Users holding a confirmed booking for the showtime."""
+    """Users holding a live ticket for the showtime: its buyer, or whom it was given to."""
     rows = await session.scalars(
-        select(Booking.user_id)
-        .where(Booking.showtime_id == showtime_id, Booking.status == BookingStatus.confirmed)
+        select(func.coalesce(Ticket.holder_id, Booking.user_id))
+        .join(Booking, Booking.id == Ticket.booking_id)
+        .where(
+            Booking.showtime_id == showtime_id,
+            Booking.status == BookingStatus.confirmed,
+            Ticket.status == TicketStatus.issued,
+        )
         .distinct()
     )
     return list(rows)

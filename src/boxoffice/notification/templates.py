@@ -69,6 +69,11 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
         "person waiting. Join the waitlist again to wait for more.",
     ),
     NotificationKind.announcement: NotificationTemplate("$title", "$body"),
+    NotificationKind.ticket_received: NotificationTemplate(
+        "A ticket for you: $event_title",
+        "$from_name passed you a ticket for $event_title ($label). It is under your tickets, "
+        "with its code for the door.",
+    ),
     NotificationKind.showtime_reminder: NotificationTemplate(
         "Reminder: $event_title at $starts_at",
         "$event_title starts at $starts_at at $venue_name. Your tickets are in your bookings.",

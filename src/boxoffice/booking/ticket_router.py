@@ -1,0 +1,50 @@
+"""Tickets as their holders see them: the ones you hold, and passing one on."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from boxoffice.auth.dependencies import AppSettings, CurrentUser
+from boxoffice.booking import transfer
+from boxoffice.booking.router import Idempotent
+from boxoffice.booking.schemas import HeldTicket, TicketTransfer, TicketTransferCreate
+from boxoffice.db.engine import Session
+from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.pagination import Page, Pagination
+
+router = APIRouter(prefix="/api", tags=["tickets"], responses=PROBLEM_RESPONSES)
+
+
+@router.get(
+    "/users/me/tickets",
+    response_model=Page[HeldTicket],
+    summary="Your live tickets with their codes: bought, or transferred to you",
+)
+async def my_tickets(
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    page: Pagination,
+    showtime_id: Annotated[uuid.UUID | None, Query(description="Only this showtime's")] = None,
+) -> Page[HeldTicket]:
+    items, total = await transfer.my_tickets(session, user, page, showtime_id=showtime_id)
+    return Page[HeldTicket].build(items, total, page, request)
+
+
+@router.post(
+    "/tickets/{ticket_id}/transfer",
+    response_model=TicketTransfer,
+    summary="Give your ticket to another account: it gets a new code, yours stops working",
+)
+async def transfer_ticket(
+    ticket_id: uuid.UUID,
+    data: TicketTransferCreate,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> TicketTransfer:
+    out = await transfer.transfer(session, user, ticket_id, data, settings)
+    await idem.record(session, 200, out)
+    return out

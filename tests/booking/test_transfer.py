@@ -1,0 +1,364 @@
+"""Ticket transfer: the holder passes a ticket on; the receiver's new code gets in, the
+giver's does not; the booking, its money and its limit stay with the buyer."""
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from boxoffice.auth.models import Role, User
+from boxoffice.booking.tickets import verify_ticket_code
+from boxoffice.config import Settings
+from boxoffice.kit.outbox import OutboxEvent, Topic
+from boxoffice.notification.handlers import HANDLERS
+from boxoffice.notification.models import NotificationKind
+from boxoffice.notification.templates import render
+from tests.booking.factories import World, committed_world, create_world
+from tests.factories import create_user
+
+Headers = Callable[[User], dict[str, str]]
+
+
+async def _free_booking(
+    client: AsyncClient, world: World, buyer: User, auth_headers: Headers, quantity: int = 2
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
+        headers=auth_headers(buyer),
+    )
+    assert response.status_code == 201, response.json()
+    booking: dict[str, Any] = response.json()
+    assert booking["status"] == "confirmed"
+    return booking
+
+
+async def _give(
+    client: AsyncClient, giver: User, ticket_id: str, to: User | str, auth_headers: Headers
+) -> Any:
+    return await client.post(
+        f"/api/tickets/{ticket_id}/transfer",
+        json={"to_email": to if isinstance(to, str) else to.email},
+        headers=auth_headers(giver),
+    )
+
+
+async def _mine(client: AsyncClient, user: User, auth_headers: Headers) -> list[dict[str, Any]]:
+    response = await client.get("/api/users/me/tickets", headers=auth_headers(user))
+    assert response.status_code == 200
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+class TestTransfer:
+    async def test_a_ticket_passes_to_another_account_and_only_its_new_code_gets_in(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer = await create_user(session, full_name="Bea Buyer")
+        friend = await create_user(session, full_name="Fred Friend")
+        booking = await _free_booking(client, world, buyer, auth_headers)
+        given, kept = booking["tickets"]
+
+        # E-mail addresses match whatever their case.
+        moved = await _give(client, buyer, given["id"], friend.email.upper(), auth_headers)
+        assert moved.status_code == 200, moved.json()
+        assert moved.json()["from_user_id"] == str(buyer.id)
+        assert moved.json()["to_user_id"] == str(friend.id)
+        assert "code" not in moved.json()
+
+        # The buyer's booking still lists it, without its code now.
+        seen = await client.get(f"/api/bookings/{booking['id']}", headers=auth_headers(buyer))
+        by_id = {t["id"]: t for t in seen.json()["tickets"]}
+        assert (by_id[given["id"]]["code"], by_id[given["id"]]["holder_id"]) == (
+            None,
+            str(friend.id),
+        )
+        assert by_id[kept["id"]]["code"] == kept["code"]
+        assert seen.json()["status"] == "confirmed"
+
+        (received,) = await _mine(client, friend, auth_headers)
+        assert received["id"] == given["id"]
+        assert received["booking_id"] == booking["id"]
+        assert received["code"] != given["code"]
+        assert verify_ticket_code(settings, received["code"], given["unit_id"], 1) is not None
+        assert [t["id"] for t in await _mine(client, buyer, auth_headers)] == [kept["id"]]
+
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins"
+        old = await client.post(path, json={"code": given["code"]}, headers=door)
+        assert (old.status_code, old.json()["code"]) == (409, "ticket_code_superseded")
+        new = await client.post(path, json={"code": received["code"]}, headers=door)
+        assert new.status_code == 201, new.json()
+        listed = await client.get(f"{path}/tickets", headers=door)
+        names = {t["ticket_id"]: t["holder_name"] for t in listed.json()["items"]}
+        assert names == {given["id"]: "Fred Friend", kept["id"]: "Bea Buyer"}
+        manifest = (await client.get(f"{path}/manifest", headers=door)).json()
+        hashes = {t["code_sha256"] for t in manifest["items"]}
+        assert hashlib.sha256(received["code"].encode()).hexdigest() in hashes
+        assert hashlib.sha256(given["code"].encode()).hexdigest() not in hashes
+
+        # The receiver is told, and the organizer's webhooks see it.
+        event = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.topic == Topic.ticket_transferred.value)
+            )
+        ).one()
+        assert event.payload["organizer_id"] == str(world.organizer.id)
+        (intent,) = await HANDLERS[Topic.ticket_transferred](session, event)
+        assert (intent.user_id, intent.kind) == (friend.id, NotificationKind.ticket_received)
+        message = render(intent.kind, intent.data)
+        assert world.event.title in message.title
+        assert "Bea Buyer passed you a ticket" in message.text
+
+    async def test_only_the_holder_may_give_and_only_a_live_unused_ticket(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer, friend, stranger = [await create_user(session) for _ in range(3)]
+        booking = await _free_booking(client, world, buyer, auth_headers)
+        ticket, other = booking["tickets"]
+
+        refused = await _give(client, stranger, ticket["id"], friend, auth_headers)
+        assert (refused.status_code, refused.json()["code"]) == (404, "ticket_not_found")
+        unknown = await _give(client, buyer, ticket["id"], "nobody@example.com", auth_headers)
+        assert (unknown.status_code, unknown.json()["code"]) == (422, "transfer_recipient_unknown")
+        inactive = await create_user(session, is_active=False)
+        assert (await _give(client, buyer, ticket["id"], inactive, auth_headers)).json()[
+            "code"
+        ] == "transfer_recipient_unknown"
+        itself = await _give(client, buyer, ticket["id"], buyer, auth_headers)
+        assert (itself.status_code, itself.json()["code"]) == (422, "transfer_to_self")
+        for junk in ({"to_email": "not-an-address"}, {}, {"to_email": friend.email, "x": 1}):
+            bad = await client.post(
+                f"/api/tickets/{ticket['id']}/transfer", json=junk, headers=auth_headers(buyer)
+            )
+            assert bad.status_code == 422
+
+        assert (await _give(client, buyer, ticket["id"], friend, auth_headers)).status_code == 200
+        # Once given, it is the friend's to give: back to the buyer, as bought again.
+        gone = await _give(client, buyer, ticket["id"], stranger, auth_headers)
+        assert gone.json()["code"] == "ticket_not_found"
+        back = await _give(client, friend, ticket["id"], buyer, auth_headers)
+        assert back.status_code == 200
+        mine = {t["id"]: t for t in await _mine(client, buyer, auth_headers)}
+        assert mine[ticket["id"]]["holder_id"] is None
+        assert mine[ticket["id"]]["code"] not in (ticket["code"], None)
+
+        door = auth_headers(world.organizer)
+        scanned = await client.post(
+            f"/api/showtimes/{world.showtime.id}/check-ins",
+            json={"code": other["code"]},
+            headers=door,
+        )
+        assert scanned.status_code == 201
+        used = await _give(client, buyer, other["id"], friend, auth_headers)
+        assert (used.status_code, used.json()["code"]) == (409, "ticket_already_checked_in")
+
+        # The organizer may turn transfers off, and none are made once the show starts.
+        turned_off = await client.put(
+            f"/api/events/{world.event.id}",
+            json={"allow_ticket_transfers": False},
+            headers=auth_headers(world.organizer),
+        )
+        assert turned_off.json()["allow_ticket_transfers"] is False
+        off = await _give(client, buyer, ticket["id"], friend, auth_headers)
+        assert (off.status_code, off.json()["code"]) == (409, "ticket_transfers_not_allowed")
+        await client.put(
+            f"/api/events/{world.event.id}",
+            json={"allow_ticket_transfers": True},
+            headers=auth_headers(world.organizer),
+        )
+        await session.execute(
+            text(
+                "UPDATE showtimes SET starts_at = now() - interval '1 minute', "
+                "ends_at = now() + interval '2 hours' WHERE id = :id"
+            ),
+            {"id": world.showtime.id},
+        )
+        late = await _give(client, buyer, ticket["id"], friend, auth_headers)
+        assert (late.status_code, late.json()["code"]) == (409, "ticket_transfer_closed")
+
+    async def test_an_unpaid_ticket_cannot_be_given(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, price_minor=1500)
+        buyer, friend = await create_user(session), await create_user(session)
+        pending = await client.post(
+            "/api/bookings",
+            json={"showtime_id": str(world.showtime.id), "quantity": 1},
+            headers=auth_headers(buyer),
+        )
+        assert pending.json()["status"] == "pending_payment"
+        ticket_id = pending.json()["tickets"][0]["id"]
+        refused = await _give(client, buyer, ticket_id, friend, auth_headers)
+        assert (refused.status_code, refused.json()["code"]) == (409, "ticket_not_issued")
+
+    async def test_the_buyer_cannot_cancel_after_giving_a_ticket_away(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer, friend = await create_user(session), await create_user(session)
+        booking = await _free_booking(client, world, buyer, auth_headers)
+        given = booking["tickets"][0]["id"]
+        assert (await _give(client, buyer, given, friend, auth_headers)).status_code == 200
+        refused = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=auth_headers(buyer)
+        )
+        assert (refused.status_code, refused.json()["code"]) == (409, "booking_tickets_transferred")
+        admin = await create_user(session, role=Role.admin)
+        overridden = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=auth_headers(admin)
+        )
+        assert overridden.json()["status"] == "cancelled"
+        assert await _mine(client, friend, auth_headers) == []
+
+
+class TestTransferRaces:
+    async def test_ten_transfers_of_one_ticket_give_it_once(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await committed_world(committed, 11, price_minor=0)
+        buyer, friends = users[0], users[1:]
+        ticket = (await _free_booking(committing_client, world, buyer, auth_headers))["tickets"][0]
+        # The ticket row is locked while all ten read it as the buyer's and reach their
+        # UPDATE; then they go through one after another, each seeing the last one's change.
+        async with committed() as blocker:
+            await blocker.execute(
+                text("SELECT 1 FROM tickets WHERE id = :id FOR UPDATE"), {"id": ticket["id"]}
+            )
+            racing = asyncio.gather(
+                *(_give(committing_client, buyer, ticket["id"], f, auth_headers) for f in friends)
+            )
+            await asyncio.sleep(1.0)
+            await blocker.commit()
+        results = await racing
+        assert sorted(r.status_code for r in results) == [200] + [404] * 9
+        winner = next(r.json() for r in results if r.status_code == 200)
+        async with committed() as session:
+            row = (
+                await session.execute(
+                    text("SELECT holder_id, code_version FROM tickets WHERE id = :id"),
+                    {"id": ticket["id"]},
+                )
+            ).one()
+        assert (str(row.holder_id), row.code_version) == (winner["to_user_id"], 1)
+
+    async def test_a_transfer_racing_a_scan_of_the_old_code_lets_one_through(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, (buyer, friend), _ = await committed_world(
+            committed, 2, price_minor=0, rows=2, seats_per_row=10
+        )
+        tickets = [
+            t
+            for _ in range(5)
+            for t in (await _free_booking(committing_client, world, buyer, auth_headers))["tickets"]
+        ]
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins"
+        results = await asyncio.gather(
+            *(
+                call
+                for t in tickets
+                for call in (
+                    committing_client.post(path, json={"code": t["code"]}, headers=door),
+                    _give(committing_client, buyer, t["id"], friend, auth_headers),
+                )
+            )
+        )
+        async with committed() as session:
+            rows = {
+                str(r.id): r
+                for r in (
+                    await session.execute(
+                        text(
+                            "SELECT id, checked_in_at, holder_id, code_version FROM tickets "
+                            "WHERE id = ANY(:ids)"
+                        ),
+                        {"ids": [t["id"] for t in tickets]},
+                    )
+                ).all()
+            }
+        for index, t in enumerate(tickets):
+            scan, give = results[2 * index], results[2 * index + 1]
+            row = rows[t["id"]]
+            if scan.status_code == 201:
+                assert (give.status_code, give.json()["code"]) == (409, "ticket_already_checked_in")
+                assert (row.holder_id, row.code_version) == (None, 0)
+                assert row.checked_in_at is not None
+            else:
+                assert give.status_code == 200, give.json()
+                assert (scan.status_code, scan.json()["code"]) == (409, "ticket_code_superseded")
+                assert (str(row.holder_id), row.code_version) == (str(friend.id), 1)
+                assert row.checked_in_at is None
+
+    async def test_a_transfer_racing_the_buyers_cancel_leaves_one_outcome(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await committed_world(
+            committed, 11, price_minor=0, rows=2, seats_per_row=10
+        )
+        buyers, friend = users[:10], users[10]
+        bookings = [
+            await _free_booking(committing_client, world, b, auth_headers, quantity=1)
+            for b in buyers
+        ]
+        results = await asyncio.gather(
+            *(
+                call
+                for b, booking in zip(buyers, bookings, strict=True)
+                for call in (
+                    _give(committing_client, b, booking["tickets"][0]["id"], friend, auth_headers),
+                    committing_client.post(
+                        f"/api/bookings/{booking['id']}/cancel", headers=auth_headers(b)
+                    ),
+                )
+            )
+        )
+        for index, booking in enumerate(bookings):
+            give, cancel = results[2 * index], results[2 * index + 1]
+            async with committed() as session:
+                row = (
+                    await session.execute(
+                        text(
+                            "SELECT b.status, t.status AS ticket_status, t.holder_id, u.state "
+                            "FROM bookings b JOIN tickets t ON t.booking_id = b.id "
+                            "JOIN inventory_units u ON u.id = t.unit_id WHERE b.id = :id"
+                        ),
+                        {"id": booking["id"]},
+                    )
+                ).one()
+            if give.status_code == 200:
+                assert (cancel.status_code, cancel.json()["code"]) == (
+                    409,
+                    "booking_tickets_transferred",
+                )
+                assert (row.status, row.ticket_status, row.state) == ("confirmed", "issued", "sold")
+                assert str(row.holder_id) == str(friend.id)
+            else:
+                assert cancel.status_code == 200, cancel.json()
+                assert (give.status_code, give.json()["code"]) == (409, "ticket_void")
+                assert (row.status, row.ticket_status, row.holder_id, row.state) == (
+                    "cancelled",
+                    "void",
+                    None,
+                    "available",
+                )
