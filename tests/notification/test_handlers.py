@@ -11,6 +11,7 @@ from boxoffice.kit.outbox import OutboxEvent, Topic, emit
 from boxoffice.notification.dispatcher import Dispatcher, InAppChannel
 from boxoffice.notification.models import Notification
 from boxoffice.notification.relay import run_relay
+from tests.booking.factories import create_world
 from tests.factories import create_event, create_user
 from tests.notification.conftest import RecordingEmailSender, Relay, new_id
 
@@ -70,6 +71,41 @@ class TestShowtimeChanged:
         assert "2026-12-01T19:30:00+00:00" in item["body"]
         assert "user_ids" not in item["data"]
         assert await titles(client, auth_headers(other)) == []
+
+
+class TestShowtimeCancelled:
+    async def test_buyers_and_whom_they_gave_tickets_are_told(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer, friend, bystander = [await create_user(session) for _ in range(3)]
+        booked = await client.post(
+            "/api/bookings",
+            json={"showtime_id": str(world.showtime.id), "quantity": 2},
+            headers=auth_headers(buyer),
+        )
+        ticket_id = booked.json()["tickets"][0]["id"]
+        given = await client.post(
+            f"/api/tickets/{ticket_id}/transfer",
+            json={"to_email": friend.email},
+            headers=auth_headers(buyer),
+        )
+        assert given.status_code == 200
+        cancelled = await client.post(
+            f"/api/showtimes/{world.showtime.id}/cancel", headers=auth_headers(world.organizer)
+        )
+        assert cancelled.status_code == 200, cancelled.json()
+
+        await relay()
+
+        for user in (buyer, friend):
+            body = (
+                await client.get("/api/users/me/notifications", headers=auth_headers(user))
+            ).json()
+            told = [i for i in body["items"] if i["kind"] == "showtime_cancelled"]
+            assert [i["title"] for i in told] == [f"Showtime cancelled: {world.event.title}"]
+            assert world.showtime.starts_at.isoformat() in told[0]["body"]
+        assert await titles(client, auth_headers(bystander)) == []
 
 
 class TestWaitlistOfferExpired:

@@ -542,6 +542,41 @@ class TestEventCancellation:
         assert event is not None
         assert event.payload["user_ids"] == [str(buyer.id)]
 
+    async def test_whom_a_ticket_was_given_to_is_told_too_and_the_buyer_is_refunded(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer, friend = await create_user(session), await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+        mine = await client.get("/api/users/me/tickets", headers=bearer(settings, buyer))
+        given = await client.post(
+            f"/api/tickets/{mine.json()['items'][0]['id']}/transfer",
+            json={"to_email": friend.email},
+            headers=bearer(settings, buyer),
+        )
+        assert given.status_code == 200, given.json()
+
+        response = await client.post(
+            f"/api/events/{world.event.id}/cancel", headers=bearer(settings, world.organizer)
+        )
+
+        assert response.status_code == 200, response.text
+        payment = await client.get(
+            f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
+        )
+        assert payment.json()["refunded_minor"] == 5000
+        event = await session.scalar(
+            select(OutboxEvent).where(OutboxEvent.topic == Topic.event_cancelled.value)
+        )
+        assert event is not None
+        assert event.payload["user_ids"] == [str(buyer.id), str(friend.id)]
+        left = await client.get("/api/users/me/tickets", headers=bearer(settings, friend))
+        assert left.json()["total"] == 0
+
 
 class TestIdempotentMoney:
     async def test_a_repeated_staff_refund_and_confirm_happen_once(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking.models import Booking
-from boxoffice.catalog.models import Event
+from boxoffice.catalog.models import Event, Showtime
 from boxoffice.kit.outbox import OutboxEvent, Topic
 from boxoffice.notification import repository
 from boxoffice.notification.models import NotificationKind
@@ -140,6 +140,22 @@ async def _on_showtime_changed(session: AsyncSession, event: OutboxEvent) -> lis
     ]
 
 
+async def _on_showtime_cancelled(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
+    """Holders named by the cancelling domain (buyers, and whom tickets were given to)."""
+    showtime_id = _uuid(event.payload.get("showtime_id"))
+    showtime = await session.get(Showtime, showtime_id) if showtime_id else None
+    if showtime is None:
+        raise LookupError(f"{event.topic}: showtime {showtime_id} not found")
+    catalog_event = await session.get(Event, showtime.event_id)
+    data = {k: v for k, v in event.payload.items() if k != "user_ids"}
+    data["starts_at"] = showtime.starts_at.isoformat()
+    data["event_title"] = catalog_event.title if catalog_event else ""
+    return [
+        Intent(user_id, NotificationKind.showtime_cancelled, data)
+        for user_id in dict.fromkeys(_listed_users(event))
+    ]
+
+
 async def _on_push(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     """Admin push: the audience is resolved at delivery time from the payload."""
     audience = event.payload["audience"]
@@ -187,6 +203,7 @@ HANDLERS: dict[str, Handler] = {
     Topic.sale_started: _on_sale_started,
     Topic.event_cancelled: _on_event_cancelled,
     Topic.showtime_changed: _on_showtime_changed,
+    Topic.showtime_cancelled: _on_showtime_cancelled,
     Topic.notification_pushed: _on_push,
     Topic.showtime_reminder: _on_showtime_reminder,
 }

@@ -69,6 +69,11 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
         "person waiting. Join the waitlist again to wait for more.",
     ),
     NotificationKind.announcement: NotificationTemplate("$title", "$body"),
+    NotificationKind.showtime_cancelled: NotificationTemplate(
+        "Showtime cancelled: $event_title",
+        "The $starts_at showtime of $event_title you hold tickets for was cancelled. Paid "
+        "tickets are refunded.",
+    ),
     NotificationKind.ticket_received: NotificationTemplate(
         "A ticket for you: $event_title",
         "$from_name passed you a ticket for $event_title ($label). It is under your tickets, "

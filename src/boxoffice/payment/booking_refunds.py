@@ -17,7 +17,7 @@ from boxoffice.auth.models import Role, User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.booking import errors as booking_errors
 from boxoffice.booking import service as booking_service
-from boxoffice.booking.models import Booking, BookingStatus, TicketStatus
+from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
 from boxoffice.booking.repository import BookingRepository
 from boxoffice.catalog.models import Event, Showtime
 from boxoffice.kit.time import utcnow
@@ -131,7 +131,8 @@ async def settle_cancelled_showtimes(
     provider: Callable[[], PaymentProvider],
 ) -> list[uuid.UUID]:
     """The showtimes were cancelled: refund every paid booking in full, cancel the others
-    (units released); returns the ids of the buyers who held tickets or bookings."""
+    (units released); returns the ids of the buyers who held tickets or bookings, and of
+    whom tickets were transferred to (told too; the money goes back to the buyer)."""
     bookings = (
         await session.scalars(
             select(Booking)
@@ -145,6 +146,17 @@ async def settle_cancelled_showtimes(
     ).all()
     repo = BookingRepository(session)
     user_ids: dict[uuid.UUID, None] = {}
+    holders = (
+        await session.scalars(
+            select(Ticket.holder_id)
+            .where(
+                Ticket.booking_id.in_([b.id for b in bookings]),
+                Ticket.status == TicketStatus.issued,
+                Ticket.holder_id.is_not(None),
+            )
+            .distinct()
+        )
+    ).all()
     for booking in bookings:
         user_ids[booking.user_id] = None
         payment = await _paid_by(session, booking) if is_paid(booking) else None
@@ -165,4 +177,4 @@ async def settle_cancelled_showtimes(
             initiated_by=by.id,
             ticket_ids=live,
         )
-    return list(user_ids)
+    return list(user_ids) + [h for h in holders if h is not None and h not in user_ids]

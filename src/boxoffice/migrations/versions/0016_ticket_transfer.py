@@ -1,5 +1,5 @@
 """ticket transfer: who holds a ticket, the version its code is signed at, whether an
-event allows transfers, and the notification kind ticket_received
+event allows transfers; notification kinds ticket_received and showtime_cancelled
 
 Revision ID: 0016
 Revises: 0015
@@ -42,7 +42,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    _kind_check((*KINDS, "ticket_received"))
+    _kind_check((*KINDS, "ticket_received", "showtime_cancelled"))
     op.add_column("tickets", sa.Column("holder_id", sa.UUID(), nullable=True))
     op.create_foreign_key(
         op.f("fk_tickets_holder_id_users"), "tickets", "users", ["holder_id"], ["id"]
@@ -64,7 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM notifications WHERE kind = 'ticket_received'")
+    op.execute("DELETE FROM notifications WHERE kind IN ('ticket_received', 'showtime_cancelled')")
     _kind_check(KINDS)
     op.drop_column("events", "allow_ticket_transfers")
     op.drop_column("tickets", "code_version")
