@@ -1,8 +1,10 @@
 """Showtimes ready to sell, for booking tests."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -88,3 +90,22 @@ async def unit_states(session: AsyncSession, showtime: Showtime) -> dict[str, in
     for state in rows:
         counts[state.value] = counts.get(state.value, 0) + 1
     return counts
+
+
+async def free_booking(
+    client: AsyncClient,
+    world: World,
+    buyer: User,
+    auth_headers: Callable[[User], dict[str, str]],
+    quantity: int = 2,
+) -> dict[str, Any]:
+    """A one-call booking at price 0: it confirms itself, so its tickets are issued."""
+    response = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
+        headers=auth_headers(buyer),
+    )
+    assert response.status_code == 201, response.json()
+    booking: dict[str, Any] = response.json()
+    assert booking["status"] == "confirmed"
+    return booking

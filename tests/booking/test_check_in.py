@@ -11,25 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
-from tests.booking.factories import World, committed_world, create_world
+from tests.booking.factories import World, committed_world, create_world, free_booking
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
-
-
-async def _free_booking(
-    client: AsyncClient, world: World, buyer: User, auth_headers: Headers, quantity: int = 2
-) -> dict[str, Any]:
-    """A booking of price 0: it confirms itself, so its tickets are issued with codes."""
-    response = await client.post(
-        "/api/bookings",
-        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
-        headers=auth_headers(buyer),
-    )
-    assert response.status_code == 201, response.json()
-    booking: dict[str, Any] = response.json()
-    assert booking["status"] == "confirmed"
-    return booking
 
 
 async def _sold(
@@ -38,7 +23,7 @@ async def _sold(
     """A free showtime and a buyer's confirmed booking of two seats on it."""
     world = await create_world(session, price_minor=0)
     buyer = await create_user(session)
-    return world, buyer, await _free_booking(client, world, buyer, auth_headers)
+    return world, buyer, await free_booking(client, world, buyer, auth_headers)
 
 
 def _scan(world: World, code: str) -> tuple[str, dict[str, str]]:
@@ -108,7 +93,7 @@ class TestCheckIn:
     ) -> None:
         world = await create_world(session, price_minor=0)
         elsewhere = await create_world(session, price_minor=0)
-        booking = await _free_booking(client, elsewhere, await create_user(session), auth_headers)
+        booking = await free_booking(client, elsewhere, await create_user(session), auth_headers)
         # The organizer of `world` scanning at their own door a ticket of another event.
         path, body = _scan(world, booking["tickets"][0]["code"])
         refused = await client.post(path, json=body, headers=auth_headers(world.organizer))
@@ -215,7 +200,7 @@ class TestByHand:
         bookings = {}
         for name in names:
             buyer = await create_user(session, full_name=name)
-            bookings[name] = await _free_booking(client, world, buyer, auth_headers)
+            bookings[name] = await free_booking(client, world, buyer, auth_headers)
         door = auth_headers(world.organizer)
         path = f"/api/showtimes/{world.showtime.id}/check-ins"
 
@@ -320,7 +305,7 @@ class TestIdempotentScan:
         auth_headers: Headers,
     ) -> None:
         world, (buyer,), _ = await committed_world(committed, 1, price_minor=0)
-        booking = await _free_booking(committing_client, world, buyer, auth_headers)
+        booking = await free_booking(committing_client, world, buyer, auth_headers)
         path, body = _scan(world, booking["tickets"][0]["code"])
         keyed = {**auth_headers(world.organizer), "Idempotency-Key": "gate-3-scan-0001"}
         first = await committing_client.post(path, json=body, headers=keyed)
@@ -340,7 +325,7 @@ class TestIdempotentScan:
         auth_headers: Headers,
     ) -> None:
         world, (buyer,), _ = await committed_world(committed, 1, price_minor=0)
-        booking = await _free_booking(committing_client, world, buyer, auth_headers)
+        booking = await free_booking(committing_client, world, buyer, auth_headers)
         path = f"/api/showtimes/{world.showtime.id}/check-ins/sync"
         body = {
             "scans": [
@@ -367,7 +352,7 @@ class TestCheckInRaces:
         auth_headers: Headers,
     ) -> None:
         world, (buyer,), _ = await committed_world(committed, 1, price_minor=0)
-        booking = await _free_booking(committing_client, world, buyer, auth_headers)
+        booking = await free_booking(committing_client, world, buyer, auth_headers)
         ticket = booking["tickets"][0]
         path, body = _scan(world, ticket["code"])
         door = auth_headers(world.organizer)
@@ -400,7 +385,7 @@ class TestCheckInRaces:
             committed, 10, price_minor=0, rows=2, seats_per_row=10
         )
         bookings = [
-            await _free_booking(committing_client, world, buyer, auth_headers) for buyer in buyers
+            await free_booking(committing_client, world, buyer, auth_headers) for buyer in buyers
         ]
         door = auth_headers(world.organizer)
         path = f"/api/showtimes/{world.showtime.id}/check-ins"
@@ -454,7 +439,7 @@ class TestOfflineScanners:
     ) -> None:
         world, _buyer, booking = await _sold(client, session, auth_headers)
         first, second = booking["tickets"]
-        third = (await _free_booking(client, world, await create_user(session), auth_headers))[
+        third = (await free_booking(client, world, await create_user(session), auth_headers))[
             "tickets"
         ][0]
         elsewhere, _other, foreign = await _sold(client, session, auth_headers)
@@ -553,8 +538,8 @@ class TestOfflineScanners:
     ) -> None:
         world = await create_world(session, price_minor=0)
         buyer = await create_user(session)
-        kept = await _free_booking(client, world, buyer, auth_headers, quantity=3)
-        dropped = await _free_booking(client, world, buyer, auth_headers, quantity=1)
+        kept = await free_booking(client, world, buyer, auth_headers, quantity=3)
+        dropped = await free_booking(client, world, buyer, auth_headers, quantity=1)
         cancelled = await client.post(
             f"/api/bookings/{dropped['id']}/cancel", headers=auth_headers(buyer)
         )
@@ -614,7 +599,7 @@ class TestSyncRaces:
             committed, 20, price_minor=0, rows=2, seats_per_row=10
         )
         codes = [
-            (await _free_booking(committing_client, world, buyer, auth_headers, quantity=1))[
+            (await free_booking(committing_client, world, buyer, auth_headers, quantity=1))[
                 "tickets"
             ][0]["code"]
             for buyer in buyers

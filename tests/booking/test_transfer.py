@@ -17,24 +17,10 @@ from boxoffice.kit.outbox import OutboxEvent, Topic
 from boxoffice.notification.handlers import HANDLERS
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.templates import render
-from tests.booking.factories import World, committed_world, create_world
+from tests.booking.factories import committed_world, create_world, free_booking
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
-
-
-async def _free_booking(
-    client: AsyncClient, world: World, buyer: User, auth_headers: Headers, quantity: int = 2
-) -> dict[str, Any]:
-    response = await client.post(
-        "/api/bookings",
-        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
-        headers=auth_headers(buyer),
-    )
-    assert response.status_code == 201, response.json()
-    booking: dict[str, Any] = response.json()
-    assert booking["status"] == "confirmed"
-    return booking
 
 
 async def _give(
@@ -65,7 +51,7 @@ class TestTransfer:
         world = await create_world(session, price_minor=0)
         buyer = await create_user(session, full_name="Bea Buyer")
         friend = await create_user(session, full_name="Fred Friend")
-        booking = await _free_booking(client, world, buyer, auth_headers)
+        booking = await free_booking(client, world, buyer, auth_headers)
         given, kept = booking["tickets"]
 
         # E-mail addresses match whatever their case.
@@ -124,7 +110,7 @@ class TestTransfer:
     ) -> None:
         world = await create_world(session, price_minor=0)
         buyer, friend, stranger = [await create_user(session) for _ in range(3)]
-        booking = await _free_booking(client, world, buyer, auth_headers)
+        booking = await free_booking(client, world, buyer, auth_headers)
         ticket, other = booking["tickets"]
 
         refused = await _give(client, stranger, ticket["id"], friend, auth_headers)
@@ -207,7 +193,7 @@ class TestTransfer:
     ) -> None:
         world = await create_world(session, price_minor=0)
         buyer, friend = await create_user(session), await create_user(session)
-        booking = await _free_booking(client, world, buyer, auth_headers)
+        booking = await free_booking(client, world, buyer, auth_headers)
         given = booking["tickets"][0]["id"]
         assert (await _give(client, buyer, given, friend, auth_headers)).status_code == 200
         refused = await client.post(
@@ -231,7 +217,7 @@ class TestTransferRaces:
     ) -> None:
         world, users, _ = await committed_world(committed, 11, price_minor=0)
         buyer, friends = users[0], users[1:]
-        ticket = (await _free_booking(committing_client, world, buyer, auth_headers))["tickets"][0]
+        ticket = (await free_booking(committing_client, world, buyer, auth_headers))["tickets"][0]
         # The ticket row is locked while all ten read it as the buyer's and reach their
         # UPDATE; then they go through one after another, each seeing the last one's change.
         async with committed() as blocker:
@@ -267,7 +253,7 @@ class TestTransferRaces:
         tickets = [
             t
             for _ in range(5)
-            for t in (await _free_booking(committing_client, world, buyer, auth_headers))["tickets"]
+            for t in (await free_booking(committing_client, world, buyer, auth_headers))["tickets"]
         ]
         door = auth_headers(world.organizer)
         path = f"/api/showtimes/{world.showtime.id}/check-ins"
@@ -318,7 +304,7 @@ class TestTransferRaces:
         )
         buyers, friend = users[:10], users[10]
         bookings = [
-            await _free_booking(committing_client, world, b, auth_headers, quantity=1)
+            await free_booking(committing_client, world, b, auth_headers, quantity=1)
             for b in buyers
         ]
         results = await asyncio.gather(

@@ -4,6 +4,7 @@ import json
 import uuid
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -472,22 +473,25 @@ def _presented(b: Booking, tickets: list[Ticket], now: datetime) -> BookingOut:
         confirmed_at=b.confirmed_at,
         cancelled_at=b.cancelled_at,
         tickets=[
-            TicketOut(
-                id=t.id,
-                unit_id=t.unit_id,
-                section_id=t.section_id,
-                seat_id=t.seat_id,
-                label=t.label,
-                price_minor=t.price_minor,
-                currency=t.currency,
-                status=t.status,
-                # A ticket given to someone else shows its code to them alone.
-                code=t.code
-                if t.status is TicketStatus.issued and t.holder_id in (None, b.user_id)
-                else None,
-                checked_in_at=t.checked_in_at,
-                holder_id=t.holder_id,
-            )
+            # A ticket given to someone else shows its code to them alone.
+            TicketOut(**ticket_fields(t, show_code=t.holder_id in (None, b.user_id)))
             for t in tickets
         ],
     )
+
+
+def ticket_fields(t: Ticket, *, show_code: bool) -> dict[str, Any]:
+    """A ticket's `TicketOut` fields; its code only once issued, and only if `show_code`."""
+    return {
+        "id": t.id,
+        "unit_id": t.unit_id,
+        "section_id": t.section_id,
+        "seat_id": t.seat_id,
+        "label": t.label,
+        "price_minor": t.price_minor,
+        "currency": t.currency,
+        "status": t.status,
+        "code": t.code if show_code and t.status is TicketStatus.issued else None,
+        "checked_in_at": t.checked_in_at,
+        "holder_id": t.holder_id,
+    }

@@ -18,6 +18,7 @@ from boxoffice.auth.repository import get_user_by_email
 from boxoffice.booking import errors
 from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
 from boxoffice.booking.schemas import HeldTicket, TicketTransfer, TicketTransferCreate
+from boxoffice.booking.service import ticket_fields
 from boxoffice.booking.tickets import ticket_code
 from boxoffice.catalog.models import Event, Showtime
 from boxoffice.config import Settings
@@ -173,17 +174,7 @@ async def my_tickets(
     )
     return [
         HeldTicket(
-            id=t.id,
-            unit_id=t.unit_id,
-            section_id=t.section_id,
-            seat_id=t.seat_id,
-            label=t.label,
-            price_minor=t.price_minor,
-            currency=t.currency,
-            status=t.status,
-            code=t.code,
-            checked_in_at=t.checked_in_at,
-            holder_id=t.holder_id,
+            **ticket_fields(t, show_code=True),
             booking_id=t.booking_id,
             showtime_id=showtime,
             event_id=event,
