@@ -589,6 +589,45 @@ class TestOfflineScanners:
 
 
 class TestSyncRaces:
+    async def test_two_syncs_naming_tickets_in_opposite_orders_do_not_deadlock(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, buyers, _ = await committed_world(
+            committed, 10, price_minor=0, rows=1, seats_per_row=10
+        )
+        bookings = [
+            await free_booking(committing_client, world, b, auth_headers, quantity=1)
+            for b in buyers
+        ]
+        tickets = sorted((b["tickets"][0] for b in bookings), key=lambda t: t["code"])
+        at = datetime.now(UTC).isoformat()
+        ascending = [{"code": t["code"], "scanned_at": at} for t in tickets]
+        path = f"/api/showtimes/{world.showtime.id}/check-ins/sync"
+        door = auth_headers(world.organizer)
+        # The middle ticket is locked while one sync admits the tickets below it and the
+        # other those above it, if each went in its request's order; then each would need
+        # what the other holds. Applied in ticket order, both start at the bottom.
+        middle = tickets[len(tickets) // 2]["id"]
+        async with committed() as blocker:
+            await blocker.execute(
+                text("SELECT 1 FROM tickets WHERE id = :id FOR UPDATE"), {"id": middle}
+            )
+            racing = asyncio.gather(
+                committing_client.post(path, json={"scans": ascending}, headers=door),
+                committing_client.post(path, json={"scans": ascending[::-1]}, headers=door),
+            )
+            await asyncio.sleep(1.0)
+            await blocker.commit()
+        first, second = await racing
+        assert (first.status_code, second.status_code) == (200, 200), (
+            first.json(),
+            second.json(),
+        )
+        assert first.json()["admitted"] + second.json()["admitted"] == 10
+
     async def test_syncs_and_live_scans_racing_admit_each_ticket_once(
         self,
         committing_client: AsyncClient,
