@@ -1,11 +1,12 @@
 """Showtimes ready to sell, for booking tests."""
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
@@ -109,3 +110,24 @@ async def free_booking(
     booking: dict[str, Any] = response.json()
     assert booking["status"] == "confirmed"
     return booking
+
+
+T = TypeVar("T")
+
+
+async def behind_a_locked_ticket(
+    maker: async_sessionmaker[AsyncSession],
+    ticket_id: Any,
+    *calls: Awaitable[T],
+    seconds: float = 1.0,
+) -> list[T]:
+    """Run `calls` at once while another transaction holds the ticket's row lock, then let
+    it go: every call gets as far as that row and waits there, so they race for real."""
+    async with maker() as blocker:
+        await blocker.execute(
+            text("SELECT 1 FROM tickets WHERE id = :id FOR UPDATE"), {"id": ticket_id}
+        )
+        racing = asyncio.gather(*calls)
+        await asyncio.sleep(seconds)
+        await blocker.commit()
+    return list(await racing)

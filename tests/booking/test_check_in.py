@@ -11,7 +11,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
-from tests.booking.factories import World, committed_world, create_world, free_booking
+from tests.booking.factories import (
+    World,
+    behind_a_locked_ticket,
+    committed_world,
+    create_world,
+    free_booking,
+)
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
@@ -611,17 +617,12 @@ class TestSyncRaces:
         # other those above it, if each went in its request's order; then each would need
         # what the other holds. Applied in ticket order, both start at the bottom.
         middle = tickets[len(tickets) // 2]["id"]
-        async with committed() as blocker:
-            await blocker.execute(
-                text("SELECT 1 FROM tickets WHERE id = :id FOR UPDATE"), {"id": middle}
-            )
-            racing = asyncio.gather(
-                committing_client.post(path, json={"scans": ascending}, headers=door),
-                committing_client.post(path, json={"scans": ascending[::-1]}, headers=door),
-            )
-            await asyncio.sleep(1.0)
-            await blocker.commit()
-        first, second = await racing
+        first, second = await behind_a_locked_ticket(
+            committed,
+            middle,
+            committing_client.post(path, json={"scans": ascending}, headers=door),
+            committing_client.post(path, json={"scans": ascending[::-1]}, headers=door),
+        )
         assert (first.status_code, second.status_code) == (200, 200), (
             first.json(),
             second.json(),

@@ -17,7 +17,12 @@ from boxoffice.kit.outbox import OutboxEvent, Topic
 from boxoffice.notification.handlers import HANDLERS
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.templates import render
-from tests.booking.factories import committed_world, create_world, free_booking
+from tests.booking.factories import (
+    behind_a_locked_ticket,
+    committed_world,
+    create_world,
+    free_booking,
+)
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
@@ -220,16 +225,11 @@ class TestTransferRaces:
         ticket = (await free_booking(committing_client, world, buyer, auth_headers))["tickets"][0]
         # The ticket row is locked while all ten read it as the buyer's and reach their
         # UPDATE; then they go through one after another, each seeing the last one's change.
-        async with committed() as blocker:
-            await blocker.execute(
-                text("SELECT 1 FROM tickets WHERE id = :id FOR UPDATE"), {"id": ticket["id"]}
-            )
-            racing = asyncio.gather(
-                *(_give(committing_client, buyer, ticket["id"], f, auth_headers) for f in friends)
-            )
-            await asyncio.sleep(1.0)
-            await blocker.commit()
-        results = await racing
+        results = await behind_a_locked_ticket(
+            committed,
+            ticket["id"],
+            *(_give(committing_client, buyer, ticket["id"], f, auth_headers) for f in friends),
+        )
         assert sorted(r.status_code for r in results) == [200] + [404] * 9
         winner = next(r.json() for r in results if r.status_code == 200)
         async with committed() as session:
