@@ -520,3 +520,41 @@ class TestBuyerLimitOnOffers:
             )
             == 0
         )
+
+    async def test_a_buyer_busy_with_their_own_request_is_offered_on_the_next_run(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, rows=1, seats_per_row=2, max_tickets_per_buyer=2)
+            first, waiting = await create_user(session), await create_user(session)
+            await session.commit()
+        showtime = str(world.showtime.id)
+        taken = await committing_client.post(
+            "/api/bookings",
+            json={"showtime_id": showtime, "quantity": 2},
+            headers=auth_headers(first),
+        )
+        joined = await committing_client.post(
+            "/api/waitlists",
+            json={"showtime_id": showtime, "quantity": 2},
+            headers=auth_headers(waiting),
+        )
+        await committing_client.post(
+            f"/api/bookings/{taken.json()['id']}/cancel", headers=auth_headers(first)
+        )
+        # A request of the waiting buyer's own holds their lock while the offers run.
+        async with committed() as busy:
+            await busy.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"hold:{waiting.id}:{showtime}"},
+            )
+            await _run_offers(committed)
+            entry = await _entry(committing_client, auth_headers(waiting), joined.json()["id"])
+            assert entry["status"] == "waiting"
+            await busy.commit()
+        await _run_offers(committed)
+        entry = await _entry(committing_client, auth_headers(waiting), joined.json()["id"])
+        assert entry["status"] == "offered"

@@ -141,7 +141,7 @@ SALE_WINDOW_LOCKING_BUYER = Sql(
 """The window, after taking the buyer's per-showtime lock (one buyer's holds queue, no
 one else's do)."""
 
-LOCK_BUYER = Sql("SELECT pg_advisory_xact_lock(hashtextextended(:buyer_key, 0))")
+TRY_LOCK_BUYER = Sql("SELECT pg_try_advisory_xact_lock(hashtextextended(:buyer_key, 0))")
 
 
 def _buyer_key(user_id: uuid.UUID, showtime_id: uuid.UUID) -> str:
@@ -339,10 +339,13 @@ class BookingRepository:
             )
         return None if row is None else _window(row)
 
-    async def lock_buyer(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> None:
-        """The buyer's per-showtime lock alone (what `sale_window(lock_buyer=...)` takes)."""
-        await driver.execute(
-            self.session, LOCK_BUYER, {"buyer_key": _buyer_key(user_id, showtime_id)}
+    async def try_lock_buyer(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> bool:
+        """The buyer's per-showtime lock (what `sale_window(lock_buyer=...)` takes), if no
+        request of theirs holds it now; False at once otherwise, never waiting."""
+        return bool(
+            await driver.fetchval(
+                self.session, TRY_LOCK_BUYER, {"buyer_key": _buyer_key(user_id, showtime_id)}
+            )
         )
 
     async def buyer_live_units(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> int:

@@ -260,8 +260,11 @@ async def _offer_showtime(
             continue
         if event.max_tickets_per_buyer is not None:
             # As a hold of the buyer's own would: under their lock, within the limit. A
-            # buyer who has bought their fill since joining is passed over.
-            await repo.lock_buyer(entry.user_id, showtime_id)
+            # buyer who has bought their fill since joining is passed over. A buyer whose
+            # own request holds the lock right now waits for the next run: waiting here,
+            # with this run's claimed units locked, could deadlock with that request.
+            if not await repo.try_lock_buyer(entry.user_id, showtime_id):
+                continue
             live = await repo.buyer_live_units(entry.user_id, showtime_id)
             if live + entry.quantity > event.max_tickets_per_buyer:
                 continue
