@@ -109,6 +109,8 @@ class TestTransfer:
         message = render(intent.kind, intent.data)
         assert world.event.title in message.title
         assert "Bea Buyer passed you a ticket" in message.text
+        # Nothing of the buyer's booking reaches the receiver.
+        assert not {"booking_id", "amount_minor", "booking_reference"} & set(intent.data)
 
     async def test_only_the_holder_may_give_and_only_a_live_unused_ticket(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers

@@ -156,6 +156,18 @@ async def _on_showtime_cancelled(session: AsyncSession, event: OutboxEvent) -> l
     ]
 
 
+async def _on_ticket_transferred(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
+    """The receiver is told what they got; nothing of the buyer's booking (its amount, its
+    reference) reaches them."""
+    user_id = _uuid(event.payload.get("user_id"))
+    if user_id is None:
+        raise ValueError(f"{event.topic} payload has no valid user_id")
+    catalog_event = await _catalog_event(session, event)
+    shown = ("ticket_id", "label", "showtime_id", "from_name")
+    data = _event_data(catalog_event, {k: event.payload.get(k) for k in shown})
+    return [Intent(user_id, NotificationKind.ticket_received, data)]
+
+
 async def _on_push(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     """Admin push: the audience is resolved at delivery time from the payload."""
     audience = event.payload["audience"]
@@ -198,7 +210,7 @@ HANDLERS: dict[str, Handler] = {
     Topic.refund_issued: _user_topic(NotificationKind.refund_issued),
     Topic.waitlist_offer_made: _user_topic(NotificationKind.waitlist_offer),
     Topic.waitlist_offer_expired: _user_topic(NotificationKind.waitlist_offer_expired),
-    Topic.ticket_transferred: _user_topic(NotificationKind.ticket_received),
+    Topic.ticket_transferred: _on_ticket_transferred,
     Topic.event_published: _on_event_published,
     Topic.sale_started: _on_sale_started,
     Topic.event_cancelled: _on_event_cancelled,
