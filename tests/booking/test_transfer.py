@@ -213,6 +213,15 @@ class TestTransfer:
         )
         assert overridden.json()["status"] == "cancelled"
         assert await _mine(client, friend, auth_headers) == []
+        # Whom it was given to is told it is gone.
+        voided = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.topic == Topic.ticket_voided.value)
+            )
+        ).one()
+        (intent,) = await HANDLERS[Topic.ticket_voided](session, voided)
+        assert (intent.user_id, intent.kind) == (friend.id, NotificationKind.ticket_voided)
+        assert intent.data["reason"] == "booking_cancelled"
 
 
 class TestTransferRaces:

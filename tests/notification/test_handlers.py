@@ -105,6 +105,12 @@ class TestShowtimeCancelled:
             told = [i for i in body["items"] if i["kind"] == "showtime_cancelled"]
             assert [i["title"] for i in told] == [f"Showtime cancelled: {world.event.title}"]
             assert world.showtime.starts_at.isoformat() in told[0]["body"]
+            # Told once: the tickets voided with the showtime send nothing more.
+            assert "ticket_voided" not in {i["kind"] for i in body["items"]}
+        friend_kinds = (
+            await client.get("/api/users/me/notifications", headers=auth_headers(friend))
+        ).json()["items"]
+        assert sorted(i["kind"] for i in friend_kinds) == ["showtime_cancelled", "ticket_received"]
         assert await titles(client, auth_headers(bystander)) == []
 
 

@@ -15,6 +15,8 @@ from boxoffice.booking.models import Booking
 from boxoffice.config import Settings
 from boxoffice.kit.outbox import OutboxEvent, Topic
 from boxoffice.kit.time import utcnow
+from boxoffice.notification.handlers import HANDLERS
+from boxoffice.notification.models import NotificationKind
 from boxoffice.payment.models import Payment
 from boxoffice.payment.providers.sandbox import SandboxProvider
 from tests.booking.factories import World, create_world, unit_states
@@ -423,7 +425,52 @@ class TestBuyerCancellation:
         assert (await unit_states(session, world.showtime)).get("sold") == 2
 
 
+async def _voided_intents(session: AsyncSession) -> list[Any]:
+    """What the notification handler makes of each `ticket.voided` event so far."""
+    events = (
+        await session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == Topic.ticket_voided.value)
+        )
+    ).all()
+    return [i for e in events for i in await HANDLERS[Topic.ticket_voided](session, e)]
+
+
 class TestStaffRefund:
+    async def test_whom_a_refunded_ticket_was_given_to_is_told(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        buyer, friend = await create_user(session), await create_user(session)
+        booking = await _paid_booking(client, settings, buyer, world)
+        mine = await client.get("/api/users/me/tickets", headers=bearer(settings, buyer))
+        given, kept = (t["id"] for t in mine.json()["items"])
+        moved = await client.post(
+            f"/api/tickets/{given}/transfer",
+            json={"to_email": friend.email},
+            headers=bearer(settings, buyer),
+        )
+        assert moved.status_code == 200
+        staff = bearer(settings, world.organizer)
+        # Refunding the ticket the buyer kept tells nobody else.
+        await client.post(
+            f"/api/bookings/{booking['id']}/refund", json={"ticket_ids": [kept]}, headers=staff
+        )
+        assert await _voided_intents(session) == []
+        refunded = await client.post(
+            f"/api/bookings/{booking['id']}/refund", json={"ticket_ids": [given]}, headers=staff
+        )
+        assert refunded.status_code == 200, refunded.text
+        (intent,) = await _voided_intents(session)
+        assert (intent.user_id, intent.kind) == (friend.id, NotificationKind.ticket_voided)
+        assert (intent.data["ticket_id"], intent.data["reason"]) == (given, "refunded")
+        assert intent.data["event_title"] == world.event.title
+        left = await client.get("/api/users/me/tickets", headers=bearer(settings, friend))
+        assert left.json()["total"] == 0
+
     async def test_the_organizer_refunds_one_ticket_then_the_other(
         self,
         client: AsyncClient,
@@ -576,6 +623,8 @@ class TestEventCancellation:
         assert event.payload["user_ids"] == [str(buyer.id), str(friend.id)]
         left = await client.get("/api/users/me/tickets", headers=bearer(settings, friend))
         assert left.json()["total"] == 0
+        # The cancellation told them; the voided ticket does not tell them again.
+        assert await _voided_intents(session) == []
 
 
 class TestIdempotentMoney:

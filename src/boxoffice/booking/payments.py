@@ -153,6 +153,9 @@ async def settle_refunded(
     chosen = set(ticket_ids) if ticket_ids is not None else {t.id for t in tickets}
     voiding = [t for t in tickets if t.id in chosen and t.status is TicketStatus.issued]
     if voiding:
+        await service.tell_holders_voided(
+            session, booking.id, [t.id for t in voiding], reason="refunded"
+        )
         await session.execute(
             update(Ticket)
             .where(Ticket.id.in_([t.id for t in voiding]))

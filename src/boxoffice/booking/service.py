@@ -2,11 +2,12 @@
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import Role, User
@@ -338,6 +339,7 @@ async def cancel_unchecked(
     released = await claim_service.free_booking_units(
         session, booking.showtime_id, booking.hold_id, booking.id
     )
+    await tell_holders_voided(session, booking.id, None, reason="booking_cancelled")
     await repo.set_ticket_status(booking.id, TicketStatus.void)
     await coupon_service.release(session, booking.id)
     await emit(
@@ -355,6 +357,51 @@ async def cancel_unchecked(
     if released:
         await _units_released(session, booking.showtime_id, released, "booking_cancelled")
     return await _reload(repo, booking.id)
+
+
+_GIVEN_AWAY = text(
+    """
+    SELECT t.id, t.holder_id, t.label, b.showtime_id, b.event_id
+      FROM tickets t JOIN bookings b ON b.id = t.booking_id
+     WHERE t.booking_id = :booking_id AND t.status = 'issued'
+       AND t.holder_id IS NOT NULL AND t.holder_id <> b.user_id
+       AND (CAST(:ticket_ids AS uuid[]) IS NULL OR t.id = ANY(CAST(:ticket_ids AS uuid[])))
+    """
+)
+
+
+async def tell_holders_voided(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    ticket_ids: Sequence[uuid.UUID] | None,
+    *,
+    reason: str,
+) -> None:
+    """Before a booking's tickets (`ticket_ids`, or all) are voided: a `ticket.voided` event
+    for each one its buyer had given to someone else, so its holder learns it is gone (the
+    money goes back to the buyer)."""
+    rows = await session.execute(
+        _GIVEN_AWAY,
+        {
+            "booking_id": booking_id,
+            "ticket_ids": list(ticket_ids) if ticket_ids is not None else None,
+        },
+    )
+    for row in rows:
+        await emit(
+            session,
+            Topic.ticket_voided,
+            row.id,
+            {
+                "ticket_id": str(row.id),
+                "booking_id": str(booking_id),
+                "user_id": str(row.holder_id),
+                "label": row.label,
+                "showtime_id": str(row.showtime_id),
+                "event_id": str(row.event_id),
+                "reason": reason,
+            },
+        )
 
 
 async def _units_released(

@@ -36,6 +36,7 @@ class Topic(enum.StrEnum):
     ticket_checked_in = "ticket.checked_in"
     ticket_check_in_undone = "ticket.check_in_undone"
     ticket_transferred = "ticket.transferred"
+    ticket_voided = "ticket.voided"
 
 
 class OutboxEvent(Base):

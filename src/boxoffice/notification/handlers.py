@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking.models import Booking
-from boxoffice.catalog.models import Event, Showtime
+from boxoffice.catalog.models import Event, Showtime, ShowtimeStatus
 from boxoffice.kit.outbox import OutboxEvent, Topic
 from boxoffice.notification import repository
 from boxoffice.notification.models import NotificationKind
@@ -168,6 +168,22 @@ async def _on_ticket_transferred(session: AsyncSession, event: OutboxEvent) -> l
     return [Intent(user_id, NotificationKind.ticket_received, data)]
 
 
+async def _on_ticket_voided(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
+    """The holder of a given ticket that was voided; not when its showtime was cancelled,
+    which told them already (`showtime_cancelled`, `event_cancelled`)."""
+    user_id = _uuid(event.payload.get("user_id"))
+    if user_id is None:
+        raise ValueError(f"{event.topic} payload has no valid user_id")
+    showtime_id = _uuid(event.payload.get("showtime_id"))
+    showtime = await session.get(Showtime, showtime_id) if showtime_id else None
+    if showtime is not None and showtime.status is ShowtimeStatus.cancelled:
+        return []
+    catalog_event = await _catalog_event(session, event)
+    shown = ("ticket_id", "label", "showtime_id", "reason")
+    data = _event_data(catalog_event, {k: event.payload.get(k) for k in shown})
+    return [Intent(user_id, NotificationKind.ticket_voided, data)]
+
+
 async def _on_push(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     """Admin push: the audience is resolved at delivery time from the payload."""
     audience = event.payload["audience"]
@@ -211,6 +227,7 @@ HANDLERS: dict[str, Handler] = {
     Topic.waitlist_offer_made: _user_topic(NotificationKind.waitlist_offer),
     Topic.waitlist_offer_expired: _user_topic(NotificationKind.waitlist_offer_expired),
     Topic.ticket_transferred: _on_ticket_transferred,
+    Topic.ticket_voided: _on_ticket_voided,
     Topic.event_published: _on_event_published,
     Topic.sale_started: _on_sale_started,
     Topic.event_cancelled: _on_event_cancelled,

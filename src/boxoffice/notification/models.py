@@ -44,6 +44,8 @@ class NotificationKind(enum.StrEnum):
     """Ticket holders, some hours before their showtime starts."""
     ticket_received = "ticket_received"
     """Another account passed the user a ticket."""
+    ticket_voided = "ticket_voided"
+    """A ticket given to the user was cancelled or refunded to its buyer."""
     showtime_cancelled = "showtime_cancelled"
     """One performance the user holds tickets for was cancelled (the event goes on)."""
 

@@ -74,6 +74,11 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
         "The $starts_at showtime of $event_title you hold tickets for was cancelled. Paid "
         "tickets are refunded.",
     ),
+    NotificationKind.ticket_voided: NotificationTemplate(
+        "Ticket cancelled: $event_title",
+        "The ticket for $event_title ($label) that was passed to you has been cancelled; "
+        "it no longer gets in.",
+    ),
     NotificationKind.ticket_received: NotificationTemplate(
         "A ticket for you: $event_title",
         "$from_name passed you a ticket for $event_title ($label). It is under your tickets, "

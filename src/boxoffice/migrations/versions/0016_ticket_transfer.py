@@ -1,5 +1,6 @@
 """ticket transfer: who holds a ticket, the version its code is signed at, whether an
-event allows transfers; notification kinds ticket_received and showtime_cancelled
+event allows transfers; notification kinds ticket_received, ticket_voided and
+showtime_cancelled
 
 Revision ID: 0016
 Revises: 0015
@@ -26,6 +27,7 @@ KINDS = (
     "showtime_reminder",
     "waitlist_offer_expired",
 )
+NEW_KINDS = ("ticket_received", "ticket_voided", "showtime_cancelled")
 CHECK = "ck_notifications_notificationkind"
 
 
@@ -42,7 +44,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    _kind_check((*KINDS, "ticket_received", "showtime_cancelled"))
+    _kind_check((*KINDS, *NEW_KINDS))
     op.add_column("tickets", sa.Column("holder_id", sa.UUID(), nullable=True))
     op.create_foreign_key(
         op.f("fk_tickets_holder_id_users"), "tickets", "users", ["holder_id"], ["id"]
@@ -64,7 +66,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM notifications WHERE kind IN ('ticket_received', 'showtime_cancelled')")
+    listed = ", ".join(f"'{k}'" for k in NEW_KINDS)
+    op.execute(f"DELETE FROM notifications WHERE kind IN ({listed})")  # noqa: S608 (constants)
     _kind_check(KINDS)
     op.drop_column("events", "allow_ticket_transfers")
     op.drop_column("tickets", "code_version")
