@@ -2,9 +2,9 @@
 
 Door staff are the event's organizer, the editors they granted, and admins. A check-in
 locks the ticket's booking (FOR SHARE) before it marks the ticket, and a buyer's cancel
-locks the same row (FOR UPDATE) before it looks for admitted tickets: whichever commits
-first, the other sees it. Two scanners racing on one code: the ticket row's lock lets one
-update through, and the other finds `checked_in_at` set.
+locks the same row (FOR UPDATE, `service.refuse_if_used`) before it looks for admitted
+tickets: whichever commits first, the other sees it. Two scanners racing on one code: the
+ticket row's lock lets one update through, and the other finds `checked_in_at` set.
 """
 
 import hashlib
@@ -87,15 +87,6 @@ _SUMMARY = text(
     SELECT count(*) AS issued, count(t.checked_in_at) AS checked_in
       FROM tickets t JOIN bookings b ON b.id = t.booking_id
      WHERE b.showtime_id = :showtime_id AND t.status = 'issued'
-    """
-)
-_LOCK_BOOKING = text("SELECT 1 FROM bookings WHERE id = :booking_id FOR UPDATE")
-_USED = text(
-    """
-    SELECT min(t.checked_in_at),
-           bool_or(t.status = 'issued' AND t.holder_id IS NOT NULL AND t.holder_id <> b.user_id)
-      FROM tickets t JOIN bookings b ON b.id = t.booking_id
-     WHERE t.booking_id = :booking_id
     """
 )
 
@@ -421,18 +412,3 @@ async def manifest(
         items=items,
         next_after=items[-1].ticket_id if len(items) == limit else None,
     )
-
-
-async def refuse_if_used(session: AsyncSession, booking_id: uuid.UUID) -> None:
-    """Lock the booking, then refuse if any of its tickets was admitted (409
-    `booking_checked_in`) or given to someone else (409 `booking_tickets_transferred`). For
-    a buyer's own cancel: the seats were used, or are no longer theirs to give back.
-
-    Two statements on purpose: the look must take a snapshot after the lock is granted, to
-    see a check-in or a transfer that committed while this one waited for it."""
-    await session.execute(_LOCK_BOOKING, {"booking_id": booking_id})
-    first, transferred = (await session.execute(_USED, {"booking_id": booking_id})).one()
-    if first is not None:
-        raise errors.BookingCheckedIn(extra={"checked_in_at": first.isoformat()})
-    if transferred:
-        raise errors.BookingTicketsTransferred()

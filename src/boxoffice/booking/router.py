@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
-from boxoffice.booking import check_in, errors, flows, holds, service
+from boxoffice.booking import errors, flows, holds, service
 from boxoffice.booking.models import Booking, BookingStatus
 from boxoffice.booking.repository import BookingFilters
 from boxoffice.booking.schemas import (
@@ -218,7 +218,7 @@ async def _cancel(
     if not has_permission(user.role, Permission.booking_manage_any):
         # The buyer: not once a ticket was used at the door or given away (admins may
         # still override).
-        await check_in.refuse_if_used(session, booking_id)
+        await service.refuse_if_used(session, booking_id)
     if booking_refunds.is_paid(current):
         if version is not None and version != current.version:
             error = errors.BookingPreconditionFailed if if_match else errors.BookingVersionConflict

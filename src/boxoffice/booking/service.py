@@ -359,6 +359,32 @@ async def cancel_unchecked(
     return await _reload(repo, booking.id)
 
 
+_LOCK_BOOKING = text("SELECT 1 FROM bookings WHERE id = :booking_id FOR UPDATE")
+_USED = text(
+    """
+    SELECT min(t.checked_in_at),
+           bool_or(t.status = 'issued' AND t.holder_id IS NOT NULL AND t.holder_id <> b.user_id)
+      FROM tickets t JOIN bookings b ON b.id = t.booking_id
+     WHERE t.booking_id = :booking_id
+    """
+)
+
+
+async def refuse_if_used(session: AsyncSession, booking_id: uuid.UUID) -> None:
+    """Lock the booking, then refuse if any of its tickets was admitted (409
+    `booking_checked_in`) or given to someone else (409 `booking_tickets_transferred`). For
+    a buyer's own cancel: the seats were used, or are no longer theirs to give back.
+
+    Two statements on purpose: the look must take a snapshot after the lock is granted, to
+    see a check-in or a transfer that committed while this one waited for it."""
+    await session.execute(_LOCK_BOOKING, {"booking_id": booking_id})
+    first, transferred = (await session.execute(_USED, {"booking_id": booking_id})).one()
+    if first is not None:
+        raise errors.BookingCheckedIn(extra={"checked_in_at": first.isoformat()})
+    if transferred:
+        raise errors.BookingTicketsTransferred()
+
+
 _GIVEN_AWAY = text(
     """
     SELECT t.id, t.holder_id, t.label, b.showtime_id, b.event_id

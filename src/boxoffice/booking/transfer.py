@@ -4,7 +4,8 @@ A transfer moves the ticket's code to its next version (`tickets.py`), so the gi
 no longer gets in (`409 ticket_code_superseded` at the door). The ticket stays in the
 buyer's booking: the money, refunds and the per-buyer limit stay with who paid. Like a
 check-in, a transfer locks the booking (FOR SHARE) before it changes the ticket, and the
-buyer's cancel locks it FOR UPDATE before it looks for transferred tickets.
+buyer's cancel locks it FOR UPDATE before it looks for transferred tickets
+(`service.refuse_if_used`).
 """
 
 import uuid
