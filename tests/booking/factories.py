@@ -131,3 +131,58 @@ async def behind_a_locked_ticket(
         await asyncio.sleep(seconds)
         await blocker.commit()
     return list(await racing)
+
+
+@dataclass
+class Sold:
+    """A committed free showtime, buyers with one confirmed booking each, and other users."""
+
+    world: World
+    buyers: list[User]
+    bookings: list[dict[str, Any]]
+    others: list[User]
+
+
+async def committed_sales(
+    maker: async_sessionmaker[AsyncSession],
+    client: AsyncClient,
+    auth_headers: Callable[[User], dict[str, str]],
+    buyers: int,
+    *,
+    quantity: int = 1,
+    others: int = 0,
+    **world: Any,
+) -> Sold:
+    """`buyers` buyers who each booked `quantity` places of a free showtime (committed)."""
+    built, users, _ = await committed_world(maker, buyers + others, price_minor=0, **world)
+    bookings = [
+        await free_booking(client, built, buyer, auth_headers, quantity=quantity)
+        for buyer in users[:buyers]
+    ]
+    return Sold(built, users[:buyers], bookings, users[buyers:])
+
+
+async def in_pairs(*pairs: tuple[Awaitable[T], Awaitable[T]]) -> list[tuple[T, T]]:
+    """Every call of every pair at once; the answers paired as the calls were."""
+    flat = await asyncio.gather(*(call for pair in pairs for call in pair))
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
+async def ticket_states(maker: async_sessionmaker[AsyncSession], booking_id: Any) -> list[Any]:
+    """Each ticket of a booking as committed: the booking's status, the ticket's status,
+    admission and holder, and its unit's state."""
+    async with maker() as session:
+        return list(
+            (
+                await session.execute(
+                    text(
+                        "SELECT b.status, t.status AS ticket_status, t.checked_in_at,"
+                        " t.holder_id, t.code_version, u.state"
+                        " FROM bookings b JOIN tickets t ON t.booking_id = b.id"
+                        " JOIN inventory_units u ON u.id = t.unit_id WHERE b.id = :id"
+                        " ORDER BY t.id"
+                    ),
+                    {"id": booking_id},
+                )
+            ).all()
+        )

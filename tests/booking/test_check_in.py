@@ -14,9 +14,12 @@ from boxoffice.auth.models import Role, User
 from tests.booking.factories import (
     World,
     behind_a_locked_ticket,
+    committed_sales,
     committed_world,
     create_world,
     free_booking,
+    in_pairs,
+    ticket_states,
 )
 from tests.factories import create_user
 
@@ -387,19 +390,14 @@ class TestCheckInRaces:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, buyers, _ = await committed_world(
-            committed, 10, price_minor=0, rows=2, seats_per_row=10
+        sold = await committed_sales(
+            committed, committing_client, auth_headers, 10, quantity=2, rows=2, seats_per_row=10
         )
-        bookings = [
-            await free_booking(committing_client, world, buyer, auth_headers) for buyer in buyers
-        ]
-        door = auth_headers(world.organizer)
-        path = f"/api/showtimes/{world.showtime.id}/check-ins"
-        results = await asyncio.gather(
+        door = auth_headers(sold.world.organizer)
+        path = f"/api/showtimes/{sold.world.showtime.id}/check-ins"
+        results = await in_pairs(
             *(
-                call
-                for buyer, booking in zip(buyers, bookings, strict=True)
-                for call in (
+                (
                     committing_client.post(
                         path, json={"code": booking["tickets"][0]["code"]}, headers=door
                     ),
@@ -407,32 +405,22 @@ class TestCheckInRaces:
                         f"/api/bookings/{booking['id']}/cancel", headers=auth_headers(buyer)
                     ),
                 )
+                for buyer, booking in zip(sold.buyers, sold.bookings, strict=True)
             )
         )
-        for index, booking in enumerate(bookings):
-            scan, cancel = results[2 * index], results[2 * index + 1]
-            async with committed() as session:
-                rows = (
-                    await session.execute(
-                        text(
-                            "SELECT b.status, t.status, t.checked_in_at IS NOT NULL, u.state "
-                            "FROM bookings b JOIN tickets t ON t.booking_id = b.id "
-                            "JOIN inventory_units u ON u.id = t.unit_id WHERE b.id = :id"
-                        ),
-                        {"id": booking["id"]},
-                    )
-                ).all()
+        for (scan, cancel), booking in zip(results, sold.bookings, strict=True):
+            rows = await ticket_states(committed, booking["id"])
             if scan.status_code == 201:
                 assert (cancel.status_code, cancel.json()["code"]) == (409, "booking_checked_in")
-                assert {r[0] for r in rows} == {"confirmed"}
-                assert sorted(r[2] for r in rows) == [False, True]
-                assert {(r[1], r[3]) for r in rows} == {("issued", "sold")}
+                assert {r.status for r in rows} == {"confirmed"}
+                assert sorted(r.checked_in_at is not None for r in rows) == [False, True]
+                assert {(r.ticket_status, r.state) for r in rows} == {("issued", "sold")}
             else:
                 assert cancel.status_code == 200, cancel.json()
                 assert (scan.status_code, scan.json()["code"]) == (409, "ticket_void")
-                assert {(r[0], r[1], r[2], r[3]) for r in rows} == {
-                    ("cancelled", "void", False, "available")
-                }
+                assert {
+                    (r.status, r.ticket_status, r.checked_in_at is not None, r.state) for r in rows
+                } == {("cancelled", "void", False, "available")}
 
 
 def _sha256(code: str) -> str:
@@ -601,14 +589,11 @@ class TestSyncRaces:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, buyers, _ = await committed_world(
-            committed, 10, price_minor=0, rows=1, seats_per_row=10
+        sold = await committed_sales(
+            committed, committing_client, auth_headers, 10, rows=1, seats_per_row=10
         )
-        bookings = [
-            await free_booking(committing_client, world, b, auth_headers, quantity=1)
-            for b in buyers
-        ]
-        tickets = sorted((b["tickets"][0] for b in bookings), key=lambda t: t["code"])
+        world = sold.world
+        tickets = sorted((b["tickets"][0] for b in sold.bookings), key=lambda t: t["code"])
         at = datetime.now(UTC).isoformat()
         ascending = [{"code": t["code"], "scanned_at": at} for t in tickets]
         path = f"/api/showtimes/{world.showtime.id}/check-ins/sync"
@@ -635,15 +620,11 @@ class TestSyncRaces:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, buyers, _ = await committed_world(
-            committed, 20, price_minor=0, rows=2, seats_per_row=10
+        sold = await committed_sales(
+            committed, committing_client, auth_headers, 20, rows=2, seats_per_row=10
         )
-        codes = [
-            (await free_booking(committing_client, world, buyer, auth_headers, quantity=1))[
-                "tickets"
-            ][0]["code"]
-            for buyer in buyers
-        ]
+        world = sold.world
+        codes = [b["tickets"][0]["code"] for b in sold.bookings]
         door = auth_headers(world.organizer)
         path = f"/api/showtimes/{world.showtime.id}/check-ins"
         at = datetime.now(UTC) - timedelta(minutes=5)

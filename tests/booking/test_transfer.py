@@ -1,7 +1,6 @@
 """Ticket transfer: the holder passes a ticket on; the receiver's new code gets in, the
 giver's does not; the booking, its money and its limit stay with the buyer."""
 
-import asyncio
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +18,12 @@ from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.templates import render
 from tests.booking.factories import (
     behind_a_locked_ticket,
+    committed_sales,
     committed_world,
     create_world,
     free_booking,
+    in_pairs,
+    ticket_states,
 )
 from tests.factories import create_user
 
@@ -268,14 +270,13 @@ class TestTransferRaces:
         ]
         door = auth_headers(world.organizer)
         path = f"/api/showtimes/{world.showtime.id}/check-ins"
-        results = await asyncio.gather(
+        results = await in_pairs(
             *(
-                call
-                for t in tickets
-                for call in (
+                (
                     committing_client.post(path, json={"code": t["code"]}, headers=door),
                     _give(committing_client, buyer, t["id"], friend, auth_headers),
                 )
+                for t in tickets
             )
         )
         async with committed() as session:
@@ -291,8 +292,7 @@ class TestTransferRaces:
                     )
                 ).all()
             }
-        for index, t in enumerate(tickets):
-            scan, give = results[2 * index], results[2 * index + 1]
+        for (scan, give), t in zip(results, tickets, strict=True):
             row = rows[t["id"]]
             if scan.status_code == 201:
                 assert (give.status_code, give.json()["code"]) == (409, "ticket_already_checked_in")
@@ -310,39 +310,23 @@ class TestTransferRaces:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, users, _ = await committed_world(
-            committed, 11, price_minor=0, rows=2, seats_per_row=10
+        sold = await committed_sales(
+            committed, committing_client, auth_headers, 10, others=1, rows=2, seats_per_row=10
         )
-        buyers, friend = users[:10], users[10]
-        bookings = [
-            await free_booking(committing_client, world, b, auth_headers, quantity=1)
-            for b in buyers
-        ]
-        results = await asyncio.gather(
+        (friend,) = sold.others
+        results = await in_pairs(
             *(
-                call
-                for b, booking in zip(buyers, bookings, strict=True)
-                for call in (
+                (
                     _give(committing_client, b, booking["tickets"][0]["id"], friend, auth_headers),
                     committing_client.post(
                         f"/api/bookings/{booking['id']}/cancel", headers=auth_headers(b)
                     ),
                 )
+                for b, booking in zip(sold.buyers, sold.bookings, strict=True)
             )
         )
-        for index, booking in enumerate(bookings):
-            give, cancel = results[2 * index], results[2 * index + 1]
-            async with committed() as session:
-                row = (
-                    await session.execute(
-                        text(
-                            "SELECT b.status, t.status AS ticket_status, t.holder_id, u.state "
-                            "FROM bookings b JOIN tickets t ON t.booking_id = b.id "
-                            "JOIN inventory_units u ON u.id = t.unit_id WHERE b.id = :id"
-                        ),
-                        {"id": booking["id"]},
-                    )
-                ).one()
+        for (give, cancel), booking in zip(results, sold.bookings, strict=True):
+            (row,) = await ticket_states(committed, booking["id"])
             if give.status_code == 200:
                 assert (cancel.status_code, cancel.json()["code"]) == (
                     409,

@@ -425,6 +425,25 @@ class TestBuyerCancellation:
         assert (await unit_states(session, world.showtime)).get("sold") == 2
 
 
+async def _paid_and_given(
+    client: AsyncClient, session: AsyncSession, settings: Settings
+) -> tuple[World, User, User, dict[str, object], tuple[str, str]]:
+    """A paid booking of two tickets whose buyer gave the first to a friend: the world, the
+    buyer, the friend, the booking, and the ids of the ticket given and the one kept."""
+    world = await create_world(session, price_minor=2500)
+    buyer, friend = await create_user(session), await create_user(session)
+    booking = await _paid_booking(client, settings, buyer, world)
+    mine = await client.get("/api/users/me/tickets", headers=bearer(settings, buyer))
+    given, kept = (str(t["id"]) for t in mine.json()["items"])
+    moved = await client.post(
+        f"/api/tickets/{given}/transfer",
+        json={"to_email": friend.email},
+        headers=bearer(settings, buyer),
+    )
+    assert moved.status_code == 200, moved.json()
+    return world, buyer, friend, booking, (given, kept)
+
+
 async def _voided_intents(session: AsyncSession) -> list[Any]:
     """What the notification handler makes of each `ticket.voided` event so far."""
     events = (
@@ -443,17 +462,9 @@ class TestStaffRefund:
         sandbox: SandboxProvider,
         settings: Settings,
     ) -> None:
-        world = await create_world(session, price_minor=2500)
-        buyer, friend = await create_user(session), await create_user(session)
-        booking = await _paid_booking(client, settings, buyer, world)
-        mine = await client.get("/api/users/me/tickets", headers=bearer(settings, buyer))
-        given, kept = (t["id"] for t in mine.json()["items"])
-        moved = await client.post(
-            f"/api/tickets/{given}/transfer",
-            json={"to_email": friend.email},
-            headers=bearer(settings, buyer),
+        world, _buyer, friend, booking, (given, kept) = await _paid_and_given(
+            client, session, settings
         )
-        assert moved.status_code == 200
         staff = bearer(settings, world.organizer)
         # Refunding the ticket the buyer kept tells nobody else.
         await client.post(
@@ -596,16 +607,7 @@ class TestEventCancellation:
         sandbox: SandboxProvider,
         settings: Settings,
     ) -> None:
-        world = await create_world(session, price_minor=2500)
-        buyer, friend = await create_user(session), await create_user(session)
-        booking = await _paid_booking(client, settings, buyer, world)
-        mine = await client.get("/api/users/me/tickets", headers=bearer(settings, buyer))
-        given = await client.post(
-            f"/api/tickets/{mine.json()['items'][0]['id']}/transfer",
-            json={"to_email": friend.email},
-            headers=bearer(settings, buyer),
-        )
-        assert given.status_code == 200, given.json()
+        world, buyer, friend, booking, _ = await _paid_and_given(client, session, settings)
 
         response = await client.post(
             f"/api/events/{world.event.id}/cancel", headers=bearer(settings, world.organizer)
