@@ -558,3 +558,44 @@ class TestBuyerLimitOnOffers:
         await _run_offers(committed)
         entry = await _entry(committing_client, auth_headers(waiting), joined.json()["id"])
         assert entry["status"] == "offered"
+
+    async def test_offers_racing_the_buyers_own_holds_never_pass_the_limit(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, rows=2, seats_per_row=10, max_tickets_per_buyer=2)
+            buyers = [await create_user(session) for _ in range(5)]
+            await session.commit()
+        showtime = str(world.showtime.id)
+        for buyer in buyers:
+            joined = await committing_client.post(
+                "/api/waitlists",
+                json={"showtime_id": showtime, "quantity": 2},
+                headers=auth_headers(buyer),
+            )
+            assert joined.status_code in (200, 201), joined.json()
+        # The offer run (each waiting buyer offered two places, best first) and every buyer
+        # holding two seats of the back row themselves, at once.
+        back_row = [s.id for s in world.seats[10:]]
+        await asyncio.gather(
+            _run_offers(committed),
+            *(
+                committing_client.post(
+                    "/api/bookings/hold-seats",
+                    json={"showtime_id": showtime, "seat_ids": back_row[2 * i : 2 * i + 2]},
+                    headers=auth_headers(buyer),
+                )
+                for i, buyer in enumerate(buyers)
+            ),
+        )
+        for buyer in buyers:
+            held = await _scalar(
+                committed,
+                "SELECT count(*) FROM inventory_units u JOIN holds h ON h.id = u.hold_id"
+                " WHERE h.user_id = :u AND h.status = 'active' AND u.state = 'held'",
+                u=buyer.id,
+            )
+            assert held <= 2
