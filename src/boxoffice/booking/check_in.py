@@ -31,7 +31,7 @@ from boxoffice.booking.schemas import (
     ManifestTicket,
     ScanOutcome,
 )
-from boxoffice.booking.tickets import superseded_version, verify_ticket_code
+from boxoffice.booking.tickets import check_live, superseded_version, verify_ticket_code
 from boxoffice.config import Settings
 from boxoffice.inventory.service import check_manager
 from boxoffice.kit.outbox import Topic, emit
@@ -165,13 +165,7 @@ async def _admit(
             raise errors.TicketNotFound()
     if ticket.seen.showtime_id != showtime_id:
         raise errors.TicketWrongShowtime()
-    if ticket.status is TicketStatus.void or ticket.booking_status in (
-        BookingStatus.cancelled,
-        BookingStatus.refunded,
-    ):
-        raise errors.TicketVoid()
-    if ticket.status is not TicketStatus.issued:
-        raise errors.TicketNotIssued()
+    check_live(ticket.status, ticket.booking_status)
     ticket_id = ticket.seen.ticket_id
     admitted = (
         await session.execute(
@@ -198,12 +192,7 @@ async def _admit(
         ):
             raise errors.TicketCodeSuperseded()
         seen = again.seen if again is not None else ticket.seen
-        when = seen.checked_in_at
-        refused = errors.TicketAlreadyCheckedIn(
-            extra={"checked_in_at": when.isoformat() if when is not None else None}
-        )
-        refused.seen = seen
-        raise refused
+        raise errors.TicketAlreadyCheckedIn(seen.checked_in_at, seen=seen)
     out = ticket.seen.model_copy(update={"checked_in_at": admitted, "checked_in_by": user.id})
     extra: dict[str, Any] = {"by_hand": data.code is None}
     if at is not None:

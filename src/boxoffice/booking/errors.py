@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from boxoffice.kit.errors import (
     Conflict,
     Forbidden,
@@ -123,8 +125,12 @@ class TicketVoid(Conflict):
 class TicketAlreadyCheckedIn(Conflict):
     code = "ticket_already_checked_in"
     title = "The ticket was already admitted"
-    seen: object = None
-    """The ticket as it stands, admission included (set by check-in, for a sync's report)."""
+
+    def __init__(self, checked_in_at: datetime | None, *, seen: object = None) -> None:
+        when = checked_in_at.isoformat() if checked_in_at is not None else None
+        super().__init__(extra={"checked_in_at": when})
+        self.seen = seen
+        """The ticket as it stands, admission included (for a sync's report)."""
 
 
 class TicketNotCheckedIn(Conflict):

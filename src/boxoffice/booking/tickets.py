@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import uuid
 
+from boxoffice.booking import errors
+from boxoffice.booking.models import BookingStatus, TicketStatus
 from boxoffice.config import Settings
 
 _SIGNATURE_BYTES = 16
@@ -51,3 +53,15 @@ def superseded_version(settings: Settings, code: str, unit_id: int, version: int
         if verify_ticket_code(settings, code, unit_id, earlier) is not None:
             return earlier
     return None
+
+
+def check_live(status: TicketStatus, booking_status: BookingStatus) -> None:
+    """Refuse a ticket the door or a transfer must not act on: cancelled or refunded
+    (`ticket_void`), or not paid yet (`ticket_not_issued`)."""
+    if status is TicketStatus.void or booking_status in (
+        BookingStatus.cancelled,
+        BookingStatus.refunded,
+    ):
+        raise errors.TicketVoid()
+    if status is not TicketStatus.issued:
+        raise errors.TicketNotIssued()

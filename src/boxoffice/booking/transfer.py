@@ -20,7 +20,7 @@ from boxoffice.booking import errors
 from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
 from boxoffice.booking.schemas import HeldTicket, TicketTransfer, TicketTransferCreate
 from boxoffice.booking.service import ticket_fields
-from boxoffice.booking.tickets import ticket_code
+from boxoffice.booking.tickets import check_live, ticket_code
 from boxoffice.catalog.models import Event, Showtime
 from boxoffice.config import Settings
 from boxoffice.kit.outbox import Topic, emit
@@ -131,15 +131,9 @@ async def transfer(
 
 
 def _check_transferable(row: Row[*tuple[Any, ...]]) -> None:
-    if row.status is TicketStatus.void or row.booking_status in (
-        BookingStatus.cancelled,
-        BookingStatus.refunded,
-    ):
-        raise errors.TicketVoid()
-    if row.status is not TicketStatus.issued or row.booking_status is not BookingStatus.confirmed:
-        raise errors.TicketNotIssued()
+    check_live(row.status, row.booking_status)
     if row.checked_in_at is not None:
-        raise errors.TicketAlreadyCheckedIn(extra={"checked_in_at": row.checked_in_at.isoformat()})
+        raise errors.TicketAlreadyCheckedIn(row.checked_in_at)
 
 
 async def my_tickets(
