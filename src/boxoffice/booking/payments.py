@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking import errors, service
-from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
+from boxoffice.booking.models import Booking, BookingStatus, TicketStatus
 from boxoffice.booking.repository import BookingRepository
 from boxoffice.config import Settings
 from boxoffice.inventory import claim_service
@@ -153,15 +153,7 @@ async def settle_refunded(
     chosen = set(ticket_ids) if ticket_ids is not None else {t.id for t in tickets}
     voiding = [t for t in tickets if t.id in chosen and t.status is TicketStatus.issued]
     if voiding:
-        await service.tell_holders_voided(
-            session, booking.id, [t.id for t in voiding], reason="refunded"
-        )
-        await session.execute(
-            update(Ticket)
-            .where(Ticket.id.in_([t.id for t in voiding]))
-            .values(status=TicketStatus.void)
-            .execution_options(synchronize_session=False)
-        )
+        await service.void_tickets(session, booking.id, [t.id for t in voiding], reason="refunded")
         released = await claim_service.free_booking_units(
             session,
             booking.showtime_id,

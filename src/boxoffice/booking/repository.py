@@ -491,11 +491,18 @@ class BookingRepository:
         return result.first() is not None
 
     async def set_ticket_status(
-        self, booking_id: uuid.UUID, status: TicketStatus, *, only: TicketStatus | None = None
+        self,
+        booking_id: uuid.UUID,
+        status: TicketStatus,
+        *,
+        only: TicketStatus | None = None,
+        ticket_ids: Sequence[uuid.UUID] | None = None,
     ) -> None:
         query = update(Ticket).where(Ticket.booking_id == booking_id)
         if only is not None:
             query = query.where(Ticket.status == only)
+        if ticket_ids is not None:
+            query = query.where(Ticket.id.in_(ticket_ids))
         await self.session.execute(
             query.values(status=status).execution_options(synchronize_session=False)
         )

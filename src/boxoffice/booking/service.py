@@ -339,8 +339,7 @@ async def cancel_unchecked(
     released = await claim_service.free_booking_units(
         session, booking.showtime_id, booking.hold_id, booking.id
     )
-    await tell_holders_voided(session, booking.id, None, reason="booking_cancelled")
-    await repo.set_ticket_status(booking.id, TicketStatus.void)
+    await void_tickets(session, booking.id, reason="booking_cancelled")
     await coupon_service.release(session, booking.id)
     await emit(
         session,
@@ -396,16 +395,16 @@ _GIVEN_AWAY = text(
 )
 
 
-async def tell_holders_voided(
+async def void_tickets(
     session: AsyncSession,
     booking_id: uuid.UUID,
-    ticket_ids: Sequence[uuid.UUID] | None,
+    ticket_ids: Sequence[uuid.UUID] | None = None,
     *,
     reason: str,
 ) -> None:
-    """Before a booking's tickets (`ticket_ids`, or all) are voided: a `ticket.voided` event
-    for each one its buyer had given to someone else, so its holder learns it is gone (the
-    money goes back to the buyer)."""
+    """Void a booking's live tickets (`ticket_ids`, or all), cancelled or refunded. Each one
+    its buyer had given to someone else gets a `ticket.voided` event first, so its holder
+    learns it is gone (the money goes back to the buyer)."""
     rows = await session.execute(
         _GIVEN_AWAY,
         {
@@ -428,6 +427,9 @@ async def tell_holders_voided(
                 "reason": reason,
             },
         )
+    await BookingRepository(session).set_ticket_status(
+        booking_id, TicketStatus.void, ticket_ids=ticket_ids
+    )
 
 
 async def _units_released(
