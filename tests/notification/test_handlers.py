@@ -1,5 +1,6 @@
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 
 from httpx import AsyncClient
 from sqlalchemy import func, select
@@ -9,7 +10,7 @@ from boxoffice.auth.models import Role, User
 from boxoffice.config import NotificationSettings
 from boxoffice.kit.outbox import OutboxEvent, Topic, emit
 from boxoffice.notification.dispatcher import Dispatcher, InAppChannel
-from boxoffice.notification.models import Notification
+from boxoffice.notification.models import Notification, ShowtimeReminder
 from boxoffice.notification.relay import run_relay
 from tests.booking.factories import create_world
 from tests.factories import create_event, create_user
@@ -56,7 +57,10 @@ class TestShowtimeChanged:
             new_id(),
             {
                 "event_title": "Open Air",
-                "starts_at": "2026-12-01T19:30:00+00:00",
+                "venue_name": "The Park",
+                "local_starts_at": "2026-12-01T19:30:00+01:00",
+                "previous_local_starts_at": "2026-11-30T19:30:00+01:00",
+                "rescheduled": True,
                 "user_ids": [str(holder.id)],
             },
         )
@@ -67,10 +71,82 @@ class TestShowtimeChanged:
             await client.get("/api/users/me/notifications", headers=auth_headers(holder))
         ).json()
         [item] = body["items"]
-        assert item["title"] == "Showtime changed: Open Air"
-        assert "2026-12-01T19:30:00+00:00" in item["body"]
+        assert item["title"] == "Showtime moved: Open Air"
+        assert "now starts at 2026-12-01T19:30:00+01:00" in item["body"]
+        assert "it was 2026-11-30T19:30:00+01:00" in item["body"]
         assert "user_ids" not in item["data"]
         assert await titles(client, auth_headers(other)) == []
+
+    async def test_a_reschedule_tells_buyers_and_whom_they_gave_tickets_and_reminds_again(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer, friend, bystander = [await create_user(session) for _ in range(3)]
+        booked = await client.post(
+            "/api/bookings",
+            json={"showtime_id": str(world.showtime.id), "quantity": 2},
+            headers=auth_headers(buyer),
+        )
+        ticket_id = booked.json()["tickets"][0]["id"]
+        given = await client.post(
+            f"/api/tickets/{ticket_id}/transfer",
+            json={"to_email": friend.email},
+            headers=auth_headers(buyer),
+        )
+        assert given.status_code == 200
+        # The holders were reminded of the old time already.
+        session.add(ShowtimeReminder(showtime_id=world.showtime.id))
+        new_start = world.showtime.starts_at + timedelta(days=2)
+        moved = await client.put(
+            f"/api/showtimes/{world.showtime.id}",
+            json={"starts_at": new_start.isoformat()},
+            headers=auth_headers(world.organizer),
+        )
+        assert moved.status_code == 200, moved.json()
+
+        await relay()
+
+        for user in (buyer, friend):
+            items = (
+                await client.get("/api/users/me/notifications", headers=auth_headers(user))
+            ).json()["items"]
+            told = [i for i in items if i["kind"] == "showtime_changed"]
+            assert [i["title"] for i in told] == [f"Showtime moved: {world.event.title}"]
+            assert moved.json()["local_starts_at"] in told[0]["body"]
+        assert await titles(client, auth_headers(bystander)) == []
+        reminded = await session.scalar(
+            select(func.count())
+            .select_from(ShowtimeReminder)
+            .where(ShowtimeReminder.showtime_id == world.showtime.id)
+        )
+        assert reminded == 0
+
+    async def test_a_new_end_alone_tells_nobody(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer = await create_user(session)
+        booked = await client.post(
+            "/api/bookings",
+            json={"showtime_id": str(world.showtime.id), "quantity": 1},
+            headers=auth_headers(buyer),
+        )
+        assert booked.status_code == 201
+        session.add(ShowtimeReminder(showtime_id=world.showtime.id))
+        longer = await client.put(
+            f"/api/showtimes/{world.showtime.id}",
+            json={"ends_at": (world.showtime.ends_at + timedelta(hours=1)).isoformat()},
+            headers=auth_headers(world.organizer),
+        )
+        assert longer.status_code == 200, longer.json()
+
+        await relay()
+
+        items = (
+            await client.get("/api/users/me/notifications", headers=auth_headers(buyer))
+        ).json()["items"]
+        assert "showtime_changed" not in {i["kind"] for i in items}
+        assert await session.get(ShowtimeReminder, world.showtime.id) is not None
 
 
 class TestShowtimeCancelled:

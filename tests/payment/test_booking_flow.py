@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from boxoffice.auth.models import Role, User
 from boxoffice.booking import service as booking_service
 from boxoffice.booking.models import Booking
+from boxoffice.catalog.models import Showtime
 from boxoffice.config import Settings
 from boxoffice.kit.outbox import OutboxEvent, Topic
 from boxoffice.kit.time import utcnow
@@ -423,6 +424,90 @@ class TestBuyerCancellation:
         assert refused.json()["code"] == "refund_window_closed"
         assert after.json()["status"] == "confirmed"
         assert (await unit_states(session, world.showtime)).get("sold") == 2
+
+
+async def _moved_world(
+    committed: async_sessionmaker[AsyncSession],
+) -> tuple[World, User, User]:
+    """A paid showtime whose event refunds nothing this close to it, and two buyers."""
+    async with committed() as session:
+        world = await create_world(session, price_minor=2500)
+        world.event.refund_cutoff_hours = 24 * 30
+        world.event.refund_fee_percent_bp = 1000
+        before, after = await create_user(session), await create_user(session)
+        await session.commit()
+    return world, before, after
+
+
+async def _move(client: AsyncClient, settings: Settings, world: World) -> None:
+    moved = await client.put(
+        f"/api/showtimes/{world.showtime.id}",
+        json={"starts_at": (world.showtime.starts_at + timedelta(days=3)).isoformat()},
+        headers=bearer(settings, world.organizer),
+    )
+    assert moved.status_code == 200, moved.text
+
+
+class TestRescheduledShowtime:
+    """Committed for real: who paid before the move is told apart by transaction times."""
+
+    async def test_buyers_who_paid_before_a_move_cancel_for_the_full_price(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        committing_sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        client = committing_client
+        world, before, after = await _moved_world(committed)
+        paid_before = await _paid_booking(client, settings, before, world)
+        await _move(client, settings, world)
+        paid_after = await _paid_booking(client, settings, after, world)
+
+        refunded = await client.post(
+            f"/api/bookings/{paid_before['id']}/cancel", headers=bearer(settings, before)
+        )
+        refused = await client.post(
+            f"/api/bookings/{paid_after['id']}/cancel", headers=bearer(settings, after)
+        )
+        payment = await client.get(
+            f"/api/payments/{paid_before['payment_id']}", headers=bearer(settings, before)
+        )
+
+        assert refunded.status_code == 200, refunded.text
+        assert refunded.json()["status"] == "refunded"
+        # The full price: no fee, and past the event's cut-off.
+        assert payment.json()["refunded_minor"] == 5000
+        # Who bought knowing the new time gets the event's policy.
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "refund_window_closed"
+        async with committed() as session:
+            assert (await unit_states(session, world.showtime)).get("sold") == 2
+
+    async def test_the_full_refund_ends_when_the_moved_showtime_starts(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        committing_sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        client = committing_client
+        world, buyer, _ = await _moved_world(committed)
+        booking = await _paid_booking(client, settings, buyer, world)
+        await _move(client, settings, world)
+        async with committed() as session, session.begin():
+            await session.execute(
+                update(Showtime)
+                .where(Showtime.id == world.showtime.id)
+                .values(starts_at=utcnow() - timedelta(minutes=1))
+            )
+
+        refused = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+        )
+
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "refund_window_closed"
 
 
 async def _paid_and_given(

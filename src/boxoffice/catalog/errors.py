@@ -49,3 +49,18 @@ class VenueHasNoPlaces(Unprocessable):
 class LocationRequired(Unprocessable):
     code = "location_required"
     title = "Give city_name, or latitude and longitude, or post your location first"
+
+
+class ShowtimeCancelled(Conflict):
+    code = "showtime_cancelled"
+    title = "The showtime is cancelled and can no longer change"
+
+
+class ShowtimeStarted(Conflict):
+    code = "showtime_started"
+    title = "The showtime has started; its times can no longer change"
+
+
+class InvalidShowtimeTimes(Unprocessable):
+    code = "invalid_showtime_times"
+    title = "A showtime must start in the future and end after it starts"

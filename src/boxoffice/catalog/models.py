@@ -131,6 +131,9 @@ class Showtime(TimestampMixin, Base):
     status: Mapped[ShowtimeStatus] = mapped_column(
         str_enum(ShowtimeStatus, 20), nullable=False, default=ShowtimeStatus.scheduled
     )
+    rescheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When its times last changed: buyers who paid before then may cancel for a full
+    refund until it starts."""
 
 
 class PriceTier(Base):

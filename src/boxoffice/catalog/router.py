@@ -268,6 +268,18 @@ async def get_showtime(
     return await service.showtime_detail(session, user, showtime_id)
 
 
+@router.put(
+    "/showtimes/{showtime_id}",
+    response_model=schemas.Showtime,
+    summary="Reschedule a showtime (its holders are told and may cancel for a full refund)",
+)
+async def reschedule_showtime(
+    session: Session, user: EventManager, showtime_id: uuid.UUID, body: schemas.ShowtimeUpdate
+) -> schemas.Showtime:
+    await service.reschedule_showtime(session, user, showtime_id, body)
+    return await service.showtime_detail(session, user, showtime_id)
+
+
 @router.post(
     "/showtimes/{showtime_id}/cancel",
     response_model=schemas.Showtime,

@@ -43,6 +43,28 @@ class ShowtimeCreate(BaseModel):
         return self
 
 
+class ShowtimeUpdate(BaseModel):
+    """New times for a showtime. Times without an offset are read in the venue's time zone.
+
+    Give `starts_at` alone to move the whole performance (it keeps its length), or both.
+    """
+
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _some_time(self) -> Self:
+        if self.starts_at is None and self.ends_at is None:
+            raise ValueError("give starts_at, ends_at or both")
+        if (
+            self.starts_at is not None
+            and self.ends_at is not None
+            and (self.starts_at.tzinfo is None) != (self.ends_at.tzinfo is None)
+        ):
+            raise ValueError("give both times with an offset, or both without")
+        return self
+
+
 class EventCreate(BaseModel):
     """An event, created as a draft.
 
@@ -158,6 +180,10 @@ class Showtime(BaseModel):
     ends_at: datetime
     local_starts_at: str = Field(description="Start in the venue's time zone (ISO 8601)")
     status: ShowtimeStatus
+    rescheduled_at: datetime | None = Field(
+        description="When its times last changed; buyers who paid before then may cancel "
+        "for a full refund until it starts"
+    )
     units: int
     available: int
     price_tiers: list[PriceTier]

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
@@ -17,8 +18,11 @@ from boxoffice.catalog.errors import (
     EventNotFound,
     InvalidEventTransition,
     InvalidPriceTiers,
+    InvalidShowtimeTimes,
     NotEventOwner,
+    ShowtimeCancelled,
     ShowtimeNotFound,
+    ShowtimeStarted,
     VenueHasNoPlaces,
 )
 from boxoffice.catalog.models import (
@@ -293,6 +297,79 @@ async def add_showtime(
     return showtime
 
 
+async def _showtime_to_manage(
+    session: AsyncSession, user: User, showtime_id: uuid.UUID
+) -> tuple[Showtime, Event]:
+    """The showtime, locked, with its event, if `user` may change it (else 404 / 403)."""
+    showtime = await ShowtimeRepository(session).get(showtime_id, for_update=True)
+    if showtime is None:
+        raise ShowtimeNotFound(f"No showtime with id {showtime_id}")
+    try:
+        event = await _event_to_manage(session, user, showtime.event_id)
+    except EventNotFound as exc:
+        raise ShowtimeNotFound(f"No showtime with id {showtime_id}") from exc
+    return showtime, event
+
+
+async def reschedule_showtime(
+    session: AsyncSession, user: User, showtime_id: uuid.UUID, data: schemas.ShowtimeUpdate
+) -> Showtime:
+    """New times for a scheduled showtime that has not started; emits `showtime.changed`.
+
+    `starts_at` alone moves the whole performance (it keeps its length). A new start is a
+    reschedule: `rescheduled_at` is set, the holders are told, and buyers who paid before
+    may cancel for a full refund until it starts (`payment.booking_refunds`). Times that
+    do not change anything answer the showtime as it is, and tell nobody.
+    """
+    showtime, event = await _showtime_to_manage(session, user, showtime_id)
+    if showtime.status is ShowtimeStatus.cancelled or event.status is EventStatus.cancelled:
+        raise ShowtimeCancelled()
+    now = utcnow()
+    if showtime.starts_at <= now:
+        raise ShowtimeStarted(extra={"starts_at": showtime.starts_at.isoformat()})
+    venue = await venue_service.get_venue(session, showtime.venue_id)
+    starts_at = _in_zone(data.starts_at, venue.timezone) if data.starts_at else showtime.starts_at
+    ends_at = (
+        _in_zone(data.ends_at, venue.timezone)
+        if data.ends_at
+        else showtime.ends_at + (starts_at - showtime.starts_at)
+    )
+    if starts_at <= now or ends_at <= starts_at:
+        raise InvalidShowtimeTimes(
+            extra={"starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()}
+        )
+    previous_starts_at, previous_ends_at = showtime.starts_at, showtime.ends_at
+    if (starts_at, ends_at) == (previous_starts_at, previous_ends_at):
+        return showtime
+    showtime.starts_at, showtime.ends_at = starts_at, ends_at
+    if starts_at != previous_starts_at:
+        # The database's clock, as bookings' `confirmed_at`, which it is compared with.
+        showtime.rescheduled_at = await session.scalar(select(func.now()))
+    await session.flush()
+    await emit(
+        session,
+        Topic.showtime_changed,
+        showtime.id,
+        {
+            "showtime_id": str(showtime.id),
+            "event_id": str(event.id),
+            "organizer_id": str(event.organizer_id),
+            "event_title": event.title,
+            "venue_name": venue.name,
+            "starts_at": starts_at.isoformat(),
+            "ends_at": ends_at.isoformat(),
+            "local_starts_at": starts_at.astimezone(ZoneInfo(venue.timezone)).isoformat(),
+            "previous_starts_at": previous_starts_at.isoformat(),
+            "previous_local_starts_at": previous_starts_at.astimezone(
+                ZoneInfo(venue.timezone)
+            ).isoformat(),
+            "previous_ends_at": previous_ends_at.isoformat(),
+            "rescheduled": starts_at != previous_starts_at,
+        },
+    )
+    return showtime
+
+
 async def cancel_showtime(
     session: AsyncSession,
     user: User,
@@ -301,13 +378,7 @@ async def cancel_showtime(
 ) -> Showtime:
     """scheduled -> cancelled for one performance; emits `showtime.cancelled` (with the
     `user_ids` of the buyers `settle` refunded or cancelled, as in `cancel_event`)."""
-    showtime = await ShowtimeRepository(session).get(showtime_id, for_update=True)
-    if showtime is None:
-        raise ShowtimeNotFound(f"No showtime with id {showtime_id}")
-    try:
-        await _event_to_manage(session, user, showtime.event_id)
-    except EventNotFound as exc:
-        raise ShowtimeNotFound(f"No showtime with id {showtime_id}") from exc
+    showtime, _event = await _showtime_to_manage(session, user, showtime_id)
     if showtime.status is ShowtimeStatus.cancelled:
         raise InvalidEventTransition("The showtime is already cancelled")
     showtime.status = ShowtimeStatus.cancelled
@@ -375,6 +446,7 @@ async def showtime_views(
                 ends_at=s.ends_at,
                 local_starts_at=s.starts_at.astimezone(ZoneInfo(row.timezone)).isoformat(),
                 status=s.status,
+                rescheduled_at=s.rescheduled_at,
                 units=sum(t.units for t in tiers),
                 available=sum(t.available for t in tiers),
                 price_tiers=tiers,

@@ -207,6 +207,13 @@ async def showtime_holder_ids(session: AsyncSession, showtime_id: uuid.UUID) -> 
     return list(rows)
 
 
+async def forget_reminder(session: AsyncSession, showtime_id: uuid.UUID) -> None:
+    """The showtime's holders are to be reminded again (it moved)."""
+    await session.execute(
+        delete(ShowtimeReminder).where(ShowtimeReminder.showtime_id == showtime_id)
+    )
+
+
 async def claim_due_reminders(
     session: AsyncSession, now: datetime, until: datetime
 ) -> list[tuple[uuid.UUID, datetime, str, str]]:

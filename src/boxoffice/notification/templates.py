@@ -48,8 +48,11 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
         "$event_title has been cancelled. Ticket holders are refunded.",
     ),
     NotificationKind.showtime_changed: NotificationTemplate(
-        "Showtime changed: $event_title",
-        "The showtime of $event_title you hold tickets for changed: it now starts at $starts_at.",
+        "Showtime moved: $event_title",
+        "$event_title at $venue_name, which you hold tickets for, has moved: it now starts at "
+        "$local_starts_at (it was $previous_local_starts_at). Your tickets stay valid. If the "
+        "new time does not suit you, the buyer can cancel the booking for a full refund "
+        "until it starts.",
     ),
     NotificationKind.sale_started: NotificationTemplate(
         "Tickets on sale: $event_title",

@@ -8,7 +8,7 @@ asynchronous provider the booking changes when the refund's webhook arrives.
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,17 @@ async def _paid_by(session: AsyncSession, booking: Booking) -> Payment | None:
     return payment if payment and payment.status is PaymentStatus.succeeded else None
 
 
+def moved_since_paid(showtime: Showtime, booking: Booking, now: datetime) -> bool:
+    """The showtime was rescheduled after the booking was confirmed and has not started:
+    its buyer may cancel for the full price, whatever the event's refund policy says."""
+    return (
+        showtime.rescheduled_at is not None
+        and booking.confirmed_at is not None
+        and booking.confirmed_at < showtime.rescheduled_at
+        and now < showtime.starts_at
+    )
+
+
 def is_paid(booking: Booking) -> bool:
     """A confirmed booking a payment confirmed (complimentary ones are not)."""
     return booking.status is BookingStatus.confirmed and "paid_by" in booking.meta
@@ -62,8 +73,9 @@ async def refund_booking(
     """Refund the booking's tickets (`None`: all live ones) and void them.
 
     A buyer gets the policy's amount (price less the event's fee) and only before the
-    event's cut-off (else 422 `refund_window_closed`); an admin or the event's organizer
-    refunds the full price at any time.
+    event's cut-off (else 422 `refund_window_closed`), or the full price until the start
+    if the showtime was moved after they paid; an admin or the event's organizer refunds
+    the full price at any time.
     """
     repo = BookingRepository(session)
     # The booking row first, then (in `refunds.refund`) the payment: the order every path
@@ -102,9 +114,10 @@ async def refund_booking(
         raise UnknownTickets(extra={"ticket_ids": sorted(str(t) for t in unknown)})
     selected = [i for i, t in enumerate(live) if t.id in wanted]
     prices = [t.price_minor for t in live]
-    if by_buyer:
+    now = utcnow()
+    if by_buyer and not moved_since_paid(showtime, booking, now):
         quote = quote_refund(
-            policy_of(event), prices, selected, starts_at=showtime.starts_at, now=utcnow()
+            policy_of(event), prices, selected, starts_at=showtime.starts_at, now=now
         )
         amount = quote.refundable_minor
     else:
