@@ -94,6 +94,18 @@ class AuthSettings(BaseSettings):
     """Codes that may be requested per client IP per `otp_window_seconds`."""
     otp_window_seconds: int = Field(default=3600, ge=1)
     """Window of the code-request rate limits."""
+    password_reset_ttl_seconds: int = Field(default=3600, ge=300)
+    """How long a password reset token from the e-mail works."""
+    password_reset_requests_per_email: int = Field(default=3, ge=1)
+    """Resets that may be asked for per e-mail address per `password_reset_window_seconds`."""
+    password_reset_requests_per_ip: int = Field(default=20, ge=1)
+    """Resets that may be asked for per client IP per `password_reset_window_seconds`."""
+    password_reset_window_seconds: int = Field(default=3600, ge=1)
+    """Window of the password reset rate limits."""
+    password_reset_url: str | None = None
+    """The link in the reset e-mail, with `{token}` where the token goes (your app's page,
+    which posts it to `/api/auth/password-reset/confirm`). Unset: the e-mail gives the token
+    and that API call."""
 
 
 class GoogleSettings(BaseSettings):

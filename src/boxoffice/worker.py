@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import boxoffice.auth.password_reset
 import boxoffice.booking.jobs
 import boxoffice.waitlist.jobs  # noqa: F401 - registers the waitlist offer job
 from boxoffice.auth.jobs import purge_expired

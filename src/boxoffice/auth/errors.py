@@ -115,3 +115,13 @@ class ProviderUnavailable(BoxofficeError):
     status = 502
     code = "provider_unavailable"
     title = "The identity provider could not be reached or answered badly"
+
+
+class PasswordResetTokenInvalid(BadRequest):
+    code = "password_reset_token_invalid"
+    title = "The password reset token is malformed, used or superseded; ask for a new one"
+
+
+class PasswordResetTokenExpired(Gone):
+    code = "password_reset_token_expired"
+    title = "The password reset token has expired; ask for a new one"

@@ -7,13 +7,16 @@ import httpx
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from boxoffice.auth import google, phone, service
+from boxoffice.auth import google, password_reset, phone, service
 from boxoffice.auth.dependencies import AppSettings, CurrentSessionId, CurrentUser
 from boxoffice.auth.errors import OtpInvalid, RefreshTokenReused
 from boxoffice.auth.schemas import (
     GoogleAuthorization,
     GoogleCallback,
     LoginRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PasswordResetRequested,
     PhoneCodeRequest,
     PhoneCodeSent,
     PhoneVerify,
@@ -169,6 +172,42 @@ async def revoke_other_sessions(
     session: Session, user: CurrentUser, session_id: CurrentSessionId
 ) -> None:
     await service.revoke_other_sessions(session, user, session_id)
+
+
+@router.post(
+    "/password-reset/request",
+    response_model=PasswordResetRequested,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Forgot your password: e-mail a reset token to the account's address",
+)
+async def request_password_reset(
+    request: Request,
+    body: PasswordResetRequest,
+    session: Session,
+    settings: AppSettings,
+    limiter: Limiter,
+) -> PasswordResetRequested:
+    await password_reset.request_reset(
+        session, settings.auth, limiter, email=str(body.email), ip=client_of(request).ip
+    )
+    return PasswordResetRequested(
+        detail="If an active account uses this address, a reset e-mail is on its way",
+        expires_in=settings.auth.password_reset_ttl_seconds,
+    )
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Set a new password with the e-mailed token (signs out every device)",
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, session: Session, settings: AppSettings
+) -> None:
+    await password_reset.reset_password(
+        session, settings.auth, token=body.token, new_password=body.new_password
+    )
 
 
 @router.post(

@@ -92,3 +92,20 @@ class GoogleAuthorization(BaseModel):
 class GoogleCallback(BaseModel):
     code: str = Field(min_length=1, max_length=2048)
     state: str = Field(min_length=1, max_length=200)
+
+
+class PasswordResetRequest(BaseModel):
+    email: EmailStr
+
+
+class PasswordResetRequested(BaseModel):
+    detail: str = Field(
+        description="The same whether or not an account uses the address",
+        examples=["If an active account uses this address, a reset e-mail is on its way"],
+    )
+    expires_in: int = Field(description="Seconds the e-mailed token works for")
+
+
+class PasswordResetConfirm(BaseModel):
+    token: str = Field(min_length=1, max_length=300)
+    new_password: str = Field(min_length=1, max_length=1024)
