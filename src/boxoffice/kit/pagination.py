@@ -1,6 +1,6 @@
 """limit/offset pagination shared by every list endpoint."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Generic, TypeVar
@@ -62,3 +62,13 @@ class Page(BaseModel, Generic[T]):
             offset=params.offset,
             next=next_url,
         )
+
+
+async def all_pages(fetch: Callable[[PageParams], Awaitable[tuple[Sequence[T], int]]]) -> list[T]:
+    """Every item of a paginated query, fetched page by page (exports, not endpoints)."""
+    items: list[T] = []
+    while True:
+        page, total = await fetch(PageParams(limit=MAX_LIMIT, offset=len(items)))
+        items.extend(page)
+        if not page or len(items) >= total:
+            return items

@@ -120,15 +120,7 @@ async def update_my_preferences(
 async def my_following(
     request: Request, session: Session, user: CurrentUser, page: Pagination
 ) -> Page[OrganizerFollowOut]:
-    rows, total = await service.list_following(session, user, page)
-    items = [
-        OrganizerFollowOut(
-            organizer_id=organizer.id,
-            organizer_name=organizer.full_name,
-            followed_at=follow.created_at,
-        )
-        for follow, organizer in rows
-    ]
+    items, total = await service.list_following(session, user, page)
     return Page[OrganizerFollowOut].build(items, total, page, request)
 
 
@@ -140,16 +132,7 @@ async def my_following(
 async def my_interests(
     request: Request, session: Session, user: CurrentUser, page: Pagination
 ) -> Page[EventInterestOut]:
-    rows, total = await service.list_interests(session, user, page)
-    items = [
-        EventInterestOut(
-            event_id=event.id,
-            event_title=event.title,
-            sale_starts_at=event.sale_starts_at,
-            interested_at=interest.created_at,
-        )
-        for interest, event in rows
-    ]
+    items, total = await service.list_interests(session, user, page)
     return Page[EventInterestOut].build(items, total, page, request)
 
 

@@ -28,14 +28,17 @@ from boxoffice.notification.errors import (
     WebhookUrlRefused,
 )
 from boxoffice.notification.models import (
-    EventInterest,
     Notification,
-    OrganizerFollow,
     WebhookDelivery,
     WebhookEndpoint,
 )
 from boxoffice.notification.preferences import effective
-from boxoffice.notification.schemas import PushCreate, WebhookCreate
+from boxoffice.notification.schemas import (
+    EventInterestOut,
+    OrganizerFollowOut,
+    PushCreate,
+    WebhookCreate,
+)
 
 # --- in-app notifications ---------------------------------------------------------------
 
@@ -271,11 +274,28 @@ async def list_deliveries(
 
 async def list_following(
     session: AsyncSession, actor: User, page: PageParams
-) -> tuple[Sequence[tuple[OrganizerFollow, User]], int]:
-    return await repository.subscriptions(session, repository.FOLLOWS, actor.id, page)
+) -> tuple[list[OrganizerFollowOut], int]:
+    rows, total = await repository.subscriptions(session, repository.FOLLOWS, actor.id, page)
+    return [
+        OrganizerFollowOut(
+            organizer_id=organizer.id,
+            organizer_name=organizer.full_name,
+            followed_at=follow.created_at,
+        )
+        for follow, organizer in rows
+    ], total
 
 
 async def list_interests(
     session: AsyncSession, actor: User, page: PageParams
-) -> tuple[Sequence[tuple[EventInterest, Event]], int]:
-    return await repository.subscriptions(session, repository.INTERESTS, actor.id, page)
+) -> tuple[list[EventInterestOut], int]:
+    rows, total = await repository.subscriptions(session, repository.INTERESTS, actor.id, page)
+    return [
+        EventInterestOut(
+            event_id=event.id,
+            event_title=event.title,
+            sale_starts_at=event.sale_starts_at,
+            interested_at=interest.created_at,
+        )
+        for interest, event in rows
+    ], total

@@ -303,9 +303,10 @@ async def list_payments(
     *,
     booking_id: uuid.UUID | None,
     status: PaymentStatus | None,
+    only_own: bool = False,
 ) -> tuple[Sequence[Payment], int]:
-    """The caller's payments, newest first (every payment for admins)."""
-    everyone = has_permission(user.role, Permission.payment_read_any)
+    """The caller's payments, newest first (every payment for admins, unless `only_own`)."""
+    everyone = not only_own and has_permission(user.role, Permission.payment_read_any)
     return await PaymentRepository(session).list(
         user_id=None if everyone else user.id,
         booking_id=booking_id,

@@ -1,7 +1,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
@@ -40,13 +40,22 @@ class ReviewRepository:
     async def list_for_event(
         self, event_id: uuid.UUID, *, limit: int, offset: int
     ) -> tuple[list[tuple[Review, str]], int]:
-        total = await self.session.scalar(
-            select(func.count()).select_from(Review).where(Review.event_id == event_id)
-        )
+        return await self._list(Review.event_id == event_id, limit=limit, offset=offset)
+
+    async def list_by_user(
+        self, user_id: uuid.UUID, *, limit: int, offset: int
+    ) -> tuple[list[tuple[Review, str]], int]:
+        return await self._list(Review.user_id == user_id, limit=limit, offset=offset)
+
+    async def _list(
+        self, where: ColumnElement[bool], *, limit: int, offset: int
+    ) -> tuple[list[tuple[Review, str]], int]:
+        """Reviews with their author's name, newest first."""
+        total = await self.session.scalar(select(func.count()).select_from(Review).where(where))
         rows = await self.session.execute(
             select(Review, User.full_name)
             .join(User, User.id == Review.user_id)
-            .where(Review.event_id == event_id)
+            .where(where)
             .order_by(Review.created_at.desc(), Review.id)
             .limit(limit)
             .offset(offset)

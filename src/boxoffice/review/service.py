@@ -83,6 +83,16 @@ async def list_reviews(
     return [_out(r, name) for r, name in rows], total
 
 
+async def list_user_reviews(
+    session: AsyncSession, user: User, page: PageParams
+) -> tuple[list[schemas.Review], int]:
+    """The caller's own reviews, newest first."""
+    rows, total = await ReviewRepository(session).list_by_user(
+        user.id, limit=page.limit, offset=page.offset
+    )
+    return [_out(r, name) for r, name in rows], total
+
+
 async def _own_review(session: AsyncSession, user: User, review_id: uuid.UUID) -> Review:
     review = await ReviewRepository(session).get(review_id, for_update=True)
     if review is None:

@@ -13,7 +13,8 @@ from boxoffice.auth.schemas import PasswordChange, UserRead
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
-from boxoffice.user import service
+from boxoffice.user import export, service
+from boxoffice.user.export import AccountExport
 from boxoffice.user.schemas import (
     AdminUserRead,
     AdminUserUpdate,
@@ -32,6 +33,15 @@ UserManager = Annotated[User, Depends(require(Permission.user_manage))]
 @router.get("/me", response_model=UserRead, summary="Who am I")
 async def me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)
+
+
+@router.get(
+    "/me/export",
+    response_model=AccountExport,
+    summary="Everything kept about me, in one document (bookings, tickets, payments, ...)",
+)
+async def export_me(session: Session, user: CurrentUser) -> AccountExport:
+    return await export.export(session, user)
 
 
 @router.get("/profile", response_model=UserRead, summary="My profile")
