@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import boxoffice.auth.password_reset
 import boxoffice.booking.jobs
+import boxoffice.user.closing
 import boxoffice.waitlist.jobs  # noqa: F401 - registers the waitlist offer job
 from boxoffice.auth.jobs import purge_expired
 from boxoffice.config import Settings, get_settings

@@ -229,6 +229,39 @@ class TestOffers:
             "status"
         ] == "waiting"
 
+    async def test_a_deactivated_account_keeps_its_place_but_is_offered_nothing(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        async with committed() as session:
+            await session.execute(
+                text("UPDATE users SET is_active = false WHERE id = :id"), {"id": b.id}
+            )
+            await session.commit()
+        cancelled = await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        assert cancelled.status_code == 200
+
+        await _run_offers(committed)
+
+        statuses = await _scalar(
+            committed,
+            "SELECT array_agg(status ORDER BY created_at) FROM waitlist_entries"
+            " WHERE showtime_id = :id",
+            id=state.world.showtime.id,
+        )
+        assert statuses == ["waiting", "offered"]
+        offered_to = await _scalar(
+            committed,
+            "SELECT payload->>'user_id' FROM outbox_events WHERE topic = 'waitlist.offer_made'",
+        )
+        assert offered_to == str(c.id)
+
     async def test_an_unaccepted_offer_passes_to_the_next_entry(
         self,
         committing_client: AsyncClient,

@@ -142,8 +142,10 @@ async def my_tickets(
     page: PageParams,
     *,
     showtime_id: uuid.UUID | None = None,
+    upcoming: bool = False,
 ) -> tuple[list[HeldTicket], int]:
-    """The caller's live tickets, soonest showtime first, with their codes."""
+    """The caller's live tickets, soonest showtime first, with their codes (`upcoming`:
+    only for showtimes that have not ended)."""
     where = [
         Ticket.status == TicketStatus.issued,
         Booking.status == BookingStatus.confirmed,
@@ -155,6 +157,8 @@ async def my_tickets(
     ]
     if showtime_id is not None:
         where.append(Booking.showtime_id == showtime_id)
+    if upcoming:
+        where.append(Showtime.ends_at > func.now())
     base = (
         select(Ticket, Booking.showtime_id, Booking.event_id, Showtime.starts_at)
         .join(Booking, Booking.id == Ticket.booking_id)

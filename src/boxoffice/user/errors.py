@@ -1,4 +1,4 @@
-from boxoffice.kit.errors import Conflict, NotFound
+from boxoffice.kit.errors import Conflict, Forbidden, NotFound
 
 
 class UserNotFound(NotFound):
@@ -24,3 +24,13 @@ class NotAnEditor(Conflict):
 class NotAnOrganizer(Conflict):
     code = "not_an_organizer"
     title = "Only an organizer's own catalog can be granted"
+
+
+class SelfDeletionNotAllowed(Forbidden):
+    code = "self_deletion_not_allowed"
+    title = "Organizer and staff accounts own business records; an admin deletes them"
+
+
+class AccountHasTickets(Conflict):
+    code = "account_has_tickets"
+    title = "You hold tickets for showtimes still to come; cancel or give them away first"

@@ -7,8 +7,15 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import AuthSession, PhoneVerification, Role, User, UserIdentity
+from boxoffice.catalog.models import UserLocation
 from boxoffice.kit.pagination import PageParams, SortOrder
 from boxoffice.kit.search import contains_pattern
+from boxoffice.notification.models import (
+    EventInterest,
+    Notification,
+    NotificationPreference,
+    OrganizerFollow,
+)
 from boxoffice.user.schemas import UserSort
 
 _SORT_COLUMNS = {
@@ -55,6 +62,16 @@ async def list_users(
 
 async def delete_personal_rows(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Drop what records the person rather than the business: devices and IPs (sessions,
-    with their refresh tokens), phone codes, linked external accounts."""
-    for model in (AuthSession, PhoneVerification, UserIdentity):
+    with their refresh tokens), phone codes, linked external accounts, their location,
+    notifications and what they asked to be told about."""
+    for model in (
+        AuthSession,
+        PhoneVerification,
+        UserIdentity,
+        UserLocation,
+        Notification,
+        NotificationPreference,
+        OrganizerFollow,
+        EventInterest,
+    ):
         await session.execute(delete(model).where(model.user_id == user_id))

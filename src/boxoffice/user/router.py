@@ -13,9 +13,10 @@ from boxoffice.auth.schemas import PasswordChange, UserRead
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
-from boxoffice.user import export, service
+from boxoffice.user import closing, export, service
 from boxoffice.user.export import AccountExport
 from boxoffice.user.schemas import (
+    AccountDeletion,
     AdminUserRead,
     AdminUserUpdate,
     EditorGrants,
@@ -42,6 +43,18 @@ async def me(user: CurrentUser) -> UserRead:
 )
 async def export_me(session: Session, user: CurrentUser) -> AccountExport:
     return await export.export(session, user)
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete my account: personal data scrubbed, holds and unpaid bookings given back",
+)
+async def delete_me(
+    session: Session, user: CurrentUser, body: AccountDeletion | None = None
+) -> None:
+    await closing.delete_own_account(session, user, body.password if body else None)
 
 
 @router.get("/profile", response_model=UserRead, summary="My profile")
@@ -140,7 +153,7 @@ async def reactivate(user_id: uuid.UUID, session: Session, admin: UserManager) -
     summary="Delete a user: personal data scrubbed, bookings and payments kept",
 )
 async def delete_user(user_id: uuid.UUID, session: Session, admin: UserManager) -> None:
-    await service.delete(session, admin, user_id)
+    await closing.delete_by_admin(session, admin, user_id)
 
 
 def _grants(editor: User) -> EditorGrants:

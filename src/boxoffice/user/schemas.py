@@ -50,3 +50,11 @@ class EditorGrants(BaseModel):
 
     editor_id: uuid.UUID
     organizer_ids: list[uuid.UUID]
+
+
+class AccountDeletion(BaseModel):
+    password: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Your current password (accounts that sign in only with Google have none)",
+    )

@@ -124,10 +124,17 @@ async def reactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> 
     return user
 
 
-async def delete(session: AsyncSession, admin: User, user_id: uuid.UUID) -> None:
+async def delete(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
     """Scrub personal data and disable the account; the row stays so the user's bookings
     and payments keep their owner for accounting."""
     user = await _managed_user(session, admin, user_id)
+    await scrub(session, user)
+    log.info("user_deleted", user_id=str(user.id), by=str(admin.id))
+    return user
+
+
+async def scrub(session: AsyncSession, user: User) -> None:
+    """Personal data out, account disabled and signed out everywhere; the row stays."""
     user.email = f"deleted-{user.id}@deleted.invalid"
     user.full_name = ""
     user.phone = None
@@ -138,7 +145,6 @@ async def delete(session: AsyncSession, admin: User, user_id: uuid.UUID) -> None
     user.token_version += 1
     await session.flush()
     await repository.delete_personal_rows(session, user.id)
-    log.info("user_deleted", user_id=str(user.id), by=str(admin.id))
 
 
 async def _editor(session: AsyncSession, editor_id: uuid.UUID) -> User:

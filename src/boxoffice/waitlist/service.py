@@ -247,6 +247,9 @@ async def _offer_showtime(
             .where(
                 WaitlistEntry.showtime_id == showtime_id,
                 WaitlistEntry.status == EntryStatus.waiting,
+                # A deactivated account keeps its place but is offered nothing until it
+                # is reactivated (a deleted one left its waitlists).
+                select(User.id).where(User.id == WaitlistEntry.user_id, User.is_active).exists(),
             )
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
             .limit(settings.offer_batch)
