@@ -64,3 +64,8 @@ class ShowtimeStarted(Conflict):
 class InvalidShowtimeTimes(Unprocessable):
     code = "invalid_showtime_times"
     title = "A showtime must start in the future and end after it starts"
+
+
+class PriceTierNotFound(NotFound):
+    code = "price_tier_not_found"
+    title = "The showtime has no such price tier"

@@ -131,6 +131,10 @@ class Showtime(TimestampMixin, Base):
     status: Mapped[ShowtimeStatus] = mapped_column(
         str_enum(ShowtimeStatus, 20), nullable=False, default=ShowtimeStatus.scheduled
     )
+    layout_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    """Bumped when its prices change: cached seat maps reload what they show of its tiers."""
     rescheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When its times last changed: buyers who paid before then may cancel for a full
     refund until it starts."""

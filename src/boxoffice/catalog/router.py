@@ -280,6 +280,22 @@ async def reschedule_showtime(
     return await service.showtime_detail(session, user, showtime_id)
 
 
+@router.put(
+    "/showtimes/{showtime_id}/price-tiers/{price_tier_id}",
+    response_model=schemas.Showtime,
+    summary="Change a price tier's price or name (bookings already made keep theirs)",
+)
+async def update_price_tier(
+    session: Session,
+    user: EventManager,
+    showtime_id: uuid.UUID,
+    price_tier_id: uuid.UUID,
+    body: schemas.PriceTierUpdate,
+) -> schemas.Showtime:
+    await service.update_price_tier(session, user, showtime_id, price_tier_id, body)
+    return await service.showtime_detail(session, user, showtime_id)
+
+
 @router.post(
     "/showtimes/{showtime_id}/cancel",
     response_model=schemas.Showtime,

@@ -26,6 +26,19 @@ class PriceTierIn(BaseModel):
     currency: Currency
 
 
+class PriceTierUpdate(BaseModel):
+    """A tier's new name or price. The currency stays: a booking is in one currency."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    price_minor: MinorUnits | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.name is None and self.price_minor is None:
+            raise ValueError("give name, price_minor or both")
+        return self
+
+
 class ShowtimeCreate(BaseModel):
     """Times without an offset are read in the venue's time zone."""
 

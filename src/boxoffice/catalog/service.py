@@ -20,6 +20,7 @@ from boxoffice.catalog.errors import (
     InvalidPriceTiers,
     InvalidShowtimeTimes,
     NotEventOwner,
+    PriceTierNotFound,
     ShowtimeCancelled,
     ShowtimeNotFound,
     ShowtimeStarted,
@@ -365,6 +366,52 @@ async def reschedule_showtime(
             ).isoformat(),
             "previous_ends_at": previous_ends_at.isoformat(),
             "rescheduled": starts_at != previous_starts_at,
+        },
+    )
+    return showtime
+
+
+async def update_price_tier(
+    session: AsyncSession,
+    user: User,
+    showtime_id: uuid.UUID,
+    tier_id: uuid.UUID,
+    data: schemas.PriceTierUpdate,
+) -> Showtime:
+    """Rename a tier or change its price (early bird over, a late release, a price drop).
+
+    Bookings made before keep what they were charged; a booking made from now on, from a
+    hold placed before or after, is priced at the new price. The showtime's
+    `layout_version` moves on, so every process's cached seat map shows the new price.
+    """
+    showtime, event = await _showtime_to_manage(session, user, showtime_id)
+    if showtime.status is ShowtimeStatus.cancelled or event.status is EventStatus.cancelled:
+        raise ShowtimeCancelled()
+    tier = await session.get(PriceTier, tier_id, with_for_update=True)
+    if tier is None or tier.showtime_id != showtime.id:
+        raise PriceTierNotFound()
+    before = (tier.name, tier.price_minor)
+    if data.name is not None:
+        tier.name = data.name
+    if data.price_minor is not None:
+        tier.price_minor = data.price_minor
+    if (tier.name, tier.price_minor) == before:
+        return showtime
+    showtime.layout_version += 1
+    await session.flush()
+    await emit(
+        session,
+        Topic.price_tier_changed,
+        showtime.id,
+        {
+            "showtime_id": str(showtime.id),
+            "event_id": str(event.id),
+            "organizer_id": str(event.organizer_id),
+            "price_tier_id": str(tier.id),
+            "name": tier.name,
+            "price_minor": tier.price_minor,
+            "previous_price_minor": before[1],
+            "currency": tier.currency,
         },
     )
     return showtime

@@ -3,9 +3,10 @@
 A full read of a large showtime costs the database tens of milliseconds, so it is never
 read per request: the layout (seats, rows, sections, prices) is read once per showtime, and
 the state of taken units once per version. A cached map younger than `refresh_ms` is served
-without asking the database at all; an older one costs one indexed read of the version. The
-ETag names the version and how many holds in it have lapsed since, because a lapsed hold
-shows as available without any write (lazy expiry).
+without asking the database at all; an older one costs one indexed read of the version
+(and of the showtime's `layout_version`, which a price change moves on: the layout is then
+read again). The ETag names both versions and how many holds have lapsed since, because a
+lapsed hold shows as available without any write (lazy expiry).
 
 The same cache feeds best-available: candidates are picked from it and claimed in the
 database, which has the last word; a stale pick only costs a retry.
@@ -55,6 +56,8 @@ class SeatRow:
 @dataclass(slots=True)
 class Layout:
     showtime_id: uuid.UUID
+    version: int
+    """`showtimes.layout_version` it was read at (bumped when prices change)."""
     sections: list[SectionInfo]
     rows: list[SeatRow]
     """Reserved rows, best first: section order, then nearest the stage."""
@@ -99,7 +102,8 @@ _LAYOUT_SECTIONS = """
 SELECT sec.id, sec.name, sec.kind, sec.sort_order,
        (SELECT count(*) FROM inventory_units u WHERE u.showtime_id = st.id
          AND u.section_id = sec.id) AS units,
-       pt.id AS tier_id, pt.name AS tier_name, pt.price_minor, pt.currency
+       pt.id AS tier_id, pt.name AS tier_name, pt.price_minor, pt.currency,
+       st.layout_version
   FROM showtimes st
   JOIN sections sec ON sec.venue_id = st.venue_id
   LEFT JOIN price_tiers pt ON pt.showtime_id = st.id AND pt.section_id = sec.id
@@ -129,11 +133,15 @@ SELECT v.version, u.id, u.section_id, u.seat_id IS NULL AS ga, u.state,
 """  # noqa: S608 (constants only)
 
 _VERSION = """
-SELECT COALESCE(sum(version), 0)::bigint FROM inventory_versions WHERE showtime_id = $1
+SELECT (SELECT COALESCE(sum(version), 0)::bigint FROM inventory_versions WHERE showtime_id = $1),
+       (SELECT layout_version FROM showtimes WHERE id = $1)
 """
 
 
-async def _load_sections(session: AsyncSession, showtime_id: uuid.UUID) -> list[SectionInfo]:
+async def _load_sections(
+    session: AsyncSession, showtime_id: uuid.UUID
+) -> tuple[list[SectionInfo], int]:
+    """The showtime's sections with their tiers, and the layout version they were read at."""
     section_rows = await (await driver(session)).fetch(_LAYOUT_SECTIONS, showtime_id)
     if not section_rows:
         raise ShowtimeNotFound()
@@ -154,11 +162,11 @@ async def _load_sections(session: AsyncSession, showtime_id: uuid.UUID) -> list[
             },
         )
         for r in section_rows
-    ]
+    ], int(section_rows[0]["layout_version"])
 
 
 async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
-    sections = await _load_sections(session, showtime_id)
+    sections, version = await _load_sections(session, showtime_id)
     db = await driver(session)
     order = {s.id: s.sort_order for s in sections}
     rows: dict[tuple[str, int], SeatRow] = {}
@@ -181,7 +189,7 @@ async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
             f'"number":{r[4]},"x":{r[5]},"y":{r[6]},"accessible":{"true" if r[7] else "false"},'
         )
     ordered = sorted(rows.values(), key=lambda row: (row.sort_order, row.section_id, row.row_index))
-    return Layout(showtime_id, sections, ordered, prefix, order_ids, unit_section)
+    return Layout(showtime_id, version, sections, ordered, prefix, order_ids, unit_section)
 
 
 async def _load_state(session: AsyncSession, showtime_id: uuid.UUID) -> TakenState:
@@ -241,8 +249,15 @@ class SeatMapCache:
                 cached = CachedMap(layout, await _load_state(session, showtime_id))
             else:
                 db = await driver(session)
-                version = int(await db.fetchval(_VERSION, showtime_id))
-                if version == cached.state.version:
+                version, layout_version = await db.fetchrow(_VERSION, showtime_id)
+                if layout_version is None:
+                    raise ShowtimeNotFound()
+                if layout_version != cached.layout.version:
+                    # Its prices changed: the layout shows them.
+                    self._sections.pop(showtime_id, None)
+                    layout = await _load_layout(session, showtime_id)
+                    cached = CachedMap(layout, await _load_state(session, showtime_id))
+                elif version == cached.state.version:
                     cached.state.checked_at = time.monotonic()
                 else:
                     cached = CachedMap(cached.layout, await _load_state(session, showtime_id))
@@ -262,7 +277,8 @@ class SeatMapCache:
             return cached.layout.sections
         sections = self._sections.get(showtime_id)
         if sections is None:
-            sections = self._sections[showtime_id] = await _load_sections(session, showtime_id)
+            sections, _ = await _load_sections(session, showtime_id)
+            self._sections[showtime_id] = sections
             while len(self._sections) > MAX_CACHED_SHOWTIMES:
                 self._sections.pop(next(iter(self._sections)))
         return sections
@@ -275,7 +291,7 @@ class SeatMapCache:
 
 def etag(cached: CachedMap, now: float | None = None) -> str:
     now = time.time() if now is None else now
-    return f'"{cached.state.version}.{cached.state.lapsed(now)}"'
+    return f'"{cached.layout.version}.{cached.state.version}.{cached.state.lapsed(now)}"'
 
 
 def _iso(epoch: float) -> str:

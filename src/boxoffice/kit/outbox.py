@@ -37,6 +37,7 @@ class Topic(enum.StrEnum):
     ticket_check_in_undone = "ticket.check_in_undone"
     ticket_transferred = "ticket.transferred"
     ticket_voided = "ticket.voided"
+    price_tier_changed = "price_tier.changed"
 
 
 class OutboxEvent(Base):
