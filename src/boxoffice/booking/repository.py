@@ -2,11 +2,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from boxoffice.auth.models import User
 from boxoffice.booking.models import (
     Booking,
     BookingStatus,
@@ -524,6 +526,44 @@ class BookingRepository:
         if filters.event_id is not None:
             query = query.where(Booking.event_id == filters.event_id)
         return query
+
+    async def export_rows(self, filters: BookingFilters) -> Sequence[Any]:
+        """One row per ticket (or per booking without tickets) of the filtered bookings,
+        with the buyer, whom a ticket was given to and the showtime's start, oldest first."""
+        buyer, holder = aliased(User), aliased(User)
+        columns: Select[Any] = cast(
+            Select[Any],
+            select(
+                Booking.id.label("booking_id"),
+                Booking.status.label("booking_status"),
+                Booking.created_at,
+                Booking.confirmed_at,
+                Booking.cancelled_at,
+                Booking.event_id,
+                Booking.showtime_id,
+                Showtime.starts_at.label("showtime_starts_at"),
+                buyer.full_name.label("buyer_name"),
+                buyer.email.label("buyer_email"),
+                Booking.total_minor.label("booking_total_minor"),
+                Booking.currency,
+                Ticket.id.label("ticket_id"),
+                Ticket.label.label("ticket_label"),
+                Ticket.price_minor.label("ticket_price_minor"),
+                Ticket.status.label("ticket_status"),
+                Ticket.checked_in_at,
+                holder.full_name.label("holder_name"),
+                holder.email.label("holder_email"),
+            ),
+        )
+        query = (
+            self._filtered(columns, filters)
+            .join(Showtime, Showtime.id == Booking.showtime_id)
+            .join(buyer, buyer.id == Booking.user_id)
+            .outerjoin(Ticket, Ticket.booking_id == Booking.id)
+            .outerjoin(holder, holder.id == Ticket.holder_id)
+            .order_by(Booking.created_at, Booking.id, Ticket.label)
+        )
+        return list((await self.session.execute(query)).all())
 
     async def list_bookings(
         self, filters: BookingFilters, limit: int, offset: int

@@ -4,13 +4,13 @@ import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
-from boxoffice.booking import errors, flows, holds, service
+from boxoffice.booking import errors, export, flows, holds, service
 from boxoffice.booking.models import Booking, BookingStatus
 from boxoffice.booking.repository import BookingFilters
 from boxoffice.booking.schemas import (
@@ -291,11 +291,6 @@ async def booking_seats(
     return await _one(session, booking)
 
 
-@router.get("/bookings/{booking_id}", response_model=BookingOut, summary="One booking")
-async def get_booking(booking_id: uuid.UUID, session: Session, user: CurrentUser) -> BookingOut:
-    return await _one(session, await service.get_visible(session, user, booking_id))
-
-
 def _filters(
     status: BookingStatus | None = None,
     showtime_id: uuid.UUID | None = None,
@@ -313,6 +308,25 @@ def _filters(
 
 
 Filters = Annotated[BookingFilters, Depends(_filters)]
+
+
+@router.get(
+    "/bookings/export.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per ticket"}},
+    summary="Bookings you may see as CSV, one row per ticket (same filters as the list)",
+)
+async def export_bookings(session: Session, user: CurrentUser, filters: Filters) -> Response:
+    return Response(
+        await export.bookings_csv(session, user, filters),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="bookings.csv"'},
+    )
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingOut, summary="One booking")
+async def get_booking(booking_id: uuid.UUID, session: Session, user: CurrentUser) -> BookingOut:
+    return await _one(session, await service.get_visible(session, user, booking_id))
 
 
 @router.get(

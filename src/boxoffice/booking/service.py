@@ -494,14 +494,19 @@ async def list_bookings(
     session: AsyncSession, user: User, filters: BookingFilters, page: PageParams
 ) -> tuple[list[Booking], int]:
     """A buyer sees their own; an organizer also their events'; an admin all."""
-    if has_permission(user.role, Permission.booking_read_any):
-        scoped = filters
-    elif user.role is Role.organizer and filters.user_id is None:
-        scoped = replace(filters, organizer_id=user.id)
-    else:
-        scoped = replace(filters, user_id=user.id)
-    rows, total = await BookingRepository(session).list_bookings(scoped, page.limit, page.offset)
+    rows, total = await BookingRepository(session).list_bookings(
+        visible_to(user, filters), page.limit, page.offset
+    )
     return list(rows), total
+
+
+def visible_to(user: User, filters: BookingFilters) -> BookingFilters:
+    """`filters` narrowed to the bookings `user` may see."""
+    if has_permission(user.role, Permission.booking_read_any):
+        return filters
+    if user.role is Role.organizer and filters.user_id is None:
+        return replace(filters, organizer_id=user.id)
+    return replace(filters, user_id=user.id)
 
 
 async def list_user_bookings(
