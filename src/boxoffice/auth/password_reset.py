@@ -1,9 +1,7 @@
 """Forgotten passwords: a reset link by e-mail, then a new password.
 
-The reset token is stored nowhere. It is `<user id>.<issued at>.<mac>`: an HMAC-SHA256,
-under the server's secret, of the account's id, the time the reset was asked for, and the
-account's current e-mail, password hash and token version (the design of Django's
-`PasswordResetTokenGenerator`). So a token
+The reset token is stored nowhere (`account_tokens`): it is bound to the account's e-mail,
+password hash and token version. So a token
 - works once: the new password changes the hash it was made from;
 - stops working when the e-mail changes, when the user signs out everywhere, and
   `password_reset_ttl_seconds` after it was asked for;
@@ -14,9 +12,6 @@ Asking answers the same whether or not an account uses the address, and is rate-
 per address and per client IP.
 """
 
-import base64
-import hashlib
-import hmac
 import time
 import uuid
 from html import escape
@@ -26,7 +21,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth import repository
+from boxoffice.auth import account_tokens, repository
 from boxoffice.auth.errors import (
     AccountDisabled,
     PasswordResetTokenExpired,
@@ -46,33 +41,17 @@ SEND_RESET_EMAIL = "auth.send_password_reset"
 KIND = "password_reset"
 
 
-def _mac(settings: AuthSettings, user: User, issued_at: int) -> str:
-    key = settings.jwt_secret.get_secret_value().encode()
-    message = "\n".join(
-        [
-            "password-reset",
-            str(user.id),
-            str(issued_at),
-            user.email.lower(),
-            user.password_hash or "",
-            str(user.token_version),
-        ]
-    ).encode()
-    digest = hmac.new(key, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+PURPOSE = "password-reset"
+
+
+def _state(user: User) -> list[str]:
+    """What a reset token is bound to: used once, it changes the hash."""
+    return [user.email.lower(), user.password_hash or "", str(user.token_version)]
 
 
 def make_token(settings: AuthSettings, user: User, issued_at: int) -> str:
     """The token for `user` as the account is now, asked for at `issued_at` (unix s)."""
-    return f"{user.id.hex}.{issued_at}.{_mac(settings, user, issued_at)}"
-
-
-def _parse(token: str) -> tuple[uuid.UUID, int, str]:
-    try:
-        user_hex, issued, mac = token.strip().split(".")
-        return uuid.UUID(hex=user_hex), int(issued), mac
-    except ValueError as exc:
-        raise PasswordResetTokenInvalid() from exc
+    return account_tokens.make(settings, PURPOSE, user, issued_at, _state(user))
 
 
 async def request_reset(
@@ -181,10 +160,15 @@ async def reset_password(
     session: AsyncSession, settings: AuthSettings, *, token: str, new_password: str
 ) -> User:
     """Set a new password with a token from the e-mail; every session of the account ends."""
-    user_id, issued_at, mac = _parse(token)
+    try:
+        user_id, issued_at, mac = account_tokens.parse(token)
+    except account_tokens.MalformedToken as exc:
+        raise PasswordResetTokenInvalid() from exc
     # Locked: of two uses of one token at once, the second sees the new hash and fails.
     user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
-    if user is None or not hmac.compare_digest(mac, _mac(settings, user, issued_at)):
+    if user is None or not account_tokens.matches(
+        settings, PURPOSE, user, issued_at, mac, _state(user)
+    ):
         raise PasswordResetTokenInvalid()
     if time.time() > issued_at + settings.password_reset_ttl_seconds:
         raise PasswordResetTokenExpired()
