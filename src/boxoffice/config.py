@@ -102,6 +102,13 @@ class AuthSettings(BaseSettings):
     """Resets that may be asked for per client IP per `password_reset_window_seconds`."""
     password_reset_window_seconds: int = Field(default=3600, ge=1)
     """Window of the password reset rate limits."""
+    email_verification_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300)
+    """How long an e-mailed verification token works."""
+    email_verification_requests_per_user: int = Field(default=3, ge=1)
+    """Verification e-mails an account may ask for again per hour."""
+    email_verification_url: str | None = None
+    """The link in the verification e-mail, with `{token}` where the token goes (your app's
+    page, which posts it to `/api/auth/email/verify`). Unset: the e-mail gives the token."""
     password_reset_url: str | None = None
     """The link in the reset e-mail, with `{token}` where the token goes (your app's page,
     which posts it to `/api/auth/password-reset/confirm`). Unset: the e-mail gives the token
@@ -151,6 +158,10 @@ class LogSettings(BaseSettings):
 
 class BookingSettings(BaseSettings):
     model_config = _group("BOOKING_")
+
+    require_verified_email: bool = False
+    """Holds and bookings need a verified e-mail address (`403 email_verification_required`):
+    fewer throwaway accounts in a flash sale."""
 
     hold_max_seconds: int = Field(default=1800, ge=60)
     """Hard cap on a hold's life from its creation, however often it is extended."""

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import boxoffice.auth.email_verification
 import boxoffice.auth.password_reset
 import boxoffice.booking.jobs
 import boxoffice.user.closing

@@ -85,6 +85,8 @@ class TestGoogleSignIn:
         assert body["user"]["email"] == claims["email"]
         assert body["user"]["full_name"] == "Gina Google"
         assert body["user"]["role"] == "buyer"
+        # Google verified the address: no verification e-mail is needed.
+        assert body["user"]["email_verified_at"] is not None
         me = await client.get("/api/users/me", headers=bearer(body))
         assert me.status_code == 200
         sessions = (await client.get("/api/auth/sessions", headers=bearer(body))).json()
@@ -106,6 +108,7 @@ class TestGoogleSignIn:
         user = await create_user(session, email="existing-person@example.com")
         response, claims = await _sign_in(client, issuer, email="Existing-Person@example.com")
         assert response.json()["user"]["id"] == str(user.id)
+        assert response.json()["user"]["email_verified_at"] is not None
         identity = await session.scalar(select(UserIdentity).where(UserIdentity.user_id == user.id))
         assert identity is not None
         assert identity.subject == claims["sub"]

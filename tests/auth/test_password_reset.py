@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from boxoffice.auth import password_reset
+from boxoffice.auth import account_tokens, password_reset
 from boxoffice.auth.models import User
 from boxoffice.auth.security import verify_password
 from boxoffice.config import Settings
@@ -27,7 +27,7 @@ CONFIRM = "/api/auth/password-reset/confirm"
 @pytest.fixture
 def mailbox(monkeypatch: pytest.MonkeyPatch) -> RecordingEmailSender:
     sender = RecordingEmailSender()
-    monkeypatch.setattr(password_reset, "reset_sender", lambda: sender)
+    monkeypatch.setattr(account_tokens, "mail_sender", lambda: sender)
     return sender
 
 

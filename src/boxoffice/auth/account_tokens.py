@@ -14,7 +14,8 @@ import hmac
 import uuid
 
 from boxoffice.auth.models import User
-from boxoffice.config import AuthSettings
+from boxoffice.config import AuthSettings, get_settings
+from boxoffice.notification.email import EmailSender, email_sender
 
 
 class MalformedToken(ValueError):
@@ -50,3 +51,8 @@ def matches(
     state: list[str],
 ) -> bool:
     return hmac.compare_digest(mac, _mac(settings, purpose, user, issued_at, state))
+
+
+def mail_sender() -> EmailSender:
+    """The configured e-mail backend, for the jobs that send these tokens (tests swap it)."""
+    return email_sender(get_settings().email)

@@ -125,3 +125,18 @@ class PasswordResetTokenInvalid(BadRequest):
 class PasswordResetTokenExpired(Gone):
     code = "password_reset_token_expired"
     title = "The password reset token has expired; ask for a new one"
+
+
+class EmailVerificationTokenInvalid(BadRequest):
+    code = "email_verification_token_invalid"
+    title = "The verification token is malformed or for another address; ask for a new one"
+
+
+class EmailVerificationTokenExpired(Gone):
+    code = "email_verification_token_expired"
+    title = "The verification token has expired; ask for a new one"
+
+
+class EmailAlreadyVerified(Conflict):
+    code = "email_already_verified"
+    title = "Your e-mail address is verified already"

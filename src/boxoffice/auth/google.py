@@ -255,8 +255,15 @@ async def _user_for_claims(session: AsyncSession, claims: dict[str, Any]) -> Use
     if not isinstance(email, str) or claims.get("email_verified") not in (True, "true"):
         raise EmailNotVerified()
     user = await repository.get_user_by_email(session, email)
+    if user is not None and user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # the provider verified it
     if user is None:
-        user = User(email=email, password_hash=None, full_name=str(claims.get("name", ""))[:200])
+        user = User(
+            email=email,
+            password_hash=None,
+            full_name=str(claims.get("name", ""))[:200],
+            email_verified_at=utcnow(),
+        )
         user.role = Role.buyer
         session.add(user)
         await session.flush()

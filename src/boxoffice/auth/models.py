@@ -37,6 +37,8 @@ class User(TimestampMixin, Base):
     full_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     phone: Mapped[str | None] = mapped_column(String(32))
     phone_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the address was shown to be the account's (a link followed, or Google said so)."""
     role: Mapped[Role] = mapped_column(str_enum(Role, 20), nullable=False, default=Role.buyer)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     token_version: Mapped[int] = mapped_column(nullable=False, default=0)

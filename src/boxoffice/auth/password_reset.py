@@ -33,7 +33,7 @@ from boxoffice.auth.service import check_password, end_all_sessions
 from boxoffice.config import AuthSettings, get_settings
 from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.ratelimit import RateLimiter, enforce
-from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sender
+from boxoffice.notification.email import OutgoingEmail
 
 log = structlog.get_logger(__name__)
 
@@ -131,11 +131,6 @@ def reset_email(settings: AuthSettings, user: User, token: str, issued_at: int) 
     )
 
 
-def reset_sender() -> EmailSender:
-    """The configured e-mail backend (tests swap this function)."""
-    return email_sender(get_settings().email)
-
-
 @job(SEND_RESET_EMAIL)
 async def send_reset_email(session: AsyncSession, payload: dict[str, Any]) -> None:
     """E-mail the token, made now from the account as it is; nothing if the account was
@@ -152,7 +147,7 @@ async def send_reset_email(session: AsyncSession, payload: dict[str, Any]) -> No
         log.info("password_reset_email_skipped", user_id=payload["user_id"])
         return
     token = make_token(settings, user, issued_at)
-    await reset_sender().send(reset_email(settings, user, token, issued_at))
+    await account_tokens.mail_sender().send(reset_email(settings, user, token, issued_at))
     log.info("password_reset_email_sent", user_id=str(user.id))
 
 

@@ -7,10 +7,12 @@ import httpx
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from boxoffice.auth import google, password_reset, phone, service
+from boxoffice.auth import email_verification, google, password_reset, phone, service
 from boxoffice.auth.dependencies import AppSettings, CurrentSessionId, CurrentUser
 from boxoffice.auth.errors import OtpInvalid, RefreshTokenReused
 from boxoffice.auth.schemas import (
+    EmailVerificationSent,
+    EmailVerify,
     GoogleAuthorization,
     GoogleCallback,
     LoginRequest,
@@ -172,6 +174,26 @@ async def revoke_other_sessions(
     session: Session, user: CurrentUser, session_id: CurrentSessionId
 ) -> None:
     await service.revoke_other_sessions(session, user, session_id)
+
+
+@router.post(
+    "/email/request-verification",
+    response_model=EmailVerificationSent,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="E-mail me a link to verify my address (again)",
+)
+async def request_email_verification(
+    session: Session, settings: AppSettings, user: CurrentUser, limiter: Limiter
+) -> EmailVerificationSent:
+    await email_verification.request_again(session, settings.auth, limiter, user)
+    return EmailVerificationSent(expires_in=settings.auth.email_verification_ttl_seconds)
+
+
+@router.post("/email/verify", response_model=UserRead, summary="Verify my e-mail address")
+async def verify_email(body: EmailVerify, session: Session, settings: AppSettings) -> UserRead:
+    return UserRead.model_validate(
+        await email_verification.verify(session, settings.auth, body.token)
+    )
 
 
 @router.post(

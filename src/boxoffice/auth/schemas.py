@@ -19,6 +19,7 @@ class UserRead(BaseModel):
     full_name: str
     phone: str | None
     phone_verified_at: datetime | None
+    email_verified_at: datetime | None
     role: Role
     created_at: datetime
 
@@ -109,3 +110,11 @@ class PasswordResetRequested(BaseModel):
 class PasswordResetConfirm(BaseModel):
     token: str = Field(min_length=1, max_length=300)
     new_password: str = Field(min_length=1, max_length=1024)
+
+
+class EmailVerify(BaseModel):
+    token: str = Field(min_length=1, max_length=300)
+
+
+class EmailVerificationSent(BaseModel):
+    expires_in: int = Field(description="Seconds the e-mailed token works for")

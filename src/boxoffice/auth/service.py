@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth import repository
+from boxoffice.auth import email_verification, repository
 from boxoffice.auth.errors import (
     AccountDisabled,
     EmailTaken,
@@ -149,6 +149,7 @@ async def register(
     except IntegrityError as exc:  # a concurrent registration won the unique index
         raise EmailTaken() from exc
     await session.refresh(user)
+    await email_verification.queue(session, user)
     log.info("user_registered", user_id=str(user.id), role=role.value)
     return await start_session(session, settings, user, method="register", client=client)
 

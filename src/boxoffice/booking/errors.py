@@ -171,3 +171,8 @@ class TransferToSelf(Unprocessable):
 class BookingTicketsTransferred(Conflict):
     code = "booking_tickets_transferred"
     title = "Tickets of this booking were transferred to others; it can no longer be cancelled"
+
+
+class EmailVerificationRequired(Forbidden):
+    code = "email_verification_required"
+    title = "Verify your e-mail address before buying (POST /api/auth/email/request-verification)"

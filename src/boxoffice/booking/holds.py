@@ -57,10 +57,17 @@ def check_on_sale(window: SaleWindow) -> None:
         raise errors.SalesClosed("Sales have ended")
 
 
+def check_may_buy(user: User, settings: BookingSettings) -> None:
+    """With `require_verified_email`, only an account with a verified address may buy."""
+    if settings.require_verified_email and user.email_verified_at is None:
+        raise errors.EmailVerificationRequired()
+
+
 async def place_hold(
     session: AsyncSession, user: User, data: HoldCreate, settings: BookingSettings
 ) -> HoldRow:
     """Claim units for the buyer, all or nothing, for the event's hold TTL."""
+    check_may_buy(user, settings)
     repo = BookingRepository(session)
     window = await resolve_showtime(repo, data.showtime_id, data.event_id, lock_buyer=user.id)
     check_on_sale(window)

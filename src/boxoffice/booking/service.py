@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.permissions import Permission, has_permission
-from boxoffice.booking import errors
+from boxoffice.booking import errors, holds
 from boxoffice.booking.models import (
     Booking,
     BookingStatus,
@@ -52,6 +52,7 @@ async def create_from_hold(
     Every booking runs this, so its statements are plain asyncpg (see `db.driver`) and the
     answer is built from what the transaction wrote, not read back.
     """
+    holds.check_may_buy(user, settings.booking)
     repo = BookingRepository(session)
     found = await repo.hold_in_window(hold_id)
     if found is None or found[0].user_id != user.id:

@@ -206,7 +206,13 @@ async def load_demo(session: AsyncSession) -> bool:
     password_hash = hash_password(DEMO_PASSWORD)
     users: dict[Role, User] = {}
     for email, name, role in DEMO_USERS:
-        user = User(email=email, full_name=name, role=role, password_hash=password_hash)
+        user = User(
+            email=email,
+            full_name=name,
+            role=role,
+            password_hash=password_hash,
+            email_verified_at=utcnow(),
+        )
         session.add(user)
         users[role] = user
     organizer = users[Role.organizer]

@@ -7,6 +7,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.auth import email_verification
 from boxoffice.auth import repository as auth_repository
 from boxoffice.auth import service as auth_service
 from boxoffice.auth.errors import EmailTaken, PermissionDenied
@@ -83,6 +84,8 @@ async def update_user(
         if await auth_repository.get_user_by_email(session, str(changes.email)) is not None:
             raise EmailTaken()
         user.email = str(changes.email)
+        user.email_verified_at = None
+        await email_verification.queue(session, user)
     try:
         async with session.begin_nested():
             await session.flush()
