@@ -1,19 +1,16 @@
 """Verifying an account's e-mail address, and buying only with a verified one when asked."""
 
-import re
 import time
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth import account_tokens, email_verification, password_reset
+from boxoffice.auth import email_verification, password_reset
 from boxoffice.auth.models import Role, User
 from boxoffice.config import BookingSettings, Settings
-from boxoffice.kit.jobs import Job
+from tests.auth.conftest import mailed_token, queued
 from tests.auth.helpers import bearer, new_email, register
 from tests.booking.factories import create_world
 from tests.factories import create_user
@@ -23,27 +20,12 @@ VERIFY = "/api/auth/email/verify"
 AGAIN = "/api/auth/email/request-verification"
 
 
-@pytest.fixture
-def mailbox(monkeypatch: pytest.MonkeyPatch) -> RecordingEmailSender:
-    sender = RecordingEmailSender()
-    monkeypatch.setattr(account_tokens, "mail_sender", lambda: sender)
-    return sender
-
-
 async def _queued(session: AsyncSession) -> list[dict[str, Any]]:
-    jobs = await session.scalars(
-        select(Job).where(Job.kind == email_verification.SEND).order_by(Job.id)
-    )
-    return [dict(j.payload) for j in jobs]
+    return await queued(session, email_verification.SEND)
 
 
 async def _mailed_token(session: AsyncSession, mailbox: RecordingEmailSender, email: str) -> str:
-    """Run the last queued verification job as the worker would; the token it mailed."""
-    await email_verification.send_verification_email(session, (await _queued(session))[-1])
-    [message] = mailbox.to(email)[-1:]
-    found = re.search(r"\b[0-9a-f]{32}\.\d+\.[A-Za-z0-9_-]{43}\b", message.text)
-    assert found is not None, message.text
-    return found.group(0)
+    return await mailed_token(session, mailbox, email_verification.SEND, email)
 
 
 class TestVerify:

@@ -1,7 +1,6 @@
 """Forgotten passwords: ask for a reset e-mail, then set a new password with its token."""
 
 import asyncio
-import re
 import time
 from typing import Any
 
@@ -11,11 +10,11 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from boxoffice.auth import account_tokens, password_reset
+from boxoffice.auth import password_reset
 from boxoffice.auth.models import User
 from boxoffice.auth.security import verify_password
 from boxoffice.config import Settings
-from boxoffice.kit.jobs import Job
+from tests.auth.conftest import mailed_token, queued
 from tests.auth.helpers import STRONG_PASSWORD, bearer, login, new_email, register
 from tests.notification.conftest import RecordingEmailSender
 
@@ -24,18 +23,8 @@ REQUEST = "/api/auth/password-reset/request"
 CONFIRM = "/api/auth/password-reset/confirm"
 
 
-@pytest.fixture
-def mailbox(monkeypatch: pytest.MonkeyPatch) -> RecordingEmailSender:
-    sender = RecordingEmailSender()
-    monkeypatch.setattr(account_tokens, "mail_sender", lambda: sender)
-    return sender
-
-
 async def _queued(session: AsyncSession) -> list[dict[str, Any]]:
-    jobs = await session.scalars(
-        select(Job).where(Job.kind == password_reset.SEND_RESET_EMAIL).order_by(Job.id)
-    )
-    return [dict(j.payload) for j in jobs]
+    return await queued(session, password_reset.SEND_RESET_EMAIL)
 
 
 async def _emailed_token(
@@ -44,12 +33,7 @@ async def _emailed_token(
     """Ask for a reset, run the queued job as the worker would, read the token it mailed."""
     asked = await client.post(REQUEST, json={"email": email})
     assert asked.status_code == 202, asked.text
-    payload = (await _queued(session))[-1]
-    await password_reset.send_reset_email(session, payload)
-    [message] = mailbox.to(email)[-1:]
-    found = re.search(r"\b[0-9a-f]{32}\.\d+\.[A-Za-z0-9_-]{43}\b", message.text)
-    assert found is not None, message.text
-    return found.group(0)
+    return await mailed_token(session, mailbox, password_reset.SEND_RESET_EMAIL, email)
 
 
 class TestReset:

@@ -5,52 +5,108 @@ account's id, the time it was issued and whatever account state must not have ch
 since (for a password reset: the e-mail, the password hash and the token version; for an
 e-mail verification: the e-mail). Nothing is stored: a token dies when that state changes,
 and the database alone cannot rebuild one (the design of Django's
-`PasswordResetTokenGenerator`).
+`PasswordResetTokenGenerator`). The jobs that e-mail them hold the account's id and the
+time, nothing secret.
 """
 
 import base64
 import hashlib
 import hmac
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.config import AuthSettings, get_settings
-from boxoffice.notification.email import EmailSender, email_sender
+from boxoffice.kit.errors import BoxofficeError
+from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sender
 
 
-class MalformedToken(ValueError):
-    """Not `<hex user id>.<unix time>.<mac>`."""
+@dataclass(frozen=True, slots=True)
+class TokenKind:
+    purpose: str
+    """What the token is for, signed with it: one kind's token is no other kind's."""
+    state: Callable[[User], list[str]]
+    """The account state the token is bound to."""
+    subject: str
+    action: str
+    """The link's words, e.g. "Choose a new password"."""
+    api_call: str
+    """What to do with the bare token when no link is configured."""
+    invalid: type[BoxofficeError]
+    expired: type[BoxofficeError]
 
 
-def _mac(settings: AuthSettings, purpose: str, user: User, issued_at: int, state: list[str]) -> str:
+def _mac(settings: AuthSettings, kind: TokenKind, user: User, issued_at: int) -> str:
     key = settings.jwt_secret.get_secret_value().encode()
-    message = "\n".join([purpose, str(user.id), str(issued_at), *state]).encode()
-    digest = hmac.new(key, message, hashlib.sha256).digest()
+    message = "\n".join([kind.purpose, str(user.id), str(issued_at), *kind.state(user)])
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def make(settings: AuthSettings, purpose: str, user: User, issued_at: int, state: list[str]) -> str:
-    return f"{user.id.hex}.{issued_at}.{_mac(settings, purpose, user, issued_at, state)}"
+def make(settings: AuthSettings, kind: TokenKind, user: User, issued_at: int) -> str:
+    """The token for `user` as the account is now, issued at `issued_at` (unix seconds)."""
+    return f"{user.id.hex}.{issued_at}.{_mac(settings, kind, user, issued_at)}"
 
 
-def parse(token: str) -> tuple[uuid.UUID, int, str]:
-    """(user id, issued at, mac), or `MalformedToken`."""
+async def redeem(
+    session: AsyncSession, settings: AuthSettings, kind: TokenKind, token: str, ttl: int
+) -> User:
+    """The token's account, its row locked (of two uses at once, the second sees what the
+    first changed); `kind.invalid` for a malformed, forged or stale token, `kind.expired`
+    past `ttl` seconds."""
     try:
         user_hex, issued, mac = token.strip().split(".")
-        return uuid.UUID(hex=user_hex), int(issued), mac
+        user_id, issued_at = uuid.UUID(hex=user_hex), int(issued)
     except ValueError as exc:
-        raise MalformedToken() from exc
+        raise kind.invalid() from exc
+    user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
+    if user is None or not hmac.compare_digest(mac, _mac(settings, kind, user, issued_at)):
+        raise kind.invalid()
+    if time.time() > issued_at + ttl:
+        raise kind.expired()
+    return user
 
 
-def matches(
-    settings: AuthSettings,
-    purpose: str,
+def email(
+    kind: TokenKind,
     user: User,
+    token: str,
     issued_at: int,
-    mac: str,
-    state: list[str],
-) -> bool:
-    return hmac.compare_digest(mac, _mac(settings, purpose, user, issued_at, state))
+    *,
+    link_template: str | None,
+    closing: str,
+) -> OutgoingEmail:
+    """The e-mail carrying `token`: a link to the app's page when `link_template` (with
+    `{token}`) is configured, else the token and the API call to send it to."""
+    if link_template:
+        link = link_template.replace("{token}", token)
+        how = f"{kind.action}:\n\n{link}\n"
+        how_html = f'<p><a href="{escape(link)}">{escape(kind.action)}</a></p>'
+    else:
+        how = f"Your token:\n\n{token}\n\n{kind.api_call}.\n"
+        how_html = (
+            f"<p>Your token:</p><p><code>{escape(token)}</code></p><p>{escape(kind.api_call)}.</p>"
+        )
+    name = user.full_name or user.email
+    return OutgoingEmail(
+        to=user.email,
+        subject=kind.subject,
+        text=f"Hello {name},\n\n{how}\n{closing}\n",
+        html=(
+            '<!doctype html><html><body style="font-family:sans-serif">'
+            f"<p>Hello {escape(name)},</p>{how_html}<p>{escape(closing)}</p></body></html>"
+        ),
+        # Stable per request: a redelivered job sends a message with the same Message-ID.
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"boxoffice:{kind.purpose}:{user.id}:{issued_at}"),
+        user_id=user.id,
+        kind=kind.purpose.replace("-", "_"),
+    )
 
 
 def mail_sender() -> EmailSender:

@@ -8,11 +8,9 @@ registers (and when an admin corrects its address); Google sign-ins arrive verif
 
 import time
 import uuid
-from html import escape
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth import account_tokens
@@ -30,17 +28,20 @@ from boxoffice.notification.email import OutgoingEmail
 
 log = structlog.get_logger(__name__)
 
-PURPOSE = "email-verification"
 SEND = "auth.send_email_verification"
-KIND = "email_verification"
-
-
-def _state(user: User) -> list[str]:
-    return [user.email.lower()]
+VERIFICATION = account_tokens.TokenKind(
+    purpose="email-verification",
+    state=lambda user: [user.email.lower()],
+    subject="Confirm your e-mail address for boxoffice",
+    action="Confirm your address here",
+    api_call="Send it to POST /api/auth/email/verify",
+    invalid=EmailVerificationTokenInvalid,
+    expired=EmailVerificationTokenExpired,
+)
 
 
 def make_token(settings: AuthSettings, user: User, issued_at: int) -> str:
-    return account_tokens.make(settings, PURPOSE, user, issued_at, _state(user))
+    return account_tokens.make(settings, VERIFICATION, user, issued_at)
 
 
 async def queue(session: AsyncSession, user: User) -> None:
@@ -67,31 +68,13 @@ def verification_email(
     settings: AuthSettings, user: User, token: str, issued_at: int
 ) -> OutgoingEmail:
     days = max(1, settings.email_verification_ttl_seconds // 86400)
-    if settings.email_verification_url:
-        link = settings.email_verification_url.replace("{token}", token)
-        how, how_html = (
-            f"Confirm it here:\n\n{link}\n",
-            f'<p><a href="{escape(link)}">Confirm your address</a></p>',
-        )
-    else:
-        how = f"Your token:\n\n{token}\n\nSend it to POST /api/auth/email/verify.\n"
-        how_html = (
-            f"<p>Your token:</p><p><code>{escape(token)}</code></p>"
-            "<p>Send it to <code>POST /api/auth/email/verify</code>.</p>"
-        )
-    closing = f"The link works for {days} day(s). If you did not sign up, ignore this e-mail."
-    return OutgoingEmail(
-        to=user.email,
-        subject="Confirm your e-mail address for boxoffice",
-        text=f"Hello {user.full_name or user.email},\n\n{how}\n{closing}\n",
-        html=(
-            '<!doctype html><html><body style="font-family:sans-serif">'
-            f"<p>Hello {escape(user.full_name or user.email)},</p>{how_html}"
-            f"<p>{escape(closing)}</p></body></html>"
-        ),
-        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"boxoffice:{KIND}:{user.id}:{issued_at}"),
-        user_id=user.id,
-        kind=KIND,
+    return account_tokens.email(
+        VERIFICATION,
+        user,
+        token,
+        issued_at,
+        link_template=settings.email_verification_url,
+        closing=f"It works for {days} day(s). If you did not sign up, ignore this e-mail.",
     )
 
 
@@ -111,17 +94,9 @@ async def send_verification_email(session: AsyncSession, payload: dict[str, Any]
 
 async def verify(session: AsyncSession, settings: AuthSettings, token: str) -> User:
     """Mark the address verified (again: no change) with a token from the e-mail."""
-    try:
-        user_id, issued_at, mac = account_tokens.parse(token)
-    except account_tokens.MalformedToken as exc:
-        raise EmailVerificationTokenInvalid() from exc
-    user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
-    if user is None or not account_tokens.matches(
-        settings, PURPOSE, user, issued_at, mac, _state(user)
-    ):
-        raise EmailVerificationTokenInvalid()
-    if time.time() > issued_at + settings.email_verification_ttl_seconds:
-        raise EmailVerificationTokenExpired()
+    user = await account_tokens.redeem(
+        session, settings, VERIFICATION, token, settings.email_verification_ttl_seconds
+    )
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         await session.flush()

@@ -14,11 +14,9 @@ per address and per client IP.
 
 import time
 import uuid
-from html import escape
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth import account_tokens, repository
@@ -38,20 +36,23 @@ from boxoffice.notification.email import OutgoingEmail
 log = structlog.get_logger(__name__)
 
 SEND_RESET_EMAIL = "auth.send_password_reset"
-KIND = "password_reset"
 
 
-PURPOSE = "password-reset"
-
-
-def _state(user: User) -> list[str]:
-    """What a reset token is bound to: used once, it changes the hash."""
-    return [user.email.lower(), user.password_hash or "", str(user.token_version)]
+RESET = account_tokens.TokenKind(
+    purpose="password-reset",
+    # Used once, the token has changed the hash it is bound to.
+    state=lambda user: [user.email.lower(), user.password_hash or "", str(user.token_version)],
+    subject="Reset your boxoffice password",
+    action="Choose a new password here",
+    api_call="Send it with your new password to POST /api/auth/password-reset/confirm",
+    invalid=PasswordResetTokenInvalid,
+    expired=PasswordResetTokenExpired,
+)
 
 
 def make_token(settings: AuthSettings, user: User, issued_at: int) -> str:
     """The token for `user` as the account is now, asked for at `issued_at` (unix s)."""
-    return account_tokens.make(settings, PURPOSE, user, issued_at, _state(user))
+    return account_tokens.make(settings, RESET, user, issued_at)
 
 
 async def request_reset(
@@ -97,37 +98,14 @@ async def request_reset(
 
 def reset_email(settings: AuthSettings, user: User, token: str, issued_at: int) -> OutgoingEmail:
     minutes = settings.password_reset_ttl_seconds // 60
-    if settings.password_reset_url:
-        link = settings.password_reset_url.replace("{token}", token)
-        how = f"Choose a new password here:\n\n{link}\n"
-        how_html = f'<p><a href="{escape(link)}">Choose a new password</a></p>'
-    else:
-        how = (
-            f"Your reset token:\n\n{token}\n\nSend it with your new password to "
-            "POST /api/auth/password-reset/confirm.\n"
-        )
-        how_html = (
-            f"<p>Your reset token:</p><p><code>{escape(token)}</code></p>"
-            "<p>Send it with your new password to "
-            "<code>POST /api/auth/password-reset/confirm</code>.</p>"
-        )
-    closing = (
-        f"It works once, for {minutes} minutes. If you did not ask for this, ignore this "
-        "e-mail: your password stays as it is."
-    )
-    return OutgoingEmail(
-        to=user.email,
-        subject="Reset your boxoffice password",
-        text=f"Hello {user.full_name or user.email},\n\n{how}\n{closing}\n",
-        html=(
-            '<!doctype html><html><body style="font-family:sans-serif">'
-            f"<p>Hello {escape(user.full_name or user.email)},</p>{how_html}"
-            f"<p>{escape(closing)}</p></body></html>"
-        ),
-        # Stable per request: a redelivered job sends a message with the same Message-ID.
-        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"boxoffice:{KIND}:{user.id}:{issued_at}"),
-        user_id=user.id,
-        kind=KIND,
+    return account_tokens.email(
+        RESET,
+        user,
+        token,
+        issued_at,
+        link_template=settings.password_reset_url,
+        closing=f"It works once, for {minutes} minutes. If you did not ask for this, ignore "
+        "this e-mail: your password stays as it is.",
     )
 
 
@@ -155,18 +133,9 @@ async def reset_password(
     session: AsyncSession, settings: AuthSettings, *, token: str, new_password: str
 ) -> User:
     """Set a new password with a token from the e-mail; every session of the account ends."""
-    try:
-        user_id, issued_at, mac = account_tokens.parse(token)
-    except account_tokens.MalformedToken as exc:
-        raise PasswordResetTokenInvalid() from exc
-    # Locked: of two uses of one token at once, the second sees the new hash and fails.
-    user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
-    if user is None or not account_tokens.matches(
-        settings, PURPOSE, user, issued_at, mac, _state(user)
-    ):
-        raise PasswordResetTokenInvalid()
-    if time.time() > issued_at + settings.password_reset_ttl_seconds:
-        raise PasswordResetTokenExpired()
+    user = await account_tokens.redeem(
+        session, settings, RESET, token, settings.password_reset_ttl_seconds
+    )
     if not user.is_active or user.deleted_at is not None:
         raise AccountDisabled()
     check_password(settings, new_password, user.email)
