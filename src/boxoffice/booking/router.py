@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
-from boxoffice.booking import errors, export, flows, holds, service
+from boxoffice.booking import calendar, errors, export, flows, holds, service
 from boxoffice.booking.models import Booking, BookingStatus
 from boxoffice.booking.repository import BookingFilters
 from boxoffice.booking.schemas import (
@@ -321,6 +321,20 @@ async def export_bookings(session: Session, user: CurrentUser, filters: Filters)
         await export.bookings_csv(session, user, filters),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="bookings.csv"'},
+    )
+
+
+@router.get(
+    "/bookings/{booking_id}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "One VEVENT"}},
+    summary="The booking's showtime as an iCalendar file (add to calendar)",
+)
+async def booking_calendar(booking_id: uuid.UUID, session: Session, user: CurrentUser) -> Response:
+    return Response(
+        await calendar.booking_ics(session, user, booking_id),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'},
     )
 
 
