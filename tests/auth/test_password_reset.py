@@ -65,7 +65,10 @@ class TestReset:
         assert old_access.status_code == 401
         assert old_refresh.status_code == 401
         assert old_password.status_code == 401
-        assert (await login(client, email, NEW_PASSWORD))["user"]["email"] == email
+        signed_in_again = await login(client, email, NEW_PASSWORD)
+        assert signed_in_again["user"]["email"] == email
+        # The token came through the address: it is verified now.
+        assert signed_in_again["user"]["email_verified_at"] is not None
 
     async def test_unknown_and_deactivated_addresses_get_the_same_answer_and_no_email(
         self, client: AsyncClient, session: AsyncSession, mailbox: RecordingEmailSender

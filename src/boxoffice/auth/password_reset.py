@@ -31,6 +31,7 @@ from boxoffice.auth.service import check_password, end_all_sessions
 from boxoffice.config import AuthSettings, get_settings
 from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.ratelimit import RateLimiter, enforce
+from boxoffice.kit.time import utcnow
 from boxoffice.notification.email import OutgoingEmail
 
 log = structlog.get_logger(__name__)
@@ -140,6 +141,8 @@ async def reset_password(
         raise AccountDisabled()
     check_password(settings, new_password, user.email)
     user.password_hash = await hash_password_off_loop(new_password)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # the token came through the address
     await end_all_sessions(session, user, reason="password_reset")
     log.info("password_reset", user_id=str(user.id))
     return user
