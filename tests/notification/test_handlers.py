@@ -12,7 +12,7 @@ from boxoffice.kit.outbox import OutboxEvent, Topic, emit
 from boxoffice.notification.dispatcher import Dispatcher, InAppChannel
 from boxoffice.notification.models import Notification, ShowtimeReminder
 from boxoffice.notification.relay import run_relay
-from tests.booking.factories import create_world
+from tests.booking.factories import World, create_world
 from tests.factories import create_event, create_user
 from tests.notification.conftest import RecordingEmailSender, Relay, new_id
 
@@ -22,6 +22,27 @@ Headers = Callable[[User], dict[str, str]]
 async def titles(client: AsyncClient, headers: dict[str, str]) -> list[str]:
     body = (await client.get("/api/users/me/notifications", headers=headers)).json()
     return [item["title"] for item in body["items"]]
+
+
+async def _one_given_away(
+    client: AsyncClient, session: AsyncSession, auth_headers: Headers
+) -> tuple[World, User, User, User]:
+    """A free showtime; a buyer with two tickets who gave one to a friend; a bystander."""
+    world = await create_world(session, price_minor=0)
+    buyer, friend, bystander = [await create_user(session) for _ in range(3)]
+    booked = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": 2},
+        headers=auth_headers(buyer),
+    )
+    ticket_id = booked.json()["tickets"][0]["id"]
+    given = await client.post(
+        f"/api/tickets/{ticket_id}/transfer",
+        json={"to_email": friend.email},
+        headers=auth_headers(buyer),
+    )
+    assert given.status_code == 200
+    return world, buyer, friend, bystander
 
 
 class TestEventCancelled:
@@ -80,20 +101,7 @@ class TestShowtimeChanged:
     async def test_a_reschedule_tells_buyers_and_whom_they_gave_tickets_and_reminds_again(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
     ) -> None:
-        world = await create_world(session, price_minor=0)
-        buyer, friend, bystander = [await create_user(session) for _ in range(3)]
-        booked = await client.post(
-            "/api/bookings",
-            json={"showtime_id": str(world.showtime.id), "quantity": 2},
-            headers=auth_headers(buyer),
-        )
-        ticket_id = booked.json()["tickets"][0]["id"]
-        given = await client.post(
-            f"/api/tickets/{ticket_id}/transfer",
-            json={"to_email": friend.email},
-            headers=auth_headers(buyer),
-        )
-        assert given.status_code == 200
+        world, buyer, friend, bystander = await _one_given_away(client, session, auth_headers)
         # The holders were reminded of the old time already.
         session.add(ShowtimeReminder(showtime_id=world.showtime.id))
         new_start = world.showtime.starts_at + timedelta(days=2)
@@ -153,20 +161,7 @@ class TestShowtimeCancelled:
     async def test_buyers_and_whom_they_gave_tickets_are_told(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
     ) -> None:
-        world = await create_world(session, price_minor=0)
-        buyer, friend, bystander = [await create_user(session) for _ in range(3)]
-        booked = await client.post(
-            "/api/bookings",
-            json={"showtime_id": str(world.showtime.id), "quantity": 2},
-            headers=auth_headers(buyer),
-        )
-        ticket_id = booked.json()["tickets"][0]["id"]
-        given = await client.post(
-            f"/api/tickets/{ticket_id}/transfer",
-            json={"to_email": friend.email},
-            headers=auth_headers(buyer),
-        )
-        assert given.status_code == 200
+        world, buyer, friend, bystander = await _one_given_away(client, session, auth_headers)
         cancelled = await client.post(
             f"/api/showtimes/{world.showtime.id}/cancel", headers=auth_headers(world.organizer)
         )
