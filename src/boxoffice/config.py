@@ -57,6 +57,9 @@ class HttpSettings(BaseSettings):
     """Origins allowed to call the API from a browser (JSON list)."""
     public_url: str = "http://127.0.0.1:8000"
     """Base URL clients use to reach the API (links in e-mails, webhooks)."""
+    exports_per_hour: int = Field(default=30, ge=1)
+    """Whole exports (an account's data, a bookings CSV) one account may ask for per hour:
+    each reads everything it covers."""
 
 
 class AuthSettings(BaseSettings):

@@ -4,10 +4,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import Role, User
+from boxoffice.config import Settings
 from boxoffice.notification.models import Notification, NotificationKind
 from boxoffice.payment.providers.sandbox import SandboxProvider
 from tests.booking.factories import World, create_world
@@ -173,3 +175,31 @@ class TestExport:
         response = await client.get("/api/users/me/export")
         assert response.status_code == 401
         assert response.json()["code"] == "invalid_token"
+
+
+class TestAllowance:
+    async def test_exports_share_an_hourly_allowance_per_account(
+        self,
+        app: FastAPI,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        settings: Settings,
+    ) -> None:
+        app.state.settings = settings.model_copy(
+            update={"http": settings.http.model_copy(update={"exports_per_hour": 2})}
+        )
+        me, other = await create_user(session), await create_user(session)
+
+        statuses = [
+            (await client.get("/api/users/me/export", headers=auth_headers(me))).status_code,
+            (await client.get("/api/bookings/export.csv", headers=auth_headers(me))).status_code,
+        ]
+        refused = await client.get("/api/users/me/export", headers=auth_headers(me))
+        theirs = await client.get("/api/bookings/export.csv", headers=auth_headers(other))
+
+        assert statuses == [200, 200]
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "rate_limited"
+        assert "retry-after" in refused.headers
+        assert theirs.status_code == 200

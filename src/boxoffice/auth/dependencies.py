@@ -19,6 +19,7 @@ from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.auth.security import InvalidToken, decode_access_token
 from boxoffice.config import Settings
 from boxoffice.db.engine import Session
+from boxoffice.kit.ratelimit import enforce, get_rate_limiter
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
 
@@ -102,3 +103,17 @@ def require(permission: Permission) -> Callable[[User], Awaitable[User]]:
         return user
 
     return dependency
+
+
+async def _export_allowance(request: Request, user: CurrentUser, settings: AppSettings) -> None:
+    await enforce(
+        await get_rate_limiter(request),
+        f"export:user:{user.id}",
+        limit=settings.http.exports_per_hour,
+        window_seconds=3600,
+        what="exports asked for",
+    )
+
+
+ExportAllowance = Annotated[None, Depends(_export_allowance)]
+"""Counts one whole export against the caller's hourly allowance (429 past it)."""

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
+from boxoffice.auth.dependencies import (
+    AppSettings,
+    CurrentUser,
+    ExportAllowance,
+    current_user,
+    require,
+)
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.booking import calendar, errors, export, flows, holds, service
@@ -316,7 +322,9 @@ Filters = Annotated[BookingFilters, Depends(_filters)]
     responses={200: {"content": {"text/csv": {}}, "description": "One row per ticket"}},
     summary="Bookings you may see as CSV, one row per ticket (same filters as the list)",
 )
-async def export_bookings(session: Session, user: CurrentUser, filters: Filters) -> Response:
+async def export_bookings(
+    session: Session, user: CurrentUser, filters: Filters, _: ExportAllowance
+) -> Response:
     return Response(
         await export.bookings_csv(session, user, filters),
         media_type="text/csv; charset=utf-8",

@@ -6,7 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from boxoffice.auth import service as auth_service
-from boxoffice.auth.dependencies import AppSettings, CurrentSessionId, CurrentUser, require
+from boxoffice.auth.dependencies import (
+    AppSettings,
+    CurrentSessionId,
+    CurrentUser,
+    ExportAllowance,
+    require,
+)
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.permissions import Permission
 from boxoffice.auth.schemas import PasswordChange, UserRead
@@ -41,7 +47,7 @@ async def me(user: CurrentUser) -> UserRead:
     response_model=AccountExport,
     summary="Everything kept about me, in one document (bookings, tickets, payments, ...)",
 )
-async def export_me(session: Session, user: CurrentUser) -> AccountExport:
+async def export_me(session: Session, user: CurrentUser, _: ExportAllowance) -> AccountExport:
     return await export.export(session, user)
 
 
