@@ -129,6 +129,39 @@ class TestShowtimeChanged:
         )
         assert reminded == 0
 
+    async def test_a_buyer_still_paying_is_told_and_one_who_cancelled_is_not(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        paying, gone = await create_user(session), await create_user(session)
+        for user in (paying, gone):
+            booked = await client.post(
+                "/api/bookings",
+                json={"showtime_id": str(world.showtime.id), "quantity": 1},
+                headers=auth_headers(user),
+            )
+            assert booked.json()["status"] == "pending_payment"
+        cancelled = await client.post(
+            f"/api/bookings/{booked.json()['id']}/cancel", headers=auth_headers(gone)
+        )
+        assert cancelled.status_code == 200
+        moved = await client.put(
+            f"/api/showtimes/{world.showtime.id}",
+            json={"starts_at": (world.showtime.starts_at + timedelta(hours=2)).isoformat()},
+            headers=auth_headers(world.organizer),
+        )
+        assert moved.status_code == 200, moved.json()
+
+        await relay()
+
+        def kinds(items: list[dict[str, str]]) -> set[str]:
+            return {i["kind"] for i in items}
+
+        told = await client.get("/api/users/me/notifications", headers=auth_headers(paying))
+        not_told = await client.get("/api/users/me/notifications", headers=auth_headers(gone))
+        assert "showtime_changed" in kinds(told.json()["items"])
+        assert "showtime_changed" not in kinds(not_told.json()["items"])
+
     async def test_a_new_end_alone_tells_nobody(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers, relay: Relay
     ) -> None:

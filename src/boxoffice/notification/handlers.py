@@ -133,11 +133,16 @@ async def _on_event_cancelled(session: AsyncSession, event: OutboxEvent) -> list
 
 
 async def _on_showtime_changed(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
-    """Holders, resolved at delivery, when the start moved (a new end alone tells nobody)."""
+    """Holders, resolved at delivery, and buyers still paying, when the start moved (a new
+    end alone tells nobody)."""
     if not event.payload.get("rescheduled", True):
         return []
     showtime_id = _uuid(event.payload.get("showtime_id"))
-    holders = await repository.showtime_holder_ids(session, showtime_id) if showtime_id else []
+    holders = (
+        await repository.showtime_holder_ids(session, showtime_id, paying=True)
+        if showtime_id
+        else []
+    )
     data = {k: v for k, v in event.payload.items() if k != "user_ids"}
     return [
         Intent(user_id, NotificationKind.showtime_changed, data)

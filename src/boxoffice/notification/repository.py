@@ -192,15 +192,22 @@ async def subscriber_ids(
     return list(rows)
 
 
-async def showtime_holder_ids(session: AsyncSession, showtime_id: uuid.UUID) -> list[uuid.UUID]:
-    """Users holding a live ticket for the showtime: its buyer, or whom it was given to."""
+async def showtime_holder_ids(
+    session: AsyncSession, showtime_id: uuid.UUID, *, paying: bool = False
+) -> list[uuid.UUID]:
+    """Users holding a live ticket for the showtime: its buyer, or whom it was given to
+    (`paying`: also buyers whose booking still waits for payment)."""
+    statuses, tickets = [BookingStatus.confirmed], [TicketStatus.issued]
+    if paying:
+        statuses.append(BookingStatus.pending_payment)
+        tickets.append(TicketStatus.pending)
     rows = await session.scalars(
         select(func.coalesce(Ticket.holder_id, Booking.user_id))
         .join(Booking, Booking.id == Ticket.booking_id)
         .where(
             Booking.showtime_id == showtime_id,
-            Booking.status == BookingStatus.confirmed,
-            Ticket.status == TicketStatus.issued,
+            Booking.status.in_(statuses),
+            Ticket.status.in_(tickets),
         )
         .distinct()
     )
