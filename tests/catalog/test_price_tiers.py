@@ -6,10 +6,10 @@ from typing import Any
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
-from boxoffice.catalog.models import PriceTier
+from boxoffice.catalog.models import PriceTier, PriceTierChange
 from boxoffice.config import BookingSettings, Settings
 from boxoffice.kit.outbox import OutboxEvent
 from tests.booking.factories import World, create_world
@@ -49,21 +49,32 @@ async def _book(client: AsyncClient, headers: dict[str, str], hold_id: str) -> d
     return body
 
 
+async def _committed_world(
+    committed: async_sessionmaker[AsyncSession], buyers: int
+) -> tuple[World, PriceTier, list[User]]:
+    async with committed() as session:
+        world = await create_world(session, price_minor=2500, ga_capacity=10)
+        users = [await create_user(session) for _ in range(buyers)]
+        await session.commit()
+        return world, await _tier(session, world), users
+
+
 class TestChangePrice:
-    async def test_new_bookings_pay_the_new_price_and_the_seat_map_shows_it(
+    """Committed for real: holds and changes are ordered by their transactions' times."""
+
+    async def test_new_holds_pay_the_new_price_and_the_seat_map_shows_it(
         self,
-        app: FastAPI,
-        client: AsyncClient,
-        session: AsyncSession,
+        committing_app: FastAPI,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
         settings: Settings,
     ) -> None:
-        app.state.settings = settings.model_copy(
+        client = committing_client
+        committing_app.state.settings = settings.model_copy(
             update={"booking": BookingSettings(seat_map_refresh_ms=0)}
         )
-        world = await create_world(session, price_minor=2500, ga_capacity=10)
-        tier = await _tier(session, world)
-        early, holding, late = [await create_user(session) for _ in range(3)]
+        world, tier, (early, holding, late) = await _committed_world(committed, 3)
         before = await _book(
             client, auth_headers(early), await _hold(client, auth_headers(early), world, 0)
         )
@@ -89,19 +100,48 @@ class TestChangePrice:
         assert tiers[str(tier.id)]["name"] == "Stalls (regular)"
         assert before["total_minor"] == 2500
         assert early_now.json()["total_minor"] == 2500
-        assert booked_from_old_hold["total_minor"] == 4000
+        # Held before the rise: pays what it was held at.
+        assert booked_from_old_hold["total_minor"] == 2500
         assert after["total_minor"] == 4000
         assert map_after.status_code == 200
         assert map_after.headers["ETag"] != map_before.headers["ETag"]
         reserved = next(s for s in map_after.json()["sections"] if s["kind"] == "reserved")
         assert reserved["price_tier"]["price_minor"] == 4000
         assert reserved["price_tier"]["name"] == "Stalls (regular)"
-        event = await session.scalar(
-            select(OutboxEvent).where(OutboxEvent.topic == "price_tier.changed")
-        )
+        async with committed() as session:
+            event = await session.scalar(
+                select(OutboxEvent).where(OutboxEvent.topic == "price_tier.changed")
+            )
         assert event is not None
         assert event.payload["previous_price_minor"] == 2500
         assert event.payload["price_minor"] == 4000
+
+    async def test_a_hold_pays_the_price_it_was_placed_at_or_a_lower_one(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        client = committing_client
+        world, tier, (twice, dropped) = await _committed_world(committed, 2)
+        url = f"/api/showtimes/{world.showtime.id}/price-tiers/{tier.id}"
+        owner = auth_headers(world.organizer)
+        held_twice = await _hold(client, auth_headers(twice), world, 0)
+        for price in (4000, 5000):
+            assert (await client.put(url, json={"price_minor": price}, headers=owner)).is_success
+        held_dropped = await _hold(client, auth_headers(dropped), world, 1)  # at 5000
+        assert (await client.put(url, json={"price_minor": 3000}, headers=owner)).is_success
+
+        # Held at 2500 before two rises; held at 5000, then the price fell to 3000.
+        assert (await _book(client, auth_headers(twice), held_twice))["total_minor"] == 2500
+        assert (await _book(client, auth_headers(dropped), held_dropped))["total_minor"] == 3000
+        async with committed() as session:
+            changes = await session.execute(
+                select(PriceTierChange.previous_price_minor, PriceTierChange.price_minor)
+                .where(PriceTierChange.price_tier_id == tier.id)
+                .order_by(PriceTierChange.id)
+            )
+            assert [tuple(c) for c in changes.all()] == [(2500, 4000), (4000, 5000), (5000, 3000)]
 
     async def test_the_same_price_changes_nothing(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers

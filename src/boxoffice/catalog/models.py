@@ -4,12 +4,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Computed,
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -155,6 +157,25 @@ class PriceTier(Base):
     name: Mapped[str] = mapped_column(String(80), nullable=False)
     price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
+
+
+class PriceTierChange(Base):
+    """A tier's price changed: the price before, so a booking made from an older hold pays
+    what the hold was placed at (or less); an audit trail of who changed prices when."""
+
+    __tablename__ = "price_tier_changes"
+    __table_args__ = (Index(None, "price_tier_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    price_tier_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("price_tiers.id", ondelete="CASCADE"), nullable=False
+    )
+    previous_price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
 
 
 class UserLocation(Base):

@@ -30,6 +30,7 @@ from boxoffice.catalog.models import (
     Event,
     EventStatus,
     PriceTier,
+    PriceTierChange,
     Showtime,
     ShowtimeStatus,
 )
@@ -380,8 +381,9 @@ async def update_price_tier(
 ) -> Showtime:
     """Rename a tier or change its price (early bird over, a late release, a price drop).
 
-    Bookings made before keep what they were charged; a booking made from now on, from a
-    hold placed before or after, is priced at the new price. The showtime's
+    Bookings made before keep what they were charged. A booking made from a hold placed
+    before pays the price it was held at, or the new one if lower (`price_tier_changes`
+    keeps each change); from a hold placed after, the new price. The showtime's
     `layout_version` moves on, so every process's cached seat map shows the new price.
     """
     showtime, event = await _showtime_to_manage(session, user, showtime_id)
@@ -398,6 +400,15 @@ async def update_price_tier(
     if (tier.name, tier.price_minor) == before:
         return showtime
     showtime.layout_version += 1
+    if tier.price_minor != before[1]:
+        session.add(
+            PriceTierChange(
+                price_tier_id=tier.id,
+                previous_price_minor=before[1],
+                price_minor=tier.price_minor,
+                changed_by=user.id,
+            )
+        )
     await session.flush()
     await emit(
         session,

@@ -167,7 +167,14 @@ ATTACH_BOOKING = _bumping(_ATTACH)
 ATTACH_BOOKING_PRICED = _bumping(
     _ATTACH,
     f"""
-    SELECT c.id, c.section_id, c.seat_id, {UNIT_LABEL} AS label, pt.price_minor, pt.currency
+    SELECT c.id, c.section_id, c.seat_id, {UNIT_LABEL} AS label,
+           LEAST(pt.price_minor, COALESCE(
+               (SELECT ch.previous_price_minor FROM price_tier_changes ch
+                 WHERE ch.price_tier_id = pt.id
+                   AND ch.changed_at > (SELECT h.created_at FROM holds h WHERE h.id = :hold_id)
+                 ORDER BY ch.changed_at LIMIT 1),
+               pt.price_minor)) AS price_minor,
+           pt.currency
       FROM changed c
       JOIN sections sec ON sec.id = c.section_id
       LEFT JOIN seats s ON s.id = c.seat_id
@@ -175,7 +182,9 @@ ATTACH_BOOKING_PRICED = _bumping(
      ORDER BY c.id
     """,  # noqa: S608 (constants only)
 )
-"""Attach a live hold's units to a booking and answer each with its label and tier price."""
+"""Attach a live hold's units to a booking and answer each with its label and tier price:
+the price when the hold was placed (the one before the first change since), or the current
+one if lower. A buyer never pays more than the price they held at."""
 
 # A late confirm is accepted while the units are still this booking's (not claimed since).
 _SELL_BOOKING = _bumping(
