@@ -133,10 +133,6 @@ class Showtime(TimestampMixin, Base):
     status: Mapped[ShowtimeStatus] = mapped_column(
         str_enum(ShowtimeStatus, 20), nullable=False, default=ShowtimeStatus.scheduled
     )
-    layout_version: Mapped[int] = mapped_column(
-        Integer, nullable=False, default=0, server_default=text("0")
-    )
-    """Bumped when its prices change: cached seat maps reload what they show of its tiers."""
     rescheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When its times last changed: buyers who paid before then may cancel for a full
     refund until it starts."""
@@ -160,8 +156,9 @@ class PriceTier(Base):
 
 
 class PriceTierChange(Base):
-    """A tier's price changed: the price before, so a booking made from an older hold pays
-    what the hold was placed at (or less); an audit trail of who changed prices when."""
+    """A tier's price or name changed, with what it was before: a booking made from an
+    older hold pays what the hold was placed at (or less); the newest change of a
+    showtime's tiers is the version cached seat maps check; who changed prices when."""
 
     __tablename__ = "price_tier_changes"
     __table_args__ = (Index(None, "price_tier_id", "changed_at"),)
@@ -172,6 +169,8 @@ class PriceTierChange(Base):
     )
     previous_price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
     price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    previous_name: Mapped[str] = mapped_column(String(80), nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
     changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

@@ -383,8 +383,8 @@ async def update_price_tier(
 
     Bookings made before keep what they were charged. A booking made from a hold placed
     before pays the price it was held at, or the new one if lower (`price_tier_changes`
-    keeps each change); from a hold placed after, the new price. The showtime's
-    `layout_version` moves on, so every process's cached seat map shows the new price.
+    keeps each change); from a hold placed after, the new price. Every process's cached
+    seat map sees the change at its next version check and shows the new price.
     """
     showtime, event = await _showtime_to_manage(session, user, showtime_id)
     if showtime.status is ShowtimeStatus.cancelled or event.status is EventStatus.cancelled:
@@ -399,16 +399,16 @@ async def update_price_tier(
         tier.price_minor = data.price_minor
     if (tier.name, tier.price_minor) == before:
         return showtime
-    showtime.layout_version += 1
-    if tier.price_minor != before[1]:
-        session.add(
-            PriceTierChange(
-                price_tier_id=tier.id,
-                previous_price_minor=before[1],
-                price_minor=tier.price_minor,
-                changed_by=user.id,
-            )
+    session.add(
+        PriceTierChange(
+            price_tier_id=tier.id,
+            previous_name=before[0],
+            name=tier.name,
+            previous_price_minor=before[1],
+            price_minor=tier.price_minor,
+            changed_by=user.id,
         )
+    )
     await session.flush()
     await emit(
         session,

@@ -4,9 +4,9 @@ A full read of a large showtime costs the database tens of milliseconds, so it i
 read per request: the layout (seats, rows, sections, prices) is read once per showtime, and
 the state of taken units once per version. A cached map younger than `refresh_ms` is served
 without asking the database at all; an older one costs one indexed read of the version
-(and of the showtime's `layout_version`, which a price change moves on: the layout is then
-read again). The ETag names both versions and how many holds have lapsed since, because a
-lapsed hold shows as available without any write (lazy expiry).
+(and of the newest change of the showtime's price tiers: after one, the layout is read
+again). The ETag names both and how many holds have lapsed since, because a lapsed hold
+shows as available without any write (lazy expiry).
 
 The same cache feeds best-available: candidates are picked from it and claimed in the
 database, which has the last word; a stale pick only costs a retry.
@@ -57,7 +57,7 @@ class SeatRow:
 class Layout:
     showtime_id: uuid.UUID
     version: int
-    """`showtimes.layout_version` it was read at (bumped when prices change)."""
+    """The newest change of the showtime's price tiers when it was read (0: none)."""
     sections: list[SectionInfo]
     rows: list[SeatRow]
     """Reserved rows, best first: section order, then nearest the stage."""
@@ -98,18 +98,24 @@ class CachedMap:
     state: TakenState
 
 
-_LAYOUT_SECTIONS = """
+# The newest change of a showtime's price tiers: changes of one showtime are serialised by
+# its row lock, so their ids grow in commit order.
+_TIERS_VERSION = """(SELECT COALESCE(max(ch.id), 0) FROM price_tier_changes ch
+          JOIN price_tiers changed ON changed.id = ch.price_tier_id
+         WHERE changed.showtime_id = {showtime})"""
+
+_LAYOUT_SECTIONS = f"""
 SELECT sec.id, sec.name, sec.kind, sec.sort_order,
        (SELECT count(*) FROM inventory_units u WHERE u.showtime_id = st.id
          AND u.section_id = sec.id) AS units,
        pt.id AS tier_id, pt.name AS tier_name, pt.price_minor, pt.currency,
-       st.layout_version
+       {_TIERS_VERSION.format(showtime="st.id")} AS layout_version
   FROM showtimes st
   JOIN sections sec ON sec.venue_id = st.venue_id
   LEFT JOIN price_tiers pt ON pt.showtime_id = st.id AND pt.section_id = sec.id
  WHERE st.id = $1
  ORDER BY sec.sort_order, sec.name
-"""
+"""  # noqa: S608 (constants only)
 
 _LAYOUT_SEATS = """
 SELECT u.id, u.section_id, s.row_label, s.row_index, s.number, s.x, s.y, s.accessible, s.id
@@ -132,10 +138,10 @@ SELECT v.version, u.id, u.section_id, u.seat_id IS NULL AS ga, u.state,
   LEFT JOIN inventory_units u ON u.showtime_id = $1 AND u.state IN ({_TAKEN_STATES})
 """  # noqa: S608 (constants only)
 
-_VERSION = """
+_VERSION = f"""
 SELECT (SELECT COALESCE(sum(version), 0)::bigint FROM inventory_versions WHERE showtime_id = $1),
-       (SELECT layout_version FROM showtimes WHERE id = $1)
-"""
+       {_TIERS_VERSION.format(showtime="$1")}
+"""  # noqa: S608 (constants only)
 
 
 async def _load_sections(
@@ -250,8 +256,6 @@ class SeatMapCache:
             else:
                 db = await driver(session)
                 version, layout_version = await db.fetchrow(_VERSION, showtime_id)
-                if layout_version is None:
-                    raise ShowtimeNotFound()
                 if layout_version != cached.layout.version:
                     # Its prices changed: the layout shows them.
                     self._sections.pop(showtime_id, None)
