@@ -4,7 +4,6 @@ import uuid
 
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
@@ -23,14 +22,10 @@ async def booking_ics(session: AsyncSession, user: User, booking_id: uuid.UUID) 
     cancelled showtime, is `STATUS:CANCELLED`; a moved showtime raises `SEQUENCE`, so a
     calendar that imported the file before updates its copy."""
     booking = await service.get_visible(session, user, booking_id)
-    showtime, event, venue = (
-        await session.execute(
-            select(Showtime, Event, Venue)
-            .join(Event, Event.id == Showtime.event_id)
-            .join(Venue, Venue.id == Showtime.venue_id)
-            .where(Showtime.id == booking.showtime_id)
-        )
-    ).one()
+    # The visibility check loaded the showtime and its event: these come from the session.
+    showtime = await session.get_one(Showtime, booking.showtime_id)
+    event = await session.get_one(Event, showtime.event_id)
+    venue = await session.get_one(Venue, showtime.venue_id)
     tickets = (await BookingRepository(session).tickets([booking.id]))[booking.id]
     live = [t.label for t in tickets if t.status is TicketStatus.issued] or [
         t.label for t in tickets
