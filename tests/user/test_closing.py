@@ -191,11 +191,14 @@ class TestAdminDelete:
         world = await create_world(session)
         buyer, admin = await create_user(session), await create_user(session, role=Role.admin)
         assert (await _hold(client, auth_headers(buyer), world)).status_code == 201
+        signed_out_at = buyer.token_version
 
         deleted = await client.delete(f"/api/users/{buyer.id}", headers=auth_headers(admin))
 
         assert deleted.status_code == 204, deleted.text
         assert (await _going(session, buyer))["units_held"] == 0
+        await session.refresh(buyer)
+        assert buyer.token_version == signed_out_at + 1  # scrubbed once
 
 
 class TestRace:

@@ -107,8 +107,9 @@ async def delete_own_account(session: AsyncSession, user: User, password: str | 
 
 async def delete_by_admin(session: AsyncSession, admin: User, user_id: uuid.UUID) -> None:
     """An admin deletes an account (its tickets stay valid, its paid bookings stay)."""
-    user = await service.delete(session, admin, user_id)
+    user = await service.managed_user(session, admin, user_id)
     await _close(session, user)
+    log.info("user_deleted", user_id=str(user.id), by=str(admin.id))
 
 
 @job(WIND_DOWN)

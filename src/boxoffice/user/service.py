@@ -62,7 +62,8 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def _managed_user(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
+async def managed_user(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
+    """The user an admin may act on: not themselves (409), not deleted (409), else 404."""
     if user_id == admin.id:
         raise CannotModifySelf()
     user = await get_user(session, user_id)
@@ -98,7 +99,7 @@ async def update_user(
 
 async def change_role(session: AsyncSession, admin: User, user_id: uuid.UUID, role: Role) -> User:
     """Give a user another role; their current access tokens end (they carry the role)."""
-    user = await _managed_user(session, admin, user_id)
+    user = await managed_user(session, admin, user_id)
     if user.role is not role:
         user.role = role
         user.token_version += 1
@@ -110,7 +111,7 @@ async def change_role(session: AsyncSession, admin: User, user_id: uuid.UUID, ro
 
 async def deactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
     """Lock a user out at once: every session and token stops working."""
-    user = await _managed_user(session, admin, user_id)
+    user = await managed_user(session, admin, user_id)
     user.is_active = False
     await auth_service.end_all_sessions(session, user, reason="deactivated")
     log.info("user_deactivated", user_id=str(user.id), by=str(admin.id))
@@ -119,20 +120,11 @@ async def deactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> 
 
 
 async def reactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
-    user = await _managed_user(session, admin, user_id)
+    user = await managed_user(session, admin, user_id)
     user.is_active = True
     await session.flush()
     log.info("user_reactivated", user_id=str(user.id), by=str(admin.id))
     await session.refresh(user)
-    return user
-
-
-async def delete(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
-    """Scrub personal data and disable the account; the row stays so the user's bookings
-    and payments keep their owner for accounting."""
-    user = await _managed_user(session, admin, user_id)
-    await scrub(session, user)
-    log.info("user_deleted", user_id=str(user.id), by=str(admin.id))
     return user
 
 
