@@ -378,6 +378,25 @@ async def _paid_booking(
     return {**booking, "payment_id": started["payment"]["id"]}
 
 
+async def _buyer_cancels(
+    client: AsyncClient, settings: Settings, buyer: User, booking: dict[str, object]
+) -> Response:
+    return await client.post(
+        f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+    )
+
+
+async def _refunded_minor(
+    client: AsyncClient, settings: Settings, buyer: User, booking: dict[str, object]
+) -> int:
+    """What the booking's payment has refunded, as its buyer reads it."""
+    payment = await client.get(
+        f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
+    )
+    refunded: int = payment.json()["refunded_minor"]
+    return refunded
+
+
 class TestBuyerCancellation:
     async def test_cancelling_a_paid_booking_in_the_window_refunds_less_the_fee(
         self,
@@ -391,16 +410,12 @@ class TestBuyerCancellation:
         buyer = await create_user(session)
         booking = await _paid_booking(client, settings, buyer, world)
 
-        cancelled = await client.post(
-            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
-        )
-        payment = await client.get(
-            f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
-        )
+        cancelled = await _buyer_cancels(client, settings, buyer, booking)
+        refunded = await _refunded_minor(client, settings, buyer, booking)
 
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["status"] == "refunded"
-        assert payment.json()["refunded_minor"] == 4500
+        assert refunded == 4500
         assert "sold" not in await unit_states(session, world.showtime)
 
     async def test_after_the_cut_off_a_paid_booking_cannot_be_cancelled(
@@ -415,9 +430,7 @@ class TestBuyerCancellation:
         buyer = await create_user(session)
         booking = await _paid_booking(client, settings, buyer, world)
 
-        refused = await client.post(
-            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
-        )
+        refused = await _buyer_cancels(client, settings, buyer, booking)
         after = await client.get(f"/api/bookings/{booking['id']}", headers=bearer(settings, buyer))
 
         assert refused.status_code == 422
@@ -464,20 +477,14 @@ class TestRescheduledShowtime:
         await _move(client, settings, world)
         paid_after = await _paid_booking(client, settings, after, world)
 
-        refunded = await client.post(
-            f"/api/bookings/{paid_before['id']}/cancel", headers=bearer(settings, before)
-        )
-        refused = await client.post(
-            f"/api/bookings/{paid_after['id']}/cancel", headers=bearer(settings, after)
-        )
-        payment = await client.get(
-            f"/api/payments/{paid_before['payment_id']}", headers=bearer(settings, before)
-        )
+        refunded = await _buyer_cancels(client, settings, before, paid_before)
+        refused = await _buyer_cancels(client, settings, after, paid_after)
+        refunded_minor = await _refunded_minor(client, settings, before, paid_before)
 
         assert refunded.status_code == 200, refunded.text
         assert refunded.json()["status"] == "refunded"
         # The full price: no fee, and past the event's cut-off.
-        assert payment.json()["refunded_minor"] == 5000
+        assert refunded_minor == 5000
         # Who bought knowing the new time gets the event's policy.
         assert refused.status_code == 422
         assert refused.json()["code"] == "refund_window_closed"
@@ -502,9 +509,7 @@ class TestRescheduledShowtime:
                 .values(starts_at=utcnow() - timedelta(minutes=1))
             )
 
-        refused = await client.post(
-            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
-        )
+        refused = await _buyer_cancels(client, settings, buyer, booking)
 
         assert refused.status_code == 422
         assert refused.json()["code"] == "refund_window_closed"
@@ -591,15 +596,13 @@ class TestStaffRefund:
             json={"ticket_ids": [tickets[1]["id"]]},
             headers=staff,
         )
-        payment = await client.get(
-            f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
-        )
+        refunded = await _refunded_minor(client, settings, buyer, booking)
 
         assert first.status_code == 200, first.text
         assert first.json()["status"] == "confirmed"
         assert [t["status"] for t in first.json()["tickets"]].count("void") == 1
         assert second.json()["status"] == "refunded"
-        assert payment.json()["refunded_minor"] == 5000
+        assert refunded == 5000
         assert "sold" not in await unit_states(session, world.showtime)
 
     async def test_a_buyer_cannot_use_the_staff_refund(
@@ -640,10 +643,8 @@ class TestShowtimeCancellation:
 
         assert response.status_code == 200, response.text
         for booking, buyer in zip(paid, buyers, strict=False):
-            payment = await client.get(
-                f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
-            )
-            assert payment.json()["refunded_minor"] == 5000
+            refunded = await _refunded_minor(client, settings, buyer, booking)
+            assert refunded == 5000
             stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
             assert stored is not None
             assert stored.status == "refunded"
@@ -699,10 +700,8 @@ class TestEventCancellation:
         )
 
         assert response.status_code == 200, response.text
-        payment = await client.get(
-            f"/api/payments/{booking['payment_id']}", headers=bearer(settings, buyer)
-        )
-        assert payment.json()["refunded_minor"] == 5000
+        refunded = await _refunded_minor(client, settings, buyer, booking)
+        assert refunded == 5000
         event = await session.scalar(
             select(OutboxEvent).where(OutboxEvent.topic == Topic.event_cancelled.value)
         )
