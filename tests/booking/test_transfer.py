@@ -2,10 +2,13 @@
 giver's does not; the booking, its money and its limit stay with the buyer."""
 
 import hashlib
+import io
 from collections.abc import Callable
 from typing import Any
 
+import zxingcpp
 from httpx import AsyncClient
+from PIL import Image
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -343,3 +346,78 @@ class TestTransferRaces:
                     None,
                     "available",
                 )
+
+
+def _decoded(png: bytes) -> list[str]:
+    """What a scanner reads off the image."""
+    return [found.text for found in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+
+
+class TestTicketQr:
+    async def test_the_holder_gets_a_qr_code_of_the_current_code_that_the_door_admits(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer, friend = await create_user(session), await create_user(session)
+        booking = await free_booking(client, world, buyer, auth_headers)
+        ticket = booking["tickets"][0]
+        path = f"/api/tickets/{ticket['id']}/qr"
+
+        png = await client.get(path, params={"format": "png"}, headers=auth_headers(buyer))
+        assert png.status_code == 200
+        assert png.headers["content-type"] == "image/png"
+        assert png.headers["cache-control"] == "no-store"
+        assert _decoded(png.content) == [ticket["code"]]
+        svg = await client.get(path, headers=auth_headers(buyer))
+        assert svg.headers["content-type"] == "image/svg+xml"
+        assert svg.content.startswith(b"<?xml")
+        assert b'<svg xmlns="http://www.w3.org/2000/svg"' in svg.content
+        bigger = await client.get(
+            path, params={"format": "png", "scale": 16}, headers=auth_headers(buyer)
+        )
+        width = Image.open(io.BytesIO(bigger.content)).width
+        assert width == 2 * Image.open(io.BytesIO(png.content)).width
+        assert _decoded(bigger.content) == [ticket["code"]]
+
+        # Given away: the giver's image is gone, the receiver's carries the new code.
+        assert (await _give(client, buyer, ticket["id"], friend, auth_headers)).status_code == 200
+        gone = await client.get(path, headers=auth_headers(buyer))
+        assert (gone.status_code, gone.json()["code"]) == (404, "ticket_not_found")
+        theirs = await client.get(path, params={"format": "png"}, headers=auth_headers(friend))
+        (read,) = _decoded(theirs.content)
+        assert read != ticket["code"]
+        assert read == (await _mine(client, friend, auth_headers))[0]["code"]
+        door = await client.post(
+            f"/api/showtimes/{world.showtime.id}/check-ins",
+            json={"code": read},
+            headers=auth_headers(world.organizer),
+        )
+        assert door.status_code == 201, door.json()
+
+    async def test_no_image_for_others_unpaid_or_void_tickets_nor_for_bad_parameters(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, price_minor=1500)
+        buyer, stranger = await create_user(session), await create_user(session)
+        pending = await client.post(
+            "/api/bookings",
+            json={"showtime_id": str(world.showtime.id), "quantity": 1},
+            headers=auth_headers(buyer),
+        )
+        path = f"/api/tickets/{pending.json()['tickets'][0]['id']}/qr"
+
+        unpaid = await client.get(path, headers=auth_headers(buyer))
+        assert (unpaid.status_code, unpaid.json()["code"]) == (409, "ticket_not_issued")
+        others = await client.get(path, headers=auth_headers(stranger))
+        assert (others.status_code, others.json()["code"]) == (404, "ticket_not_found")
+        assert (await client.get(path)).status_code == 401
+        for params in ({"format": "gif"}, {"scale": 0}, {"scale": 41}):
+            bad = await client.get(path, params=params, headers=auth_headers(buyer))
+            assert (bad.status_code, bad.json()["code"]) == (422, "validation_error"), params
+
+        cancelled = await client.post(
+            f"/api/bookings/{pending.json()['id']}/cancel", headers=auth_headers(buyer)
+        )
+        assert cancelled.json()["status"] == "cancelled"
+        void = await client.get(path, headers=auth_headers(buyer))
+        assert (void.status_code, void.json()["code"]) == (409, "ticket_void")

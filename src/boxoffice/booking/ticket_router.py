@@ -3,12 +3,13 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from boxoffice.auth.dependencies import AppSettings, CurrentUser
 from boxoffice.booking import transfer
 from boxoffice.booking.router import Idempotent
 from boxoffice.booking.schemas import HeldTicket, TicketTransfer, TicketTransferCreate
+from boxoffice.booking.tickets import ImageFormat, qr_image
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination
@@ -30,6 +31,35 @@ async def my_tickets(
 ) -> Page[HeldTicket]:
     items, total = await transfer.my_tickets(session, user, page, showtime_id=showtime_id)
     return Page[HeldTicket].build(items, total, page, request)
+
+
+@router.get(
+    "/tickets/{ticket_id}/qr",
+    response_class=Response,
+    summary="Your ticket's code as a QR code image (SVG or PNG), to show at the door",
+    responses={
+        200: {
+            "description": "The QR code of the ticket's current code; not to be cached",
+            "content": {"image/svg+xml": {}, "image/png": {}},
+        }
+    },
+)
+async def ticket_qr(
+    ticket_id: uuid.UUID,
+    session: Session,
+    user: CurrentUser,
+    image_format: Annotated[
+        ImageFormat, Query(alias="format", description="`svg` (default) or `png`")
+    ] = ImageFormat.svg,
+    scale: Annotated[int, Query(ge=1, le=40, description="Pixels per QR module")] = 8,
+) -> Response:
+    code = await transfer.held_code(session, user, ticket_id)
+    return Response(
+        qr_image(code, image_format, scale),
+        media_type=image_format.media_type,
+        # The code is what gets in: no shared cache keeps it, and a transfer replaces it.
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post(

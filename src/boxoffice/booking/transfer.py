@@ -26,7 +26,7 @@ from boxoffice.config import Settings
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 
-_TICKET = (
+_TICKET_READ = (
     select(
         Ticket.id,
         Ticket.booking_id,
@@ -36,6 +36,7 @@ _TICKET = (
         Ticket.checked_in_at,
         Ticket.holder_id,
         Ticket.code_version,
+        Ticket.code,
         Booking.user_id,
         Booking.status.label("booking_status"),
         Booking.showtime_id,
@@ -49,8 +50,8 @@ _TICKET = (
     .join(Showtime, Showtime.id == Booking.showtime_id)
     .join(Event, Event.id == Booking.event_id)
     .where(Ticket.id == bindparam("ticket_id"))
-    .with_for_update(read=True, of=Booking)
 )
+_TICKET = _TICKET_READ.with_for_update(read=True, of=Booking)
 # Conditional on the version read: of two transfers (or a transfer and a check-in) of one
 # ticket, the ticket row's lock lets one through and the other matches nothing.
 _MOVE = text(
@@ -128,6 +129,20 @@ async def transfer(
         },
     )
     return out
+
+
+async def held_code(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> str:
+    """The current code of a live ticket the caller holds: what the door scans.
+
+    Whom `my_tickets` lists a ticket to is whom it answers: its receiver once given, else
+    its buyer. To anyone else the ticket does not exist.
+    """
+    row = (await session.execute(_TICKET_READ, {"ticket_id": ticket_id})).one_or_none()
+    if row is None or (row.holder_id or row.user_id) != user.id:
+        raise errors.TicketNotFound("No such ticket of yours")
+    check_live(row.status, row.booking_status)
+    code: str = row.code
+    return code
 
 
 def _check_transferable(row: Row[*tuple[Any, ...]]) -> None:
