@@ -1,10 +1,18 @@
 """E-mail through a real SMTP conversation, the file backend, and template rendering."""
 
+import io
+import uuid
+from collections.abc import Callable
+from email.message import Message
 from pathlib import Path
 
 import anyio
+import zxingcpp
+from httpx import AsyncClient
+from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from boxoffice.auth.models import User
 from boxoffice.config import EmailSettings
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.notification.dispatcher import Dispatcher, EmailChannel, InAppChannel
@@ -12,8 +20,9 @@ from boxoffice.notification.email import EVENT_ID_HEADER, FileEmailSender, SmtpE
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.relay import relay_once
 from boxoffice.notification.templates import render
+from tests.booking.factories import create_world, free_booking
 from tests.factories import create_user
-from tests.notification.conftest import new_id
+from tests.notification.conftest import RecordingEmailSender, Relay, new_id
 from tests.notification.smtp_sink import SmtpSink
 
 
@@ -79,3 +88,105 @@ class TestTemplates:
             "Tickets for <script>, which you are interested in, are on sale now."
         )
         assert "$booking_reference" in partial.text
+
+
+def _scanned(message: Message) -> dict[str, str]:
+    """Content-ID -> what a scanner reads off each inline image of the message."""
+    read: dict[str, str] = {}
+    for part in message.walk():
+        if part.get_content_type() == "image/png":
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
+            read[str(part["Content-ID"]).strip("<>")] = found.text
+    return read
+
+
+def _parts(message: Message, content_type: str) -> list[bytes]:
+    found = [p.get_payload(decode=True) for p in message.walk()]
+    return [
+        data
+        for p, data in zip(message.walk(), found, strict=True)
+        if p.get_content_type() == content_type and isinstance(data, bytes)
+    ]
+
+
+class TestETickets:
+    async def test_the_buyer_and_whom_a_ticket_was_given_each_get_the_tickets_they_hold(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+        auth_headers: Callable[[User], dict[str, str]],
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer = await create_user(session, full_name="Bea Buyer")
+        friend = await create_user(session, full_name="Fred Friend")
+        booking = await free_booking(client, world, buyer, auth_headers)
+        given, kept = booking["tickets"]
+        # Given away before the confirmation e-mail goes: the buyer's e-mail leaves it out.
+        moved = await client.post(
+            f"/api/tickets/{given['id']}/transfer",
+            json={"to_email": friend.email},
+            headers=auth_headers(buyer),
+        )
+        assert moved.status_code == 200, moved.json()
+        new_code = (await client.get("/api/users/me/tickets", headers=auth_headers(friend))).json()[
+            "items"
+        ][0]["code"]
+        await session.flush()
+
+        with SmtpSink() as sink:
+            settings = EmailSettings(
+                backend="smtp", smtp_port=sink.port, smtp_start_tls=False, from_address="bo@x.test"
+            )
+            await relay_once(
+                local_sessionmaker, Dispatcher([EmailChannel(SmtpEmailSender(settings))])
+            )
+
+        by_to = {m["To"]: m for m in sink.messages}
+        confirmed, received = by_to[buyer.email], by_to[friend.email]
+        assert confirmed["Subject"].startswith("Booking confirmed")
+        assert _scanned(confirmed) == {
+            f"ticket-{uuid.UUID(kept['id']).hex}@boxoffice": kept["code"]
+        }
+        (html,) = _parts(confirmed, "text/html")
+        assert f'src="cid:ticket-{uuid.UUID(kept["id"]).hex}@boxoffice"'.encode() in html
+        (text,) = _parts(confirmed, "text/plain")
+        assert f"- {kept['label']}: {kept['code']}".encode() in text
+        assert given["code"].encode() not in text
+        (ics,) = _parts(confirmed, "text/calendar")
+        assert f"UID:booking-{booking['id']}@boxoffice".encode() in ics
+        assert [p.get_filename() for p in confirmed.walk() if p.get_filename()] == [
+            "ticket-1.png",
+            "booking.ics",
+        ]
+
+        assert received["Subject"].startswith("A ticket for")
+        assert list(_scanned(received).values()) == [new_code]
+        assert new_code != given["code"]
+        assert not _parts(received, "text/calendar")
+
+    async def test_other_kinds_and_tickets_no_longer_held_carry_nothing(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Callable[[User], dict[str, str]],
+        relay: Relay,
+        outbox_sender: RecordingEmailSender,
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer = await create_user(session)
+        booking = await free_booking(client, world, buyer, auth_headers, quantity=1)
+        cancelled = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=auth_headers(buyer)
+        )
+        assert cancelled.json()["status"] == "cancelled"
+
+        await relay()
+
+        kinds = {e.kind: e for e in outbox_sender.to(buyer.email)}
+        assert set(kinds) == {"booking_confirmed", "booking_cancelled"}
+        # Cancelled before the confirmation went: no ticket in it, nor in the cancellation.
+        assert all(e.attachments == () for e in kinds.values())
+        assert booking["tickets"][0]["code"] not in kinds["booking_confirmed"].text

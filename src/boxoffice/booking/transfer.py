@@ -11,7 +11,7 @@ buyer's cancel locks it FOR UPDATE before it looks for transferred tickets
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, or_, select, text
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
@@ -151,6 +151,19 @@ def _check_transferable(row: Row[*tuple[Any, ...]]) -> None:
         raise errors.TicketAlreadyCheckedIn(row.checked_in_at)
 
 
+def held_by(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """Live tickets (issued, of a confirmed booking) that `user_id` holds: given to them, or
+    bought by them and not given away. Over `tickets` joined to `bookings`."""
+    return and_(
+        Ticket.status == TicketStatus.issued,
+        Booking.status == BookingStatus.confirmed,
+        or_(
+            Ticket.holder_id == user_id,
+            Ticket.holder_id.is_(None) & (Booking.user_id == user_id),
+        ),
+    )
+
+
 async def my_tickets(
     session: AsyncSession,
     user: User,
@@ -161,15 +174,7 @@ async def my_tickets(
 ) -> tuple[list[HeldTicket], int]:
     """The caller's live tickets, soonest showtime first, with their codes (`upcoming`:
     only for showtimes that have not ended)."""
-    where = [
-        Ticket.status == TicketStatus.issued,
-        Booking.status == BookingStatus.confirmed,
-        # Given to them, or bought by them and not given away.
-        or_(
-            Ticket.holder_id == user.id,
-            Ticket.holder_id.is_(None) & (Booking.user_id == user.id),
-        ),
-    ]
+    where = [held_by(user.id)]
     if showtime_id is not None:
         where.append(Booking.showtime_id == showtime_id)
     if upcoming:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.config import Settings
 from boxoffice.kit.outbox import OutboxEvent, Topic
-from boxoffice.notification import repository
+from boxoffice.notification import e_tickets, repository
 from boxoffice.notification.broker import EventPublisher, event_message, event_publisher
 from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sender
 from boxoffice.notification.handlers import HANDLERS, Intent, organizer_of
@@ -75,15 +75,17 @@ class EmailChannel:
 
     async def send(self, session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:
+            rendered, attachments = await e_tickets.enclose(session, d.intent, d.rendered)
             await self.sender.send(
                 OutgoingEmail(
                     to=d.email,
-                    subject=d.rendered.title,
-                    text=d.rendered.text,
-                    html=d.rendered.html,
+                    subject=rendered.title,
+                    text=rendered.text,
+                    html=rendered.html,
                     event_id=d.event_id,
                     user_id=d.intent.user_id,
                     kind=d.intent.kind.value,
+                    attachments=attachments,
                 )
             )
 

@@ -22,6 +22,16 @@ EVENT_ID_HEADER = "X-Boxoffice-Event-Id"
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    media_type: str
+    """`maintype/subtype`, e.g. `image/png`."""
+    data: bytes
+    inline_id: str | None = None
+    """Content-ID of an image the HTML shows (`<img src="cid:...">`); None: attached."""
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingEmail:
     to: str
     subject: str
@@ -30,10 +40,12 @@ class OutgoingEmail:
     event_id: uuid.UUID
     user_id: uuid.UUID
     kind: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 def build_message(settings: EmailSettings, email: OutgoingEmail) -> EmailMessage:
-    """A multipart/alternative message (plain text first, HTML second)."""
+    """Plain text first, HTML second (multipart/alternative); images the HTML shows go with
+    it (multipart/related), other attachments after both (multipart/mixed)."""
     message = EmailMessage()
     message["From"] = settings.from_address
     message["To"] = email.to
@@ -43,6 +55,22 @@ def build_message(settings: EmailSettings, email: OutgoingEmail) -> EmailMessage
     message[EVENT_ID_HEADER] = str(email.event_id)
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
+    _text_part, html_part = message.iter_parts()
+    for a in email.attachments:
+        maintype, _, subtype = a.media_type.partition("/")
+        if a.inline_id is not None:
+            html_part.add_related(
+                a.data,
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{a.inline_id}>",
+                filename=a.filename,
+                disposition="inline",
+            )
+    for a in email.attachments:
+        maintype, _, subtype = a.media_type.partition("/")
+        if a.inline_id is None:
+            message.add_attachment(a.data, maintype=maintype, subtype=subtype, filename=a.filename)
     return message
 
 
@@ -61,6 +89,7 @@ class LogEmailSender:
             to=email.to,
             subject=email.subject,
             text=email.text,
+            attachments=[a.filename for a in email.attachments],
             event_id=str(email.event_id),
         )
 

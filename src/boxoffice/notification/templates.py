@@ -94,11 +94,22 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
 }
 
 
+_FOOTER = '<p style="color:#888;font-size:small">boxoffice</p></body></html>'
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     title: str
     text: str
     html: str
+
+    def extended(self, text: str, html_block: str) -> "Rendered":
+        """With `text` after the text and `html_block` (already escaped) before the footer."""
+        return Rendered(
+            title=self.title,
+            text=self.text + text,
+            html=self.html.removesuffix(_FOOTER) + html_block + _FOOTER,
+        )
 
 
 def _amount(data: dict[str, Any]) -> str | None:
@@ -121,7 +132,6 @@ def render(kind: NotificationKind, data: dict[str, Any]) -> Rendered:
     body_html = Template(html.escape(template.text, quote=False)).safe_substitute(escaped)
     page = (
         '<!doctype html><html><body style="font-family:sans-serif">'
-        f"<h2>{html.escape(title)}</h2><p>{body_html}</p>"
-        '<p style="color:#888;font-size:small">boxoffice</p></body></html>'
+        f"<h2>{html.escape(title)}</h2><p>{body_html}</p>{_FOOTER}"
     )
     return Rendered(title=title, text=text, html=page)

@@ -1,0 +1,90 @@
+"""E-tickets: what an e-mail telling someone they have tickets carries.
+
+For a confirmed booking (`booking_confirmed`) and a ticket given to someone
+(`ticket_received`): each ticket the recipient holds there, read when the e-mail is sent,
+as its seat and code in the text and as a QR image of its code in the HTML (inline, so it
+shows at the door without the app); for a buyer also the booking's calendar file. A ticket
+given away or voided before the e-mail goes is not in it.
+"""
+
+import uuid
+from html import escape
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.booking.calendar import booking_ics
+from boxoffice.booking.models import Booking, Ticket
+from boxoffice.booking.tickets import ImageFormat, qr_image
+from boxoffice.booking.transfer import held_by
+from boxoffice.notification.email import Attachment
+from boxoffice.notification.handlers import Intent
+from boxoffice.notification.models import NotificationKind
+from boxoffice.notification.templates import Rendered
+
+QR_SCALE = 6
+"""Pixels per QR module in the e-mail: about 200 px for a ticket code, sharp on a phone."""
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def enclose(
+    session: AsyncSession, intent: Intent, rendered: Rendered
+) -> tuple[Rendered, tuple[Attachment, ...]]:
+    """The e-mail's content with the recipient's e-tickets, and its attachments; as it was,
+    with none, for other kinds or when they hold no live ticket there (any more)."""
+    booking_id = ticket_id = None
+    if intent.kind is NotificationKind.booking_confirmed:
+        booking_id = _uuid(intent.data.get("booking_id"))
+    elif intent.kind is NotificationKind.ticket_received:
+        ticket_id = _uuid(intent.data.get("ticket_id"))
+    if booking_id is None and ticket_id is None:
+        return rendered, ()
+    rows = (
+        await session.execute(
+            select(Ticket.id, Ticket.label, Ticket.code, Booking.id)
+            .join(Booking, Booking.id == Ticket.booking_id)
+            .where(
+                held_by(intent.user_id),
+                Booking.id == booking_id if booking_id is not None else Ticket.id == ticket_id,
+            )
+            .order_by(Ticket.label, Ticket.id)
+        )
+    ).all()
+    if not rows:
+        return rendered, ()
+    images = [
+        Attachment(
+            filename=f"ticket-{index}.png",
+            media_type=ImageFormat.png.media_type,
+            data=qr_image(code, ImageFormat.png, QR_SCALE),
+            inline_id=f"ticket-{ticket.hex}@boxoffice",
+        )
+        for index, (ticket, _label, code, _booking) in enumerate(rows, start=1)
+    ]
+    text = "\n\nYour tickets: show the QR code (or give the code) at the door.\n" + "".join(
+        f"- {label}: {code}\n" for _ticket, label, code, _booking in rows
+    )
+    html_block = "<h3>Your tickets</h3>" + "".join(
+        f'<div style="margin:1em 0"><p><b>{escape(label)}</b></p>'
+        f'<img src="cid:{image.inline_id}" alt="QR code of ticket {escape(label)}">'
+        f'<p><code style="font-size:small">{escape(code)}</code></p></div>'
+        for (_ticket, label, code, _booking), image in zip(rows, images, strict=True)
+    )
+    attachments = list(images)
+    user = await session.get(User, intent.user_id)
+    if booking_id is not None and user is not None:
+        attachments.append(
+            Attachment(
+                filename="booking.ics",
+                media_type="text/calendar",
+                data=await booking_ics(session, user, booking_id),
+            )
+        )
+    return rendered.extended(text, html_block), tuple(attachments)
