@@ -3,6 +3,7 @@
 import io
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from email.message import Message
 from pathlib import Path
 
@@ -15,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from boxoffice.auth.models import User
 from boxoffice.config import EmailSettings
 from boxoffice.kit.outbox import Topic, emit
+from boxoffice.kit.time import utcnow
 from boxoffice.notification.dispatcher import Dispatcher, EmailChannel, InAppChannel
 from boxoffice.notification.email import EVENT_ID_HEADER, FileEmailSender, SmtpEmailSender
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.relay import relay_once
+from boxoffice.notification.service import send_showtime_reminders
 from boxoffice.notification.templates import render
 from tests.booking.factories import create_world, free_booking
 from tests.factories import create_user
@@ -190,3 +193,44 @@ class TestETickets:
         # Cancelled before the confirmation went: no ticket in it, nor in the cancellation.
         assert all(e.attachments == () for e in kinds.values())
         assert booking["tickets"][0]["code"] not in kinds["booking_confirmed"].text
+
+    async def test_the_reminder_carries_every_ticket_held_for_the_showtime(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Callable[[User], dict[str, str]],
+        relay: Relay,
+        outbox_sender: RecordingEmailSender,
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        world.showtime.starts_at = utcnow() + timedelta(hours=3)
+        world.showtime.ends_at = world.showtime.starts_at + timedelta(hours=2)
+        buyer, friend = await create_user(session), await create_user(session)
+        first = await free_booking(client, world, buyer, auth_headers, quantity=2)
+        second = await free_booking(client, world, buyer, auth_headers, quantity=1)
+        given = first["tickets"][0]
+        moved = await client.post(
+            f"/api/tickets/{given['id']}/transfer",
+            json={"to_email": friend.email},
+            headers=auth_headers(buyer),
+        )
+        assert moved.status_code == 200
+        await relay()  # the confirmations and the transfer
+        outbox_sender.sent.clear()
+
+        assert await send_showtime_reminders(session, hours_before=24) == 1
+        await relay()
+
+        (reminder,) = [e for e in outbox_sender.to(buyer.email) if e.kind == "showtime_reminder"]
+        read = {
+            zxingcpp.read_barcodes(Image.open(io.BytesIO(a.data)))[0].text
+            for a in reminder.attachments
+        }
+        assert read == {first["tickets"][1]["code"], second["tickets"][0]["code"]}
+        assert not any(a.media_type == "text/calendar" for a in reminder.attachments)
+        (theirs,) = [e for e in outbox_sender.to(friend.email) if e.kind == "showtime_reminder"]
+        mine = await client.get("/api/users/me/tickets", headers=auth_headers(friend))
+        (held,) = mine.json()["items"]
+        (image,) = theirs.attachments
+        assert zxingcpp.read_barcodes(Image.open(io.BytesIO(image.data)))[0].text == held["code"]
+        assert held["code"] != given["code"]

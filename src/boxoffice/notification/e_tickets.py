@@ -1,10 +1,11 @@
 """E-tickets: what an e-mail telling someone they have tickets carries.
 
-For a confirmed booking (`booking_confirmed`) and a ticket given to someone
-(`ticket_received`): each ticket the recipient holds there, read when the e-mail is sent,
-as its seat and code in the text and as a QR image of its code in the HTML (inline, so it
-shows at the door without the app); for a buyer also the booking's calendar file. A ticket
-given away or voided before the e-mail goes is not in it.
+For a confirmed booking (`booking_confirmed`), a ticket given to someone
+(`ticket_received`) and the reminder before a showtime (`showtime_reminder`): each ticket
+the recipient holds there, read when the e-mail is sent, as its seat and code in the text
+and as a QR image of its code in the HTML (inline, so it shows at the door without the app);
+for a buyer's confirmation also the booking's calendar file. A ticket given away or voided
+before the e-mail goes is not in it.
 """
 
 import uuid
@@ -39,21 +40,21 @@ async def enclose(
 ) -> tuple[Rendered, tuple[Attachment, ...]]:
     """The e-mail's content with the recipient's e-tickets, and its attachments; as it was,
     with none, for other kinds or when they hold no live ticket there (any more)."""
-    booking_id = ticket_id = None
+    booking_id = None
     if intent.kind is NotificationKind.booking_confirmed:
         booking_id = _uuid(intent.data.get("booking_id"))
+        which = Booking.id == booking_id
     elif intent.kind is NotificationKind.ticket_received:
-        ticket_id = _uuid(intent.data.get("ticket_id"))
-    if booking_id is None and ticket_id is None:
+        which = Ticket.id == _uuid(intent.data.get("ticket_id"))
+    elif intent.kind is NotificationKind.showtime_reminder:
+        which = Booking.showtime_id == _uuid(intent.data.get("showtime_id"))
+    else:
         return rendered, ()
     rows = (
         await session.execute(
             select(Ticket.id, Ticket.label, Ticket.code, Booking.id)
             .join(Booking, Booking.id == Ticket.booking_id)
-            .where(
-                held_by(intent.user_id),
-                Booking.id == booking_id if booking_id is not None else Ticket.id == ticket_id,
-            )
+            .where(held_by(intent.user_id), which)
             .order_by(Ticket.label, Ticket.id)
         )
     ).all()
