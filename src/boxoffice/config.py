@@ -176,6 +176,9 @@ class BookingSettings(BaseSettings):
     """How long a pending booking keeps its units while the buyer pays."""
     ticket_secret: SecretStr | None = None
     """HMAC key of ticket codes; unset: derived from the JWT secret."""
+    transfer_claim_url: str | None = None
+    """Your app's page for taking a ticket offered by e-mail, with `{token}` where the token
+    goes; unset: the e-mail gives the token and the API call."""
     seat_map_refresh_ms: int = Field(default=250, ge=0)
     """A cached seat map younger than this is served without asking the database."""
     stream_poll_ms: int = Field(default=1000, ge=50)

@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from boxoffice.kit.errors import (
+    BadRequest,
     Conflict,
     Forbidden,
     Gone,
@@ -158,9 +159,29 @@ class TicketTransferClosed(Conflict):
     title = "The showtime has started; its tickets can no longer be transferred"
 
 
-class TransferRecipientUnknown(Unprocessable):
-    code = "transfer_recipient_unknown"
-    title = "No active account has that e-mail address; they must sign up first"
+class TransferOfferTokenInvalid(BadRequest):
+    code = "transfer_offer_token_invalid"
+    title = "Not a ticket offer token of ours: mistyped, altered, or for no offer"
+
+
+class TransferOfferClosed(Conflict):
+    code = "transfer_offer_closed"
+    title = "The offer was claimed already, or its giver took it back"
+
+
+class TransferOfferExpired(Gone):
+    code = "transfer_offer_expired"
+    title = "The showtime has started; the offered ticket can no longer be claimed"
+
+
+class TransferOfferVoid(Conflict):
+    code = "transfer_offer_void"
+    title = "The ticket changed hands since it was offered; the offer no longer stands"
+
+
+class TransferOfferNotFound(NotFound):
+    code = "transfer_offer_not_found"
+    title = "The ticket is not on offer"
 
 
 class TransferToSelf(Unprocessable):

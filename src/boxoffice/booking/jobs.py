@@ -5,6 +5,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import boxoffice.booking.transfer  # noqa: F401 - registers the transfer offer e-mail job
 from boxoffice.booking import service
 from boxoffice.config import get_settings
 from boxoffice.kit.jobs import every, job

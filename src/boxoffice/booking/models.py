@@ -174,3 +174,50 @@ class Ticket(Base):
         Integer, nullable=False, default=0, server_default=text("0")
     )
     """Bumped by each transfer: `code` is signed at this version, earlier codes are dead."""
+
+
+class TransferOfferStatus(enum.StrEnum):
+    open = "open"
+    claimed = "claimed"
+    cancelled = "cancelled"
+    """By the giver, or replaced by a newer offer of the same ticket."""
+
+
+class TicketTransferOffer(Base):
+    """A ticket offered to an e-mail address no account has yet: the token e-mailed there
+    lets whoever signs in with it claim the ticket, until the showtime starts. Until then
+    the ticket stays the giver's."""
+
+    __tablename__ = "ticket_transfer_offers"
+    __table_args__ = (
+        # One open offer per ticket: a new one replaces it.
+        Index(
+            "uq_ticket_transfer_offers_ticket_id_open",
+            "ticket_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[UUIDPk]
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    from_user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    to_email: Mapped[str] = mapped_column(String(320), nullable=False)
+    code_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    """The ticket's code version when offered: a claim moves it only from there."""
+    status: Mapped[TransferOfferStatus] = mapped_column(
+        str_enum(TransferOfferStatus, 16), nullable=False, default=TransferOfferStatus.open
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    """The showtime's start: no transfer after it."""
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )

@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
@@ -318,19 +318,37 @@ class Manifest(BaseModel):
 class TicketTransferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to_email: EmailStr = Field(description="The e-mail address of the receiver's account")
+    to_email: EmailStr = Field(
+        description="The receiver's address: their account's, or where to offer the ticket"
+    )
 
 
 class TicketTransfer(BaseModel):
-    """A ticket passed on: the giver's code no longer gets in, the receiver's does."""
+    """A ticket passed on (`transferred`): the giver's code no longer gets in, the
+    receiver's does. Or, where no account has the address yet, offered there (`offered`):
+    the address is e-mailed a token to claim it with, and until then the ticket stays the
+    giver's."""
 
+    status: Literal["transferred", "offered"]
     ticket_id: uuid.UUID
     booking_id: uuid.UUID
     showtime_id: uuid.UUID
     label: str
     from_user_id: uuid.UUID
-    to_user_id: uuid.UUID
+    to_user_id: uuid.UUID | None
+    """The receiver's account; None while only offered."""
+    to_email: str
     transferred_at: datetime
+    """When it was given, or offered."""
+    offer_id: uuid.UUID | None = None
+    offer_expires_at: datetime | None = None
+    """An offer can be claimed until the showtime starts."""
+
+
+class TransferOfferClaim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200, description="The token from the e-mail")
 
 
 class HeldTicket(TicketOut):
@@ -340,3 +358,5 @@ class HeldTicket(TicketOut):
     showtime_id: uuid.UUID
     event_id: uuid.UUID
     showtime_starts_at: datetime
+    offered_to: str | None = None
+    """The address the caller offered it to, while the offer is open."""

@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Request, Response
 from boxoffice.auth.dependencies import AppSettings, CurrentUser
 from boxoffice.booking import transfer
 from boxoffice.booking.router import Idempotent
-from boxoffice.booking.schemas import HeldTicket, TicketTransfer, TicketTransferCreate
+from boxoffice.booking.schemas import (
+    HeldTicket,
+    TicketTransfer,
+    TicketTransferCreate,
+    TransferOfferClaim,
+)
 from boxoffice.booking.tickets import ImageFormat, qr_image
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
@@ -65,7 +70,8 @@ async def ticket_qr(
 @router.post(
     "/tickets/{ticket_id}/transfer",
     response_model=TicketTransfer,
-    summary="Give your ticket to another account: it gets a new code, yours stops working",
+    summary="Give your ticket by e-mail address: to its account at once (new code, yours "
+    "stops working), or, with no account there yet, as an offer e-mailed to it",
 )
 async def transfer_ticket(
     ticket_id: uuid.UUID,
@@ -76,5 +82,33 @@ async def transfer_ticket(
     idem: Idempotent,
 ) -> TicketTransfer:
     out = await transfer.transfer(session, user, ticket_id, data, settings)
+    await idem.record(session, 200, out)
+    return out
+
+
+@router.delete(
+    "/tickets/{ticket_id}/transfer-offer",
+    status_code=204,
+    summary="Take back your ticket's open offer to an e-mail address (before it is claimed)",
+)
+async def withdraw_transfer_offer(
+    ticket_id: uuid.UUID, session: Session, user: CurrentUser
+) -> None:
+    await transfer.withdraw(session, user, ticket_id)
+
+
+@router.post(
+    "/tickets/transfer-offers/claim",
+    response_model=TicketTransfer,
+    summary="Take a ticket offered to your e-mail address, with the token the e-mail gave",
+)
+async def claim_transfer_offer(
+    data: TransferOfferClaim,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    idem: Idempotent,
+) -> TicketTransfer:
+    out = await transfer.claim(session, user, data.token, settings)
     await idem.record(session, 200, out)
     return out

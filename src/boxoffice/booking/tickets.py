@@ -22,7 +22,7 @@ from boxoffice.config import Settings
 _SIGNATURE_BYTES = 16
 
 
-def _key(settings: Settings) -> bytes:
+def ticket_key(settings: Settings) -> bytes:
     secret = settings.booking.ticket_secret or settings.auth.jwt_secret
     # Derived, so a ticket code never doubles as anything signed with the JWT key itself.
     return hashlib.sha256(b"boxoffice-ticket:" + secret.get_secret_value().encode()).digest()
@@ -35,7 +35,7 @@ def _sign(key: bytes, ticket_id: uuid.UUID, unit_id: int, version: int) -> str:
 
 
 def ticket_code(settings: Settings, ticket_id: uuid.UUID, unit_id: int, version: int = 0) -> str:
-    return f"{ticket_id.hex}.{_sign(_key(settings), ticket_id, unit_id, version)}"
+    return f"{ticket_id.hex}.{_sign(ticket_key(settings), ticket_id, unit_id, version)}"
 
 
 def verify_ticket_code(
@@ -47,7 +47,7 @@ def verify_ticket_code(
         ticket_id = uuid.UUID(hex=ticket_hex)
     except ValueError:
         return None
-    expected = _sign(_key(settings), ticket_id, unit_id, version)
+    expected = _sign(ticket_key(settings), ticket_id, unit_id, version)
     return ticket_id if hmac.compare_digest(expected, signature) else None
 
 

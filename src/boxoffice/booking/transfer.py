@@ -8,23 +8,40 @@ buyer's cancel locks it FOR UPDATE before it looks for transferred tickets
 (`service.refuse_if_used`).
 """
 
+import base64
+import hashlib
+import hmac
 import uuid
+from html import escape
 from typing import Any
 
+import structlog
 from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.auth import account_tokens
 from boxoffice.auth.models import User
 from boxoffice.auth.repository import get_user_by_email
 from boxoffice.booking import errors
-from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
+from boxoffice.booking.models import (
+    Booking,
+    BookingStatus,
+    Ticket,
+    TicketStatus,
+    TicketTransferOffer,
+    TransferOfferStatus,
+)
 from boxoffice.booking.schemas import HeldTicket, TicketTransfer, TicketTransferCreate
 from boxoffice.booking.service import ticket_fields
-from boxoffice.booking.tickets import check_live, ticket_code
+from boxoffice.booking.tickets import check_live, ticket_code, ticket_key
 from boxoffice.catalog.models import Event, Showtime
-from boxoffice.config import Settings
+from boxoffice.config import Settings, get_settings
+from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
+from boxoffice.notification.email import OutgoingEmail
+
+log = structlog.get_logger(__name__)
 
 _TICKET_READ = (
     select(
@@ -71,7 +88,8 @@ async def transfer(
     data: TicketTransferCreate,
     settings: Settings,
 ) -> TicketTransfer:
-    """Give the caller's ticket to the account with `data.to_email`."""
+    """Give the caller's ticket to the account with `data.to_email`; where no active account
+    has that address, offer it there instead (`offer`)."""
     row = (await session.execute(_TICKET, {"ticket_id": ticket_id})).one_or_none()
     # Only its holder may give it; to anyone else the ticket does not exist.
     if row is None or (row.holder_id or row.user_id) != user.id:
@@ -81,54 +99,245 @@ async def transfer(
         raise errors.TicketTransfersNotAllowed()
     if row.starts_at <= row.now:
         raise errors.TicketTransferClosed()
-    recipient = await get_user_by_email(session, str(data.to_email))
-    if recipient is None or not recipient.is_active:
-        raise errors.TransferRecipientUnknown()
-    if recipient.id == user.id:
+    to_email = str(data.to_email).lower()
+    recipient = await get_user_by_email(session, to_email)
+    if recipient is not None and recipient.id == user.id:
         raise errors.TransferToSelf()
+    if recipient is None or not recipient.is_active:
+        return await _offer(session, user, row, to_email)
+    return await _give(session, settings, row, user, recipient, to_email)
+
+
+async def _give(
+    session: AsyncSession,
+    settings: Settings,
+    row: Row[*tuple[Any, ...]],
+    giver: User,
+    recipient: User,
+    to_email: str,
+) -> TicketTransfer:
+    """Move the ticket `row` read (under its booking's lock) from `giver` to `recipient`."""
     version = row.code_version + 1
     moved = (
         await session.execute(
             _MOVE,
             {
-                "ticket_id": ticket_id,
+                "ticket_id": row.id,
                 # Back to the buyer: held as bought again.
                 "holder_id": None if recipient.id == row.user_id else recipient.id,
                 "version": version,
-                "code": ticket_code(settings, ticket_id, row.unit_id, version),
+                "code": ticket_code(settings, row.id, row.unit_id, version),
             },
         )
     ).first()
     if moved is None:
         # A check-in, a refund or another transfer of it committed first; say which.
-        again = (await session.execute(_TICKET, {"ticket_id": ticket_id})).one_or_none()
-        if again is None or (again.holder_id or again.user_id) != user.id:
+        again = (await session.execute(_TICKET, {"ticket_id": row.id})).one_or_none()
+        if again is None or (again.holder_id or again.user_id) != giver.id:
             raise errors.TicketNotFound("No such ticket of yours")
         _check_transferable(again)
         raise errors.TicketNotFound("No such ticket of yours")
+    # An offer of it elsewhere no longer stands.
+    await session.execute(_CLOSE_OPEN_OFFER, {"ticket_id": row.id})
     out = TicketTransfer(
-        ticket_id=ticket_id,
+        status="transferred",
+        ticket_id=row.id,
         booking_id=row.booking_id,
         showtime_id=row.showtime_id,
         label=row.label,
-        from_user_id=user.id,
+        from_user_id=giver.id,
         to_user_id=recipient.id,
+        to_email=to_email,
         transferred_at=row.now,
     )
     await emit(
         session,
         Topic.ticket_transferred,
-        ticket_id,
+        row.id,
         {
-            **out.model_dump(mode="json"),
+            **out.model_dump(mode="json", exclude={"to_email", "offer_id", "offer_expires_at"}),
             # The receiver is the one told (`user_id`, as booking topics name theirs).
             "user_id": str(recipient.id),
-            "from_name": user.full_name or "Someone",
+            "from_name": giver.full_name or "Someone",
             "event_id": str(row.event_id),
             "organizer_id": str(row.organizer_id),
         },
     )
     return out
+
+
+# Offers of a ticket are made one at a time: the ticket row's lock orders them, so the
+# second sees (and closes) the first's open offer instead of colliding with it.
+_LOCK_TICKET = text("SELECT id FROM tickets WHERE id = :ticket_id FOR UPDATE")
+_CLOSE_OPEN_OFFER = text(
+    """
+    UPDATE ticket_transfer_offers SET status = 'cancelled', closed_at = now()
+     WHERE ticket_id = :ticket_id AND status = 'open'
+    RETURNING id
+    """
+)
+
+
+async def _offer(
+    session: AsyncSession, giver: User, row: Row[*tuple[Any, ...]], to_email: str
+) -> TicketTransfer:
+    """Offer the ticket to `to_email`, where no account is yet: the worker e-mails a token
+    there, and whoever signs in with it may claim the ticket until the showtime starts.
+    Until then it stays the giver's (its code still gets in); a newer offer replaces it."""
+    await session.execute(_LOCK_TICKET, {"ticket_id": row.id})
+    await session.execute(_CLOSE_OPEN_OFFER, {"ticket_id": row.id})
+    offer = TicketTransferOffer(
+        ticket_id=row.id,
+        from_user_id=giver.id,
+        to_email=to_email,
+        code_version=row.code_version,
+        expires_at=row.starts_at,
+    )
+    session.add(offer)
+    await session.flush()
+    await enqueue(session, SEND_OFFER, {"offer_id": str(offer.id)})
+    return TicketTransfer(
+        status="offered",
+        ticket_id=row.id,
+        booking_id=row.booking_id,
+        showtime_id=row.showtime_id,
+        label=row.label,
+        from_user_id=giver.id,
+        to_user_id=None,
+        to_email=to_email,
+        transferred_at=row.now,
+        offer_id=offer.id,
+        offer_expires_at=row.starts_at,
+    )
+
+
+def _offer_mac(settings: Settings, offer: TicketTransferOffer) -> str:
+    message = f"transfer-offer:{offer.id}:{offer.to_email}:{offer.code_version}"
+    digest = hmac.new(ticket_key(settings), message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def offer_token(settings: Settings, offer: TicketTransferOffer) -> str:
+    """`<offer id>.<HMAC>`: made again from the offer whenever needed, stored nowhere."""
+    return f"{offer.id.hex}.{_offer_mac(settings, offer)}"
+
+
+async def claim(
+    session: AsyncSession, user: User, token: str, settings: Settings
+) -> TicketTransfer:
+    """Take the ticket an offer's token names, as the signed-in caller (whatever address
+    their account has: the token shows they got the e-mail). Of two claims at once, the
+    offer row's lock lets one through; the other finds it claimed."""
+    try:
+        offer_hex, mac = token.strip().split(".")
+        offer_id = uuid.UUID(hex=offer_hex)
+    except ValueError as exc:
+        raise errors.TransferOfferTokenInvalid() from exc
+    offer = await session.scalar(
+        select(TicketTransferOffer).where(TicketTransferOffer.id == offer_id).with_for_update()
+    )
+    if offer is None or not hmac.compare_digest(mac, _offer_mac(settings, offer)):
+        raise errors.TransferOfferTokenInvalid()
+    if offer.status is not TransferOfferStatus.open:
+        raise errors.TransferOfferClosed()
+    row = (await session.execute(_TICKET, {"ticket_id": offer.ticket_id})).one()
+    if row.starts_at <= row.now:
+        raise errors.TransferOfferExpired()
+    _check_transferable(row)
+    if (row.holder_id or row.user_id) != offer.from_user_id or (
+        row.code_version != offer.code_version
+    ):
+        raise errors.TransferOfferVoid()
+    if not row.allow_ticket_transfers:
+        raise errors.TicketTransfersNotAllowed()
+    if user.id == offer.from_user_id:
+        raise errors.TransferToSelf()
+    giver = await session.get_one(User, offer.from_user_id)
+    offer.status = TransferOfferStatus.claimed
+    offer.claimed_by = user.id
+    offer.closed_at = row.now
+    await session.flush()
+    return await _give(session, settings, row, giver, user, offer.to_email)
+
+
+async def withdraw(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> None:
+    """The giver takes back the ticket's open offer (before anyone claimed it)."""
+    closed = (
+        await session.execute(
+            text(
+                "UPDATE ticket_transfer_offers SET status = 'cancelled', closed_at = now()"
+                " WHERE ticket_id = :ticket_id AND status = 'open' AND from_user_id = :user_id"
+                " RETURNING id"
+            ),
+            {"ticket_id": ticket_id, "user_id": user.id},
+        )
+    ).first()
+    if closed is None:
+        raise errors.TransferOfferNotFound()
+
+
+SEND_OFFER = "booking.send_transfer_offer"
+
+
+@job(SEND_OFFER)
+async def send_offer_email(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """E-mail the offer's token to its address; nothing once it is closed or expired."""
+    settings = get_settings()
+    offer = await session.get(TicketTransferOffer, uuid.UUID(payload["offer_id"]))
+    if offer is None or offer.status is not TransferOfferStatus.open:
+        log.info("transfer_offer_email_skipped", offer_id=payload["offer_id"])
+        return
+    row = (await session.execute(_TICKET_READ, {"ticket_id": offer.ticket_id})).one()
+    if row.starts_at <= row.now:
+        log.info("transfer_offer_email_skipped", offer_id=payload["offer_id"])
+        return
+    giver = await session.get_one(User, offer.from_user_id)
+    event = await session.get_one(Event, row.event_id)
+    await account_tokens.mail_sender().send(
+        _offer_email(settings, offer, giver, event.title, row.label, offer_token(settings, offer))
+    )
+    log.info("transfer_offer_email_sent", offer_id=str(offer.id))
+
+
+def _offer_email(
+    settings: Settings,
+    offer: TicketTransferOffer,
+    giver: User,
+    title: str,
+    label: str,
+    token: str,
+) -> OutgoingEmail:
+    who = giver.full_name or giver.email
+    link_template = settings.booking.transfer_claim_url
+    if link_template:
+        link = link_template.replace("{token}", token)
+        how = f"Take it here (sign in or create an account first):\n\n{link}\n"
+        how_html = f'<p><a href="{escape(link)}">Take the ticket</a></p>'
+    else:
+        call = f'POST /api/tickets/transfer-offers/claim with {{"token": "{token}"}}'
+        how = f"Sign in or create an account, then send\n\n{call}\n"
+        how_html = (
+            f"<p>Sign in or create an account, then send</p><p><code>{escape(call)}</code></p>"
+        )
+    closing = (
+        f"The offer stands until the show starts ({offer.expires_at:%Y-%m-%d %H:%M} UTC), "
+        f"unless {who} takes it back. If you do not know {who}, ignore this e-mail."
+    )
+    subject = f"{who} passed you a ticket for {title}"
+    return OutgoingEmail(
+        to=offer.to_email,
+        subject=subject[:200],
+        text=f"{who} passed you a ticket for {title} ({label}).\n\n{how}\n{closing}\n",
+        html=(
+            '<!doctype html><html><body style="font-family:sans-serif">'
+            f"<p>{escape(who)} passed you a ticket for <b>{escape(title)}</b> "
+            f"({escape(label)}).</p>{how_html}<p>{escape(closing)}</p></body></html>"
+        ),
+        # Stable per offer: a redelivered job sends a message with the same Message-ID.
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"boxoffice:transfer-offer:{offer.id}"),
+        user_id=giver.id,
+        kind="ticket_offer",
+    )
 
 
 async def held_code(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> str:
@@ -180,9 +389,20 @@ async def my_tickets(
     if upcoming:
         where.append(Showtime.ends_at > func.now())
     base = (
-        select(Ticket, Booking.showtime_id, Booking.event_id, Showtime.starts_at)
+        select(
+            Ticket,
+            Booking.showtime_id,
+            Booking.event_id,
+            Showtime.starts_at,
+            TicketTransferOffer.to_email,
+        )
         .join(Booking, Booking.id == Ticket.booking_id)
         .join(Showtime, Showtime.id == Booking.showtime_id)
+        .outerjoin(
+            TicketTransferOffer,
+            (TicketTransferOffer.ticket_id == Ticket.id)
+            & (TicketTransferOffer.status == TransferOfferStatus.open),
+        )
         .where(*where)
     )
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
@@ -198,6 +418,7 @@ async def my_tickets(
             showtime_id=showtime,
             event_id=event,
             showtime_starts_at=starts_at,
+            offered_to=offered_to,
         )
-        for t, showtime, event, starts_at in rows
+        for t, showtime, event, starts_at, offered_to in rows
     ], total

@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import AuthSession, PhoneVerification, Role, User, UserIdentity
+from boxoffice.booking.models import TicketTransferOffer
 from boxoffice.catalog.models import UserLocation
 from boxoffice.kit.pagination import PageParams, SortOrder
 from boxoffice.kit.search import contains_pattern
@@ -63,7 +64,8 @@ async def list_users(
 async def delete_personal_rows(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Drop what records the person rather than the business: devices and IPs (sessions,
     with their refresh tokens), phone codes, linked external accounts, their location,
-    notifications and what they asked to be told about."""
+    notifications, what they asked to be told about, and their tickets' offers to others'
+    addresses."""
     for model in (
         AuthSession,
         PhoneVerification,
@@ -75,3 +77,7 @@ async def delete_personal_rows(session: AsyncSession, user_id: uuid.UUID) -> Non
         EventInterest,
     ):
         await session.execute(delete(model).where(model.user_id == user_id))
+    # Their tickets' offers name the addresses they gave them to; open ones lapse with it.
+    await session.execute(
+        delete(TicketTransferOffer).where(TicketTransferOffer.from_user_id == user_id)
+    )
