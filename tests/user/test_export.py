@@ -73,6 +73,13 @@ class TestExport:
                 headers=theirs,
             )
         )
+        offered = await _ok(
+            await client.post(
+                f"/api/tickets/{booking['tickets'][0]['id']}/transfer",
+                json={"to_email": "not-yet-signed-up@example.com"},
+                headers=mine,
+            )
+        )
         await _ok(
             await client.post(
                 f"/api/events/{world.event.id}/reviews",
@@ -116,6 +123,12 @@ class TestExport:
         # Two bought, one received: each with the code that gets in.
         assert len(exported["tickets"]) == 3
         assert all(t["code"] for t in exported["tickets"])
+        [offer] = exported["ticket_offers"]
+        assert (offer["id"], offer["to_email"], offer["status"]) == (
+            offered["offer_id"],
+            "not-yet-signed-up@example.com",
+            "open",
+        )
         [payment] = exported["payments"]
         assert payment["booking_id"] == booking["id"]
         assert payment["status"] == "succeeded"

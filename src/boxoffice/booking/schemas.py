@@ -345,6 +345,20 @@ class TicketTransfer(BaseModel):
     """An offer can be claimed until the showtime starts."""
 
 
+class TicketOffer(BaseModel):
+    """A ticket the caller offered to an e-mail address, and what became of the offer."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    to_email: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    closed_at: datetime | None
+
+
 class TransferOfferClaim(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -31,7 +31,12 @@ from boxoffice.booking.models import (
     TicketTransferOffer,
     TransferOfferStatus,
 )
-from boxoffice.booking.schemas import HeldTicket, TicketTransfer, TicketTransferCreate
+from boxoffice.booking.schemas import (
+    HeldTicket,
+    TicketOffer,
+    TicketTransfer,
+    TicketTransferCreate,
+)
 from boxoffice.booking.service import ticket_fields
 from boxoffice.booking.tickets import check_live, ticket_code, ticket_key
 from boxoffice.catalog.models import Event, Showtime
@@ -258,6 +263,16 @@ async def claim(
     offer.closed_at = row.now
     await session.flush()
     return await _give(session, settings, row, giver, user, offer.to_email)
+
+
+async def my_offers(session: AsyncSession, user: User) -> list[TicketOffer]:
+    """Every offer the caller made, newest first (their account's export)."""
+    offers = await session.scalars(
+        select(TicketTransferOffer)
+        .where(TicketTransferOffer.from_user_id == user.id)
+        .order_by(TicketTransferOffer.created_at.desc(), TicketTransferOffer.id)
+    )
+    return [TicketOffer.model_validate(o) for o in offers]
 
 
 async def withdraw(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> None:

@@ -16,7 +16,7 @@ from boxoffice.auth.schemas import SessionRead, UserRead
 from boxoffice.booking import service as booking_service
 from boxoffice.booking import transfer
 from boxoffice.booking.repository import BookingFilters
-from boxoffice.booking.schemas import BookingOut, HeldTicket
+from boxoffice.booking.schemas import BookingOut, HeldTicket, TicketOffer
 from boxoffice.catalog.repository import LocationRepository
 from boxoffice.catalog.schemas import Location
 from boxoffice.kit.pagination import PageParams, all_pages
@@ -51,6 +51,9 @@ class AccountExport(BaseModel):
     linked_accounts: list[LinkedAccount] = Field(description="External sign-ins (Google)")
     bookings: list[BookingOut]
     tickets: list[HeldTicket] = Field(description="Live tickets held: bought or received")
+    ticket_offers: list[TicketOffer] = Field(
+        description="Tickets offered to e-mail addresses with no account, and what became of them"
+    )
     payments: list[Payment]
     waitlist_entries: list[EntryOut]
     reviews: list[Review]
@@ -96,6 +99,7 @@ async def export(session: AsyncSession, user: User) -> AccountExport:
         ],
         bookings=await all_pages(bookings),
         tickets=await all_pages(lambda page: transfer.my_tickets(session, user, page)),
+        ticket_offers=await transfer.my_offers(session, user),
         payments=await all_pages(payments),
         waitlist_entries=await waitlist_service.present(
             session, await waitlist_service.my_entries(session, user)
