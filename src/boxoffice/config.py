@@ -176,6 +176,9 @@ class BookingSettings(BaseSettings):
     """How long a pending booking keeps its units while the buyer pays."""
     ticket_secret: SecretStr | None = None
     """HMAC key of ticket codes; unset: derived from the JWT secret."""
+    transfer_offers_per_hour: int = Field(default=20, ge=1)
+    """Tickets one account may offer to e-mail addresses without an account, an hour: each
+    offer e-mails a stranger."""
     transfer_claim_url: str | None = None
     """Your app's page for taking a ticket offered by e-mail, with `{token}` where the token
     goes; unset: the e-mail gives the token and the API call."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import zxingcpp
+from fastapi import FastAPI
 from httpx import AsyncClient
 from PIL import Image
 from sqlalchemy import select, text
@@ -603,6 +604,37 @@ class TestTransferOffers:
             select(TicketTransferOffer.to_email).where(TicketTransferOffer.from_user_id == buyer.id)
         )
         assert left.all() == []
+
+    async def test_offers_e_mail_strangers_so_each_account_has_an_hourly_allowance(
+        self,
+        app: FastAPI,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        settings: Settings,
+        mailbox: RecordingEmailSender,
+    ) -> None:
+        app.state.settings = settings.model_copy(
+            update={"booking": settings.booking.model_copy(update={"transfer_offers_per_hour": 2})}
+        )
+        world = await create_world(session, price_minor=0)
+        buyer, other, friend = [await create_user(session) for _ in range(3)]
+        ticket = (await free_booking(client, world, buyer, auth_headers))["tickets"][0]
+        theirs = (await free_booking(client, world, other, auth_headers))["tickets"][0]
+
+        offers = [
+            await _give(client, buyer, ticket["id"], f"n{i}@example.com", auth_headers)
+            for i in range(3)
+        ]
+        assert [o.status_code for o in offers] == [200, 200, 429]
+        assert offers[2].json()["code"] == "rate_limited"
+        assert "retry-after" in offers[2].headers
+        assert len(await queued(session, transfer.SEND_OFFER)) == 2
+        # Giving to an account e-mails no stranger and is not counted; nor are others' offers.
+        assert (await _give(client, buyer, ticket["id"], friend, auth_headers)).status_code == 200
+        assert (await _give(client, other, theirs["id"], "n9@example.com", auth_headers)).json()[
+            "status"
+        ] == "offered"
 
 
 async def _committed_offer(

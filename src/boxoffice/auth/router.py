@@ -31,11 +31,9 @@ from boxoffice.auth.schemas import (
 from boxoffice.auth.sms import SmsSender, get_sms_sender
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES, BoxofficeError, problem
-from boxoffice.kit.ratelimit import RateLimiter, enforce, get_rate_limiter
+from boxoffice.kit.ratelimit import Limiter, enforce
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
-
-Limiter = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 
 def client_of(request: Request) -> service.Client:

@@ -18,6 +18,7 @@ from boxoffice.booking.tickets import ImageFormat, qr_image
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.pagination import Page, Pagination
+from boxoffice.kit.ratelimit import Limiter
 
 router = APIRouter(prefix="/api", tags=["tickets"], responses=PROBLEM_RESPONSES)
 
@@ -79,9 +80,10 @@ async def transfer_ticket(
     session: Session,
     user: CurrentUser,
     settings: AppSettings,
+    limiter: Limiter,
     idem: Idempotent,
 ) -> TicketTransfer:
-    out = await transfer.transfer(session, user, ticket_id, data, settings)
+    out = await transfer.transfer(session, user, ticket_id, data, settings, limiter)
     await idem.record(session, 200, out)
     return out
 

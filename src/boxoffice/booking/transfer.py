@@ -44,6 +44,7 @@ from boxoffice.config import Settings, get_settings
 from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
+from boxoffice.kit.ratelimit import RateLimiter, enforce
 from boxoffice.notification.email import OutgoingEmail
 
 log = structlog.get_logger(__name__)
@@ -92,9 +93,11 @@ async def transfer(
     ticket_id: uuid.UUID,
     data: TicketTransferCreate,
     settings: Settings,
+    limiter: RateLimiter,
 ) -> TicketTransfer:
     """Give the caller's ticket to the account with `data.to_email`; where no active account
-    has that address, offer it there instead (`offer`)."""
+    has that address, offer it there instead (`offer`): that e-mails a stranger, so offers
+    count against the giver's hourly allowance (429 past it)."""
     row = (await session.execute(_TICKET, {"ticket_id": ticket_id})).one_or_none()
     # Only its holder may give it; to anyone else the ticket does not exist.
     if row is None or (row.holder_id or row.user_id) != user.id:
@@ -109,6 +112,13 @@ async def transfer(
     if recipient is not None and recipient.id == user.id:
         raise errors.TransferToSelf()
     if recipient is None or not recipient.is_active:
+        await enforce(
+            limiter,
+            f"transfer-offer:user:{user.id}",
+            limit=settings.booking.transfer_offers_per_hour,
+            window_seconds=3600,
+            what="tickets offered by e-mail",
+        )
         return await _offer(session, user, row, to_email)
     return await _give(session, settings, row, user, recipient, to_email)
 

@@ -9,10 +9,10 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import structlog
-from fastapi import Request
+from fastapi import Depends, Request
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -186,6 +186,10 @@ async def get_rate_limiter(request: Request) -> RateLimiter:
         limiter = create_rate_limiter(state.settings)
         state.rate_limiter = limiter
     return limiter
+
+
+Limiter = Annotated[RateLimiter, Depends(get_rate_limiter)]
+"""The app's rate limiter, as a route dependency."""
 
 
 async def enforce(
