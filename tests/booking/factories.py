@@ -112,6 +112,25 @@ async def free_booking(
     return booking
 
 
+async def pending_booking(
+    client: AsyncClient,
+    world: World,
+    buyer: User,
+    auth_headers: Callable[[User], dict[str, str]],
+    quantity: int = 1,
+) -> dict[str, Any]:
+    """A one-call booking of a priced showtime: it waits for payment, its tickets pending."""
+    response = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
+        headers=auth_headers(buyer),
+    )
+    assert response.status_code == 201, response.json()
+    booking: dict[str, Any] = response.json()
+    assert booking["status"] == "pending_payment"
+    return booking
+
+
 T = TypeVar("T")
 
 

@@ -37,6 +37,7 @@ from tests.booking.factories import (
     create_world,
     free_booking,
     in_pairs,
+    pending_booking,
     ticket_states,
 )
 from tests.factories import create_user
@@ -196,13 +197,8 @@ class TestTransfer:
     ) -> None:
         world = await create_world(session, price_minor=1500)
         buyer, friend = await create_user(session), await create_user(session)
-        pending = await client.post(
-            "/api/bookings",
-            json={"showtime_id": str(world.showtime.id), "quantity": 1},
-            headers=auth_headers(buyer),
-        )
-        assert pending.json()["status"] == "pending_payment"
-        ticket_id = pending.json()["tickets"][0]["id"]
+        pending = await pending_booking(client, world, buyer, auth_headers)
+        ticket_id = pending["tickets"][0]["id"]
         refused = await _give(client, buyer, ticket_id, friend, auth_headers)
         assert (refused.status_code, refused.json()["code"]) == (409, "ticket_not_issued")
 
@@ -405,12 +401,8 @@ class TestTicketQr:
     ) -> None:
         world = await create_world(session, price_minor=1500)
         buyer, stranger = await create_user(session), await create_user(session)
-        pending = await client.post(
-            "/api/bookings",
-            json={"showtime_id": str(world.showtime.id), "quantity": 1},
-            headers=auth_headers(buyer),
-        )
-        path = f"/api/tickets/{pending.json()['tickets'][0]['id']}/qr"
+        pending = await pending_booking(client, world, buyer, auth_headers)
+        path = f"/api/tickets/{pending['tickets'][0]['id']}/qr"
 
         unpaid = await client.get(path, headers=auth_headers(buyer))
         assert (unpaid.status_code, unpaid.json()["code"]) == (409, "ticket_not_issued")
@@ -422,7 +414,7 @@ class TestTicketQr:
             assert (bad.status_code, bad.json()["code"]) == (422, "validation_error"), params
 
         cancelled = await client.post(
-            f"/api/bookings/{pending.json()['id']}/cancel", headers=auth_headers(buyer)
+            f"/api/bookings/{pending['id']}/cancel", headers=auth_headers(buyer)
         )
         assert cancelled.json()["status"] == "cancelled"
         void = await client.get(path, headers=auth_headers(buyer))

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -153,18 +154,8 @@ async def _give(
         _check_transferable(again)
         raise errors.TicketNotFound("No such ticket of yours")
     # An offer of it elsewhere no longer stands.
-    await session.execute(_CLOSE_OPEN_OFFER, {"ticket_id": row.id})
-    out = TicketTransfer(
-        status="transferred",
-        ticket_id=row.id,
-        booking_id=row.booking_id,
-        showtime_id=row.showtime_id,
-        label=row.label,
-        from_user_id=giver.id,
-        to_user_id=recipient.id,
-        to_email=to_email,
-        transferred_at=row.now,
-    )
+    await session.execute(_CLOSE_OPEN_OFFER, {"ticket_id": row.id, "from_user_id": None})
+    out = _transfer_out(row, giver, to_email, to_user_id=recipient.id)
     await emit(
         session,
         Topic.ticket_transferred,
@@ -184,10 +175,12 @@ async def _give(
 # Offers of a ticket are made one at a time: the ticket row's lock orders them, so the
 # second sees (and closes) the first's open offer instead of colliding with it.
 _LOCK_TICKET = text("SELECT id FROM tickets WHERE id = :ticket_id FOR UPDATE")
+# `from_user_id`: only if its giver is that user (None: whoever gave it).
 _CLOSE_OPEN_OFFER = text(
     """
     UPDATE ticket_transfer_offers SET status = 'cancelled', closed_at = now()
      WHERE ticket_id = :ticket_id AND status = 'open'
+       AND from_user_id = COALESCE(CAST(:from_user_id AS uuid), from_user_id)
     RETURNING id
     """
 )
@@ -200,7 +193,7 @@ async def _offer(
     there, and whoever signs in with it may claim the ticket until the showtime starts.
     Until then it stays the giver's (its code still gets in); a newer offer replaces it."""
     await session.execute(_LOCK_TICKET, {"ticket_id": row.id})
-    await session.execute(_CLOSE_OPEN_OFFER, {"ticket_id": row.id})
+    await session.execute(_CLOSE_OPEN_OFFER, {"ticket_id": row.id, "from_user_id": None})
     offer = TicketTransferOffer(
         ticket_id=row.id,
         from_user_id=giver.id,
@@ -211,18 +204,31 @@ async def _offer(
     session.add(offer)
     await session.flush()
     await enqueue(session, SEND_OFFER, {"offer_id": str(offer.id)})
+    return _transfer_out(row, giver, to_email, offer_id=offer.id, offer_expires_at=row.starts_at)
+
+
+def _transfer_out(
+    row: Row[*tuple[Any, ...]],
+    giver: User,
+    to_email: str,
+    *,
+    to_user_id: uuid.UUID | None = None,
+    offer_id: uuid.UUID | None = None,
+    offer_expires_at: datetime | None = None,
+) -> TicketTransfer:
+    """Given to the account `to_user_id`, else offered (`offer_id`)."""
     return TicketTransfer(
-        status="offered",
+        status="transferred" if to_user_id is not None else "offered",
         ticket_id=row.id,
         booking_id=row.booking_id,
         showtime_id=row.showtime_id,
         label=row.label,
         from_user_id=giver.id,
-        to_user_id=None,
+        to_user_id=to_user_id,
         to_email=to_email,
         transferred_at=row.now,
-        offer_id=offer.id,
-        offer_expires_at=row.starts_at,
+        offer_id=offer_id,
+        offer_expires_at=offer_expires_at,
     )
 
 
@@ -288,14 +294,7 @@ async def my_offers(session: AsyncSession, user: User) -> list[TicketOffer]:
 async def withdraw(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> None:
     """The giver takes back the ticket's open offer (before anyone claimed it)."""
     closed = (
-        await session.execute(
-            text(
-                "UPDATE ticket_transfer_offers SET status = 'cancelled', closed_at = now()"
-                " WHERE ticket_id = :ticket_id AND status = 'open' AND from_user_id = :user_id"
-                " RETURNING id"
-            ),
-            {"ticket_id": ticket_id, "user_id": user.id},
-        )
+        await session.execute(_CLOSE_OPEN_OFFER, {"ticket_id": ticket_id, "from_user_id": user.id})
     ).first()
     if closed is None:
         raise errors.TransferOfferNotFound()
