@@ -176,6 +176,8 @@ class BookingSettings(BaseSettings):
     """How long a pending booking keeps its units while the buyer pays."""
     ticket_secret: SecretStr | None = None
     """HMAC key of ticket codes; unset: derived from the JWT secret."""
+    ticket_emails_per_hour: int = Field(default=5, ge=1)
+    """How often one account may ask for its tickets by e-mail again, an hour."""
     transfer_offers_per_hour: int = Field(default=20, ge=1)
     """Tickets one account may offer to e-mail addresses without an account, an hour: each
     offer e-mails a stranger."""

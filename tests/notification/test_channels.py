@@ -9,12 +9,13 @@ from pathlib import Path
 
 import anyio
 import zxingcpp
+from fastapi import FastAPI
 from httpx import AsyncClient
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import User
-from boxoffice.config import EmailSettings
+from boxoffice.config import EmailSettings, Settings
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.time import utcnow
 from boxoffice.notification.dispatcher import Dispatcher, EmailChannel, InAppChannel
@@ -234,3 +235,60 @@ class TestETickets:
         (image,) = theirs.attachments
         assert zxingcpp.read_barcodes(Image.open(io.BytesIO(image.data)))[0].text == held["code"]
         assert held["code"] != given["code"]
+
+    async def test_a_holder_asks_for_their_tickets_again_within_an_allowance(
+        self,
+        app: FastAPI,
+        client: AsyncClient,
+        session: AsyncSession,
+        settings: Settings,
+        auth_headers: Callable[[User], dict[str, str]],
+        relay: Relay,
+        outbox_sender: RecordingEmailSender,
+    ) -> None:
+        app.state.settings = settings.model_copy(
+            update={"booking": settings.booking.model_copy(update={"ticket_emails_per_hour": 2})}
+        )
+        world = await create_world(session, price_minor=0)
+        buyer, friend, stranger = [await create_user(session) for _ in range(3)]
+        booking = await free_booking(client, world, buyer, auth_headers, quantity=3)
+        given = booking["tickets"][0]
+        moved = await client.post(
+            f"/api/tickets/{given['id']}/transfer",
+            json={"to_email": friend.email},
+            headers=auth_headers(buyer),
+        )
+        assert moved.status_code == 200
+        await relay()
+        outbox_sender.sent.clear()
+        ask = {"showtime_id": str(world.showtime.id)}
+        path = "/api/users/me/tickets/email"
+
+        asked = await client.post(path, json=ask, headers=auth_headers(buyer))
+        theirs = await client.post(path, json=ask, headers=auth_headers(friend))
+        assert (asked.status_code, asked.json()) == (
+            202,
+            {"showtime_id": str(world.showtime.id), "tickets": 2, "email": buyer.email},
+        )
+        assert (theirs.status_code, theirs.json()["tickets"]) == (202, 1)
+        await relay()
+
+        (mine,) = outbox_sender.to(buyer.email)
+        assert mine.kind == "tickets_requested"
+        assert world.event.title in mine.subject
+        assert {
+            zxingcpp.read_barcodes(Image.open(io.BytesIO(a.data)))[0].text for a in mine.attachments
+        } == {t["code"] for t in booking["tickets"][1:]}
+        (for_friend,) = outbox_sender.to(friend.email)
+        assert len(for_friend.attachments) == 1
+        assert given["code"] not in for_friend.text
+
+        nothing = await client.post(path, json=ask, headers=auth_headers(stranger))
+        assert (nothing.status_code, nothing.json()["code"]) == (404, "ticket_not_found")
+        again = await client.post(path, json=ask, headers=auth_headers(buyer))
+        assert again.status_code == 202
+        over = await client.post(path, json=ask, headers=auth_headers(buyer))
+        assert (over.status_code, over.json()["code"]) == (429, "rate_limited")
+        assert (await client.post(path, json=ask)).status_code == 401
+        junk = await client.post(path, json={"showtime_id": "x"}, headers=auth_headers(buyer))
+        assert (junk.status_code, junk.json()["code"]) == (422, "validation_error")

@@ -359,6 +359,22 @@ class TicketOffer(BaseModel):
     closed_at: datetime | None
 
 
+class TicketsEmailRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    showtime_id: uuid.UUID = Field(description="The showtime whose tickets to e-mail")
+
+
+class TicketsEmailed(BaseModel):
+    """Queued: the worker e-mails the tickets held then (seat, code, QR image)."""
+
+    showtime_id: uuid.UUID
+    tickets: int
+    """Live tickets the caller holds for the showtime now."""
+    email: str
+    """Where they go: the account's address."""
+
+
 class TransferOfferClaim(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

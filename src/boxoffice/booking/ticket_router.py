@@ -10,6 +10,8 @@ from boxoffice.booking import transfer
 from boxoffice.booking.router import Idempotent
 from boxoffice.booking.schemas import (
     HeldTicket,
+    TicketsEmailed,
+    TicketsEmailRequest,
     TicketTransfer,
     TicketTransferCreate,
     TransferOfferClaim,
@@ -37,6 +39,22 @@ async def my_tickets(
 ) -> Page[HeldTicket]:
     items, total = await transfer.my_tickets(session, user, page, showtime_id=showtime_id)
     return Page[HeldTicket].build(items, total, page, request)
+
+
+@router.post(
+    "/users/me/tickets/email",
+    response_model=TicketsEmailed,
+    status_code=202,
+    summary="E-mail me my tickets for a showtime again (seat, code and QR image of each)",
+)
+async def email_my_tickets(
+    data: TicketsEmailRequest,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    limiter: Limiter,
+) -> TicketsEmailed:
+    return await transfer.email_tickets(session, user, data.showtime_id, settings, limiter)
 
 
 @router.get(

@@ -35,6 +35,7 @@ from boxoffice.booking.models import (
 from boxoffice.booking.schemas import (
     HeldTicket,
     TicketOffer,
+    TicketsEmailed,
     TicketTransfer,
     TicketTransferCreate,
 )
@@ -47,6 +48,7 @@ from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.ratelimit import RateLimiter, enforce
 from boxoffice.notification.email import OutgoingEmail
+from boxoffice.venue.models import Venue
 
 log = structlog.get_logger(__name__)
 
@@ -279,6 +281,59 @@ async def claim(
     offer.closed_at = row.now
     await session.flush()
     return await _give(session, settings, row, giver, user, offer.to_email)
+
+
+async def email_tickets(
+    session: AsyncSession,
+    user: User,
+    showtime_id: uuid.UUID,
+    settings: Settings,
+    limiter: RateLimiter,
+) -> TicketsEmailed:
+    """E-mail the caller the tickets they hold for a showtime (again): the worker sends them
+    as the e-tickets of a confirmation (`notification.e_tickets`), read when it goes."""
+    facts = (
+        await session.execute(
+            select(
+                func.count(Ticket.id),
+                Showtime.starts_at,
+                Event.id,
+                Event.title,
+                Venue.name,
+            )
+            .select_from(Ticket)
+            .join(Booking, Booking.id == Ticket.booking_id)
+            .join(Showtime, Showtime.id == Booking.showtime_id)
+            .join(Event, Event.id == Booking.event_id)
+            .join(Venue, Venue.id == Showtime.venue_id)
+            .where(held_by(user.id), Booking.showtime_id == showtime_id)
+            .group_by(Showtime.starts_at, Event.id, Event.title, Venue.name)
+        )
+    ).one_or_none()
+    if facts is None:
+        raise errors.TicketNotFound("You hold no live ticket for this showtime")
+    count, starts_at, event_id, title, venue_name = facts
+    await enforce(
+        limiter,
+        f"tickets-email:user:{user.id}",
+        limit=settings.booking.ticket_emails_per_hour,
+        window_seconds=3600,
+        what="ticket e-mails asked for",
+    )
+    await emit(
+        session,
+        Topic.tickets_requested,
+        showtime_id,
+        {
+            "user_id": str(user.id),
+            "showtime_id": str(showtime_id),
+            "event_id": str(event_id),
+            "event_title": title,
+            "venue_name": venue_name,
+            "starts_at": starts_at.isoformat(),
+        },
+    )
+    return TicketsEmailed(showtime_id=showtime_id, tickets=count, email=user.email)
 
 
 async def my_offers(session: AsyncSession, user: User) -> list[TicketOffer]:

@@ -38,6 +38,7 @@ class Topic(enum.StrEnum):
     ticket_transferred = "ticket.transferred"
     ticket_voided = "ticket.voided"
     price_tier_changed = "price_tier.changed"
+    tickets_requested = "tickets.requested"
 
 
 class OutboxEvent(Base):

@@ -91,7 +91,7 @@ class EmailChannel:
 
 
 # Internal topics that are not organizers' business.
-_NOT_FOR_WEBHOOKS = {Topic.notification_pushed.value}
+_NOT_FOR_WEBHOOKS = {Topic.notification_pushed.value, Topic.tickets_requested.value}
 
 
 async def queue_webhooks(session: AsyncSession, event: OutboxEvent) -> None:

@@ -1,7 +1,8 @@
 """E-tickets: what an e-mail telling someone they have tickets carries.
 
 For a confirmed booking (`booking_confirmed`), a ticket given to someone
-(`ticket_received`) and the reminder before a showtime (`showtime_reminder`): each ticket
+(`ticket_received`), the reminder before a showtime (`showtime_reminder`) and a holder's
+request for their tickets (`tickets_requested`): each ticket
 the recipient holds there, read when the e-mail is sent, as its seat and code in the text
 and as a QR image of its code in the HTML (inline, so it shows at the door without the app);
 for a buyer's confirmation also the booking's calendar file. A ticket given away or voided
@@ -46,7 +47,7 @@ async def enclose(
         which = Booking.id == booking_id
     elif intent.kind is NotificationKind.ticket_received:
         which = Ticket.id == _uuid(intent.data.get("ticket_id"))
-    elif intent.kind is NotificationKind.showtime_reminder:
+    elif intent.kind in (NotificationKind.showtime_reminder, NotificationKind.tickets_requested):
         which = Booking.showtime_id == _uuid(intent.data.get("showtime_id"))
     else:
         return rendered, ()

@@ -245,6 +245,7 @@ HANDLERS: dict[str, Handler] = {
     Topic.showtime_cancelled: _on_showtime_cancelled,
     Topic.notification_pushed: _on_push,
     Topic.showtime_reminder: _on_showtime_reminder,
+    Topic.tickets_requested: _user_topic(NotificationKind.tickets_requested),
 }
 """Topics absent here (e.g. inventory.units_released) notify nobody; they still reach
 reactions (`reactions.REACTIONS`), webhooks and the broker."""

@@ -48,6 +48,8 @@ class NotificationKind(enum.StrEnum):
     """A ticket given to the user was cancelled or refunded to its buyer."""
     showtime_cancelled = "showtime_cancelled"
     """One performance the user holds tickets for was cancelled (the event goes on)."""
+    tickets_requested = "tickets_requested"
+    """The user asked for their tickets of a showtime by e-mail (again)."""
 
 
 class Channel(enum.StrEnum):

@@ -87,6 +87,11 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
         "$from_name passed you a ticket for $event_title ($label). It is under your tickets, "
         "with its code for the door.",
     ),
+    NotificationKind.tickets_requested: NotificationTemplate(
+        "Your tickets: $event_title at $starts_at",
+        "Here are your tickets for $event_title at $venue_name, starting at $starts_at, "
+        "as you asked.",
+    ),
     NotificationKind.showtime_reminder: NotificationTemplate(
         "Reminder: $event_title at $starts_at",
         "$event_title starts at $starts_at at $venue_name. Your tickets are in your bookings.",
