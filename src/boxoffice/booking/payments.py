@@ -51,10 +51,12 @@ async def payable(session: AsyncSession, user: User, booking_id: uuid.UUID) -> B
     if booking.status is not BookingStatus.pending_payment:
         raise errors.BookingNotPayable(
             f"A {booking.status.value} booking cannot be paid",
-            extra={"status": booking.status.value},
+            extra={"booking_status": booking.status.value},
         )
     if booking.total_minor <= 0:
-        raise errors.BookingNotPayable("This booking costs nothing", extra={"status": "free"})
+        raise errors.BookingNotPayable(
+            "This booking costs nothing", extra={"booking_status": "free"}
+        )
     return booking
 
 

@@ -5,6 +5,7 @@ from typing import Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from boxoffice.booking.models import BookingStatus, HoldStatus, TicketStatus
+from boxoffice.kit.ids import RowId
 
 MAX_QUANTITY = 100
 MAX_SYNC_SCANS = 500
@@ -24,8 +25,8 @@ class HoldCreate(BaseModel):
     event_id: uuid.UUID | None = Field(
         default=None, description="An event with exactly one showtime on sale"
     )
-    seat_ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_QUANTITY)
-    unit_ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_QUANTITY)
+    seat_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_QUANTITY)
+    unit_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_QUANTITY)
     quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
     section_id: uuid.UUID | None = None
     price_tier_id: uuid.UUID | None = None
@@ -118,7 +119,7 @@ class SeatAssignment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seat_ids: list[int] = Field(min_length=1, max_length=MAX_QUANTITY)
+    seat_ids: list[RowId] = Field(min_length=1, max_length=MAX_QUANTITY)
     status: str = Field(default="locked", pattern="^(locked|booked)$")
 
 

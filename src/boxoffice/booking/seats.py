@@ -34,7 +34,7 @@ async def assign_seats(
     if booking is None or booking.user_id != user.id:
         raise errors.BookingNotFound()
     if booking.status is not BookingStatus.pending_payment:
-        raise errors.IllegalTransition(extra={"status": booking.status.value})
+        raise errors.IllegalTransition(extra={"booking_status": booking.status.value})
     now = await repo.now()
     if booking.expires_at < now:
         raise errors.BookingExpired("The booking's payment window has passed")

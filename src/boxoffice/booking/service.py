@@ -242,10 +242,12 @@ async def _explain_failed_transition(
     current = await _reload(repo, booking_id)
     if current.version != version:
         error = errors.BookingPreconditionFailed if if_match else errors.BookingVersionConflict
-        raise error(extra={"current_version": current.version, "status": current.status.value})
+        raise error(
+            extra={"current_version": current.version, "booking_status": current.status.value}
+        )
     raise errors.IllegalTransition(
         f"A {current.status.value} booking cannot make this change",
-        extra={"status": current.status.value},
+        extra={"booking_status": current.status.value},
     )
 
 

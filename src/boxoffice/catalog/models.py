@@ -97,7 +97,7 @@ class Event(TimestampMixin, Base):
     )
     """Kept on a buyer's refund, in basis points of the refunded tickets' price."""
     refund_fee_fixed_minor: Mapped[int] = mapped_column(
-        Integer, nullable=False, default=0, server_default="0"
+        BigInteger, nullable=False, default=0, server_default="0"
     )
     """Kept per buyer refund, in minor units, on top of the percent fee."""
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -151,7 +151,7 @@ class PriceTier(Base):
     )
     section_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sections.id"), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
-    price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    price_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
 
 
@@ -167,8 +167,8 @@ class PriceTierChange(Base):
     price_tier_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("price_tiers.id", ondelete="CASCADE"), nullable=False
     )
-    previous_price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
-    price_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    previous_price_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    price_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     previous_name: Mapped[str] = mapped_column(String(80), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
     changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -114,7 +114,7 @@ class EventCreate(BaseModel):
     refund_fee_percent_bp: int = Field(
         default=0, ge=0, le=10_000, description="Refund fee in basis points of the refund"
     )
-    refund_fee_fixed_minor: int = Field(default=0, ge=0, description="Fixed refund fee")
+    refund_fee_fixed_minor: MinorUnits = Field(default=0, description="Fixed refund fee")
     venue: str | None = Field(
         default=None,
         min_length=1,
@@ -167,7 +167,7 @@ class EventUpdate(BaseModel):
     allow_ticket_transfers: bool | None = None
     refund_cutoff_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     refund_fee_percent_bp: int | None = Field(default=None, ge=0, le=10_000)
-    refund_fee_fixed_minor: int | None = Field(default=None, ge=0)
+    refund_fee_fixed_minor: MinorUnits | None = None
 
 
 class PriceTier(BaseModel):

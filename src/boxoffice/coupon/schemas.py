@@ -38,8 +38,8 @@ class CouponCreate(BaseModel):
     currency: Currency | None = None
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
-    max_redemptions: int | None = Field(default=None, ge=1)
-    max_per_user: int | None = Field(default=None, ge=1)
+    max_redemptions: int | None = Field(default=None, ge=1, le=10**9)
+    max_per_user: int | None = Field(default=None, ge=1, le=10**9)
     organizer_id: uuid.UUID | None = Field(
         default=None, description="Organizers: omitted or their own id. Admins: any or none"
     )
@@ -62,8 +62,8 @@ class CouponUpdate(BaseModel):
     active: bool | None = None
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
-    max_redemptions: int | None = Field(default=None, ge=1)
-    max_per_user: int | None = Field(default=None, ge=1)
+    max_redemptions: int | None = Field(default=None, ge=1, le=10**9)
+    max_per_user: int | None = Field(default=None, ge=1, le=10**9)
 
 
 class CouponValidate(BaseModel):

@@ -3,6 +3,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from boxoffice.kit.ids import RowId
+
 MAX_UNITS = 5000
 """Units one block or unblock request may name (a whole section's worth)."""
 
@@ -13,8 +15,8 @@ class UnitSelection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seat_ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_UNITS)
-    unit_ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_UNITS)
+    seat_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_UNITS)
+    unit_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_UNITS)
     section_id: uuid.UUID | None = None
     quantity: int | None = Field(default=None, ge=1, le=MAX_UNITS)
     reason: str | None = Field(

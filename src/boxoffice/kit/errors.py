@@ -136,7 +136,12 @@ def problem(
     if request_id:
         body["request_id"] = request_id
     if extra:
-        body.update(extra)
+        # The standard members say what the response is; an extra member never overrides
+        # them (a booking's "status" once replaced the HTTP status in the body).
+        clashing = body.keys() & extra.keys()
+        if clashing:
+            log.error("problem_extra_clashes", code=code, members=sorted(clashing))
+        body.update({k: v for k, v in extra.items() if k not in clashing})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

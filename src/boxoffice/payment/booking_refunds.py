@@ -102,7 +102,7 @@ async def refund_booking(
         raise booking_errors.BookingNotFound()
     payment = await _paid_by(session, booking)
     if booking.status is not BookingStatus.confirmed or payment is None:
-        raise BookingNotRefundable(extra={"status": booking.status.value})
+        raise BookingNotRefundable(extra={"booking_status": booking.status.value})
     live = [
         t
         for t in (await repo.tickets([booking.id])).get(booking.id, [])

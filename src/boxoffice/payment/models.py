@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -59,12 +59,12 @@ class Payment(TimestampMixin, Base):
     provider: Mapped[str] = mapped_column(String(20), nullable=False)
     provider_ref: Mapped[str] = mapped_column(String(255), nullable=False)
     """Stripe PaymentIntent id, Razorpay order id, or the sandbox's payment id."""
-    amount_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     status: Mapped[PaymentStatus] = mapped_column(
         str_enum(PaymentStatus, 20), nullable=False, default=PaymentStatus.initiated
     )
-    refunded_minor: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     provider_event_ids: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list)
     """Ids of the provider events that changed this payment, in the order applied."""
@@ -82,7 +82,7 @@ class Refund(TimestampMixin, Base):
     payment_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("payments.id"), index=True, nullable=False
     )
-    amount_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     status: Mapped[RefundStatus] = mapped_column(
         str_enum(RefundStatus, 20), nullable=False, default=RefundStatus.pending

@@ -50,7 +50,7 @@ class SeatIn(BaseModel):
 
 class SeatGap(BaseModel):
     row_label: RowLabel
-    number: int = Field(ge=1)
+    number: int = Field(ge=1, le=500)
 
 
 class LayoutSpec(BaseModel):
@@ -61,7 +61,9 @@ class LayoutSpec(BaseModel):
     row_labels: list[RowLabel] | None = Field(
         default=None, description="One label per row, nearest the stage first; default A, B, .."
     )
-    aisles_after: list[int] = Field(default_factory=list, description="Seat numbers")
+    aisles_after: list[Annotated[int, Field(ge=1, le=500)]] = Field(
+        default_factory=list, description="Seat numbers"
+    )
     gaps: list[SeatGap] = Field(default_factory=list, description="Seats that do not exist")
     accessible_rows: list[RowLabel] = Field(default_factory=list)
 

@@ -1,0 +1,9 @@
+"""Identifier types shared by request schemas."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+"""The id of a BIGINT-keyed row (a seat, an inventory unit): a larger number names no row
+and would not even fit the column, so it is refused as invalid input (422)."""

@@ -1,0 +1,136 @@
+"""Values at the edges of what the columns hold: large but valid amounts work end to end;
+numbers past what a column could hold are refused as invalid input (422), never a 500; an
+error's own members never replace the problem's standard ones."""
+
+from collections.abc import Callable
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import Role, User
+from boxoffice.catalog.models import PriceTier
+from boxoffice.payment.models import Payment
+from boxoffice.payment.providers.sandbox import SandboxProvider
+from tests.booking.factories import create_world
+from tests.factories import create_user
+from tests.payment.conftest import sandbox  # noqa: F401 (fixture)
+
+Headers = Callable[[User], dict[str, str]]
+
+# Past 2^31 - 1, where the INTEGER money columns overflowed (a 500 before migration 0022).
+PRICE = 5_000_000_000
+
+
+async def test_a_price_past_two_to_the_31_is_sold_paid_and_refunded(
+    client: AsyncClient,
+    session: AsyncSession,
+    auth_headers: Headers,
+    sandbox: SandboxProvider,  # noqa: F811 (the fixture imported above)
+) -> None:
+    world = await create_world(session, price_minor=100)
+    buyer = await create_user(session)
+    organizer = auth_headers(world.organizer)
+    tier = await session.scalar(
+        select(PriceTier.id).where(PriceTier.showtime_id == world.showtime.id)
+    )
+    raised = await client.put(
+        f"/api/showtimes/{world.showtime.id}/price-tiers/{tier}",
+        json={"price_minor": PRICE},
+        headers=organizer,
+    )
+    assert raised.status_code == 200, raised.json()
+    fee = await client.put(
+        f"/api/events/{world.event.id}",
+        json={"refund_fee_fixed_minor": 3_000_000_000},
+        headers=organizer,
+    )
+    assert fee.status_code == 200, fee.json()
+
+    booking = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": 2},
+        headers=auth_headers(buyer),
+    )
+    assert booking.status_code == 201, booking.json()
+    assert booking.json()["total_minor"] == 2 * PRICE
+    started = await client.post(
+        "/api/payments/initiate",
+        json={"booking_id": booking.json()["id"]},
+        headers=auth_headers(buyer),
+    )
+    assert started.status_code == 201, started.json()
+    paid = await client.post(
+        "/api/payments/confirm",
+        json={"payment_id": started.json()["payment"]["id"], "card_number": "4242424242424242"},
+        headers=auth_headers(buyer),
+    )
+    assert paid.status_code == 200, paid.json()
+    stored = await session.scalar(select(Payment.amount_minor))
+    assert stored == 2 * PRICE
+
+    admin = await create_user(session, role=Role.admin)
+    refunded = await client.post(
+        f"/api/bookings/{booking.json()['id']}/refund", json={}, headers=auth_headers(admin)
+    )
+    assert refunded.status_code == 200, refunded.json()
+    assert refunded.json()["status"] == "refunded"
+
+
+async def test_numbers_past_what_a_column_holds_are_invalid_input(
+    client: AsyncClient, session: AsyncSession, auth_headers: Headers
+) -> None:
+    world = await create_world(session)
+    buyer = await create_user(session)
+    admin = auth_headers(await create_user(session, role=Role.admin))
+    too_big = 2**64
+    asks: list[tuple[str, str, dict[str, str], dict[str, Any]]] = [
+        (
+            "POST",
+            "/api/bookings/hold-seats",
+            auth_headers(buyer),
+            {"showtime_id": str(world.showtime.id), "seat_ids": [too_big]},
+        ),
+        (
+            "POST",
+            f"/api/showtimes/{world.showtime.id}/seats/block",
+            auth_headers(world.organizer),
+            {"unit_ids": [too_big]},
+        ),
+        (
+            "PUT",
+            f"/api/events/{world.event.id}",
+            auth_headers(world.organizer),
+            {"refund_fee_fixed_minor": 10**13},
+        ),
+        (
+            "POST",
+            "/api/coupons",
+            admin,
+            {"code": "BIG", "kind": "percent", "value": 10, "max_redemptions": 2**31},
+        ),
+    ]
+    for method, path, headers, body in asks:
+        answer = await client.request(method, path, json=body, headers=headers)
+        assert (answer.status_code, answer.json()["code"]) == (422, "validation_error"), path
+
+
+async def test_a_problem_keeps_its_own_status_whatever_the_error_adds(
+    client: AsyncClient, session: AsyncSession, auth_headers: Headers
+) -> None:
+    world = await create_world(session, price_minor=0)
+    buyer = await create_user(session)
+    booking = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": 1},
+        headers=auth_headers(buyer),
+    )
+    path = f"/api/bookings/{booking.json()['id']}/cancel"
+    assert (await client.post(path, headers=auth_headers(buyer))).status_code == 200
+
+    again = await client.post(path, headers=auth_headers(buyer))
+
+    assert again.status_code == 409
+    assert again.json()["status"] == 409
+    assert again.json()["booking_status"] == "cancelled"
