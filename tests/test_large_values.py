@@ -111,9 +111,23 @@ async def test_numbers_past_what_a_column_holds_are_invalid_input(
             {"code": "BIG", "kind": "percent", "value": 10, "max_redemptions": 2**31},
         ),
     ]
+    booking = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": 1},
+        headers=auth_headers(buyer),
+    )
+    cancel = f"/api/bookings/{booking.json()['id']}/cancel"
+    asks.append(("POST", cancel, auth_headers(buyer), {"version": too_big}))
     for method, path, headers, body in asks:
         answer = await client.request(method, path, json=body, headers=headers)
         assert (answer.status_code, answer.json()["code"]) == (422, "validation_error"), path
+    # The same version as If-Match: no booking ever has it.
+    precondition = await client.post(
+        cancel, headers={**auth_headers(buyer), "If-Match": f'"{too_big}"'}
+    )
+    assert (precondition.status_code, precondition.json()["code"]) == (412, "precondition_failed")
+    still = await client.get(f"/api/bookings/{booking.json()['id']}", headers=auth_headers(buyer))
+    assert still.json()["status"] == "pending_payment"
 
 
 async def test_a_problem_keeps_its_own_status_whatever_the_error_adds(

@@ -33,6 +33,7 @@ from boxoffice.db.engine import Session
 from boxoffice.inventory.errors import SeatsUnavailable, SoldOut
 from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed, problem
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
+from boxoffice.kit.ids import VERSION_MAX
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
 from boxoffice.payment import booking_refunds
 from boxoffice.payment.dependencies import get_payment_provider
@@ -51,9 +52,12 @@ Admin = Annotated[User, Depends(require(Permission.booking_manage_any))]
 def _version(body: VersionRef | None, if_match: str | None) -> int | None:
     if if_match is not None:
         try:
-            return int(if_match.strip().removeprefix("W/").strip('"'))
+            version = int(if_match.strip().removeprefix("W/").strip('"'))
         except ValueError as exc:
             raise PreconditionFailed('If-Match must be a booking version like "3"') from exc
+        if not 1 <= version <= VERSION_MAX:
+            raise PreconditionFailed("No booking ever has that version")
+        return version
     return body.version if body is not None else None
 
 

@@ -5,7 +5,7 @@ from typing import Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from boxoffice.booking.models import BookingStatus, HoldStatus, TicketStatus
-from boxoffice.kit.ids import RowId
+from boxoffice.kit.ids import VERSION_MAX, RowId
 
 MAX_QUANTITY = 100
 MAX_SYNC_SCANS = 500
@@ -110,7 +110,10 @@ class VersionRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = Field(
-        default=None, ge=1, description="The version you read; a changed booking is a 409"
+        default=None,
+        ge=1,
+        le=VERSION_MAX,
+        description="The version you read; a changed booking is a 409",
     )
 
 
