@@ -7,13 +7,13 @@ from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
 from boxoffice.catalog.models import PriceTier
 from boxoffice.payment.models import Payment
 from boxoffice.payment.providers.sandbox import SandboxProvider
-from tests.booking.factories import create_world
+from tests.booking.factories import committed_world, create_world
 from tests.factories import create_user
 from tests.payment.conftest import sandbox  # noqa: F401 (fixture)
 
@@ -148,3 +148,32 @@ async def test_a_problem_keeps_its_own_status_whatever_the_error_adds(
     assert again.status_code == 409
     assert again.json()["status"] == 409
     assert again.json()["booking_status"] == "cancelled"
+
+
+async def test_text_the_database_cannot_store_is_bad_input_and_changes_nothing(
+    committing_client: AsyncClient,
+    committed: async_sessionmaker[AsyncSession],
+    auth_headers: Headers,
+) -> None:
+    # Real transactions: each refused request's own is rolled back, and the next goes on.
+    world, _, _ = await committed_world(committed, 0)
+    client = committing_client
+    organizer = auth_headers(world.organizer)
+    before = (await client.get(f"/api/events/{world.event.id}")).json()
+
+    nul_in_text = await client.post(
+        "/api/auth/login", json={"email": "\u0000", "password": "whatever-it-is"}
+    )
+    nul_in_json = await client.put(
+        f"/api/events/{world.event.id}",
+        json={"title": "Renamed", "metadata": {"note": "a\u0000b"}},
+        headers=organizer,
+    )
+    nul_in_title = await client.put(
+        f"/api/events/{world.event.id}", json={"title": "Re\u0000named"}, headers=organizer
+    )
+
+    for answer in (nul_in_text, nul_in_json, nul_in_title):
+        assert (answer.status_code, answer.json()["code"]) == (400, "bad_request"), answer.text
+    after = (await client.get(f"/api/events/{world.event.id}")).json()
+    assert (after["title"], after["metadata"]) == (before["title"], before["metadata"])

@@ -167,6 +167,12 @@ _SQLSTATE_PROBLEMS = {
     "22001": (400, "bad_request", "A text value is too long"),
     "22007": (400, "bad_request", "A date or time has the wrong format"),
     "22008": (400, "bad_request", "A date or time is out of range"),
+    # A value the column type cannot hold (asyncpg refuses it before sending: an integer
+    # past the column's range), and text PostgreSQL cannot store at all: a NUL character
+    # in a string, or the escape \u0000 inside JSON.
+    "22000": (400, "bad_request", "A value does not fit its column"),
+    "22021": (400, "bad_request", "A text value holds a character that cannot be stored (NUL)"),
+    "22P05": (400, "bad_request", "A text value holds an escape that cannot be stored (\\u0000)"),
     "40001": (409, "serialization_conflict", "A concurrent change won; retry the request"),
     "40P01": (409, "serialization_conflict", "A concurrent change won; retry the request"),
     "55P03": (409, "locked", "The resource is being changed by another request; retry"),
