@@ -24,6 +24,24 @@ class TestDemoData:
         assert await load_demo(session) is True
         assert await load_demo(session) is False
 
+    async def test_loads_once_whatever_was_done_to_the_demo_users_since(
+        self, session: AsyncSession
+    ) -> None:
+        assert await load_demo(session) is True
+        # An admin renamed every demo address (what made the next start load it again and
+        # fail on a duplicate address, when "loaded" meant "the demo admin's address exists").
+        for email, _, _ in DEMO_USERS:
+            user = await session.scalar(select(User).where(User.email == email))
+            assert user is not None
+            user.email = f"renamed-{email}"
+        await session.flush()
+
+        assert await load_demo(session) is False
+        left = await session.scalar(
+            select(func.count()).select_from(User).where(User.email.like("%@example.com"))
+        )
+        assert left == 3
+
     async def test_demo_users_sign_in_with_the_published_password(
         self, session: AsyncSession
     ) -> None:

@@ -4,6 +4,7 @@ import boxoffice.auth.models
 import boxoffice.booking.models
 import boxoffice.catalog.models
 import boxoffice.coupon.models
+import boxoffice.demo.models
 import boxoffice.inventory.models
 import boxoffice.kit.idempotency
 import boxoffice.kit.jobs

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.security import hash_password
 from boxoffice.catalog.models import Event, EventStatus, EventType, PriceTier, Showtime
 from boxoffice.catalog.repository import EventRepository
+from boxoffice.demo.models import DataSetLoad
 from boxoffice.inventory.service import create_showtime_inventory
 from boxoffice.kit.time import utcnow
 from boxoffice.review.models import Review
@@ -194,15 +195,21 @@ DRAFT_EVENT = (
 )
 
 
+DATA_SET = "demo"
+
+
 async def demo_loaded(session: AsyncSession) -> bool:
-    found = await session.scalar(select(User.id).where(User.email == DEMO_USERS[-1][0]))
-    return found is not None
+    return await session.get(DataSetLoad, DATA_SET) is not None
 
 
 async def load_demo(session: AsyncSession) -> bool:
-    """Insert the demo data set unless it is already there. Returns True if it loaded."""
+    """Insert the demo data set unless it was loaded before (whatever was done to it since).
+    Returns True if it loaded. Of two loads at once, the second waits on the record's key
+    and then fails on it: the demo is in once."""
     if await demo_loaded(session):
         return False
+    session.add(DataSetLoad(name=DATA_SET))
+    await session.flush()
     password_hash = hash_password(DEMO_PASSWORD)
     users: dict[Role, User] = {}
     for email, name, role in DEMO_USERS:
