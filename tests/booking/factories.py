@@ -93,6 +93,25 @@ async def unit_states(session: AsyncSession, showtime: Showtime) -> dict[str, in
     return counts
 
 
+async def _one_call_booking(
+    client: AsyncClient,
+    world: World,
+    buyer: User,
+    auth_headers: Callable[[User], dict[str, str]],
+    quantity: int,
+    status: str,
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
+        headers=auth_headers(buyer),
+    )
+    assert response.status_code == 201, response.json()
+    booking: dict[str, Any] = response.json()
+    assert booking["status"] == status
+    return booking
+
+
 async def free_booking(
     client: AsyncClient,
     world: World,
@@ -101,15 +120,7 @@ async def free_booking(
     quantity: int = 2,
 ) -> dict[str, Any]:
     """A one-call booking at price 0: it confirms itself, so its tickets are issued."""
-    response = await client.post(
-        "/api/bookings",
-        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
-        headers=auth_headers(buyer),
-    )
-    assert response.status_code == 201, response.json()
-    booking: dict[str, Any] = response.json()
-    assert booking["status"] == "confirmed"
-    return booking
+    return await _one_call_booking(client, world, buyer, auth_headers, quantity, "confirmed")
 
 
 async def pending_booking(
@@ -120,15 +131,7 @@ async def pending_booking(
     quantity: int = 1,
 ) -> dict[str, Any]:
     """A one-call booking of a priced showtime: it waits for payment, its tickets pending."""
-    response = await client.post(
-        "/api/bookings",
-        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
-        headers=auth_headers(buyer),
-    )
-    assert response.status_code == 201, response.json()
-    booking: dict[str, Any] = response.json()
-    assert booking["status"] == "pending_payment"
-    return booking
+    return await _one_call_booking(client, world, buyer, auth_headers, quantity, "pending_payment")
 
 
 T = TypeVar("T")

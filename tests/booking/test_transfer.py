@@ -31,6 +31,7 @@ from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.templates import render
 from tests.auth.conftest import queued
 from tests.booking.factories import (
+    World,
     behind_a_locked_ticket,
     committed_sales,
     committed_world,
@@ -231,6 +232,26 @@ class TestTransfer:
         assert intent.data["reason"] == "booking_cancelled"
 
 
+async def _issued_tickets(
+    committed: async_sessionmaker[AsyncSession],
+    client: AsyncClient,
+    auth_headers: Headers,
+    *,
+    bookings: int,
+) -> tuple[World, User, User, list[dict[str, Any]]]:
+    """A committed free showtime; a buyer's `bookings` bookings of two issued tickets each,
+    and another account."""
+    world, (buyer, other), _ = await committed_world(
+        committed, 2, price_minor=0, rows=2, seats_per_row=10
+    )
+    tickets = [
+        t
+        for _ in range(bookings)
+        for t in (await free_booking(client, world, buyer, auth_headers))["tickets"]
+    ]
+    return world, buyer, other, tickets
+
+
 class TestTransferRaces:
     async def test_ten_transfers_of_one_ticket_give_it_once(
         self,
@@ -265,14 +286,9 @@ class TestTransferRaces:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        world, (buyer, friend), _ = await committed_world(
-            committed, 2, price_minor=0, rows=2, seats_per_row=10
+        world, buyer, friend, tickets = await _issued_tickets(
+            committed, committing_client, auth_headers, bookings=5
         )
-        tickets = [
-            t
-            for _ in range(5)
-            for t in (await free_booking(committing_client, world, buyer, auth_headers))["tickets"]
-        ]
         door = auth_headers(world.organizer)
         path = f"/api/showtimes/{world.showtime.id}/check-ins"
         results = await in_pairs(
@@ -703,14 +719,9 @@ class TestTransferOfferRaces:
         auth_headers: Headers,
         settings: Settings,
     ) -> None:
-        world, (buyer, taker), _ = await committed_world(
-            committed, 2, price_minor=0, rows=2, seats_per_row=10
+        _world, buyer, taker, tickets = await _issued_tickets(
+            committed, committing_client, auth_headers, bookings=4
         )
-        tickets = [
-            t
-            for _ in range(4)
-            for t in (await free_booking(committing_client, world, buyer, auth_headers))["tickets"]
-        ]
         offers = [
             await _committed_offer(
                 committed, committing_client, buyer, t["id"], auth_headers, settings
