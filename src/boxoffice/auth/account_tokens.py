@@ -9,8 +9,6 @@ and the database alone cannot rebuild one (the design of Django's
 time, nothing secret.
 """
 
-import base64
-import hashlib
 import hmac
 import time
 import uuid
@@ -24,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.auth.models import User
 from boxoffice.config import AuthSettings, get_settings
 from boxoffice.kit.errors import BoxofficeError
+from boxoffice.kit.signing import hmac_sha256_b64url
 from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sender
 
 
@@ -45,8 +44,7 @@ class TokenKind:
 def _mac(settings: AuthSettings, kind: TokenKind, user: User, issued_at: int) -> str:
     key = settings.jwt_secret.get_secret_value().encode()
     message = "\n".join([kind.purpose, str(user.id), str(issued_at), *kind.state(user)])
-    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return hmac_sha256_b64url(key, message)
 
 
 def make(settings: AuthSettings, kind: TokenKind, user: User, issued_at: int) -> str:

@@ -6,7 +6,6 @@ ticket to a new version, so the giver's copy stops working (version 0 signs as c
 before versions existed).
 """
 
-import base64
 import hashlib
 import hmac
 import io
@@ -18,6 +17,7 @@ import segno
 from boxoffice.booking import errors
 from boxoffice.booking.models import BookingStatus, TicketStatus
 from boxoffice.config import Settings
+from boxoffice.kit.signing import hmac_sha256_b64url
 
 _SIGNATURE_BYTES = 16
 
@@ -30,8 +30,7 @@ def ticket_key(settings: Settings) -> bytes:
 
 def _sign(key: bytes, ticket_id: uuid.UUID, unit_id: int, version: int) -> str:
     message = f"{ticket_id}:{unit_id}" + (f":{version}" if version else "")
-    mac = hmac.new(key, message.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:_SIGNATURE_BYTES]).rstrip(b"=").decode()
+    return hmac_sha256_b64url(key, message, length=_SIGNATURE_BYTES)
 
 
 def ticket_code(settings: Settings, ticket_id: uuid.UUID, unit_id: int, version: int = 0) -> str:

@@ -8,8 +8,6 @@ buyer's cancel locks it FOR UPDATE before it looks for transferred tickets
 (`service.refuse_if_used`).
 """
 
-import base64
-import hashlib
 import hmac
 import uuid
 from datetime import datetime
@@ -47,6 +45,7 @@ from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.ratelimit import RateLimiter, enforce
+from boxoffice.kit.signing import hmac_sha256_b64url
 from boxoffice.notification.email import OutgoingEmail
 from boxoffice.venue.models import Venue
 
@@ -236,8 +235,7 @@ def _transfer_out(
 
 def _offer_mac(settings: Settings, offer: TicketTransferOffer) -> str:
     message = f"transfer-offer:{offer.id}:{offer.to_email}:{offer.code_version}"
-    digest = hmac.new(ticket_key(settings), message.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return hmac_sha256_b64url(ticket_key(settings), message)
 
 
 def offer_token(settings: Settings, offer: TicketTransferOffer) -> str:

@@ -5,6 +5,7 @@ https://docs.stripe.com/webhooks#verify-manually). Stripe's webhooks, the paymen
 and boxoffice's own outgoing webhooks all use it, so it is written once, here.
 """
 
+import base64
 import hashlib
 import hmac
 import time
@@ -16,6 +17,14 @@ class SignatureMismatch(Exception):
 
 def hmac_sha256_hex(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def hmac_sha256_b64url(key: bytes, message: str, *, length: int | None = None) -> str:
+    """HMAC-SHA256 of `message` as unpadded URL-safe base64, its first `length` bytes if
+    given: the signature of the tokens and codes boxoffice hands out (ticket codes, transfer
+    offers, account tokens). Compare with `hmac.compare_digest`."""
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()[:length]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
