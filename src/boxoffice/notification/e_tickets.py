@@ -9,7 +9,6 @@ for a buyer's confirmation also the booking's calendar file. A ticket given away
 before the e-mail goes is not in it.
 """
 
-import uuid
 from html import escape
 
 from sqlalchemy import select
@@ -21,19 +20,12 @@ from boxoffice.booking.models import Booking, Ticket
 from boxoffice.booking.tickets import ImageFormat, qr_image
 from boxoffice.booking.transfer import held_by
 from boxoffice.notification.email import Attachment
-from boxoffice.notification.handlers import Intent
+from boxoffice.notification.handlers import Intent, as_uuid
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.templates import Rendered
 
 QR_SCALE = 6
 """Pixels per QR module in the e-mail: about 200 px for a ticket code, sharp on a phone."""
-
-
-def _uuid(value: object) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 async def enclose(
@@ -43,17 +35,17 @@ async def enclose(
     with none, for other kinds or when they hold no live ticket there (any more)."""
     booking_id = None
     if intent.kind is NotificationKind.booking_confirmed:
-        booking_id = _uuid(intent.data.get("booking_id"))
+        booking_id = as_uuid(intent.data.get("booking_id"))
         which = Booking.id == booking_id
     elif intent.kind is NotificationKind.ticket_received:
-        which = Ticket.id == _uuid(intent.data.get("ticket_id"))
+        which = Ticket.id == as_uuid(intent.data.get("ticket_id"))
     elif intent.kind in (NotificationKind.showtime_reminder, NotificationKind.tickets_requested):
-        which = Booking.showtime_id == _uuid(intent.data.get("showtime_id"))
+        which = Booking.showtime_id == as_uuid(intent.data.get("showtime_id"))
     else:
         return rendered, ()
     rows = (
         await session.execute(
-            select(Ticket.id, Ticket.label, Ticket.code, Booking.id)
+            select(Ticket.id, Ticket.label, Ticket.code)
             .join(Booking, Booking.id == Ticket.booking_id)
             .where(held_by(intent.user_id), which)
             .order_by(Ticket.label, Ticket.id)
@@ -68,20 +60,20 @@ async def enclose(
             data=qr_image(code, ImageFormat.png, QR_SCALE),
             inline_id=f"ticket-{ticket.hex}@boxoffice",
         )
-        for index, (ticket, _label, code, _booking) in enumerate(rows, start=1)
+        for index, (ticket, _label, code) in enumerate(rows, start=1)
     ]
     text = "\n\nYour tickets: show the QR code (or give the code) at the door.\n" + "".join(
-        f"- {label}: {code}\n" for _ticket, label, code, _booking in rows
+        f"- {label}: {code}\n" for _ticket, label, code in rows
     )
     html_block = "<h3>Your tickets</h3>" + "".join(
         f'<div style="margin:1em 0"><p><b>{escape(label)}</b></p>'
         f'<img src="cid:{image.inline_id}" alt="QR code of ticket {escape(label)}">'
         f'<p><code style="font-size:small">{escape(code)}</code></p></div>'
-        for (_ticket, label, code, _booking), image in zip(rows, images, strict=True)
+        for (_ticket, label, code), image in zip(rows, images, strict=True)
     )
     attachments = list(images)
-    user = await session.get(User, intent.user_id)
-    if booking_id is not None and user is not None:
+    # A buyer's confirmation also carries the booking's calendar file.
+    if booking_id is not None and (user := await session.get(User, intent.user_id)) is not None:
         attachments.append(
             Attachment(
                 filename="booking.ics",

@@ -30,7 +30,8 @@ class Intent:
 Handler = Callable[[AsyncSession, OutboxEvent], Awaitable[list[Intent]]]
 
 
-def _uuid(value: object) -> uuid.UUID | None:
+def as_uuid(value: object) -> uuid.UUID | None:
+    """`value` as a UUID, or None when it is missing or not one (payloads are JSON)."""
     try:
         return uuid.UUID(str(value)) if value is not None else None
     except ValueError:
@@ -44,17 +45,17 @@ _EVENT_AGGREGATES = {Topic.event_published, Topic.event_cancelled, Topic.sale_st
 def _event_id(event: OutboxEvent) -> uuid.UUID | None:
     """The catalog event an outbox event is about: `event_id` in the payload, else the
     aggregate itself for event-level topics."""
-    from_payload = _uuid(event.payload.get("event_id"))
+    from_payload = as_uuid(event.payload.get("event_id"))
     if from_payload is not None or event.topic not in _EVENT_AGGREGATES:
         return from_payload
-    return _uuid(event.aggregate_id)
+    return as_uuid(event.aggregate_id)
 
 
 async def _with_booking_facts(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any]:
     """Fill what the templates name (event title, reference, tickets, amount) from the
     booking the payload points at, where the emitting domain did not carry it."""
     data = dict(payload)
-    booking_id = _uuid(data.get("booking_id"))
+    booking_id = as_uuid(data.get("booking_id"))
     booking = await session.get(Booking, booking_id) if booking_id else None
     if booking is None:
         return data
@@ -74,7 +75,7 @@ def _user_topic(kind: NotificationKind) -> Handler:
     """For topics about one user's booking, payment, refund or waitlist offer."""
 
     async def handle(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
-        user_id = _uuid(event.payload.get("user_id"))
+        user_id = as_uuid(event.payload.get("user_id"))
         if user_id is None:
             raise ValueError(f"{event.topic} payload has no valid user_id")
         return [Intent(user_id, kind, await _with_booking_facts(session, event.payload))]
@@ -116,7 +117,7 @@ async def _on_sale_started(session: AsyncSession, event: OutboxEvent) -> list[In
 def _listed_users(event: OutboxEvent) -> list[uuid.UUID]:
     """`user_ids` in the payload: ticket holders, supplied by the emitting domain."""
     raw = event.payload.get("user_ids") or []
-    return [u for u in (_uuid(v) for v in raw) if u is not None]
+    return [u for u in (as_uuid(v) for v in raw) if u is not None]
 
 
 async def _on_event_cancelled(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
@@ -137,7 +138,7 @@ async def _on_showtime_changed(session: AsyncSession, event: OutboxEvent) -> lis
     end alone tells nobody)."""
     if not event.payload.get("rescheduled", True):
         return []
-    showtime_id = _uuid(event.payload.get("showtime_id"))
+    showtime_id = as_uuid(event.payload.get("showtime_id"))
     holders = (
         await repository.showtime_holder_ids(session, showtime_id, paying=True)
         if showtime_id
@@ -152,7 +153,7 @@ async def _on_showtime_changed(session: AsyncSession, event: OutboxEvent) -> lis
 
 async def _on_showtime_cancelled(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     """Holders named by the cancelling domain (buyers, and whom tickets were given to)."""
-    showtime_id = _uuid(event.payload.get("showtime_id"))
+    showtime_id = as_uuid(event.payload.get("showtime_id"))
     showtime = await session.get(Showtime, showtime_id) if showtime_id else None
     if showtime is None:
         raise LookupError(f"{event.topic}: showtime {showtime_id} not found")
@@ -169,7 +170,7 @@ async def _on_showtime_cancelled(session: AsyncSession, event: OutboxEvent) -> l
 async def _on_ticket_transferred(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     """The receiver is told what they got; nothing of the buyer's booking (its amount, its
     reference) reaches them."""
-    user_id = _uuid(event.payload.get("user_id"))
+    user_id = as_uuid(event.payload.get("user_id"))
     if user_id is None:
         raise ValueError(f"{event.topic} payload has no valid user_id")
     catalog_event = await _catalog_event(session, event)
@@ -181,10 +182,10 @@ async def _on_ticket_transferred(session: AsyncSession, event: OutboxEvent) -> l
 async def _on_ticket_voided(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     """The holder of a given ticket that was voided; not when its showtime was cancelled,
     which told them already (`showtime_cancelled`, `event_cancelled`)."""
-    user_id = _uuid(event.payload.get("user_id"))
+    user_id = as_uuid(event.payload.get("user_id"))
     if user_id is None:
         raise ValueError(f"{event.topic} payload has no valid user_id")
-    showtime_id = _uuid(event.payload.get("showtime_id"))
+    showtime_id = as_uuid(event.payload.get("showtime_id"))
     showtime = await session.get(Showtime, showtime_id) if showtime_id else None
     if showtime is not None and showtime.status is ShowtimeStatus.cancelled:
         return []
@@ -197,7 +198,7 @@ async def _on_ticket_voided(session: AsyncSession, event: OutboxEvent) -> list[I
 async def _on_push(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     """Admin push: the audience is resolved at delivery time from the payload."""
     audience = event.payload["audience"]
-    target = _uuid(audience.get("id"))
+    target = as_uuid(audience.get("id"))
     if target is None:
         raise ValueError("push audience has no valid id")
     kind = audience["type"]
@@ -218,7 +219,7 @@ async def _on_push(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
 
 async def _on_showtime_reminder(session: AsyncSession, event: OutboxEvent) -> list[Intent]:
     """Holders are resolved at delivery, so a booking confirmed since still gets reminded."""
-    showtime_id = _uuid(event.payload.get("showtime_id"))
+    showtime_id = as_uuid(event.payload.get("showtime_id"))
     if showtime_id is None:
         raise ValueError("showtime.reminder payload has no valid showtime_id")
     users = await repository.showtime_holder_ids(session, showtime_id)
@@ -254,7 +255,7 @@ reactions (`reactions.REACTIONS`), webhooks and the broker."""
 async def organizer_of(session: AsyncSession, event: OutboxEvent) -> uuid.UUID | None:
     """The organizer whose webhooks receive this event: `organizer_id` in the payload, else
     the organizer of the catalog event it is about."""
-    organizer_id = _uuid(event.payload.get("organizer_id"))
+    organizer_id = as_uuid(event.payload.get("organizer_id"))
     if organizer_id is not None:
         return organizer_id
     event_id = _event_id(event)
