@@ -10,7 +10,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from boxoffice.auth import password_reset
+from boxoffice.auth import account_tokens, password_reset
 from boxoffice.auth.models import User
 from boxoffice.auth.security import verify_password
 from boxoffice.config import Settings
@@ -115,8 +115,9 @@ class TestReset:
         auth = settings.auth.model_copy(
             update={"password_reset_url": "https://tickets.example.com/reset?t={token}"}
         )
+        # The job that e-mails the token reads the settings (`account_tokens.send_email`).
         monkeypatch.setattr(
-            password_reset,
+            account_tokens,
             "get_settings",
             lambda: settings.model_copy(update={"auth": auth}),
         )

@@ -15,7 +15,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +26,8 @@ from boxoffice.config import AuthSettings, get_settings
 from boxoffice.kit.errors import BoxofficeError
 from boxoffice.kit.signing import hmac_sha256_b64url
 from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sender
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,28 @@ def email(
         user_id=user.id,
         kind=kind.purpose.replace("-", "_"),
     )
+
+
+async def send_email(
+    session: AsyncSession,
+    kind: TokenKind,
+    payload: dict[str, Any],
+    *,
+    still_wanted: Callable[[AuthSettings, User, int], bool],
+    email: Callable[[AuthSettings, User, str, int], OutgoingEmail],
+) -> None:
+    """The body of the jobs that e-mail a token: the job holds the account's id and the
+    time it was asked for; the token is made now, from the account as it is, and sent,
+    unless the account is gone or disabled or `still_wanted` says the request lapsed."""
+    settings = get_settings().auth
+    user = await session.get(User, uuid.UUID(payload["user_id"]))
+    issued_at = int(payload["issued_at"])
+    if user is None or not user.is_active or not still_wanted(settings, user, issued_at):
+        log.info("account_token_email_skipped", purpose=kind.purpose, user_id=payload["user_id"])
+        return
+    token = make(settings, kind, user, issued_at)
+    await mail_sender().send(email(settings, user, token, issued_at))
+    log.info("account_token_email_sent", purpose=kind.purpose, user_id=str(user.id))
 
 
 def mail_sender() -> EmailSender:

@@ -7,7 +7,6 @@ registers (and when an admin corrects its address); Google sign-ins arrive verif
 """
 
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -20,7 +19,7 @@ from boxoffice.auth.errors import (
     EmailVerificationTokenInvalid,
 )
 from boxoffice.auth.models import User
-from boxoffice.config import AuthSettings, get_settings
+from boxoffice.config import AuthSettings
 from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.ratelimit import RateLimiter, enforce
 from boxoffice.kit.time import utcnow
@@ -81,15 +80,13 @@ def verification_email(
 @job(SEND)
 async def send_verification_email(session: AsyncSession, payload: dict[str, Any]) -> None:
     """E-mail the link, unless the account is gone or already verified."""
-    settings = get_settings().auth
-    user = await session.get(User, uuid.UUID(payload["user_id"]))
-    if user is None or not user.is_active or user.email_verified_at is not None:
-        log.info("email_verification_skipped", user_id=payload["user_id"])
-        return
-    issued_at = int(payload["issued_at"])
-    token = make_token(settings, user, issued_at)
-    await account_tokens.mail_sender().send(verification_email(settings, user, token, issued_at))
-    log.info("email_verification_sent", user_id=str(user.id))
+    await account_tokens.send_email(
+        session,
+        VERIFICATION,
+        payload,
+        still_wanted=lambda _settings, user, _issued_at: user.email_verified_at is None,
+        email=verification_email,
+    )
 
 
 async def verify(session: AsyncSession, settings: AuthSettings, token: str) -> User:

@@ -13,7 +13,6 @@ per address and per client IP.
 """
 
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -28,7 +27,7 @@ from boxoffice.auth.errors import (
 from boxoffice.auth.models import User
 from boxoffice.auth.security import hash_password_off_loop
 from boxoffice.auth.service import check_password, end_all_sessions
-from boxoffice.config import AuthSettings, get_settings
+from boxoffice.config import AuthSettings
 from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.ratelimit import RateLimiter, enforce
 from boxoffice.kit.time import utcnow
@@ -114,20 +113,16 @@ def reset_email(settings: AuthSettings, user: User, token: str, issued_at: int) 
 async def send_reset_email(session: AsyncSession, payload: dict[str, Any]) -> None:
     """E-mail the token, made now from the account as it is; nothing if the account was
     deactivated, signed out everywhere or the request lapsed since."""
-    settings = get_settings().auth
-    user = await session.get(User, uuid.UUID(payload["user_id"]))
-    issued_at = int(payload["issued_at"])
-    if (
-        user is None
-        or not user.is_active
-        or user.token_version != payload.get("token_version")
-        or time.time() > issued_at + settings.password_reset_ttl_seconds
-    ):
-        log.info("password_reset_email_skipped", user_id=payload["user_id"])
-        return
-    token = make_token(settings, user, issued_at)
-    await account_tokens.mail_sender().send(reset_email(settings, user, token, issued_at))
-    log.info("password_reset_email_sent", user_id=str(user.id))
+    await account_tokens.send_email(
+        session,
+        RESET,
+        payload,
+        still_wanted=lambda settings, user, issued_at: (
+            user.token_version == payload.get("token_version")
+            and time.time() <= issued_at + settings.password_reset_ttl_seconds
+        ),
+        email=reset_email,
+    )
 
 
 async def reset_password(
