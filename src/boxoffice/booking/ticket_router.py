@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from boxoffice.auth.dependencies import AppSettings, CurrentUser
-from boxoffice.booking import transfer
+from boxoffice.booking import holding, transfer
 from boxoffice.booking.router import Idempotent
 from boxoffice.booking.schemas import (
     HeldTicket,
@@ -37,7 +37,7 @@ async def my_tickets(
     page: Pagination,
     showtime_id: Annotated[uuid.UUID | None, Query(description="Only this showtime's")] = None,
 ) -> Page[HeldTicket]:
-    items, total = await transfer.my_tickets(session, user, page, showtime_id=showtime_id)
+    items, total = await holding.my_tickets(session, user, page, showtime_id=showtime_id)
     return Page[HeldTicket].build(items, total, page, request)
 
 
@@ -54,7 +54,7 @@ async def email_my_tickets(
     settings: AppSettings,
     limiter: Limiter,
 ) -> TicketsEmailed:
-    return await transfer.email_tickets(session, user, data.showtime_id, settings, limiter)
+    return await holding.email_tickets(session, user, data.showtime_id, settings, limiter)
 
 
 @router.get(
@@ -77,7 +77,7 @@ async def ticket_qr(
     ] = ImageFormat.svg,
     scale: Annotated[int, Query(ge=1, le=40, description="Pixels per QR module")] = 8,
 ) -> Response:
-    code = await transfer.held_code(session, user, ticket_id)
+    code = await holding.held_code(session, user, ticket_id)
     return Response(
         qr_image(code, image_format, scale),
         media_type=image_format.media_type,

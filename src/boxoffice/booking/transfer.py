@@ -1,4 +1,5 @@
-"""Passing a ticket on: the holder gives it to another account, which gets a new code.
+"""Passing a ticket on: the holder gives it to another account, which gets a new code; or,
+where no account has the address yet, offers it there until someone claims it.
 
 A transfer moves the ticket's code to its next version (`tickets.py`), so the giver's copy
 no longer gets in (`409 ticket_code_superseded` at the door). The ticket stays in the
@@ -15,7 +16,7 @@ from html import escape
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, text
+from sqlalchemy import Row, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth import account_tokens
@@ -24,30 +25,23 @@ from boxoffice.auth.repository import get_user_by_email
 from boxoffice.booking import errors
 from boxoffice.booking.models import (
     Booking,
-    BookingStatus,
     Ticket,
-    TicketStatus,
     TicketTransferOffer,
     TransferOfferStatus,
 )
 from boxoffice.booking.schemas import (
-    HeldTicket,
     TicketOffer,
-    TicketsEmailed,
     TicketTransfer,
     TicketTransferCreate,
 )
-from boxoffice.booking.service import ticket_fields
 from boxoffice.booking.tickets import check_live, ticket_code, ticket_key
 from boxoffice.catalog.models import Event, Showtime
 from boxoffice.config import Settings, get_settings
 from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.outbox import Topic, emit
-from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.ratelimit import RateLimiter, enforce
 from boxoffice.kit.signing import hmac_sha256_b64url
 from boxoffice.notification.email import OutgoingEmail
-from boxoffice.venue.models import Venue
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +55,6 @@ _TICKET_READ = (
         Ticket.checked_in_at,
         Ticket.holder_id,
         Ticket.code_version,
-        Ticket.code,
         Booking.user_id,
         Booking.status.label("booking_status"),
         Booking.showtime_id,
@@ -281,59 +274,6 @@ async def claim(
     return await _give(session, settings, row, giver, user, offer.to_email)
 
 
-async def email_tickets(
-    session: AsyncSession,
-    user: User,
-    showtime_id: uuid.UUID,
-    settings: Settings,
-    limiter: RateLimiter,
-) -> TicketsEmailed:
-    """E-mail the caller the tickets they hold for a showtime (again): the worker sends them
-    as the e-tickets of a confirmation (`notification.e_tickets`), read when it goes."""
-    facts = (
-        await session.execute(
-            select(
-                func.count(Ticket.id),
-                Showtime.starts_at,
-                Event.id,
-                Event.title,
-                Venue.name,
-            )
-            .select_from(Ticket)
-            .join(Booking, Booking.id == Ticket.booking_id)
-            .join(Showtime, Showtime.id == Booking.showtime_id)
-            .join(Event, Event.id == Booking.event_id)
-            .join(Venue, Venue.id == Showtime.venue_id)
-            .where(held_by(user.id), Booking.showtime_id == showtime_id)
-            .group_by(Showtime.starts_at, Event.id, Event.title, Venue.name)
-        )
-    ).one_or_none()
-    if facts is None:
-        raise errors.TicketNotFound("You hold no live ticket for this showtime")
-    count, starts_at, event_id, title, venue_name = facts
-    await enforce(
-        limiter,
-        f"tickets-email:user:{user.id}",
-        limit=settings.booking.ticket_emails_per_hour,
-        window_seconds=3600,
-        what="ticket e-mails asked for",
-    )
-    await emit(
-        session,
-        Topic.tickets_requested,
-        showtime_id,
-        {
-            "user_id": str(user.id),
-            "showtime_id": str(showtime_id),
-            "event_id": str(event_id),
-            "event_title": title,
-            "venue_name": venue_name,
-            "starts_at": starts_at.isoformat(),
-        },
-    )
-    return TicketsEmailed(showtime_id=showtime_id, tickets=count, email=user.email)
-
-
 async def my_offers(session: AsyncSession, user: User) -> list[TicketOffer]:
     """Every offer the caller made, newest first (their account's export)."""
     offers = await session.scalars(
@@ -417,85 +357,7 @@ def _offer_email(
     )
 
 
-async def held_code(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> str:
-    """The current code of a live ticket the caller holds: what the door scans.
-
-    Whom `my_tickets` lists a ticket to is whom it answers: its receiver once given, else
-    its buyer. To anyone else the ticket does not exist.
-    """
-    row = (await session.execute(_TICKET_READ, {"ticket_id": ticket_id})).one_or_none()
-    if row is None or (row.holder_id or row.user_id) != user.id:
-        raise errors.TicketNotFound("No such ticket of yours")
-    check_live(row.status, row.booking_status)
-    code: str = row.code
-    return code
-
-
 def _check_transferable(row: Row[*tuple[Any, ...]]) -> None:
     check_live(row.status, row.booking_status)
     if row.checked_in_at is not None:
         raise errors.TicketAlreadyCheckedIn(row.checked_in_at)
-
-
-def held_by(user_id: uuid.UUID) -> ColumnElement[bool]:
-    """Live tickets (issued, of a confirmed booking) that `user_id` holds: given to them, or
-    bought by them and not given away. Over `tickets` joined to `bookings`."""
-    return and_(
-        Ticket.status == TicketStatus.issued,
-        Booking.status == BookingStatus.confirmed,
-        or_(
-            Ticket.holder_id == user_id,
-            Ticket.holder_id.is_(None) & (Booking.user_id == user_id),
-        ),
-    )
-
-
-async def my_tickets(
-    session: AsyncSession,
-    user: User,
-    page: PageParams,
-    *,
-    showtime_id: uuid.UUID | None = None,
-    upcoming: bool = False,
-) -> tuple[list[HeldTicket], int]:
-    """The caller's live tickets, soonest showtime first, with their codes (`upcoming`:
-    only for showtimes that have not ended)."""
-    where = [held_by(user.id)]
-    if showtime_id is not None:
-        where.append(Booking.showtime_id == showtime_id)
-    if upcoming:
-        where.append(Showtime.ends_at > func.now())
-    base = (
-        select(
-            Ticket,
-            Booking.showtime_id,
-            Booking.event_id,
-            Showtime.starts_at,
-            TicketTransferOffer.to_email,
-        )
-        .join(Booking, Booking.id == Ticket.booking_id)
-        .join(Showtime, Showtime.id == Booking.showtime_id)
-        .outerjoin(
-            TicketTransferOffer,
-            (TicketTransferOffer.ticket_id == Ticket.id)
-            & (TicketTransferOffer.status == TransferOfferStatus.open),
-        )
-        .where(*where)
-    )
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = await session.execute(
-        base.order_by(Showtime.starts_at, Ticket.label, Ticket.id)
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    return [
-        HeldTicket(
-            **ticket_fields(t, show_code=True),
-            booking_id=t.booking_id,
-            showtime_id=showtime,
-            event_id=event,
-            showtime_starts_at=starts_at,
-            offered_to=offered_to,
-        )
-        for t, showtime, event, starts_at, offered_to in rows
-    ], total

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
 from boxoffice.booking.calendar import booking_ics
+from boxoffice.booking.holding import held_by
 from boxoffice.booking.models import Booking, Ticket
 from boxoffice.booking.tickets import ImageFormat, qr_image
-from boxoffice.booking.transfer import held_by
 from boxoffice.notification.email import Attachment
 from boxoffice.notification.handlers import Intent, as_uuid
 from boxoffice.notification.models import NotificationKind

@@ -19,7 +19,7 @@ from boxoffice.auth.errors import WrongPassword
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.security import verify_password_off_loop
 from boxoffice.booking import errors as booking_errors
-from boxoffice.booking import holds, transfer
+from boxoffice.booking import holding, holds
 from boxoffice.booking import service as booking_service
 from boxoffice.booking.models import BookingStatus
 from boxoffice.booking.repository import BookingFilters, BookingRepository
@@ -96,7 +96,7 @@ async def delete_own_account(session: AsyncSession, user: User, password: str | 
         password and await verify_password_off_loop(user.password_hash, password)
     ):
         raise WrongPassword("Confirm with your current password")
-    _, upcoming = await transfer.my_tickets(
+    _, upcoming = await holding.my_tickets(
         session, user, PageParams(limit=1, offset=0), upcoming=True
     )
     if upcoming:

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.auth import service as auth_service
 from boxoffice.auth.models import User, UserIdentity
 from boxoffice.auth.schemas import SessionRead, UserRead
+from boxoffice.booking import holding, transfer
 from boxoffice.booking import service as booking_service
-from boxoffice.booking import transfer
 from boxoffice.booking.repository import BookingFilters
 from boxoffice.booking.schemas import BookingOut, HeldTicket, TicketOffer
 from boxoffice.catalog.repository import LocationRepository
@@ -98,7 +98,7 @@ async def export(session: AsyncSession, user: User) -> AccountExport:
             for i in identities
         ],
         bookings=await all_pages(bookings),
-        tickets=await all_pages(lambda page: transfer.my_tickets(session, user, page)),
+        tickets=await all_pages(lambda page: holding.my_tickets(session, user, page)),
         ticket_offers=await transfer.my_offers(session, user),
         payments=await all_pages(payments),
         waitlist_entries=await waitlist_service.present(
