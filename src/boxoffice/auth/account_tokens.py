@@ -25,7 +25,7 @@ from boxoffice.auth.models import User
 from boxoffice.config import AuthSettings, get_settings
 from boxoffice.kit.errors import BoxofficeError
 from boxoffice.kit.signing import hmac_sha256_b64url
-from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sender
+from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sender, token_email
 
 log = structlog.get_logger(__name__)
 
@@ -86,24 +86,17 @@ def email(
 ) -> OutgoingEmail:
     """The e-mail carrying `token`: a link to the app's page when `link_template` (with
     `{token}`) is configured, else the token and the API call to send it to."""
-    if link_template:
-        link = link_template.replace("{token}", token)
-        how = f"{kind.action}:\n\n{link}\n"
-        how_html = f'<p><a href="{escape(link)}">{escape(kind.action)}</a></p>'
-    else:
-        how = f"Your token:\n\n{token}\n\n{kind.api_call}.\n"
-        how_html = (
-            f"<p>Your token:</p><p><code>{escape(token)}</code></p><p>{escape(kind.api_call)}.</p>"
-        )
     name = user.full_name or user.email
-    return OutgoingEmail(
+    return token_email(
         to=user.email,
         subject=kind.subject,
-        text=f"Hello {name},\n\n{how}\n{closing}\n",
-        html=(
-            '<!doctype html><html><body style="font-family:sans-serif">'
-            f"<p>Hello {escape(name)},</p>{how_html}<p>{escape(closing)}</p></body></html>"
-        ),
+        opening=f"Hello {name},",
+        opening_html=f"Hello {escape(name)},",
+        token=token,
+        link_template=link_template,
+        action=kind.action,
+        api_call=kind.api_call,
+        closing=closing,
         # Stable per request: a redelivered job sends a message with the same Message-ID.
         event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"boxoffice:{kind.purpose}:{user.id}:{issued_at}"),
         user_id=user.id,

@@ -41,7 +41,7 @@ from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.ratelimit import RateLimiter, enforce
 from boxoffice.kit.signing import hmac_sha256_b64url
-from boxoffice.notification.email import OutgoingEmail
+from boxoffice.notification.email import OutgoingEmail, token_email
 
 log = structlog.get_logger(__name__)
 
@@ -325,30 +325,21 @@ def _offer_email(
     token: str,
 ) -> OutgoingEmail:
     who = giver.full_name or giver.email
-    link_template = settings.booking.transfer_claim_url
-    if link_template:
-        link = link_template.replace("{token}", token)
-        how = f"Take it here (sign in or create an account first):\n\n{link}\n"
-        how_html = f'<p><a href="{escape(link)}">Take the ticket</a></p>'
-    else:
-        call = f'POST /api/tickets/transfer-offers/claim with {{"token": "{token}"}}'
-        how = f"Sign in or create an account, then send\n\n{call}\n"
-        how_html = (
-            f"<p>Sign in or create an account, then send</p><p><code>{escape(call)}</code></p>"
-        )
-    closing = (
-        f"The offer stands until the show starts ({offer.expires_at:%Y-%m-%d %H:%M} UTC), "
-        f"unless {who} takes it back. If you do not know {who}, ignore this e-mail."
-    )
-    subject = f"{who} passed you a ticket for {title}"
-    return OutgoingEmail(
+    return token_email(
         to=offer.to_email,
-        subject=subject[:200],
-        text=f"{who} passed you a ticket for {title} ({label}).\n\n{how}\n{closing}\n",
-        html=(
-            '<!doctype html><html><body style="font-family:sans-serif">'
-            f"<p>{escape(who)} passed you a ticket for <b>{escape(title)}</b> "
-            f"({escape(label)}).</p>{how_html}<p>{escape(closing)}</p></body></html>"
+        subject=f"{who} passed you a ticket for {title}",
+        opening=f"{who} passed you a ticket for {title} ({label}).",
+        opening_html=(
+            f"{escape(who)} passed you a ticket for <b>{escape(title)}</b> ({escape(label)})."
+        ),
+        token=token,
+        link_template=settings.booking.transfer_claim_url,
+        action="Take it here (sign in or create an account first)",
+        api_call="Sign in or create an account, then send it as "
+        '{"token": "..."} to POST /api/tickets/transfer-offers/claim',
+        closing=(
+            f"The offer stands until the show starts ({offer.expires_at:%Y-%m-%d %H:%M} UTC), "
+            f"unless {who} takes it back. If you do not know {who}, ignore this e-mail."
         ),
         # Stable per offer: a redelivered job sends a message with the same Message-ID.
         event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"boxoffice:transfer-offer:{offer.id}"),

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
+from html import escape
 from typing import Protocol
 
 import aiosmtplib
@@ -41,6 +42,47 @@ class OutgoingEmail:
     user_id: uuid.UUID
     kind: str
     attachments: tuple[Attachment, ...] = ()
+
+
+def token_email(
+    *,
+    to: str,
+    subject: str,
+    opening: str,
+    opening_html: str,
+    token: str,
+    link_template: str | None,
+    action: str,
+    api_call: str,
+    closing: str,
+    event_id: uuid.UUID,
+    user_id: uuid.UUID,
+    kind: str,
+) -> OutgoingEmail:
+    """An e-mail carrying a token (account tokens, ticket offers): a link to the app's page
+    when `link_template` (with `{token}`) is configured, else the token and the API call to
+    send it to. `opening_html` is `opening` as HTML, already escaped."""
+    if link_template:
+        link = link_template.replace("{token}", token)
+        how = f"{action}:\n\n{link}\n"
+        how_html = f'<p><a href="{escape(link)}">{escape(action)}</a></p>'
+    else:
+        how = f"Your token:\n\n{token}\n\n{api_call}.\n"
+        how_html = (
+            f"<p>Your token:</p><p><code>{escape(token)}</code></p><p>{escape(api_call)}.</p>"
+        )
+    return OutgoingEmail(
+        to=to,
+        subject=subject[:200],
+        text=f"{opening}\n\n{how}\n{closing}\n",
+        html=(
+            '<!doctype html><html><body style="font-family:sans-serif">'
+            f"<p>{opening_html}</p>{how_html}<p>{escape(closing)}</p></body></html>"
+        ),
+        event_id=event_id,
+        user_id=user_id,
+        kind=kind,
+    )
 
 
 def build_message(settings: EmailSettings, email: OutgoingEmail) -> EmailMessage:
