@@ -18,7 +18,7 @@ from boxoffice.booking import payments as booking_payments
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.time import utcnow
-from boxoffice.payment import refunds
+from boxoffice.payment import refunds, schemas
 from boxoffice.payment.errors import (
     AmountMismatch,
     CurrencyMismatch,
@@ -377,3 +377,9 @@ async def apply_provider_payment(
 
 async def refunds_of(session: AsyncSession, payment: Payment) -> list[Refund]:
     return list(await PaymentRepository(session).refunds_of(payment.id))
+
+
+async def with_refunds(session: AsyncSession, payments: Sequence[Payment]) -> list[schemas.Payment]:
+    """The payments as the API shows one, each with its refunds (one query for all)."""
+    by_payment = await PaymentRepository(session).refunds_of_each([p.id for p in payments])
+    return [schemas.payment_out(p, by_payment[p.id]) for p in payments]

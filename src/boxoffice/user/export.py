@@ -29,7 +29,7 @@ from boxoffice.notification.schemas import (
     OrganizerFollowOut,
 )
 from boxoffice.payment import service as payment_service
-from boxoffice.payment.schemas import Payment, payment_out
+from boxoffice.payment.schemas import Payment
 from boxoffice.review import service as review_service
 from boxoffice.review.schemas import Review
 from boxoffice.waitlist import service as waitlist_service
@@ -75,7 +75,7 @@ async def export(session: AsyncSession, user: User) -> AccountExport:
         rows, total = await payment_service.list_payments(
             session, user, page, booking_id=None, status=None, only_own=True
         )
-        return [payment_out(p, await payment_service.refunds_of(session, p)) for p in rows], total
+        return await payment_service.with_refunds(session, rows), total
 
     async def notifications(page: PageParams) -> tuple[list[NotificationOut], int]:
         rows, total = await notification_service.list_notifications(
