@@ -613,6 +613,34 @@ class TestTransferOffers:
         )
         assert left.all() == []
 
+    async def test_an_offer_lasts_until_the_showtime_starts_where_it_moves(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        mailbox: RecordingEmailSender,
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer = await create_user(session)
+        ticket = (await free_booking(client, world, buyer, auth_headers))["tickets"][0]
+        offered = await _give(client, buyer, ticket["id"], "later@example.com", auth_headers)
+        assert offered.json()["status"] == "offered"
+        later = world.showtime.starts_at + timedelta(days=3)
+        moved = await client.put(
+            f"/api/showtimes/{world.showtime.id}",
+            json={"starts_at": later.isoformat()},
+            headers=auth_headers(world.organizer),
+        )
+        assert moved.status_code == 200, moved.json()
+
+        await _mailed_offer(session, mailbox, "later@example.com")
+        exported = await client.get("/api/users/me/export", headers=auth_headers(buyer))
+
+        (offer,) = exported.json()["ticket_offers"]
+        assert datetime.fromisoformat(offer["expires_at"]) == later
+        [message] = mailbox.to("later@example.com")
+        assert f"({later:%Y-%m-%d %H:%M} UTC)" in message.text
+
     async def test_offers_e_mail_strangers_so_each_account_has_an_hourly_allowance(
         self,
         app: FastAPI,

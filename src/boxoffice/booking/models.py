@@ -185,8 +185,8 @@ class TransferOfferStatus(enum.StrEnum):
 
 class TicketTransferOffer(Base):
     """A ticket offered to an e-mail address no account has yet: the token e-mailed there
-    lets whoever signs in with it claim the ticket, until the showtime starts. Until then
-    the ticket stays the giver's."""
+    lets whoever signs in with it claim the ticket, until the showtime starts (read from
+    the showtime, which may move). Until then the ticket stays the giver's."""
 
     __tablename__ = "ticket_transfer_offers"
     __table_args__ = (
@@ -215,8 +215,6 @@ class TicketTransferOffer(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    """The showtime's start: no transfer after it."""
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

@@ -352,14 +352,13 @@ class TicketTransfer(BaseModel):
 class TicketOffer(BaseModel):
     """A ticket the caller offered to an e-mail address, and what became of the offer."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     id: uuid.UUID
     ticket_id: uuid.UUID
     to_email: str
     status: str
     created_at: datetime
     expires_at: datetime
+    """When the showtime starts: an open offer can be claimed until then."""
     closed_at: datetime | None
 
 

@@ -62,6 +62,7 @@ _TICKET_READ = (
         Showtime.starts_at,
         Event.allow_ticket_transfers,
         Event.organizer_id,
+        Event.title.label("event_title"),
         func.now().label("now"),
     )
     .join(Booking, Booking.id == Ticket.booking_id)
@@ -193,7 +194,6 @@ async def _offer(
         from_user_id=giver.id,
         to_email=to_email,
         code_version=row.code_version,
-        expires_at=row.starts_at,
     )
     session.add(offer)
     await session.flush()
@@ -276,12 +276,26 @@ async def claim(
 
 async def my_offers(session: AsyncSession, user: User) -> list[TicketOffer]:
     """Every offer the caller made, newest first (their account's export)."""
-    offers = await session.scalars(
-        select(TicketTransferOffer)
+    rows = await session.execute(
+        select(TicketTransferOffer, Showtime.starts_at)
+        .join(Ticket, Ticket.id == TicketTransferOffer.ticket_id)
+        .join(Booking, Booking.id == Ticket.booking_id)
+        .join(Showtime, Showtime.id == Booking.showtime_id)
         .where(TicketTransferOffer.from_user_id == user.id)
         .order_by(TicketTransferOffer.created_at.desc(), TicketTransferOffer.id)
     )
-    return [TicketOffer.model_validate(o) for o in offers]
+    return [
+        TicketOffer(
+            id=offer.id,
+            ticket_id=offer.ticket_id,
+            to_email=offer.to_email,
+            status=offer.status,
+            created_at=offer.created_at,
+            expires_at=starts_at,
+            closed_at=offer.closed_at,
+        )
+        for offer, starts_at in rows
+    ]
 
 
 async def withdraw(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> None:
@@ -309,9 +323,8 @@ async def send_offer_email(session: AsyncSession, payload: dict[str, Any]) -> No
         log.info("transfer_offer_email_skipped", offer_id=payload["offer_id"])
         return
     giver = await session.get_one(User, offer.from_user_id)
-    event = await session.get_one(Event, row.event_id)
     await account_tokens.mail_sender().send(
-        _offer_email(settings, offer, giver, event.title, row.label, offer_token(settings, offer))
+        _offer_email(settings, offer, giver, row, offer_token(settings, offer))
     )
     log.info("transfer_offer_email_sent", offer_id=str(offer.id))
 
@@ -320,11 +333,11 @@ def _offer_email(
     settings: Settings,
     offer: TicketTransferOffer,
     giver: User,
-    title: str,
-    label: str,
+    row: Row[*tuple[Any, ...]],
     token: str,
 ) -> OutgoingEmail:
     who = giver.full_name or giver.email
+    title, label = row.event_title, row.label
     return token_email(
         to=offer.to_email,
         subject=f"{who} passed you a ticket for {title}",
@@ -338,7 +351,7 @@ def _offer_email(
         api_call="Sign in or create an account, then send it as "
         '{"token": "..."} to POST /api/tickets/transfer-offers/claim',
         closing=(
-            f"The offer stands until the show starts ({offer.expires_at:%Y-%m-%d %H:%M} UTC), "
+            f"The offer stands until the show starts ({row.starts_at:%Y-%m-%d %H:%M} UTC), "
             f"unless {who} takes it back. If you do not know {who}, ignore this e-mail."
         ),
         # Stable per offer: a redelivered job sends a message with the same Message-ID.
