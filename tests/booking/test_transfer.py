@@ -26,6 +26,7 @@ from boxoffice.booking.tickets import verify_ticket_code
 from boxoffice.config import Settings
 from boxoffice.kit.jobs import HANDLERS as HANDLERS_OF_JOBS
 from boxoffice.kit.outbox import OutboxEvent, Topic
+from boxoffice.kit.time import for_people
 from boxoffice.notification.handlers import HANDLERS
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.templates import render
@@ -639,7 +640,8 @@ class TestTransferOffers:
         (offer,) = exported.json()["ticket_offers"]
         assert datetime.fromisoformat(offer["expires_at"]) == later
         [message] = mailbox.to("later@example.com")
-        assert f"({later:%Y-%m-%d %H:%M} UTC)" in message.text
+        # In the venue's time zone (New York), as the ticket holder will read the clock.
+        assert f"({for_people(later, 'America/New_York')})" in message.text
 
     async def test_offers_e_mail_strangers_so_each_account_has_an_hourly_allowance(
         self,

@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from boxoffice.auth.models import User
 from boxoffice.config import EmailSettings, Settings
 from boxoffice.kit.outbox import Topic, emit
-from boxoffice.kit.time import utcnow
+from boxoffice.kit.time import for_people, utcnow
 from boxoffice.notification.dispatcher import Dispatcher, EmailChannel, InAppChannel
 from boxoffice.notification.email import EVENT_ID_HEADER, FileEmailSender, SmtpEmailSender
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.relay import relay_once
 from boxoffice.notification.service import send_showtime_reminders
 from boxoffice.notification.templates import render
+from boxoffice.venue.models import Venue
 from tests.booking.factories import create_world, free_booking
 from tests.factories import create_user
 from tests.notification.conftest import RecordingEmailSender, Relay, new_id
@@ -158,6 +159,13 @@ class TestETickets:
         assert f'src="cid:ticket-{uuid.UUID(kept["id"]).hex}@boxoffice"'.encode() in html
         (text,) = _parts(confirmed, "text/plain")
         assert f"- {kept['label']}: {kept['code']}".encode() in text
+        # The show itself, at the venue's clock (New York), as on a printed ticket.
+        venue = await session.get(Venue, world.showtime.venue_id)
+        assert venue is not None
+        when = for_people(world.showtime.starts_at, "America/New_York")
+        show = f"Your tickets for {world.event.title}: {venue.name}, {venue.address}, {when}."
+        assert show.encode() in text
+        assert f"<p>{venue.name}, {venue.address}<br>{when}</p>".encode() in html
         assert given["code"].encode() not in text
         (ics,) = _parts(confirmed, "text/calendar")
         assert f"UID:booking-{booking['id']}@boxoffice".encode() in ics
@@ -223,6 +231,8 @@ class TestETickets:
         await relay()
 
         (reminder,) = [e for e in outbox_sender.to(buyer.email) if e.kind == "showtime_reminder"]
+        when = for_people(world.showtime.starts_at, "America/New_York")
+        assert reminder.subject == f"Reminder: {world.event.title} at {when}"
         read = {
             zxingcpp.read_barcodes(Image.open(io.BytesIO(a.data)))[0].text
             for a in reminder.attachments

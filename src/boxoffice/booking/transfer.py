@@ -41,7 +41,9 @@ from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.ratelimit import RateLimiter, enforce
 from boxoffice.kit.signing import hmac_sha256_b64url
+from boxoffice.kit.time import for_people
 from boxoffice.notification.email import OutgoingEmail, token_email
+from boxoffice.venue.models import Venue
 
 log = structlog.get_logger(__name__)
 
@@ -63,11 +65,13 @@ _TICKET_READ = (
         Event.allow_ticket_transfers,
         Event.organizer_id,
         Event.title.label("event_title"),
+        Venue.timezone.label("venue_timezone"),
         func.now().label("now"),
     )
     .join(Booking, Booking.id == Ticket.booking_id)
     .join(Showtime, Showtime.id == Booking.showtime_id)
     .join(Event, Event.id == Booking.event_id)
+    .join(Venue, Venue.id == Showtime.venue_id)
     .where(Ticket.id == bindparam("ticket_id"))
 )
 _TICKET = _TICKET_READ.with_for_update(read=True, of=Booking)
@@ -338,6 +342,7 @@ def _offer_email(
 ) -> OutgoingEmail:
     who = giver.full_name or giver.email
     title, label = row.event_title, row.label
+    starts = for_people(row.starts_at, row.venue_timezone)
     return token_email(
         to=offer.to_email,
         subject=f"{who} passed you a ticket for {title}",
@@ -351,7 +356,7 @@ def _offer_email(
         api_call="Sign in or create an account, then send it as "
         '{"token": "..."} to POST /api/tickets/transfer-offers/claim',
         closing=(
-            f"The offer stands until the show starts ({row.starts_at:%Y-%m-%d %H:%M} UTC), "
+            f"The offer stands until the show starts ({starts}), "
             f"unless {who} takes it back. If you do not know {who}, ignore this e-mail."
         ),
         # Stable per offer: a redelivered job sends a message with the same Message-ID.

@@ -21,7 +21,7 @@ from boxoffice.kit.outbox import OutboxEvent, Topic
 from boxoffice.notification import e_tickets, repository
 from boxoffice.notification.broker import EventPublisher, event_message, event_publisher
 from boxoffice.notification.email import EmailSender, OutgoingEmail, email_sender
-from boxoffice.notification.handlers import HANDLERS, Intent, organizer_of
+from boxoffice.notification.handlers import HANDLERS, Intent, as_uuid, organizer_of
 from boxoffice.notification.models import Channel
 from boxoffice.notification.preferences import wants
 from boxoffice.notification.reactions import REACTIONS
@@ -113,6 +113,12 @@ async def queue_webhooks(session: AsyncSession, event: OutboxEvent) -> None:
     )
 
 
+def _rendered(intent: Intent, zones: dict[uuid.UUID, str]) -> Rendered:
+    """The intent's wording, its instants in the time zone of its showtime's venue."""
+    showtime_id = as_uuid(intent.data.get("showtime_id"))
+    return render(intent.kind, intent.data, zones.get(showtime_id) if showtime_id else None)
+
+
 class Dispatcher:
     """Hands an outbox event to its handler, then to every channel and sink."""
 
@@ -147,8 +153,11 @@ class Dispatcher:
         self, session: AsyncSession, event: OutboxEvent, intents: list[Intent]
     ) -> None:
         users = await repository.recipients(session, {i.user_id for i in intents})
+        zones = await repository.showtime_time_zones(
+            session, {s for i in intents if (s := as_uuid(i.data.get("showtime_id")))}
+        )
         prepared = [
-            (Delivery(event.id, intent, render(intent.kind, intent.data), user[0]), user[1])
+            (Delivery(event.id, intent, _rendered(intent, zones), user[0]), user[1])
             for intent in intents
             if (user := users.get(intent.user_id)) is not None
         ]

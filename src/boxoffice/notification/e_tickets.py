@@ -2,9 +2,10 @@
 
 For a confirmed booking (`booking_confirmed`), a ticket given to someone
 (`ticket_received`), the reminder before a showtime (`showtime_reminder`) and a holder's
-request for their tickets (`tickets_requested`): each ticket
-the recipient holds there, read when the e-mail is sent, as its seat and code in the text
-and as a QR image of its code in the HTML (inline, so it shows at the door without the app);
+request for their tickets (`tickets_requested`): the show (event, venue and address, start
+in the venue's time zone) and each ticket the recipient holds there, read when the e-mail is
+sent, as its seat and code in the text and as a QR image of its code in the HTML (inline, so
+it shows at the door without the app);
 for a buyer's confirmation also the booking's calendar file. A ticket given away or voided
 before the e-mail goes is not in it.
 """
@@ -19,10 +20,13 @@ from boxoffice.booking.calendar import booking_ics
 from boxoffice.booking.holding import held_by
 from boxoffice.booking.models import Booking, Ticket
 from boxoffice.booking.tickets import ImageFormat, qr_image
+from boxoffice.catalog.models import Event, Showtime
+from boxoffice.kit.time import for_people
 from boxoffice.notification.email import Attachment
 from boxoffice.notification.handlers import Intent, as_uuid
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.templates import Rendered
+from boxoffice.venue.models import Venue
 
 QR_SCALE = 6
 """Pixels per QR module in the e-mail: about 200 px for a ticket code, sharp on a phone."""
@@ -45,8 +49,20 @@ async def enclose(
         return rendered, ()
     rows = (
         await session.execute(
-            select(Ticket.id, Ticket.label, Ticket.code)
+            select(
+                Ticket.id,
+                Ticket.label,
+                Ticket.code,
+                Event.title,
+                Venue.name,
+                Venue.address,
+                Venue.timezone,
+                Showtime.starts_at,
+            )
             .join(Booking, Booking.id == Ticket.booking_id)
+            .join(Showtime, Showtime.id == Booking.showtime_id)
+            .join(Event, Event.id == Booking.event_id)
+            .join(Venue, Venue.id == Showtime.venue_id)
             .where(held_by(intent.user_id), which)
             .order_by(Ticket.label, Ticket.id)
         )
@@ -60,16 +76,25 @@ async def enclose(
             data=qr_image(code, ImageFormat.png, QR_SCALE),
             inline_id=f"ticket-{ticket.hex}@boxoffice",
         )
-        for index, (ticket, _label, code) in enumerate(rows, start=1)
+        for index, (ticket, _label, code, *_show) in enumerate(rows, start=1)
     ]
-    text = "\n\nYour tickets: show the QR code (or give the code) at the door.\n" + "".join(
-        f"- {label}: {code}\n" for _ticket, label, code in rows
+    title, venue, address, zone, starts_at = rows[0][3:]
+    where = f"{venue}, {address}" if address else venue
+    when = for_people(starts_at, zone)
+    text = (
+        f"\n\nYour tickets for {title}: {where}, {when}.\n"
+        "Show the QR code (or give the code) at the door.\n"
+        + "".join(f"- {label}: {code}\n" for _ticket, label, code, *_show in rows)
     )
-    html_block = "<h3>Your tickets</h3>" + "".join(
-        f'<div style="margin:1em 0"><p><b>{escape(label)}</b></p>'
-        f'<img src="cid:{image.inline_id}" alt="QR code of ticket {escape(label)}">'
-        f'<p><code style="font-size:small">{escape(code)}</code></p></div>'
-        for (_ticket, label, code), image in zip(rows, images, strict=True)
+    html_block = (
+        f"<h3>Your tickets for {escape(title)}</h3>"
+        f"<p>{escape(where)}<br>{escape(when)}</p>"
+        + "".join(
+            f'<div style="margin:1em 0"><p><b>{escape(label)}</b></p>'
+            f'<img src="cid:{image.inline_id}" alt="QR code of ticket {escape(label)}">'
+            f'<p><code style="font-size:small">{escape(code)}</code></p></div>'
+            for (_ticket, label, code, *_show), image in zip(rows, images, strict=True)
+        )
     )
     attachments = list(images)
     # A buyer's confirmation also carries the booking's calendar file.

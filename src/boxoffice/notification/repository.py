@@ -123,6 +123,21 @@ async def recipients(
     return {user_id: (email, channels) for user_id, email, channels in rows.all()}
 
 
+async def showtime_time_zones(
+    session: AsyncSession, showtime_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The time zone of each showtime's venue (an IANA name)."""
+    wanted = list(showtime_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Showtime.id, Venue.timezone)
+        .join(Venue, Venue.id == Showtime.venue_id)
+        .where(Showtime.id.in_(wanted))
+    )
+    return {showtime_id: str(zone) for showtime_id, zone in rows.all()}
+
+
 # --- follows and interest ---------------------------------------------------------------
 # Both are a user's subscription to a target (an organizer, an event): one row per pair,
 # primary key (user_id, target).

@@ -2,14 +2,18 @@
 
 Templates use `$name` placeholders (string.Template) filled from the notification's data;
 a placeholder without a value is left as is rather than failing a delivery. HTML bodies
-escape every value.
+escape every value. Amounts read in their currency's units, and instants in the venue's
+time zone (`Sat 5 Dec 2026, 19:30 CET`); the data itself keeps ISO 8601 and minor units.
 """
 
 import html
 from dataclasses import dataclass
+from datetime import datetime
 from string import Template
 from typing import Any
 
+from boxoffice.kit.money import format_minor
+from boxoffice.kit.time import for_people
 from boxoffice.notification.models import NotificationKind
 
 
@@ -117,19 +121,39 @@ class Rendered:
         )
 
 
+_INSTANTS = ("starts_at", "local_starts_at", "previous_local_starts_at", "offer_expires_at")
+"""The placeholders that hold an instant (ISO 8601 in the data)."""
+
+
 def _amount(data: dict[str, Any]) -> str | None:
     minor, currency = data.get("amount_minor"), data.get("currency")
     if isinstance(minor, int) and isinstance(currency, str):
-        return f"{minor / 100:.2f} {currency}"
+        return format_minor(minor, currency)
     return None
 
 
-def render(kind: NotificationKind, data: dict[str, Any]) -> Rendered:
-    """Fill the kind's template from `data` (strings only; others are converted)."""
+def _instant(value: Any, time_zone: str | None) -> str | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return for_people(value, time_zone)
+    return None
+
+
+def render(kind: NotificationKind, data: dict[str, Any], time_zone: str | None = None) -> Rendered:
+    """Fill the kind's template from `data` (strings only; others are converted); instants
+    are shown in `time_zone` (the venue's), else in the offset they carry."""
     values = {k: str(v) for k, v in data.items() if v is not None}
     amount = _amount(data)
     if amount and "amount" not in values:
         values["amount"] = amount
+    for key in _INSTANTS:
+        shown = _instant(data.get(key), time_zone)
+        if shown is not None:
+            values[key] = shown
     template = TEMPLATES[kind]
     title = Template(template.title).safe_substitute(values)[:200]
     text = Template(template.text).safe_substitute(values)

@@ -12,6 +12,7 @@ from boxoffice.booking.schemas import BookingOut
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
+from boxoffice.kit.money import to_minor
 from boxoffice.kit.pagination import Page, Pagination
 from boxoffice.payment import booking_refunds, refunds, service, webhooks
 from boxoffice.payment.dependencies import Provider
@@ -27,7 +28,6 @@ from boxoffice.payment.schemas import (
     RefundCreate,
     WebhookReceipt,
     payment_out,
-    to_minor,
 )
 
 Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user), scope="function")]

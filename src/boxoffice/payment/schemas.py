@@ -119,38 +119,6 @@ class PaymentInitiated(BaseModel):
     )
 
 
-_EXPONENTS = {
-    **dict.fromkeys(
-        (
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-
-
-def to_minor(amount: Decimal, currency: str) -> int | None:
-    """Major units in minor units (ISO 4217 exponent); None when not a whole minor amount."""
-    scaled = amount.scaleb(_EXPONENTS.get(currency.upper(), 2))
-    return int(scaled) if scaled == scaled.to_integral_value() else None
-
-
 class BookingRefund(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
