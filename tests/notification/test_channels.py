@@ -22,6 +22,7 @@ from boxoffice.notification.dispatcher import Dispatcher, EmailChannel, InAppCha
 from boxoffice.notification.email import EVENT_ID_HEADER, FileEmailSender, SmtpEmailSender
 from boxoffice.notification.models import NotificationKind
 from boxoffice.notification.relay import relay_once
+from boxoffice.notification.repository import save_preferences
 from boxoffice.notification.service import send_showtime_reminders
 from boxoffice.notification.templates import render
 from boxoffice.venue.models import Venue
@@ -302,3 +303,33 @@ class TestETickets:
         assert (await client.post(path, json=ask)).status_code == 401
         junk = await client.post(path, json={"showtime_id": "x"}, headers=auth_headers(buyer))
         assert (junk.status_code, junk.json()["code"]) == (422, "validation_error")
+
+    async def test_asked_for_tickets_go_out_whatever_the_preferences_say(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Callable[[User], dict[str, str]],
+        relay: Relay,
+        outbox_sender: RecordingEmailSender,
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        buyer = await create_user(session)
+        await free_booking(client, world, buyer, auth_headers, quantity=1)
+        # Stored before the choice was taken away (the API now refuses it): e-mail off.
+        await save_preferences(
+            session, buyer.id, {"tickets_requested": {"email": False}, "booking_confirmed": {}}
+        )
+        await relay()
+        outbox_sender.sent.clear()
+
+        asked = await client.post(
+            "/api/users/me/tickets/email",
+            json={"showtime_id": str(world.showtime.id)},
+            headers=auth_headers(buyer),
+        )
+        assert asked.status_code == 202
+        await relay()
+
+        (sent,) = outbox_sender.to(buyer.email)
+        assert sent.kind == "tickets_requested"
+        assert len(sent.attachments) == 1

@@ -206,6 +206,37 @@ class TestPreferences:
         assert listed["total"] == 1
         assert outbox_sender.sent == []
 
+    async def test_asked_for_tickets_by_e_mail_cannot_be_turned_off(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        buyer = await create_user(session)
+        path = "/api/users/me/notification-preferences"
+
+        refused = await client.put(
+            path,
+            headers=auth_headers(buyer),
+            json={
+                "channels": {
+                    "booking_confirmed": {"email": False},
+                    "tickets_requested": {"email": False, "in_app": False},
+                }
+            },
+        )
+        shown = (await client.get(path, headers=auth_headers(buyer))).json()["channels"]
+
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "preference_required"
+        assert refused.json()["preferences"] == ["tickets_requested.email"]
+        # Nothing of the refused request was saved.
+        assert shown["booking_confirmed"] == {"in_app": True, "email": True}
+        assert shown["tickets_requested"] == {"in_app": True, "email": True}
+        quiet = await client.put(
+            path,
+            headers=auth_headers(buyer),
+            json={"channels": {"tickets_requested": {"in_app": False, "email": True}}},
+        )
+        assert quiet.json()["channels"]["tickets_requested"] == {"in_app": False, "email": True}
+
     async def test_unknown_kind_is_rejected(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:

@@ -34,3 +34,8 @@ class WebhookNotFound(NotFound):
 class WebhookUrlRefused(Unprocessable):
     code = "webhook_url_refused"
     title = "This URL cannot receive webhooks"
+
+
+class PreferenceRequired(Unprocessable):
+    code = "preference_required"
+    title = "This notification cannot be turned off"

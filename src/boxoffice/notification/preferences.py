@@ -13,13 +13,18 @@ DEFAULTS: dict[NotificationKind, dict[Channel, bool]] = {
     for kind in NotificationKind
 }
 
+REQUIRED = {(NotificationKind.tickets_requested, Channel.email)}
+"""Sent whatever the preferences say: the person asked for this very message (their
+tickets, by `POST /api/users/me/tickets/email`); it cannot be turned off."""
+
 
 def effective(stored: dict[str, dict[str, bool]] | None) -> dict[str, dict[str, bool]]:
     """The full kinds x channels matrix: the defaults, overridden by what the user stored."""
     stored = stored or {}
     return {
         kind.value: {
-            channel.value: stored.get(kind.value, {}).get(channel.value, default)
+            channel.value: (kind, channel) in REQUIRED
+            or stored.get(kind.value, {}).get(channel.value, default)
             for channel, default in channels.items()
         }
         for kind, channels in DEFAULTS.items()

@@ -22,6 +22,7 @@ from boxoffice.notification.errors import (
     EventNotFound,
     NotificationNotFound,
     OrganizerNotFound,
+    PreferenceRequired,
     ShowtimeNotFound,
     UserNotFound,
     WebhookNotFound,
@@ -32,7 +33,7 @@ from boxoffice.notification.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from boxoffice.notification.preferences import effective
+from boxoffice.notification.preferences import REQUIRED, effective
 from boxoffice.notification.schemas import (
     EventInterestOut,
     OrganizerFollowOut,
@@ -91,7 +92,20 @@ async def get_preferences(session: AsyncSession, actor: User) -> dict[str, dict[
 async def update_preferences(
     session: AsyncSession, actor: User, changes: dict[str, dict[str, bool]]
 ) -> dict[str, dict[str, bool]]:
-    """Merge the named kinds/channels into the user's choices; returns the full matrix."""
+    """Merge the named kinds/channels into the user's choices; returns the full matrix.
+
+    Turning off what cannot be (`preferences.REQUIRED`) is refused, and nothing is saved."""
+    refused = sorted(
+        f"{kind.value}.{channel.value}"
+        for kind, channel in REQUIRED
+        if changes.get(kind.value, {}).get(channel.value) is False
+    )
+    if refused:
+        raise PreferenceRequired(
+            f"These are sent only when you ask for them and cannot be turned off: "
+            f"{', '.join(refused)}",
+            extra={"preferences": refused},
+        )
     stored = (await repository.get_preferences(session, [actor.id])).get(actor.id, {})
     merged = {kind: dict(channels) for kind, channels in stored.items()}
     for kind, channels in changes.items():
