@@ -1,3 +1,4 @@
+import contextlib
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,8 +12,6 @@ def for_people(instant: datetime, zone: str | None = None) -> str:
     """An instant as a person reads it, `Sat 5 Dec 2026, 19:30 CET`: in `zone` (an IANA
     name, the venue's) when given and known, else in the instant's own offset."""
     if zone:
-        try:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
             instant = instant.astimezone(ZoneInfo(zone))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
     return f"{instant:%a} {instant.day} {instant:%b %Y, %H:%M} {instant.tzname() or 'UTC'}"
