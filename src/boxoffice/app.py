@@ -18,6 +18,7 @@ from sqlalchemy.orm import configure_mappers
 
 from boxoffice import __version__
 from boxoffice.analytics.router import router as analytics_router
+from boxoffice.audit.router import router as audit_router
 from boxoffice.auth.router import router as auth_router
 from boxoffice.booking.door_router import router as door_router
 from boxoffice.booking.router import router as booking_router
@@ -68,6 +69,7 @@ ROUTERS = [
     notification_router,
     waitlist_router,
     analytics_router,
+    audit_router,
 ]
 
 

@@ -128,7 +128,13 @@ class TestRefunds:
         await service.succeed(session, payment)
 
         refund = await refunds.refund(
-            session, sandbox, payment.id, 2000, reason="one ticket", initiated_by=admin.id
+            session,
+            sandbox,
+            payment.id,
+            2000,
+            reason="one ticket",
+            initiated_by=admin.id,
+            actor=admin,
         )
 
         assert refund.status is RefundStatus.succeeded
@@ -142,10 +148,14 @@ class TestRefunds:
         payment = await create_payment(session, sandbox, user=buyer, amount_minor=5000)
         await sandbox.confirm(payment.provider_ref, {})
         await service.succeed(session, payment)
-        await refunds.refund(session, sandbox, payment.id, 4000, reason="", initiated_by=None)
+        await refunds.refund(
+            session, sandbox, payment.id, 4000, reason="", initiated_by=None, actor=None
+        )
 
         with pytest.raises(RefundExceedsPayment) as caught:
-            await refunds.refund(session, sandbox, payment.id, 1001, reason="", initiated_by=None)
+            await refunds.refund(
+                session, sandbox, payment.id, 1001, reason="", initiated_by=None, actor=None
+            )
         assert caught.value.extra == {"refundable_minor": 1000}
 
     async def test_an_unpaid_payment_cannot_be_refunded(self, session: AsyncSession) -> None:
@@ -154,7 +164,9 @@ class TestRefunds:
         payment = await create_payment(session, sandbox, user=buyer)
 
         with pytest.raises(PaymentNotRefundable):
-            await refunds.refund(session, sandbox, payment.id, 100, reason="", initiated_by=None)
+            await refunds.refund(
+                session, sandbox, payment.id, 100, reason="", initiated_by=None, actor=None
+            )
 
     async def test_a_pending_refund_settles_by_webhook_once(self, session: AsyncSession) -> None:
         fake = FakeStripe(refund_status="pending")
@@ -168,7 +180,7 @@ class TestRefunds:
         payment = await create_payment(session, stripe, user=buyer, amount_minor=5000)
         await service.succeed(session, payment)
         refund = await refunds.refund(
-            session, stripe, payment.id, 5000, reason="cancelled", initiated_by=None
+            session, stripe, payment.id, 5000, reason="cancelled", initiated_by=None, actor=None
         )
         assert refund.provider_ref is not None
         body = stripe_event(

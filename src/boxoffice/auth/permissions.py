@@ -36,6 +36,10 @@ class Permission(enum.StrEnum):
     """See analytics and system statistics of everything."""
     analytics_read_own = "analytics:read-own"
     """See analytics of one's own events."""
+    audit_read_any = "audit:read-any"
+    """Read the whole audit log."""
+    audit_read_own = "audit:read-own"
+    """Read the audit log of one's own events, venues and coupons (editors: granted ones)."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -47,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.event_manage,
             Permission.coupon_manage,
             Permission.analytics_read_own,
+            Permission.audit_read_own,
         }
     ),
     Role.editor: frozenset(
@@ -57,6 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.coupon_manage,
             Permission.coupon_manage_any,
             Permission.analytics_read_own,
+            Permission.audit_read_own,
         }
     ),
     Role.admin: frozenset(Permission),

@@ -17,6 +17,8 @@ from sqlalchemy import ColumnElement, DateTime, String, bindparam, cast, func, o
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.models import User
 from boxoffice.booking import errors
 from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
@@ -268,6 +270,18 @@ async def undo_check_in(
     if undone is None:
         raise errors.TicketNotCheckedIn()
     out = ticket.seen.model_copy(update={"checked_in_at": None, "checked_in_by": None})
+    audit.record(
+        session,
+        user,
+        AuditAction.check_in_undone,
+        "ticket",
+        ticket_id,
+        organizer_id=organizer_id,
+        event_id=ticket.event_id,
+        showtime_id=str(showtime_id),
+        checked_in_at=ticket.seen.checked_in_at.isoformat() if ticket.seen.checked_in_at else None,
+        checked_in_by=str(ticket.seen.checked_in_by) if ticket.seen.checked_in_by else None,
+    )
     await _emit(
         session,
         Topic.ticket_check_in_undone,

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.dependencies import (
     AppSettings,
     CurrentUser,
@@ -208,6 +210,20 @@ async def confirm_booking(
         complimentary=True,
         if_match=if_match is not None,
     )
+    organizer_id, event_id = await audit.booking_context(session, booking_id)
+    audit.record(
+        session,
+        admin,
+        AuditAction.booking_comped,
+        "booking",
+        booking_id,
+        organizer_id=organizer_id,
+        event_id=event_id,
+        buyer_id=str(booking.user_id),
+        quantity=booking.quantity,
+        total_minor=booking.total_minor,
+        currency=booking.currency,
+    )
     out = await _one(session, booking)
     await idem.record(session, 200, out)
     return out
@@ -229,11 +245,12 @@ async def _cancel(
         # The buyer: not once a ticket was used at the door or given away (admins may
         # still override).
         await service.refuse_if_used(session, booking_id)
-    if booking_refunds.is_paid(current):
+    paid, from_status = booking_refunds.is_paid(current), current.status.value
+    if paid:
         if version is not None and version != current.version:
             error = errors.BookingPreconditionFailed if if_match else errors.BookingVersionConflict
             raise error(extra={"current_version": current.version})
-        return await booking_refunds.refund_booking(
+        cancelled = await booking_refunds.refund_booking(
             session,
             get_payment_provider(request),
             user,
@@ -242,7 +259,27 @@ async def _cancel(
             reason="",
             by_buyer=current.user_id == user.id,
         )
-    return await service.cancel(session, user, booking_id, version=version, if_match=if_match)
+    else:
+        cancelled = await service.cancel(
+            session, user, booking_id, version=version, if_match=if_match
+        )
+    if current.user_id != user.id:
+        # Staff overriding a buyer (the buyer's own cancel is in the booking's history).
+        organizer_id, event_id = await audit.booking_context(session, booking_id)
+        audit.record(
+            session,
+            user,
+            AuditAction.booking_cancelled,
+            "booking",
+            booking_id,
+            organizer_id=organizer_id,
+            event_id=event_id,
+            buyer_id=str(current.user_id),
+            from_status=from_status,
+            to_status=cancelled.status.value,
+            refunded=paid,
+        )
+    return cancelled
 
 
 @router.post(

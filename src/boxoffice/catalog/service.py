@@ -3,11 +3,14 @@
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission, manages_organizer
 from boxoffice.catalog import schemas
@@ -196,6 +199,21 @@ async def update_event(
     return event
 
 
+def _audit_event(
+    session: AsyncSession, user: User, action: AuditAction, event: Event, **details: Any
+) -> None:
+    audit.record(
+        session,
+        user,
+        action,
+        "event",
+        event.id,
+        organizer_id=event.organizer_id,
+        event_id=event.id,
+        **details,
+    )
+
+
 async def publish_event(session: AsyncSession, user: User, event_id: uuid.UUID) -> Event:
     """draft -> published; needs at least one scheduled showtime."""
     event = await _event_to_manage(session, user, event_id)
@@ -206,6 +224,7 @@ async def publish_event(session: AsyncSession, user: User, event_id: uuid.UUID) 
     event.status = EventStatus.published
     event.published_at = utcnow()
     await session.flush()
+    _audit_event(session, user, AuditAction.event_published, event)
     await emit(
         session,
         Topic.event_published,
@@ -233,6 +252,14 @@ async def cancel_event(
     showtime_ids = await ShowtimeRepository(session).cancel_for_event(event.id)
     await session.flush()
     user_ids = await settle(session, user, showtime_ids) if settle else []
+    _audit_event(
+        session,
+        user,
+        AuditAction.event_cancelled,
+        event,
+        showtimes_cancelled=len(showtime_ids),
+        buyers_told=len(user_ids),
+    )
     await emit(
         session,
         Topic.event_cancelled,
@@ -252,6 +279,7 @@ async def delete_event(session: AsyncSession, user: User, event_id: uuid.UUID) -
     event = await _event_to_manage(session, user, event_id)
     if await event_has_sales(session, event.id):
         raise EventHasSales()
+    _audit_event(session, user, AuditAction.event_deleted, event, title=event.title)
     await EventRepository(session).delete(event)
 
 
@@ -348,6 +376,19 @@ async def reschedule_showtime(
         # The database's clock, as bookings' `confirmed_at`, which it is compared with.
         showtime.rescheduled_at = await session.scalar(select(func.now()))
     await session.flush()
+    audit.record(
+        session,
+        user,
+        AuditAction.showtime_rescheduled,
+        "showtime",
+        showtime.id,
+        organizer_id=event.organizer_id,
+        event_id=event.id,
+        from_starts_at=previous_starts_at.isoformat(),
+        to_starts_at=starts_at.isoformat(),
+        from_ends_at=previous_ends_at.isoformat(),
+        to_ends_at=ends_at.isoformat(),
+    )
     await emit(
         session,
         Topic.showtime_changed,
@@ -410,6 +451,21 @@ async def update_price_tier(
         )
     )
     await session.flush()
+    audit.record(
+        session,
+        user,
+        AuditAction.price_tier_changed,
+        "price_tier",
+        tier.id,
+        organizer_id=event.organizer_id,
+        event_id=event.id,
+        showtime_id=str(showtime.id),
+        from_name=before[0],
+        to_name=tier.name,
+        from_price_minor=before[1],
+        to_price_minor=tier.price_minor,
+        currency=tier.currency,
+    )
     await emit(
         session,
         Topic.price_tier_changed,
@@ -436,12 +492,23 @@ async def cancel_showtime(
 ) -> Showtime:
     """scheduled -> cancelled for one performance; emits `showtime.cancelled` (with the
     `user_ids` of the buyers `settle` refunded or cancelled, as in `cancel_event`)."""
-    showtime, _event = await _showtime_to_manage(session, user, showtime_id)
+    showtime, event = await _showtime_to_manage(session, user, showtime_id)
     if showtime.status is ShowtimeStatus.cancelled:
         raise InvalidEventTransition("The showtime is already cancelled")
     showtime.status = ShowtimeStatus.cancelled
     await session.flush()
     user_ids = await settle(session, user, [showtime.id]) if settle else []
+    audit.record(
+        session,
+        user,
+        AuditAction.showtime_cancelled,
+        "showtime",
+        showtime.id,
+        organizer_id=event.organizer_id,
+        event_id=event.id,
+        starts_at=showtime.starts_at.isoformat(),
+        buyers_told=len(user_ids),
+    )
     await emit(
         session,
         Topic.showtime_cancelled,

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.coupon.errors import (
@@ -84,7 +86,22 @@ async def create_coupon(session: AsyncSession, user: User, data: CouponCreate) -
     )
     if data.valid_from is not None:
         coupon.valid_from = data.valid_from
-    return await repo.add(coupon)
+    added = await repo.add(coupon)
+    audit.record(
+        session,
+        user,
+        AuditAction.coupon_created,
+        "coupon",
+        added.id,
+        organizer_id=organizer_id,
+        code=added.code,
+        kind=added.kind.value,
+        value=added.value,
+        currency=added.currency,
+        max_redemptions=added.max_redemptions,
+        event_ids=[str(e) for e in added.event_ids],
+    )
+    return added
 
 
 async def list_coupons(
@@ -113,6 +130,7 @@ async def update_coupon(
     """Deactivate or reactivate a coupon, or change its limits and validity."""
     coupon = await get_coupon(session, user, coupon_id)
     sent = data.model_fields_set
+    before = {name: getattr(coupon, name) for name in sent}
     if "active" in sent and data.active is not None:
         coupon.active = data.active
     if "max_redemptions" in sent:
@@ -127,8 +145,24 @@ async def update_coupon(
         coupon.valid_until = data.valid_until
     if coupon.valid_until is not None and coupon.valid_until <= coupon.valid_from:
         raise CouponInvalidWindow()
+    changes = {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name in sorted(sent)
+        if (value := getattr(coupon, name)) != before[name]
+    }
     await session.flush()
     await session.refresh(coupon)
+    if changes:
+        audit.record(
+            session,
+            user,
+            AuditAction.coupon_updated,
+            "coupon",
+            coupon.id,
+            organizer_id=coupon.organizer_id,
+            code=coupon.code,
+            changes=changes,
+        )
     return coupon
 
 

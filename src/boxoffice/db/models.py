@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
+import boxoffice.audit.models
 import boxoffice.auth.models
 import boxoffice.booking.models
 import boxoffice.catalog.models

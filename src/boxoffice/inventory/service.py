@@ -3,6 +3,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.errors import PermissionDenied
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import manages_organizer
@@ -64,7 +66,30 @@ async def block(
         blocked = await claim_service.block_units(
             session, showtime_id, unit_ids=data.unit_ids or (), seat_ids=data.seat_ids or ()
         )
+    await _audit(session, user, AuditAction.seats_blocked, showtime_id, sorted(blocked))
     return UnitsChanged(showtime_id=showtime_id, state="blocked", unit_ids=sorted(blocked))
+
+
+async def _audit(
+    session: AsyncSession,
+    user: User,
+    action: AuditAction,
+    showtime_id: uuid.UUID,
+    unit_ids: list[int],
+) -> None:
+    if unit_ids:
+        organizer_id, event_id = await audit.showtime_context(session, showtime_id)
+        audit.record(
+            session,
+            user,
+            action,
+            "showtime",
+            showtime_id,
+            organizer_id=organizer_id,
+            event_id=event_id,
+            units=len(unit_ids),
+            unit_ids=unit_ids[:100],
+        )
 
 
 async def unblock(
@@ -85,6 +110,7 @@ async def unblock(
             showtime_id,
             {"showtime_id": str(showtime_id), "unit_ids": freed, "reason": "unblocked"},
         )
+    await _audit(session, user, AuditAction.seats_unblocked, showtime_id, freed)
     done = {seat for _, seat in pairs} if data.seat_ids else set(freed)
     unchanged = sorted(set(data.seat_ids or data.unit_ids or []) - done)
     return UnitsChanged(

@@ -211,7 +211,7 @@ async def remove_interest(session: Session, user: CurrentUser, event_id: uuid.UU
     summary="Push a notification to an audience (admin)",
 )
 async def push(session: Session, admin: Admin, body: PushCreate) -> PushAccepted:
-    event = await service.push(session, body)
+    event = await service.push(session, admin, body)
     return PushAccepted(event_id=event.id, audience=body.audience)
 
 

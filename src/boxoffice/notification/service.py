@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.catalog.models import Event, EventStatus, Showtime
@@ -189,7 +191,7 @@ async def send_showtime_reminders(session: AsyncSession, hours_before: int) -> i
 # --- admin push -------------------------------------------------------------------------
 
 
-async def push(session: AsyncSession, push: PushCreate) -> OutboxEvent:
+async def push(session: AsyncSession, admin: User, push: PushCreate) -> OutboxEvent:
     """Queue an announcement; the relay resolves the audience and delivers it."""
     target = push.audience.id
     if push.audience.type == "user":
@@ -202,7 +204,7 @@ async def push(session: AsyncSession, push: PushCreate) -> OutboxEvent:
             raise ShowtimeNotFound()
     elif await session.get(Event, target) is None:
         raise EventNotFound()
-    return await emit(
+    event = await emit(
         session,
         Topic.notification_pushed,
         target,
@@ -213,6 +215,16 @@ async def push(session: AsyncSession, push: PushCreate) -> OutboxEvent:
             "data": push.data,
         },
     )
+    audit.record(
+        session,
+        admin,
+        AuditAction.announcement_pushed,
+        push.audience.type,
+        target,
+        outbox_event_id=str(event.id),
+        title=push.title,
+    )
+    return event
 
 
 # --- webhooks ---------------------------------------------------------------------------

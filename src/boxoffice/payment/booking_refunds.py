@@ -132,6 +132,7 @@ async def refund_booking(
         amount,
         reason=reason or ("buyer cancelled" if by_buyer else "refunded by staff"),
         initiated_by=None if by_buyer else user.id,
+        actor=user,
         ticket_ids=[live[i].id for i in selected],
     )
     return await booking_service.reload_booking(session, booking.id)
@@ -188,6 +189,7 @@ async def settle_cancelled_showtimes(
             None,
             reason="showtime cancelled",
             initiated_by=by.id,
+            actor=by,
             ticket_ids=live,
         )
     return list(user_ids) + [h for h in holders if h is not None and h not in user_ids]

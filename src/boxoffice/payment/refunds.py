@@ -6,6 +6,9 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
+from boxoffice.auth.models import User
 from boxoffice.booking import payments as booking_payments
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.payment.errors import (
@@ -30,9 +33,13 @@ async def refund(
     *,
     reason: str,
     initiated_by: uuid.UUID | None,
+    actor: User | None,
     ticket_ids: Sequence[uuid.UUID] | None = None,
 ) -> Refund:
-    """Give back part of a succeeded payment (None: all not yet refunded) via its provider."""
+    """Give back part of a succeeded payment (None: all not yet refunded) via its provider.
+
+    `initiated_by`: the staff member, stored with the refund (None: the buyer, or the
+    system); `actor`: whoever caused it, buyers included, for the audit log."""
     repo = PaymentRepository(session)
     payment = await repo.get_for_update(payment_id)
     if payment is None:
@@ -68,6 +75,23 @@ async def refund(
     if answer.status in (ProviderStatus.succeeded, ProviderStatus.failed):
         await settle_refund(session, row, succeeded=answer.status is ProviderStatus.succeeded)
     await session.refresh(row)
+    organizer_id, event_id = await audit.booking_context(session, payment.booking_id)
+    audit.record(
+        session,
+        actor,
+        AuditAction.payment_refunded,
+        "payment",
+        payment.id,
+        organizer_id=organizer_id,
+        event_id=event_id,
+        refund_id=str(row.id),
+        booking_id=str(payment.booking_id),
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        status=row.status.value,
+        reason=reason,
+        ticket_ids=row.ticket_ids,
+    )
     return row
 
 

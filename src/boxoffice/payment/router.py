@@ -151,6 +151,7 @@ async def refund_payment(
         body.amount_minor,
         reason=body.reason,
         initiated_by=user.id,
+        actor=user,
     )
     out = Refund.model_validate(row)
     await idem.record(session, 201, out)

@@ -202,7 +202,7 @@ async def on_payment_succeeded(
         log.warning("payment_refund_due", payment_id=str(payment.id))
         return
     await refunds.refund(
-        session, provider, payment.id, None, reason="late payment", initiated_by=None
+        session, provider, payment.id, None, reason="late payment", initiated_by=None, actor=None
     )
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.errors import WrongPassword
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.security import verify_password_off_loop
@@ -109,6 +111,7 @@ async def delete_by_admin(session: AsyncSession, admin: User, user_id: uuid.UUID
     """An admin deletes an account (its tickets stay valid, its paid bookings stay)."""
     user = await service.managed_user(session, admin, user_id)
     await _close(session, user)
+    audit.record(session, admin, AuditAction.user_deleted, "user", user.id)
     log.info("user_deleted", user_id=str(user.id), by=str(admin.id))
 
 

@@ -7,6 +7,8 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth import email_verification
 from boxoffice.auth import repository as auth_repository
 from boxoffice.auth import service as auth_service
@@ -79,9 +81,12 @@ async def update_user(
     user = await get_user(session, user_id)
     if user.deleted_at is not None:
         raise UserDeleted()
-    if changes.full_name is not None:
+    changed = []
+    if changes.full_name is not None and changes.full_name.strip() != user.full_name:
+        changed.append("full_name")
         user.full_name = changes.full_name.strip()
     if changes.email is not None and changes.email.lower() != user.email.lower():
+        changed.append("email")
         if await auth_repository.get_user_by_email(session, str(changes.email)) is not None:
             raise EmailTaken()
         user.email = str(changes.email)
@@ -93,6 +98,9 @@ async def update_user(
     except IntegrityError as exc:  # a concurrent registration took the address
         raise EmailTaken() from exc
     log.info("user_updated_by_admin", user_id=str(user.id), by=str(admin.id))
+    if changed:
+        # Which fields, not their values: the entry outlives the person's data.
+        audit.record(session, admin, AuditAction.user_updated, "user", user.id, fields=changed)
     await session.refresh(user)
     return user
 
@@ -101,6 +109,15 @@ async def change_role(session: AsyncSession, admin: User, user_id: uuid.UUID, ro
     """Give a user another role; their current access tokens end (they carry the role)."""
     user = await managed_user(session, admin, user_id)
     if user.role is not role:
+        audit.record(
+            session,
+            admin,
+            AuditAction.user_role_changed,
+            "user",
+            user.id,
+            from_role=user.role.value,
+            to_role=role.value,
+        )
         user.role = role
         user.token_version += 1
         await session.flush()
@@ -112,6 +129,8 @@ async def change_role(session: AsyncSession, admin: User, user_id: uuid.UUID, ro
 async def deactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
     """Lock a user out at once: every session and token stops working."""
     user = await managed_user(session, admin, user_id)
+    if user.is_active:
+        audit.record(session, admin, AuditAction.user_deactivated, "user", user.id)
     user.is_active = False
     await auth_service.end_all_sessions(session, user, reason="deactivated")
     log.info("user_deactivated", user_id=str(user.id), by=str(admin.id))
@@ -121,6 +140,8 @@ async def deactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> 
 
 async def reactivate(session: AsyncSession, admin: User, user_id: uuid.UUID) -> User:
     user = await managed_user(session, admin, user_id)
+    if not user.is_active:
+        audit.record(session, admin, AuditAction.user_reactivated, "user", user.id)
     user.is_active = True
     await session.flush()
     log.info("user_reactivated", user_id=str(user.id), by=str(admin.id))
@@ -168,6 +189,14 @@ async def grant_editor(
     if organizer_id not in editor.managed_organizer_ids:
         editor.managed_organizer_ids = [*editor.managed_organizer_ids, organizer_id]
         await session.flush()
+        audit.record(
+            session,
+            actor,
+            AuditAction.editor_granted,
+            "user",
+            editor.id,
+            organizer_id=organizer_id,
+        )
     return editor
 
 
@@ -177,6 +206,15 @@ async def revoke_editor(
     """Take an organizer's catalog away from an editor (by the organizer or an admin)."""
     _may_grant(actor, organizer_id)
     editor = await _editor(session, editor_id)
+    if organizer_id in editor.managed_organizer_ids:
+        audit.record(
+            session,
+            actor,
+            AuditAction.editor_revoked,
+            "user",
+            editor.id,
+            organizer_id=organizer_id,
+        )
     editor.managed_organizer_ids = [o for o in editor.managed_organizer_ids if o != organizer_id]
     await session.flush()
     return editor
