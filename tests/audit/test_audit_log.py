@@ -234,8 +234,14 @@ class TestCatalogAndDoor:
         showtime = f"/api/showtimes/{world.showtime.id}"
         new_start = world.showtime.starts_at + timedelta(days=1)
         tier = (await client.get(showtime, headers=headers)).json()["price_tiers"][0]
+        cutoff = world.event.refund_cutoff_hours
 
         steps = [
+            (
+                "PUT",
+                f"/api/events/{world.event.id}",
+                {"description": "Now with strings", "refund_cutoff_hours": 48, "title": None},
+            ),
             ("PUT", showtime, {"starts_at": new_start.isoformat()}),
             ("PUT", f"{showtime}/price-tiers/{tier['id']}", {"price_minor": 1500}),
             ("POST", f"{showtime}/seats/block", {"seat_ids": [world.seats[-1].id]}),
@@ -251,6 +257,7 @@ class TestCatalogAndDoor:
 
         items = await _log(client, headers, event_id=str(world.event.id))
         assert [i["action"] for i in reversed(items)] == [
+            "event.updated",
             "showtime.rescheduled",
             "price_tier.changed",
             "seats.blocked",
@@ -261,6 +268,10 @@ class TestCatalogAndDoor:
         ]
         assert {i["actor_id"] for i in items} == {str(organizer.id)}
         by = {i["action"]: i for i in items}
+        assert by["event.updated"]["details"] == {
+            "fields": ["description", "refund_cutoff_hours"],
+            "rules": {"refund_cutoff_hours": [cutoff, 48]},
+        }
         assert by["price_tier.changed"]["details"]["from_price_minor"] == 0
         assert by["price_tier.changed"]["details"]["to_price_minor"] == 1500
         assert by["seats.blocked"]["details"]["units"] == 1

@@ -27,6 +27,7 @@ class AuditAction(enum.StrEnum):
     editor_granted = "user.editor_granted"
     editor_revoked = "user.editor_revoked"
     event_published = "event.published"
+    event_updated = "event.updated"
     event_cancelled = "event.cancelled"
     event_deleted = "event.deleted"
     showtime_rescheduled = "showtime.rescheduled"

@@ -184,6 +184,7 @@ async def update_event(
     if event.status is EventStatus.cancelled:
         raise EventCancelled()
     changes = data.model_dump(exclude_unset=True)
+    before = {name: getattr(event, _attribute(name)) for name in changes}
     for name, value in changes.items():
         if value is None and name not in {
             "sale_starts_at",
@@ -191,12 +192,49 @@ async def update_event(
             "max_tickets_per_buyer",
         }:
             continue
-        setattr(event, "meta" if name == "metadata" else name, value)
+        setattr(event, _attribute(name), value)
     if event.sale_starts_at and event.sale_ends_at and event.sale_ends_at <= event.sale_starts_at:
         raise InvalidEventTransition("sale_ends_at must be after sale_starts_at")
     await session.flush()
     await EventRepository(session).index_terms(event.id)
+    changed = sorted(n for n in changes if getattr(event, _attribute(n)) != before[n])
+    if changed:
+        # The sale's rules with their old and new values (buyers are held to them); the
+        # wording only by name.
+        _audit_event(
+            session,
+            user,
+            AuditAction.event_updated,
+            event,
+            fields=changed,
+            rules={
+                name: [_plain(before[name]), _plain(getattr(event, name))]
+                for name in changed
+                if name in _RULES
+            },
+        )
     return event
+
+
+_RULES = {
+    "sale_starts_at",
+    "sale_ends_at",
+    "hold_ttl_seconds",
+    "max_tickets_per_booking",
+    "max_tickets_per_buyer",
+    "allow_ticket_transfers",
+    "refund_cutoff_hours",
+    "refund_fee_percent_bp",
+    "refund_fee_fixed_minor",
+}
+
+
+def _attribute(field: str) -> str:
+    return "meta" if field == "metadata" else field
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _audit_event(
