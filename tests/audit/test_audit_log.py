@@ -349,6 +349,27 @@ class TestCouponsAndAnnouncements:
         theirs = await _log(client, headers)
         assert {i["action"] for i in theirs} == {"coupon.created", "coupon.updated"}
 
+    async def test_where_an_organizer_s_data_is_sent(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        created = await client.post(
+            "/api/webhooks",
+            json={"url": "https://hooks.example.com/in", "topics": ["booking.confirmed"]},
+            headers=headers,
+        )
+        assert created.status_code == 201, created.json()
+        gone = await client.delete(f"/api/webhooks/{created.json()['id']}", headers=headers)
+        assert gone.status_code == 204
+
+        items = await _log(client, headers, target_id=created.json()["id"])
+        assert [(i["action"], i["details"]) for i in items] == [
+            ("webhook.deleted", {"host": "hooks.example.com"}),
+            ("webhook.created", {"host": "hooks.example.com", "topics": ["booking.confirmed"]}),
+        ]
+        assert "secret" not in str(items)
+
 
 class TestWrittenWithTheAction:
     async def test_an_action_rolled_back_leaves_no_entry(

@@ -37,6 +37,8 @@ class AuditAction(enum.StrEnum):
     seats_unblocked = "seats.unblocked"
     check_in_undone = "check_in.undone"
     announcement_pushed = "announcement.pushed"
+    webhook_created = "webhook.created"
+    webhook_deleted = "webhook.deleted"
     coupon_created = "coupon.created"
     coupon_updated = "coupon.updated"
 

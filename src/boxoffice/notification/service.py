@@ -265,6 +265,17 @@ async def create_webhook(
     )
     session.add(endpoint)
     await session.flush()
+    # Where an organizer's booking data is sent: who pointed it there matters.
+    audit.record(
+        session,
+        actor,
+        AuditAction.webhook_created,
+        "webhook",
+        endpoint.id,
+        organizer_id=organizer_id,
+        host=urlsplit(endpoint.url).hostname,
+        topics=endpoint.topics,
+    )
     return endpoint
 
 
@@ -287,6 +298,15 @@ async def get_webhook(session: AsyncSession, actor: User, webhook_id: uuid.UUID)
 
 async def delete_webhook(session: AsyncSession, actor: User, webhook_id: uuid.UUID) -> None:
     endpoint = await get_webhook(session, actor, webhook_id)
+    audit.record(
+        session,
+        actor,
+        AuditAction.webhook_deleted,
+        "webhook",
+        endpoint.id,
+        organizer_id=endpoint.organizer_id,
+        host=urlsplit(endpoint.url).hostname,
+    )
     await session.delete(endpoint)
     await session.flush()
 
