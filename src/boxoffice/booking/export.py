@@ -48,12 +48,13 @@ def _cell(value: Any) -> str:
 
 
 async def bookings_csv(session: AsyncSession, user: User, filters: BookingFilters) -> str:
-    """The bookings `user` may see under `filters`, oldest first, as CSV text."""
-    rows = await BookingRepository(session).export_rows(visible_to(user, filters))
+    """The bookings `user` may see under `filters`, oldest first, as CSV text.
+
+    Written a batch of rows at a time, the event loop free between batches (the rows of a
+    sold-out 50,000-seat showtime took it for about 2 s in one piece)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for row in rows:
-        values = row._mapping
-        writer.writerow([_cell(values[c]) for c in COLUMNS])
+    async for rows in BookingRepository(session).export_rows(visible_to(user, filters)):
+        writer.writerows([_cell(row._mapping[c]) for c in COLUMNS] for row in rows)
     return out.getvalue()

@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -527,9 +527,14 @@ class BookingRepository:
             query = query.where(Booking.event_id == filters.event_id)
         return query
 
-    async def export_rows(self, filters: BookingFilters) -> Sequence[Any]:
+    async def export_rows(
+        self, filters: BookingFilters, batch: int = 100
+    ) -> AsyncIterator[Sequence[Any]]:
         """One row per ticket (or per booking without tickets) of the filtered bookings,
-        with the buyer, whom a ticket was given to and the showtime's start, oldest first."""
+        with the buyer, whom a ticket was given to and the showtime's start, oldest first;
+        read through a server-side cursor, `batch` rows at a time, so that a sold-out
+        showtime's export neither holds every row at once nor keeps the event loop for
+        the whole read."""
         buyer, holder = aliased(User), aliased(User)
         columns: Select[Any] = cast(
             Select[Any],
@@ -562,8 +567,11 @@ class BookingRepository:
             .outerjoin(Ticket, Ticket.booking_id == Booking.id)
             .outerjoin(holder, holder.id == Ticket.holder_id)
             .order_by(Booking.created_at, Booking.id, Ticket.label)
+            .execution_options(yield_per=batch)
         )
-        return list((await self.session.execute(query)).all())
+        result = await self.session.stream(query)
+        async for rows in result.partitions(batch):
+            yield rows
 
     async def list_bookings(
         self, filters: BookingFilters, limit: int, offset: int
