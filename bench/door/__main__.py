@@ -1,5 +1,6 @@
 """Door benchmark: the scanner manifest, the door list and the door count of a 50,000-ticket
-showtime, through HTTP and as the same SQL on asyncpg, in one run.
+showtime, through HTTP and as the same SQL on asyncpg, in one run; and the organizer's
+bookings CSV of that showtime, with what it does to `/health` answered by the same worker.
 
     BOXOFFICE_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
       ./dev bench door [--tickets 50000] [--other-tickets 50000] [--reads 20]
@@ -194,9 +195,56 @@ async def _measure(dsn: str, showtime_id: uuid.UUID, token: str, reads: int) -> 
                 "pages": pages_read,
                 "ms": round((time.perf_counter() - started) * 1000),
             }
+            report["export_csv"] = await _export(client, showtime_id)
     finally:
         await conn.close()
     return report
+
+
+async def _export(client: httpx.AsyncClient, showtime_id: uuid.UUID) -> dict[str, Any]:
+    """The organizer's bookings CSV of the showtime, and what it does to everyone else on
+    the same worker: `/health` asked for back to back on another connection, alone and
+    while the export runs (the worst wait is the event loop held by the export)."""
+    root = f"http://127.0.0.1:{flash.PORT}"
+
+    async def health_during(work: Awaitable[Any] | None, seconds: float = 1.0) -> list[float]:
+        waits: list[float] = []
+        task = asyncio.ensure_future(work) if work is not None else None
+        deadline = time.perf_counter() + seconds
+        async with httpx.AsyncClient(timeout=60) as other:
+            while (task is not None and not task.done()) or time.perf_counter() < deadline:
+                started = time.perf_counter()
+                (await other.get(f"{root}/health")).raise_for_status()
+                waits.append((time.perf_counter() - started) * 1000)
+        if task is not None:
+            await task
+        return waits
+
+    async def export() -> tuple[float, int, int]:
+        started = time.perf_counter()
+        response = await client.get(
+            f"{root}/api/bookings/export.csv", params={"showtime_id": str(showtime_id)}
+        )
+        response.raise_for_status()
+        elapsed = (time.perf_counter() - started) * 1000
+        return elapsed, len(response.content), response.text.count("\n")
+
+    await export()  # warm
+    timings = [await export() for _ in range(3)]
+    alone = await health_during(None)
+    during = await health_during(export(), seconds=0)
+    return {
+        "rows": timings[0][2] - 1,
+        "bytes": timings[0][1],
+        "export_ms": _summary([t[0] for t in timings]),
+        "health_alone_ms": {"p50": round(statistics.median(alone), 2), "max": round(max(alone), 2)},
+        "health_during_export_ms": {
+            "p50": round(statistics.median(during), 2),
+            "max": round(max(during), 2),
+            "requests": len(during),
+        },
+        "ratio_health_max_during_to_alone": round(max(during) / max(max(alone), 0.01), 1),
+    }
 
 
 def main() -> None:

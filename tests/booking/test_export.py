@@ -100,7 +100,7 @@ class TestExport:
     async def test_more_rows_than_one_read_come_out_once_each_in_order(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
-        # 25 bookings of 10 tickets: 250 rows, read from the cursor 100 at a time.
+        # 25 bookings of 10 tickets: 250 rows (read 500 at a time by default: here in one).
         world = await create_world(session, rows=25, seats_per_row=10, price_minor=0)
         buyer = await create_user(session)
         made = [

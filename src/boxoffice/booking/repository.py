@@ -528,7 +528,7 @@ class BookingRepository:
         return query
 
     async def export_rows(
-        self, filters: BookingFilters, batch: int = 100
+        self, filters: BookingFilters, batch: int = 500
     ) -> AsyncIterator[Sequence[Any]]:
         """One row per ticket (or per booking without tickets) of the filtered bookings,
         with the buyer, whom a ticket was given to and the showtime's start, oldest first;
