@@ -160,6 +160,29 @@ class TestExport:
         assert exported["payments"] == []
         assert exported["tickets"] == []
 
+    async def test_the_audit_log_on_each_what_they_did_and_what_was_done_to_them(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        admin = await create_user(session, role=Role.admin)
+        user, other = await create_user(session), await create_user(session)
+        for target in (user, other):
+            changed = await client.put(
+                f"/api/users/{target.id}/role",
+                json={"role": "organizer"},
+                headers=auth_headers(admin),
+            )
+            assert changed.status_code == 200
+        await session.refresh(user)
+
+        mine = await _ok(await client.get("/api/users/me/export", headers=auth_headers(user)))
+        theirs = await _ok(await client.get("/api/users/me/export", headers=auth_headers(admin)))
+
+        assert [(e["action"], e["target_id"]) for e in mine["audit_entries"]] == [
+            ("user.role_changed", str(user.id))
+        ]
+        assert [e["target_id"] for e in theirs["audit_entries"]] == [str(user.id), str(other.id)]
+        assert {e["actor_id"] for e in theirs["audit_entries"]} == {str(admin.id)}
+
     async def test_more_than_a_page_of_each_is_exported_whole(
         self,
         client: AsyncClient,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.audit.models import AuditAction, AuditEntry
@@ -46,6 +46,21 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+async def about(session: AsyncSession, user: User) -> Sequence[AuditEntry]:
+    """What the log holds on `user`: what they did, and what was done to their account."""
+    rows = await session.scalars(
+        select(AuditEntry)
+        .where(
+            or_(
+                AuditEntry.actor_id == user.id,
+                and_(AuditEntry.target_type == "user", AuditEntry.target_id == str(user.id)),
+            )
+        )
+        .order_by(AuditEntry.seq)
+    )
+    return rows.all()
 
 
 async def booking_context(

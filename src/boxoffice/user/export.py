@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.schemas import AuditEntryOut
 from boxoffice.auth import service as auth_service
 from boxoffice.auth.models import User, UserIdentity
 from boxoffice.auth.schemas import SessionRead, UserRead
@@ -62,6 +64,10 @@ class AccountExport(BaseModel):
     following: list[OrganizerFollowOut]
     interests: list[EventInterestOut]
     location: Location | None = Field(description="The last location posted, if any")
+    audit_entries: list[AuditEntryOut] = Field(
+        description="The audit log's entries of what you did as staff or on money, and of "
+        "what was done to your account, oldest first"
+    )
 
 
 async def export(session: AsyncSession, user: User) -> AccountExport:
@@ -116,4 +122,5 @@ async def export(session: AsyncSession, user: User) -> AccountExport:
             lambda page: notification_service.list_interests(session, user, page)
         ),
         location=Location.model_validate(location) if location else None,
+        audit_entries=[AuditEntryOut.model_validate(e) for e in await audit.about(session, user)],
     )
