@@ -505,6 +505,7 @@ class TestTransferOffers:
             "transferred",
             str(newcomer.id),
         )
+        assert claimed.json()["offer_id"] == body["offer_id"] is not None
         (received,) = await _mine(client, newcomer, auth_headers)
         assert received["id"] == given["id"]
         assert verify_ticket_code(settings, received["code"], given["unit_id"], 1) is not None

@@ -345,6 +345,7 @@ class TicketTransfer(BaseModel):
     transferred_at: datetime
     """When it was given, or offered."""
     offer_id: uuid.UUID | None = None
+    """The offer made (`offered`), or the offer claimed (`transferred` by a claim)."""
     offer_expires_at: datetime | None = None
     """An offer can be claimed until the showtime starts."""
 

@@ -130,8 +130,10 @@ async def _give(
     giver: User,
     recipient: User,
     to_email: str,
+    offer_id: uuid.UUID | None = None,
 ) -> TicketTransfer:
-    """Move the ticket `row` read (under its booking's lock) from `giver` to `recipient`."""
+    """Move the ticket `row` read (under its booking's lock) from `giver` to `recipient`
+    (claiming the offer `offer_id`, if it is one)."""
     version = row.code_version + 1
     moved = (
         await session.execute(
@@ -154,7 +156,7 @@ async def _give(
         raise errors.TicketNotFound("No such ticket of yours")
     # An offer of it elsewhere no longer stands.
     await session.execute(_CLOSE_OPEN_OFFER, {"ticket_id": row.id, "from_user_id": None})
-    out = _transfer_out(row, giver, to_email, to_user_id=recipient.id)
+    out = _transfer_out(row, giver, to_email, to_user_id=recipient.id, offer_id=offer_id)
     await emit(
         session,
         Topic.ticket_transferred,
@@ -275,7 +277,7 @@ async def claim(
     offer.claimed_by = user.id
     offer.closed_at = row.now
     await session.flush()
-    return await _give(session, settings, row, giver, user, offer.to_email)
+    return await _give(session, settings, row, giver, user, offer.to_email, offer.id)
 
 
 async def my_offers(session: AsyncSession, user: User) -> list[TicketOffer]:
