@@ -63,29 +63,15 @@ async def about(session: AsyncSession, user: User) -> Sequence[AuditEntry]:
     return rows.all()
 
 
-async def booking_context(
-    session: AsyncSession, booking_id: uuid.UUID
+async def event_context(
+    session: AsyncSession, owner: type[Booking] | type[Showtime], owner_id: uuid.UUID
 ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-    """(organizer id, event id) of a booking, for `record`."""
+    """(organizer id, event id) of a booking or a showtime, for `record`."""
     row = (
         await session.execute(
             select(Event.organizer_id, Event.id)
-            .join(Booking, Booking.event_id == Event.id)
-            .where(Booking.id == booking_id)
-        )
-    ).one_or_none()
-    return (row[0], row[1]) if row is not None else (None, None)
-
-
-async def showtime_context(
-    session: AsyncSession, showtime_id: uuid.UUID
-) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-    """(organizer id, event id) of a showtime, for `record`."""
-    row = (
-        await session.execute(
-            select(Event.organizer_id, Event.id)
-            .join(Showtime, Showtime.event_id == Event.id)
-            .where(Showtime.id == showtime_id)
+            .join(owner, owner.event_id == Event.id)
+            .where(owner.id == owner_id)
         )
     ).one_or_none()
     return (row[0], row[1]) if row is not None else (None, None)

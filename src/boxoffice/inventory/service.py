@@ -8,6 +8,7 @@ from boxoffice.audit.models import AuditAction
 from boxoffice.auth.errors import PermissionDenied
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import manages_organizer
+from boxoffice.catalog.models import Showtime
 from boxoffice.inventory import claim_service
 from boxoffice.inventory.errors import ShowtimeNotFound, UnblockNeedsUnits
 from boxoffice.inventory.repository import InventoryReadRepository, InventoryRepository
@@ -78,7 +79,7 @@ async def _audit(
     unit_ids: list[int],
 ) -> None:
     if unit_ids:
-        organizer_id, event_id = await audit.showtime_context(session, showtime_id)
+        organizer_id, event_id = await audit.event_context(session, Showtime, showtime_id)
         audit.record(
             session,
             user,

@@ -10,6 +10,7 @@ from boxoffice.audit import service as audit
 from boxoffice.audit.models import AuditAction
 from boxoffice.auth.models import User
 from boxoffice.booking import payments as booking_payments
+from boxoffice.booking.models import Booking
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.payment.errors import (
     PaymentNotFound,
@@ -75,7 +76,7 @@ async def refund(
     if answer.status in (ProviderStatus.succeeded, ProviderStatus.failed):
         await settle_refund(session, row, succeeded=answer.status is ProviderStatus.succeeded)
     await session.refresh(row)
-    organizer_id, event_id = await audit.booking_context(session, payment.booking_id)
+    organizer_id, event_id = await audit.event_context(session, Booking, payment.booking_id)
     audit.record(
         session,
         actor,
