@@ -305,6 +305,13 @@ class WebhookSettings(BaseSettings):
     """Accept endpoint URLs on loopback/private hosts (development and tests only)."""
 
 
+class AuditSettings(BaseSettings):
+    model_config = _group("AUDIT_")
+
+    retention_days: int = Field(default=730, ge=0, le=36_500)
+    """Audit entries older than this are deleted by the worker, once a day; 0 keeps them."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore")
 
@@ -326,6 +333,7 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
 
 @lru_cache

@@ -18,10 +18,12 @@ import boxoffice.auth.password_reset
 import boxoffice.booking.jobs
 import boxoffice.user.closing
 import boxoffice.waitlist.jobs  # noqa: F401 - registers the waitlist offer job
+from boxoffice.audit import service as audit
 from boxoffice.auth.jobs import purge_expired
 from boxoffice.config import Settings, get_settings
 from boxoffice.db.engine import close_engine, create_engine, create_sessionmaker
 from boxoffice.kit.jobs import Worker, every, job
+from boxoffice.kit.time import utcnow
 from boxoffice.notification.relay import serve_relay
 from boxoffice.notification.service import announce_sales_started, send_showtime_reminders
 from boxoffice.payment.jobs import reconcile_open_payments
@@ -32,6 +34,7 @@ log = structlog.get_logger(__name__)
 ANNOUNCE_SALES = "notification.announce_sales_started"
 RECONCILE_PAYMENTS = "payment.reconcile_open_payments"
 PURGE_AUTH = "auth.purge_expired"
+PRUNE_AUDIT = "audit.prune"
 REMIND_HOLDERS = "notification.send_showtime_reminders"
 
 
@@ -68,10 +71,18 @@ async def _purge_auth(session: AsyncSession, payload: dict[str, Any]) -> None:
     log.info("auth_purged", **removed)
 
 
+@job(PRUNE_AUDIT)
+async def _prune_audit(session: AsyncSession, payload: dict[str, Any]) -> None:
+    removed = await audit.prune(session, get_settings().audit.retention_days, now=utcnow())
+    if removed:
+        log.info("audit_pruned", entries=removed)
+
+
 every(30, ANNOUNCE_SALES)
 every(300, RECONCILE_PAYMENTS)
 every(300, REMIND_HOLDERS)
 every(24 * 3600, PURGE_AUTH)
+every(24 * 3600, PRUNE_AUDIT)
 
 
 async def run_worker(dsn: str, settings: Settings, *, once: bool) -> int:

@@ -3,11 +3,11 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.audit.models import AuditAction, AuditEntry
@@ -46,6 +46,31 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+PRUNE_BATCH = 10_000
+
+
+async def prune(session: AsyncSession, retention_days: int, *, now: datetime) -> int:
+    """Delete entries older than `retention_days` (0: none), a batch at a time so that one
+    run never holds many row locks for long; how many went."""
+    if retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=retention_days)
+    removed = 0
+    while True:
+        oldest = (
+            select(AuditEntry.id)
+            .where(AuditEntry.at < cutoff)
+            .order_by(AuditEntry.seq)
+            .limit(PRUNE_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        result = await session.execute(delete(AuditEntry).where(AuditEntry.id.in_(oldest)))
+        count = cast(CursorResult[Any], result).rowcount
+        removed += count
+        if count < PRUNE_BATCH:
+            return removed
 
 
 async def about(session: AsyncSession, user: User) -> Sequence[AuditEntry]:
