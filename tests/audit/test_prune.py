@@ -1,8 +1,7 @@
-"""The worker deletes audit entries past their retention, a batch at a time."""
+"""The worker deletes audit entries past their retention."""
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,10 +25,7 @@ async def _left(session: AsyncSession) -> list[str]:
     return list(rows.all())
 
 
-async def test_entries_past_retention_go_the_rest_stay(
-    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(audit, "PRUNE_BATCH", 2)  # five old entries: three batches
+async def test_entries_past_retention_go_the_rest_stay(session: AsyncSession) -> None:
     await _entries(session, [400, 1, 370, 366, 500, 364, 900])
 
     removed = await audit.prune(session, 365, now=utcnow())
