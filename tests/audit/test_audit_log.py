@@ -371,6 +371,31 @@ class TestCouponsAndAnnouncements:
         assert "secret" not in str(items)
 
 
+class TestModeration:
+    async def test_an_admin_editing_or_removing_someone_s_review_is_logged_an_author_not(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        admin = await create_user(session, role=Role.admin)
+        author = await create_user(session)
+        path = f"/api/events/{world.event.id}/reviews"
+        made = await client.post(path, json={"rating": 1}, headers=auth_headers(author))
+        review = f"/api/reviews/{made.json()['id']}"
+
+        own = await client.put(review, json={"body": "rude"}, headers=auth_headers(author))
+        edited = await client.put(review, json={"body": "[removed]"}, headers=auth_headers(admin))
+        gone = await client.delete(review, headers=auth_headers(admin))
+        assert (own.status_code, edited.status_code, gone.status_code) == (200, 200, 204)
+
+        items = await _log(client, auth_headers(world.organizer), target_type="review")
+        assert [(i["action"], i["actor_id"]) for i in items] == [
+            ("review.deleted", str(admin.id)),
+            ("review.edited", str(admin.id)),
+        ]
+        assert items[0]["details"] == {"author_id": str(author.id), "rating": 1}
+        assert "rude" not in str(items)
+
+
 class TestWrittenWithTheAction:
     async def test_an_action_rolled_back_leaves_no_entry(
         self,

@@ -37,6 +37,8 @@ class AuditAction(enum.StrEnum):
     seats_unblocked = "seats.unblocked"
     check_in_undone = "check_in.undone"
     announcement_pushed = "announcement.pushed"
+    review_edited = "review.edited"
+    review_deleted = "review.deleted"
     webhook_created = "webhook.created"
     webhook_deleted = "webhook.deleted"
     coupon_created = "coupon.created"

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.catalog.errors import EventNotFound
@@ -115,6 +117,7 @@ async def update_review(
         review.meta = data.metadata
     await session.flush()
     await session.refresh(review)
+    await _audit_moderation(session, user, AuditAction.review_edited, review)
     repo = ReviewRepository(session)
     return _out(review, await repo.author_name(review.user_id))
 
@@ -122,4 +125,25 @@ async def update_review(
 async def delete_review(session: AsyncSession, user: User, review_id: uuid.UUID) -> None:
     """Delete one's own review (admins may delete any)."""
     review = await _own_review(session, user, review_id)
+    await _audit_moderation(session, user, AuditAction.review_deleted, review)
     await ReviewRepository(session).delete(review)
+
+
+async def _audit_moderation(
+    session: AsyncSession, user: User, action: AuditAction, review: Review
+) -> None:
+    """An admin's edit or removal of someone else's review (an author's own is not staff)."""
+    if review.user_id == user.id:
+        return
+    event = await session.get(Event, review.event_id)
+    audit.record(
+        session,
+        user,
+        action,
+        "review",
+        review.id,
+        organizer_id=event.organizer_id if event is not None else None,
+        event_id=review.event_id,
+        author_id=str(review.user_id),
+        rating=review.rating,
+    )
