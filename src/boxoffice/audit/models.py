@@ -17,7 +17,6 @@ class AuditAction(enum.StrEnum):
 
     booking_comped = "booking.comped"
     booking_cancelled = "booking.cancelled"
-    booking_refunded = "booking.refunded"
     payment_refunded = "payment.refunded"
     user_updated = "user.updated"
     user_role_changed = "user.role_changed"
@@ -49,8 +48,8 @@ class AuditEntry(Base):
     """One action, written in the transaction that did it: kept if and only if it happened.
 
     Holds ids, roles, states and amounts, never a person's name or address: an entry
-    outlives the accounts it names (`actor_id` is set NULL when the actor's account is
-    deleted, `actor_role` stays)."""
+    outlives the accounts it names (a deleted account is scrubbed and its row kept, so the
+    ids still resolve, to no personal data)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (

@@ -10,7 +10,7 @@ class AuditEntryOut(BaseModel):
 
     id: uuid.UUID
     at: datetime
-    actor_id: uuid.UUID | None = Field(description="None: the system, or a deleted account")
+    actor_id: uuid.UUID | None = Field(description="None: the system (a job, a provider's webhook)")
     actor_role: str = Field(description="Role when acting: buyer, organizer, editor, admin, system")
     action: str = Field(description="What was done, e.g. booking.cancelled, user.role_changed")
     target_type: str = Field(description="booking, payment, user, event, showtime, ...")

@@ -50,8 +50,9 @@ def _cell(value: Any) -> str:
 async def bookings_csv(session: AsyncSession, user: User, filters: BookingFilters) -> str:
     """The bookings `user` may see under `filters`, oldest first, as CSV text.
 
-    Written a batch of rows at a time, the event loop free between batches (the rows of a
-    sold-out 50,000-seat showtime took it for about 2 s in one piece)."""
+    Written a batch of rows at a time, the event loop free between batches: read in one
+    piece, the 50,000 tickets of a sold-out showtime held up every other request of the
+    worker for 0.9 s (`./dev bench door`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)

@@ -90,7 +90,6 @@ async def refund(
         amount_minor=row.amount_minor,
         currency=row.currency,
         status=row.status.value,
-        reason=reason,
         ticket_ids=row.ticket_ids,
     )
     return row
