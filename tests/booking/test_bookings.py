@@ -258,6 +258,48 @@ class TestListing:
         )
         assert none.json()["total"] == 0
 
+    async def test_the_reference_e_mails_give_finds_the_booking_for_who_may_see_it(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world, buyer, booking = await _booked(client, session, auth_headers)
+        stranger = await create_user(session)
+        # Another booking whose id shares the reference (8 hex digits collide at scale).
+        twin = booking["id"][:8] + "-0000-4000-8000-000000000000"
+        await session.execute(
+            text(
+                "INSERT INTO bookings (id, user_id, showtime_id, event_id, hold_id, status,"
+                " quantity, total_minor, currency, expires_at, version, complimentary)"
+                " SELECT CAST(:twin AS uuid), user_id, showtime_id, event_id, hold_id,"
+                " 'cancelled', quantity, total_minor, currency, expires_at, 1, false"
+                " FROM bookings WHERE id = CAST(:id AS uuid)"
+            ),
+            {"twin": twin, "id": booking["id"]},
+        )
+        ref = booking["reference"]
+        other = await client.post(
+            "/api/bookings",
+            json={"showtime_id": str(world.showtime.id), "quantity": 1},
+            headers=auth_headers(buyer),
+        )
+        assert other.json()["reference"] != ref  # 1 in 4 billion it would not be
+
+        def find(user: User, value: str) -> Any:
+            return client.get(
+                "/api/bookings", params={"reference": value}, headers=auth_headers(user)
+            )
+
+        mine = await find(buyer, ref.lower())
+        theirs = await find(world.organizer, ref)
+        nothing = await find(stranger, ref)
+        bad = await find(buyer, "XYZ")
+
+        assert ref == booking["id"].replace("-", "")[:8].upper()
+        assert {b["id"] for b in mine.json()["items"]} == {booking["id"], twin}
+        assert {b["reference"] for b in mine.json()["items"]} == {ref}
+        assert theirs.json()["total"] == 2
+        assert nothing.json()["total"] == 0
+        assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
+
 
 class TestSeedSeatsPath:
     async def test_adds_seats_to_a_pending_booking(

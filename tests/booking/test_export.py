@@ -47,6 +47,7 @@ class TestExport:
         assert "attachment" in response.headers["content-disposition"]
         rows = _rows(response.text)
         assert [r["booking_id"] for r in rows] == [booking["id"]] * 2
+        assert {r["booking_reference"] for r in rows} == {booking["reference"]}
         assert {r["ticket_id"] for r in rows} == {t["id"] for t in booking["tickets"]}
         assert {r["booking_status"] for r in rows} == {"confirmed"}
         assert rows[0]["buyer_email"] == buyer.email

@@ -1,5 +1,6 @@
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import func, select
@@ -19,7 +20,7 @@ Headers = Callable[[User], dict[str, str]]
 
 async def _book_free_seat(
     client: AsyncClient, world: World, buyer: User, auth_headers: Headers
-) -> None:
+) -> dict[str, Any]:
     response = await client.post(
         "/api/bookings",
         json={"showtime_id": str(world.showtime.id), "quantity": 1},
@@ -27,6 +28,8 @@ async def _book_free_seat(
     )
     assert response.status_code == 201, response.text
     assert response.json()["status"] == "confirmed"
+    booking: dict[str, Any] = response.json()
+    return booking
 
 
 async def _kinds(client: AsyncClient, user: User, auth_headers: Headers) -> list[str]:
@@ -136,7 +139,7 @@ class TestBookingNoticeWording:
     ) -> None:
         world = await create_world(session, price_minor=0)
         buyer = await create_user(session)
-        await _book_free_seat(client, world, buyer, auth_headers)
+        booking = await _book_free_seat(client, world, buyer, auth_headers)
 
         await relay()
         items = (
@@ -146,3 +149,5 @@ class TestBookingNoticeWording:
         confirmed = next(i for i in items if i["kind"] == "booking_confirmed")
         assert confirmed["title"] == f"Booking confirmed: {world.event.title}"
         assert "$" not in confirmed["body"]
+        # The reference the API gives, to find the booking by (GET /api/bookings?reference=).
+        assert f"Your booking {booking['reference']} for" in confirmed["body"]

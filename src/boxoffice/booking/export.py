@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
+from boxoffice.booking import reference
 from boxoffice.booking.repository import BookingFilters, BookingRepository
 from boxoffice.booking.service import visible_to
 
 COLUMNS = (
     "booking_id",
+    "booking_reference",
     "booking_status",
     "created_at",
     "confirmed_at",
@@ -56,6 +58,11 @@ async def bookings_csv(session: AsyncSession, user: User, filters: BookingFilter
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
+    rest = COLUMNS[2:]
     async for rows in BookingRepository(session).export_rows(visible_to(user, filters)):
-        writer.writerows([_cell(row._mapping[c]) for c in COLUMNS] for row in rows)
+        writer.writerows(
+            # The reference is made from the id; the query answers every other column.
+            [row.booking_id, reference.of(row.booking_id), *(_cell(row._mapping[c]) for c in rest)]
+            for row in rows
+        )
     return out.getvalue()

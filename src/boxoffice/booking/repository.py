@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from boxoffice.auth.models import User
+from boxoffice.booking import reference
 from boxoffice.booking.models import (
     Booking,
     BookingStatus,
@@ -101,6 +102,8 @@ class BookingFilters:
     status: BookingStatus | None = None
     showtime_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None
+    reference: str | None = None
+    """The 8-character booking reference e-mails give (`booking.reference`)."""
     descending: bool = True
 
 
@@ -525,6 +528,9 @@ class BookingRepository:
             query = query.where(Booking.showtime_id == filters.showtime_id)
         if filters.event_id is not None:
             query = query.where(Booking.event_id == filters.event_id)
+        if filters.reference is not None:
+            low, high = reference.bounds(filters.reference)
+            query = query.where(Booking.id.between(low, high))
         return query
 
     async def export_rows(

@@ -4,7 +4,7 @@ import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from boxoffice.audit import service as audit
@@ -343,6 +343,14 @@ def _filters(
     showtime_id: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
+    reference: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9A-Fa-f]{8}$",
+            description="The booking reference from e-mails (8 hex digits); short, so it "
+            "may match more than one booking",
+        ),
+    ] = None,
     order: SortOrder = SortOrder.desc,
 ) -> BookingFilters:
     return BookingFilters(
@@ -350,6 +358,7 @@ def _filters(
         status=status,
         showtime_id=showtime_id,
         event_id=event_id,
+        reference=reference,
         descending=order is SortOrder.desc,
     )
 

@@ -148,6 +148,10 @@ class TicketOut(BaseModel):
 
 class BookingOut(BaseModel):
     id: uuid.UUID
+    reference: str = Field(
+        description="What e-mails call the booking (the id's first 8 hex digits, upper case); "
+        "find it with GET /api/bookings?reference="
+    )
     user_id: uuid.UUID
     showtime_id: uuid.UUID
     event_id: uuid.UUID

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.permissions import Permission, has_permission
-from boxoffice.booking import errors, holds
+from boxoffice.booking import errors, holds, reference
 from boxoffice.booking.models import (
     Booking,
     BookingStatus,
@@ -540,6 +540,7 @@ def _presented(b: Booking, tickets: list[Ticket], now: datetime) -> BookingOut:
         status = BookingStatus.expired
     return BookingOut(
         id=b.id,
+        reference=reference.of(b.id),
         user_id=b.user_id,
         showtime_id=b.showtime_id,
         event_id=b.event_id,

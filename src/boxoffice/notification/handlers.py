@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
+from boxoffice.booking import reference
 from boxoffice.booking.models import Booking
 from boxoffice.catalog.models import Event, Showtime, ShowtimeStatus
 from boxoffice.kit.outbox import OutboxEvent, Topic
@@ -59,7 +60,7 @@ async def _with_booking_facts(session: AsyncSession, payload: dict[str, Any]) ->
     booking = await session.get(Booking, booking_id) if booking_id else None
     if booking is None:
         return data
-    data.setdefault("booking_reference", str(booking.id)[:8].upper())
+    data.setdefault("booking_reference", reference.of(booking.id))
     data.setdefault("ticket_count", booking.quantity)
     data.setdefault("amount_minor", booking.total_minor)
     data.setdefault("currency", booking.currency)
