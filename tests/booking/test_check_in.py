@@ -232,6 +232,12 @@ class TestByHand:
         assert {t["holder_name"] for t in literal.json()["items"]} == {"Alan 100%_Turing"}
         none = await client.get(f"{path}/tickets", params={"q": "a%e"}, headers=door)
         assert none.json()["total"] == 0
+        # The reference read out from an e-mail, in upper case as it is printed.
+        ada = bookings["Ada Lovelace"]
+        by_reference = await client.get(
+            f"{path}/tickets", params={"q": ada["reference"]}, headers=door
+        )
+        assert {t["booking_id"] for t in by_reference.json()["items"]} == {ada["id"]}
 
         admitted = await client.post(
             path, json={"ticket_id": tickets[0]["ticket_id"]}, headers=door

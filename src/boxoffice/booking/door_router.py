@@ -72,7 +72,8 @@ async def door_list(
     q: Annotated[
         str | None,
         Query(
-            max_length=100, description="Part of the holder's name, a seat label or a booking id"
+            max_length=100,
+            description="Part of the holder's name, a seat label, or a booking's id or reference",
         ),
     ] = None,
 ) -> Page[DoorTicket]:
