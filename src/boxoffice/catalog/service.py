@@ -238,14 +238,21 @@ def _plain(value: Any) -> Any:
 
 
 def _audit_event(
-    session: AsyncSession, user: User, action: AuditAction, event: Event, **details: Any
+    session: AsyncSession,
+    user: User,
+    action: AuditAction,
+    event: Event,
+    target: tuple[str, uuid.UUID] | None = None,
+    **details: Any,
 ) -> None:
+    """An action on `event`, or on `target` (its showtime, a price tier) within it."""
+    target_type, target_id = target or ("event", event.id)
     audit.record(
         session,
         user,
         action,
-        "event",
-        event.id,
+        target_type,
+        target_id,
         organizer_id=event.organizer_id,
         event_id=event.id,
         **details,
@@ -414,14 +421,12 @@ async def reschedule_showtime(
         # The database's clock, as bookings' `confirmed_at`, which it is compared with.
         showtime.rescheduled_at = await session.scalar(select(func.now()))
     await session.flush()
-    audit.record(
+    _audit_event(
         session,
         user,
         AuditAction.showtime_rescheduled,
-        "showtime",
-        showtime.id,
-        organizer_id=event.organizer_id,
-        event_id=event.id,
+        event,
+        ("showtime", showtime.id),
         from_starts_at=previous_starts_at.isoformat(),
         to_starts_at=starts_at.isoformat(),
         from_ends_at=previous_ends_at.isoformat(),
@@ -489,14 +494,12 @@ async def update_price_tier(
         )
     )
     await session.flush()
-    audit.record(
+    _audit_event(
         session,
         user,
         AuditAction.price_tier_changed,
-        "price_tier",
-        tier.id,
-        organizer_id=event.organizer_id,
-        event_id=event.id,
+        event,
+        ("price_tier", tier.id),
         showtime_id=str(showtime.id),
         from_name=before[0],
         to_name=tier.name,
@@ -536,14 +539,12 @@ async def cancel_showtime(
     showtime.status = ShowtimeStatus.cancelled
     await session.flush()
     user_ids = await settle(session, user, [showtime.id]) if settle else []
-    audit.record(
+    _audit_event(
         session,
         user,
         AuditAction.showtime_cancelled,
-        "showtime",
-        showtime.id,
-        organizer_id=event.organizer_id,
-        event_id=event.id,
+        event,
+        ("showtime", showtime.id),
         starts_at=showtime.starts_at.isoformat(),
         buyers_told=len(user_ids),
     )
