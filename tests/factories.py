@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -195,3 +196,11 @@ async def create_showtime(
     await create_showtime_inventory(session, showtime.id, venue.id)
     await session.flush()
     return showtime
+
+
+def without_hold_limit(app: FastAPI, settings: Settings) -> None:
+    """Lift the per-account hold allowance, for tests whose one buyer holds many times in a
+    few seconds (the allowance has its own test)."""
+    app.state.settings = settings.model_copy(
+        update={"booking": settings.booking.model_copy(update={"hold_attempts_per_minute": 0})}
+    )

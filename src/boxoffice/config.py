@@ -176,6 +176,10 @@ class BookingSettings(BaseSettings):
     """How long a pending booking keeps its units while the buyer pays."""
     ticket_secret: SecretStr | None = None
     """HMAC key of ticket codes; unset: derived from the JWT secret."""
+    hold_attempts_per_minute: int = Field(default=60, ge=0)
+    """Holds one account may ask for a minute (`hold-seats` and the one-call
+    `POST /api/bookings`), granted or refused, then `429 rate_limited`: a person picks seats
+    a few times a minute, a bot in a flash sale hundreds of times. 0: no limit."""
     ticket_emails_per_hour: int = Field(default=5, ge=1)
     """How often one account may ask for its tickets by e-mail again, an hour."""
     transfer_offers_per_hour: int = Field(default=20, ge=1)

@@ -1,11 +1,13 @@
 from collections.abc import Callable
 from datetime import timedelta
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
+from boxoffice.config import Settings
 from tests.booking.factories import World, create_world
 from tests.factories import create_user
 
@@ -289,3 +291,55 @@ class TestReleaseExtendStatus:
         )
         assert [h["id"] for h in response.json()] == [hold["id"]]
         assert response.json()[0]["units"][0]["seat_id"] == world.seats[0].id
+
+
+class TestAllowance:
+    async def test_an_account_holding_past_its_minute_gets_429_others_do_not(
+        self,
+        app: FastAPI,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        settings: Settings,
+    ) -> None:
+        app.state.settings = settings.model_copy(
+            update={"booking": settings.booking.model_copy(update={"hold_attempts_per_minute": 3})}
+        )
+        world = await create_world(session, ga_capacity=50)
+        assert world.floor is not None
+        bot, person = await create_user(session), await create_user(session)
+        body = {"showtime_id": str(world.showtime.id), "section_id": str(world.floor.id)}
+
+        async def hold(user: User) -> int:
+            answer = await client.post(
+                "/api/bookings/hold-seats", json={**body, "quantity": 1}, headers=auth_headers(user)
+            )
+            if answer.status_code == 201:
+                await client.post(
+                    "/api/bookings/release-seats",
+                    json={"hold_id": answer.json()["id"]},
+                    headers=auth_headers(user),
+                )
+            return answer.status_code
+
+        tries = [await hold(bot) for _ in range(3)]
+        over = await client.post(
+            "/api/bookings/hold-seats", json={**body, "quantity": 1}, headers=auth_headers(bot)
+        )
+        one_call = await client.post(
+            "/api/bookings",
+            json={"showtime_id": str(world.showtime.id), "quantity": 1},
+            headers=auth_headers(bot),
+        )
+
+        assert tries == [201, 201, 201]
+        assert (over.status_code, over.json()["code"]) == (429, "rate_limited")
+        assert over.headers["retry-after"] == str(over.json()["retry_after"])
+        assert 0 < over.json()["retry_after"] <= 60
+        assert one_call.status_code == 429  # the one-call booking holds too
+        assert await hold(person) == 201
+        live = await session.execute(
+            text("SELECT count(*) FROM holds WHERE user_id = :u AND status = 'active'"),
+            {"u": bot.id},
+        )
+        assert live.scalar() == 0  # refused before anything was held

@@ -13,7 +13,7 @@ from boxoffice.config import Settings
 from boxoffice.notification.models import Notification, NotificationKind
 from boxoffice.payment.providers.sandbox import SandboxProvider
 from tests.booking.factories import World, create_world
-from tests.factories import create_user
+from tests.factories import create_user, without_hold_limit
 from tests.payment.conftest import sandbox  # noqa: F401 (fixture)
 
 Headers = Callable[[User], dict[str, str]]
@@ -185,10 +185,13 @@ class TestExport:
 
     async def test_more_than_a_page_of_each_is_exported_whole(
         self,
+        app: FastAPI,
         client: AsyncClient,
         session: AsyncSession,
         auth_headers: Headers,
+        settings: Settings,
     ) -> None:
+        without_hold_limit(app, settings)  # 105 bookings of one buyer in a few seconds
         world = await create_world(session, price_minor=0, rows=12, seats_per_row=10)
         me = await create_user(session)
         for _ in range(105):

@@ -31,12 +31,14 @@ from boxoffice.booking.schemas import (
     VersionRef,
 )
 from boxoffice.booking.seats import assign_seats
+from boxoffice.config import Settings
 from boxoffice.db.engine import Session
 from boxoffice.inventory.errors import SeatsUnavailable, SoldOut
 from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed, problem
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
 from boxoffice.kit.ids import VERSION_MAX
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
+from boxoffice.kit.ratelimit import Limiter, RateLimiter, enforce
 from boxoffice.payment import booking_refunds
 from boxoffice.payment.dependencies import get_payment_provider
 from boxoffice.waitlist import service as waitlist
@@ -82,7 +84,9 @@ async def hold_seats(
     user: CurrentUser,
     settings: AppSettings,
     idem: Idempotent,
+    limiter: Limiter,
 ) -> Hold:
+    await _hold_allowance(limiter, user, settings)
     try:
         hold = await holds.place_hold(session, user, data, settings.booking)
     except (SoldOut, SeatsUnavailable) as exc:
@@ -96,6 +100,18 @@ async def hold_seats(
     out = (await holds.describe(session, [hold]))[0]
     await idem.record(session, 201, out)
     return out
+
+
+async def _hold_allowance(limiter: RateLimiter, user: User, settings: Settings) -> None:
+    """Counts a hold attempt against the account's minute (429 past it)."""
+    if settings.booking.hold_attempts_per_minute:
+        await enforce(
+            limiter,
+            f"hold:user:{user.id}",
+            limit=settings.booking.hold_attempts_per_minute,
+            window_seconds=60,
+            what="hold attempts",
+        )
 
 
 @router.post("/bookings/release-seats", response_model=Hold, summary="Release a hold at once")
@@ -151,7 +167,10 @@ async def book(
     user: CurrentUser,
     settings: AppSettings,
     idem: Idempotent,
+    limiter: Limiter,
 ) -> BookingOut | JSONResponse:
+    if data.hold_id is None:  # a new hold (booking one already made is not another)
+        await _hold_allowance(limiter, user, settings)
     try:
         out = await flows.book(session, user, data, settings)
     except SoldOut as exc:
