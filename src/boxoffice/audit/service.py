@@ -14,8 +14,7 @@ from boxoffice.audit.models import AuditAction, AuditEntry
 from boxoffice.auth.errors import PermissionDenied
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.permissions import Permission, has_permission
-from boxoffice.booking.models import Booking
-from boxoffice.catalog.models import Event, Showtime
+from boxoffice.catalog.models import Event
 from boxoffice.kit.pagination import PageParams
 
 
@@ -75,17 +74,12 @@ async def about(session: AsyncSession, user: User) -> Sequence[AuditEntry]:
 
 
 async def event_context(
-    session: AsyncSession, owner: type[Booking] | type[Showtime], owner_id: uuid.UUID
-) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-    """(organizer id, event id) of a booking or a showtime, for `record`."""
-    row = (
-        await session.execute(
-            select(Event.organizer_id, Event.id)
-            .join(owner, owner.event_id == Event.id)
-            .where(owner.id == owner_id)
-        )
-    ).one_or_none()
-    return (row[0], row[1]) if row is not None else (None, None)
+    session: AsyncSession, event_id: uuid.UUID
+) -> tuple[uuid.UUID | None, uuid.UUID]:
+    """(organizer id, event id) for `record`: the event from the session's identity map
+    where the action loaded it already (a booking's checks do), else by its key."""
+    event = await session.get(Event, event_id)
+    return (event.organizer_id if event is not None else None), event_id
 
 
 @dataclass(frozen=True, slots=True)

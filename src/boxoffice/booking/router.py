@@ -229,7 +229,7 @@ async def confirm_booking(
         complimentary=True,
         if_match=if_match is not None,
     )
-    organizer_id, event_id = await audit.event_context(session, Booking, booking_id)
+    organizer_id, event_id = await audit.event_context(session, booking.event_id)
     audit.record(
         session,
         admin,
@@ -284,7 +284,7 @@ async def _cancel(
         )
     if current.user_id != user.id:
         # Staff overriding a buyer (the buyer's own cancel is in the booking's history).
-        organizer_id, event_id = await audit.event_context(session, Booking, booking_id)
+        organizer_id, event_id = await audit.event_context(session, current.event_id)
         audit.record(
             session,
             user,

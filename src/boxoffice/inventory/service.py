@@ -58,7 +58,7 @@ async def block(
 ) -> UnitsChanged:
     """Take units off sale (house seats, broken seats, a smaller floor): all or nothing,
     and only units nobody holds or bought: 409 names those that are taken."""
-    await check_manager(session, user, showtime_id)
+    organizer_id = await check_manager(session, user, showtime_id)
     if data.section_id is not None and data.quantity is not None:
         blocked = await claim_service.block_general_admission(
             session, showtime_id, data.section_id, data.quantity
@@ -67,7 +67,7 @@ async def block(
         blocked = await claim_service.block_units(
             session, showtime_id, unit_ids=data.unit_ids or (), seat_ids=data.seat_ids or ()
         )
-    await _audit(session, user, AuditAction.seats_blocked, showtime_id, sorted(blocked))
+    await _audit(session, user, AuditAction.seats_blocked, showtime_id, organizer_id, blocked)
     return UnitsChanged(showtime_id=showtime_id, state="blocked", unit_ids=sorted(blocked))
 
 
@@ -76,10 +76,12 @@ async def _audit(
     user: User,
     action: AuditAction,
     showtime_id: uuid.UUID,
+    organizer_id: uuid.UUID,
     unit_ids: list[int],
 ) -> None:
+    """The organizer is the one `check_manager` found; the event, the showtime's."""
     if unit_ids:
-        organizer_id, event_id = await audit.event_context(session, Showtime, showtime_id)
+        showtime = await session.get_one(Showtime, showtime_id)
         audit.record(
             session,
             user,
@@ -87,9 +89,9 @@ async def _audit(
             "showtime",
             showtime_id,
             organizer_id=organizer_id,
-            event_id=event_id,
+            event_id=showtime.event_id,
             units=len(unit_ids),
-            unit_ids=unit_ids[:100],
+            unit_ids=sorted(unit_ids)[:100],
         )
 
 
@@ -97,7 +99,7 @@ async def unblock(
     session: AsyncSession, user: User, showtime_id: uuid.UUID, data: UnitSelection
 ) -> UnitsChanged:
     """Put blocked units back on sale; the waitlist hears of them like any returned units."""
-    await check_manager(session, user, showtime_id)
+    organizer_id = await check_manager(session, user, showtime_id)
     if data.section_id is not None:
         raise UnblockNeedsUnits()
     pairs = await claim_service.unblock_units(
@@ -111,7 +113,7 @@ async def unblock(
             showtime_id,
             {"showtime_id": str(showtime_id), "unit_ids": freed, "reason": "unblocked"},
         )
-    await _audit(session, user, AuditAction.seats_unblocked, showtime_id, freed)
+    await _audit(session, user, AuditAction.seats_unblocked, showtime_id, organizer_id, freed)
     done = {seat for _, seat in pairs} if data.seat_ids else set(freed)
     unchanged = sorted(set(data.seat_ids or data.unit_ids or []) - done)
     return UnitsChanged(

@@ -76,7 +76,9 @@ async def refund(
     if answer.status in (ProviderStatus.succeeded, ProviderStatus.failed):
         await settle_refund(session, row, succeeded=answer.status is ProviderStatus.succeeded)
     await session.refresh(row)
-    organizer_id, event_id = await audit.event_context(session, Booking, payment.booking_id)
+    # The booking (and its event) are in the session already where a cancel refunds it.
+    booking = await session.get_one(Booking, payment.booking_id)
+    organizer_id, event_id = await audit.event_context(session, booking.event_id)
     audit.record(
         session,
         actor,
