@@ -7,6 +7,7 @@ import itertools
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -198,9 +199,8 @@ async def create_showtime(
     return showtime
 
 
-def without_hold_limit(app: FastAPI, settings: Settings) -> None:
-    """Lift the per-account hold allowance, for tests whose one buyer holds many times in a
-    few seconds (the allowance has its own test)."""
-    app.state.settings = settings.model_copy(
-        update={"booking": settings.booking.model_copy(update={"hold_attempts_per_minute": 0})}
-    )
+def configure(app: FastAPI, settings: Settings, group: str, **changes: Any) -> None:
+    """Run `app` with `settings`, some values of one group changed (a limit lowered to
+    reach it in a test, or lifted)."""
+    changed = getattr(settings, group).model_copy(update=changes)
+    app.state.settings = settings.model_copy(update={group: changed})

@@ -21,7 +21,7 @@ from boxoffice.auth.models import User, UserIdentity
 from boxoffice.config import GoogleSettings, Settings
 from tests.auth.fake_oidc import CLIENT_ID, CLIENT_SECRET, ISSUER, REDIRECT_URI, FakeIssuer
 from tests.auth.helpers import bearer
-from tests.factories import create_user
+from tests.factories import configure, create_user
 
 
 @pytest.fixture
@@ -235,9 +235,7 @@ class TestGoogleRefusals:
         self, app: FastAPI, client: AsyncClient, issuer: FakeIssuer
     ) -> None:
         settings: Settings = app.state.settings
-        app.state.settings = settings.model_copy(
-            update={"auth": settings.auth.model_copy(update={"oauth_starts_per_ip": 1})}
-        )
+        configure(app, settings, "auth", oauth_starts_per_ip=1)
         await _authorize(client, issuer)
         response = await client.get("/api/auth/google/authorize")
         assert response.status_code == 429

@@ -14,6 +14,7 @@ from boxoffice.auth.models import PhoneVerification
 from boxoffice.config import Settings
 from tests.auth.fakes import RecordingSmsSender
 from tests.auth.helpers import bearer, register
+from tests.factories import configure
 
 PHONE = "+14155550123"
 
@@ -128,9 +129,7 @@ class TestRequestLimits:
     async def test_per_ip(
         self, app: FastAPI, settings: Settings, client: AsyncClient, sms: RecordingSmsSender
     ) -> None:
-        app.state.settings = settings.model_copy(
-            update={"auth": settings.auth.model_copy(update={"otp_requests_per_ip": 2})}
-        )
+        configure(app, settings, "auth", otp_requests_per_ip=2)
         tokens = await register(client)
         statuses = [await _request(client, tokens, f"+1415555010{i}") for i in range(3)]
         assert statuses == [202, 202, 429]

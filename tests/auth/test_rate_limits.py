@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.config import Settings
 from boxoffice.kit.ratelimit import RedisRateLimiter
-from tests.factories import PASSWORD, create_user
+from tests.factories import PASSWORD, configure, create_user
 
 
 @pytest.fixture
@@ -95,9 +95,7 @@ class TestLoginRateLimit:
 
 class TestRegistrationRateLimit:
     async def test_per_ip(self, app: FastAPI, settings: Settings, client: AsyncClient) -> None:
-        app.state.settings = settings.model_copy(
-            update={"auth": settings.auth.model_copy(update={"register_per_ip": 2})}
-        )
+        configure(app, settings, "auth", register_per_ip=2)
         statuses = [
             (
                 await client.post(

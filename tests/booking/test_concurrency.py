@@ -14,7 +14,7 @@ from boxoffice.auth.models import User
 from boxoffice.booking import service as booking_service
 from boxoffice.config import Settings
 from tests.booking.factories import World, committed_world
-from tests.factories import without_hold_limit
+from tests.factories import configure
 
 Headers = Callable[[User], dict[str, str]]
 BUYERS = 200
@@ -126,7 +126,7 @@ class TestOneBuyerRace:
         settings: Settings,
     ) -> None:
         # 80 holds in a few seconds from one account: past the per-minute allowance.
-        without_hold_limit(committing_app, settings)
+        configure(committing_app, settings, "booking", hold_attempts_per_minute=0)
         world, users, _ = await committed_world(committed, 1, rows=4, seats_per_row=10)
         buyer = users[0]
         # Twenty tabs of one buyer, each after different seats: the one-live-hold rule must

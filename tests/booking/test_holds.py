@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.auth.models import User
 from boxoffice.config import Settings
 from tests.booking.factories import World, create_world
-from tests.factories import create_user
+from tests.factories import configure, create_user
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -302,9 +302,7 @@ class TestAllowance:
         auth_headers: Headers,
         settings: Settings,
     ) -> None:
-        app.state.settings = settings.model_copy(
-            update={"booking": settings.booking.model_copy(update={"hold_attempts_per_minute": 3})}
-        )
+        configure(app, settings, "booking", hold_attempts_per_minute=3)
         world = await create_world(session, ga_capacity=50)
         assert world.floor is not None
         bot, person = await create_user(session), await create_user(session)

@@ -42,7 +42,7 @@ from tests.booking.factories import (
     pending_booking,
     ticket_states,
 )
-from tests.factories import create_user
+from tests.factories import configure, create_user
 from tests.notification.conftest import RecordingEmailSender
 
 Headers = Callable[[User], dict[str, str]]
@@ -653,9 +653,7 @@ class TestTransferOffers:
         settings: Settings,
         mailbox: RecordingEmailSender,
     ) -> None:
-        app.state.settings = settings.model_copy(
-            update={"booking": settings.booking.model_copy(update={"transfer_offers_per_hour": 2})}
-        )
+        configure(app, settings, "booking", transfer_offers_per_hour=2)
         world = await create_world(session, price_minor=0)
         buyer, other, friend = [await create_user(session) for _ in range(3)]
         ticket = (await free_booking(client, world, buyer, auth_headers))["tickets"][0]

@@ -27,7 +27,7 @@ from boxoffice.notification.service import send_showtime_reminders
 from boxoffice.notification.templates import render
 from boxoffice.venue.models import Venue
 from tests.booking.factories import create_world, free_booking
-from tests.factories import create_user
+from tests.factories import configure, create_user
 from tests.notification.conftest import RecordingEmailSender, Relay, new_id
 from tests.notification.smtp_sink import SmtpSink
 
@@ -257,9 +257,7 @@ class TestETickets:
         relay: Relay,
         outbox_sender: RecordingEmailSender,
     ) -> None:
-        app.state.settings = settings.model_copy(
-            update={"booking": settings.booking.model_copy(update={"ticket_emails_per_hour": 2})}
-        )
+        configure(app, settings, "booking", ticket_emails_per_hour=2)
         world = await create_world(session, price_minor=0)
         buyer, friend, stranger = [await create_user(session) for _ in range(3)]
         booking = await free_booking(client, world, buyer, auth_headers, quantity=3)

@@ -13,7 +13,7 @@ from boxoffice.config import Settings
 from boxoffice.notification.models import Notification, NotificationKind
 from boxoffice.payment.providers.sandbox import SandboxProvider
 from tests.booking.factories import World, create_world
-from tests.factories import create_user, without_hold_limit
+from tests.factories import configure, create_user
 from tests.payment.conftest import sandbox  # noqa: F401 (fixture)
 
 Headers = Callable[[User], dict[str, str]]
@@ -191,7 +191,8 @@ class TestExport:
         auth_headers: Headers,
         settings: Settings,
     ) -> None:
-        without_hold_limit(app, settings)  # 105 bookings of one buyer in a few seconds
+        # 105 bookings of one buyer in a few seconds: past the hold allowance.
+        configure(app, settings, "booking", hold_attempts_per_minute=0)
         world = await create_world(session, price_minor=0, rows=12, seats_per_row=10)
         me = await create_user(session)
         for _ in range(105):
@@ -225,9 +226,7 @@ class TestAllowance:
         auth_headers: Headers,
         settings: Settings,
     ) -> None:
-        app.state.settings = settings.model_copy(
-            update={"http": settings.http.model_copy(update={"exports_per_hour": 2})}
-        )
+        configure(app, settings, "http", exports_per_hour=2)
         me, other = await create_user(session), await create_user(session)
 
         statuses = [
