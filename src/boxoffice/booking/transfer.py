@@ -23,6 +23,7 @@ from boxoffice.auth import account_tokens
 from boxoffice.auth.models import User
 from boxoffice.auth.repository import get_user_by_email
 from boxoffice.booking import errors
+from boxoffice.booking.holding import holder_of
 from boxoffice.booking.models import (
     Booking,
     Ticket,
@@ -100,7 +101,7 @@ async def transfer(
     count against the giver's hourly allowance (429 past it)."""
     row = (await session.execute(_TICKET, {"ticket_id": ticket_id})).one_or_none()
     # Only its holder may give it; to anyone else the ticket does not exist.
-    if row is None or (row.holder_id or row.user_id) != user.id:
+    if row is None or holder_of(row) != user.id:
         raise errors.TicketNotFound("No such ticket of yours")
     _check_transferable(row)
     if not row.allow_ticket_transfers:
@@ -150,7 +151,7 @@ async def _give(
     if moved is None:
         # A check-in, a refund or another transfer of it committed first; say which.
         again = (await session.execute(_TICKET, {"ticket_id": row.id})).one_or_none()
-        if again is None or (again.holder_id or again.user_id) != giver.id:
+        if again is None or holder_of(again) != giver.id:
             raise errors.TicketNotFound("No such ticket of yours")
         _check_transferable(again)
         raise errors.TicketNotFound("No such ticket of yours")
@@ -264,9 +265,7 @@ async def claim(
     if row.starts_at <= row.now:
         raise errors.TransferOfferExpired()
     _check_transferable(row)
-    if (row.holder_id or row.user_id) != offer.from_user_id or (
-        row.code_version != offer.code_version
-    ):
+    if holder_of(row) != offer.from_user_id or (row.code_version != offer.code_version):
         raise errors.TransferOfferVoid()
     if not row.allow_ticket_transfers:
         raise errors.TicketTransfersNotAllowed()
