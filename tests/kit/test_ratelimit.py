@@ -87,6 +87,23 @@ class TestInMemoryWindow:
         clock.now += 15
         assert (await limiter.hit("k", limit=1, window_seconds=60)).allowed
 
+    async def test_dropping_ended_windows_keeps_a_longer_one_running(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A flash sale's minute counters (holds) overflow the table while an hourly one
+        # (offers by e-mail) is half spent: only the ended minute windows go.
+        monkeypatch.setattr(InMemoryRateLimiter, "MAX_KEYS", 3)
+        clock = FakeClock()
+        limiter = InMemoryRateLimiter(clock=clock)
+        await limiter.hit("hourly", limit=1, window_seconds=3600)
+        for n in range(3):
+            await limiter.hit(f"minute-{n}", limit=5, window_seconds=60)
+        clock.now += 120
+        await limiter.hit("minute-new", limit=5, window_seconds=60)  # over the limit: evicts
+
+        assert not (await limiter.hit("hourly", limit=1, window_seconds=3600)).allowed
+        assert (await limiter.hit("minute-0", limit=1, window_seconds=60)).count == 1
+
 
 class TestRedisWindow:
     async def test_counter_expires_with_its_window(self, redis_limiter: RedisRateLimiter) -> None:

@@ -5,7 +5,6 @@ attempt and says whether it is allowed and, if not, how many seconds to wait. Ke
 caller's business (prefix them by purpose). `enforce()` turns a refusal into a 429.
 """
 
-import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -46,34 +45,36 @@ class RateLimiter(Protocol):
 class InMemoryRateLimiter:
     """Counters in this process only: right for one process, per-process with several."""
 
+    MAX_KEYS = 100_000
+    """Past this many counters, those whose window has ended are dropped."""
+
     def __init__(self, clock: "Clock | None" = None) -> None:
-        self._windows: dict[str, tuple[float, int]] = {}
+        # key -> (window start, count, window length): each key keeps its own window, so
+        # dropping ended ones never ends an hourly allowance after a minute's.
+        self._windows: dict[str, tuple[float, int, int]] = {}
         self._clock = clock or time.monotonic
-        self._lock = asyncio.Lock()
 
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateLimitResult:
-        async with self._lock:
-            now = self._clock()
-            started, count = self._windows.get(key, (now, 0))
-            if now - started >= window_seconds:
-                started, count = now, 0
-            count += 1
-            self._windows[key] = (started, count)
-            if len(self._windows) > 100_000:
-                self._evict(now, window_seconds)
+        # No await inside: nothing else runs in this process between the read and the write.
+        now = self._clock()
+        started, count, _ = self._windows.get(key, (now, 0, window_seconds))
+        if now - started >= window_seconds:
+            started, count = now, 0
+        count += 1
+        self._windows[key] = (started, count, window_seconds)
+        if len(self._windows) > self.MAX_KEYS:
+            self._evict(now)
         if count <= limit:
             return RateLimitResult(allowed=True, count=count, retry_after=0)
         wait = math.ceil(started + window_seconds - now)
         return RateLimitResult(allowed=False, count=count, retry_after=max(1, wait))
 
-    def _evict(self, now: float, window_seconds: int) -> None:
-        # Bounded memory: windows older than the current one can go.
-        for key in [k for k, (s, _) in self._windows.items() if now - s >= window_seconds]:
+    def _evict(self, now: float) -> None:
+        for key in [k for k, (s, _, w) in self._windows.items() if now - s >= w]:
             del self._windows[key]
 
     async def reset(self, key: str) -> None:
-        async with self._lock:
-            self._windows.pop(key, None)
+        self._windows.pop(key, None)
 
     async def aclose(self) -> None:
         self._windows.clear()
