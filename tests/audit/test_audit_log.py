@@ -280,6 +280,80 @@ class TestCatalogAndDoor:
         assert by["showtime.cancelled"]["details"]["buyers_told"] == 1
         assert by["event.cancelled"]["details"]["showtimes_cancelled"] == 0
 
+    async def test_a_venue_changed_a_section_added_and_a_showtime_scheduled(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        venue = await create_venue(session, organizer=organizer)
+        event = await create_event(session, organizer=organizer, status=EventStatus.published)
+        headers = auth_headers(organizer)
+        place = f"/api/venues/{venue.id}"
+
+        changed = await client.put(
+            place, json={"address": "2 Quay Street", "description": "Riverside"}, headers=headers
+        )
+        floor = await client.post(
+            f"{place}/sections",
+            json={"name": "Floor", "kind": "general_admission", "capacity": 300},
+            headers=headers,
+        )
+        unchanged = await client.put(place, json={}, headers=headers)
+        assert (changed.status_code, floor.status_code, unchanged.status_code) == (200, 201, 200)
+        sections = (await client.get(place, headers=headers)).json()["sections"]
+        start = datetime(2031, 5, 1, 19, 30).astimezone()
+        scheduled = await client.post(
+            f"/api/events/{event.id}/showtimes",
+            json={
+                "venue_id": str(venue.id),
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=2)).isoformat(),
+                "price_tiers": [
+                    {
+                        "section_id": s["id"],
+                        "name": s["name"],
+                        "price_minor": 2500,
+                        "currency": "EUR",
+                    }
+                    for s in sections
+                ],
+            },
+            headers=headers,
+        )
+        assert scheduled.status_code == 201, scheduled.json()
+
+        items = await _log(client, headers)
+        # An update that changed nothing is no entry.
+        assert [(i["action"], i["target_type"]) for i in reversed(items)] == [
+            ("venue.updated", "venue"),
+            ("venue.section_added", "venue"),
+            ("showtime.added", "showtime"),
+        ]
+        updated, added, showtime = reversed(items)
+        assert {updated["organizer_id"], added["organizer_id"], showtime["organizer_id"]} == {
+            str(organizer.id)
+        }
+        # Field names, never the address typed.
+        assert updated["details"] == {
+            "fields": ["address", "description"],
+            "layout_replaced": False,
+        }
+        (floor_section,) = [s for s in floor.json()["sections"] if s["name"] == "Floor"]
+        assert added["details"] == {
+            "section_id": floor_section["id"],
+            "kind": "general_admission",
+            "capacity": 300,
+        }
+        assert showtime["target_id"] == scheduled.json()["id"]
+        assert showtime["event_id"] == str(event.id)
+        assert showtime["details"]["venue_id"] == str(venue.id)
+        assert datetime.fromisoformat(showtime["details"]["starts_at"]) == start
+        assert sorted(p["section_id"] for p in showtime["details"]["prices"]) == sorted(
+            s["id"] for s in sections
+        )
+        assert {(p["price_minor"], p["currency"]) for p in showtime["details"]["prices"]} == {
+            (2500, "EUR")
+        }
+
     async def test_publishing_and_deleting_a_draft(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:

@@ -29,6 +29,7 @@ class AuditAction(enum.StrEnum):
     event_updated = "event.updated"
     event_cancelled = "event.cancelled"
     event_deleted = "event.deleted"
+    showtime_added = "showtime.added"
     showtime_rescheduled = "showtime.rescheduled"
     showtime_cancelled = "showtime.cancelled"
     price_tier_changed = "price_tier.changed"
@@ -42,6 +43,8 @@ class AuditAction(enum.StrEnum):
     webhook_deleted = "webhook.deleted"
     coupon_created = "coupon.created"
     coupon_updated = "coupon.updated"
+    venue_updated = "venue.updated"
+    venue_section_added = "venue.section_added"
 
 
 class AuditEntry(Base):

@@ -369,6 +369,19 @@ async def add_showtime(
     )
     await create_showtime_inventory(session, showtime.id, venue.id)
     await EventRepository(session).refresh_search_places(event.id)
+    _audit_event(
+        session,
+        user,
+        AuditAction.showtime_added,
+        event,
+        ("showtime", showtime.id),
+        venue_id=str(venue.id),
+        starts_at=showtime.starts_at.isoformat(),
+        prices=[
+            {"section_id": str(t.section_id), "price_minor": t.price_minor, "currency": t.currency}
+            for t in data.price_tiers
+        ],
+    )
     return showtime
 
 

@@ -4,6 +4,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.audit import service as audit
+from boxoffice.audit.models import AuditAction
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import manages_organizer
 from boxoffice.inventory.service import venue_has_sales
@@ -171,7 +173,17 @@ async def add_section(
     if await repo.section_name_taken(venue.id, data.name):
         raise SectionExists(f"Venue already has a section named {data.name!r}")
     position = len(await repo.sections(venue.id))
-    return await _add_section(repo, venue, data, position)
+    section = await _add_section(repo, venue, data, position)
+    _audit_venue(
+        session,
+        user,
+        AuditAction.venue_section_added,
+        venue,
+        section_id=str(section.id),
+        kind=section.kind.value,
+        capacity=section.capacity,
+    )
+    return section
 
 
 async def update_venue(
@@ -194,7 +206,25 @@ async def update_venue(
         for position, section in enumerate(data.sections):
             await _add_section(repo, venue, section, position)
     await session.flush()
+    if changes or data.sections is not None:
+        # Field names, not values (an address is typed free text).
+        _audit_venue(
+            session,
+            user,
+            AuditAction.venue_updated,
+            venue,
+            fields=sorted(changes),
+            layout_replaced=data.sections is not None,
+        )
     return venue
+
+
+def _audit_venue(
+    session: AsyncSession, user: User, action: AuditAction, venue: Venue, **details: Any
+) -> None:
+    audit.record(
+        session, user, action, "venue", venue.id, organizer_id=venue.organizer_id, **details
+    )
 
 
 async def get_venue(session: AsyncSession, venue_id: uuid.UUID) -> Venue:
