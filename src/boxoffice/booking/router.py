@@ -46,7 +46,7 @@ from boxoffice.waitlist.schemas import EntryCreate
 
 router = APIRouter(prefix="/api", tags=["bookings"], responses=PROBLEM_RESPONSES)
 
-Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user), scope="function")]
+Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user))]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description='The booking version you read, e.g. `"3"`')
 ]

@@ -1,7 +1,7 @@
 """Engine, session factory and the one-transaction-per-request session dependency."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Annotated, Any, cast
 
@@ -158,9 +158,30 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         except BaseException:
             await session.rollback()
+            await _undo(session)
             raise
-        else:
+        try:
             await session.commit()
+        except BaseException:
+            await _undo(session)
+            raise
+
+
+_ON_ROLLBACK = "boxoffice.on_rollback"
+
+
+def on_rollback(session: AsyncSession, undo: Callable[[], Awaitable[None]]) -> None:
+    """Have `get_session` await `undo` if the request's transaction does not commit: for
+    what the request did outside that transaction (an `Idempotency-Key` claimed in its own).
+
+    A hook rather than a generator dependency of its own: such a dependency is left before
+    this one commits, so it cannot tell a commit that failed."""
+    session.info.setdefault(_ON_ROLLBACK, []).append(undo)
+
+
+async def _undo(session: AsyncSession) -> None:
+    for undo in reversed(session.info.pop(_ON_ROLLBACK, [])):
+        await undo()
 
 
 # scope="function": commit runs when the handler returns, before the response is sent,

@@ -11,8 +11,9 @@ crashed process may be taken over after `lease_seconds`.
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.db.base import Base
+from boxoffice.db.engine import Session, on_rollback
 from boxoffice.kit.errors import Conflict, Unprocessable
 
 KEY_HEADER = "Idempotency-Key"
@@ -154,11 +156,15 @@ async def _release(sessionmaker: async_sessionmaker[AsyncSession], scope: str, k
 
 def idempotency_dependency(
     caller: Callable[..., Awaitable[Any]],
-) -> Callable[..., AsyncIterator[Idempotency]]:
-    """Build the dependency; `caller` is a dependency whose result's `id` owns the keys."""
+) -> Callable[..., Awaitable[Idempotency]]:
+    """Build the dependency; `caller` is a dependency whose result's `id` owns the keys.
+
+    A claimed key is released if the request's transaction does not commit (`on_rollback`),
+    so the client can retry."""
 
     async def dependency(
         request: Request,
+        session: Session,
         who: Annotated[Any, Depends(caller)],
         idempotency_key: Annotated[
             str | None,
@@ -169,19 +175,15 @@ def idempotency_dependency(
                 description="Repeat-safe key: a repeat gets the stored response",
             ),
         ] = None,
-    ) -> AsyncIterator[Idempotency]:
+    ) -> Idempotency:
         route = request.scope.get("route")
         scope = f"{who.id}:{request.method}:{getattr(route, 'path', request.url.path)}"
         if idempotency_key is None:
-            yield Idempotency(scope, None)
-            return
+            return Idempotency(scope, None)
         sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
         await _begin(sessionmaker, scope, idempotency_key, _hash(await request.body()))
-        try:
-            yield Idempotency(scope, idempotency_key)
-        except BaseException:
-            await _release(sessionmaker, scope, idempotency_key)
-            raise
+        on_rollback(session, partial(_release, sessionmaker, scope, idempotency_key))
+        return Idempotency(scope, idempotency_key)
 
     return dependency
 

@@ -30,7 +30,7 @@ from boxoffice.payment.schemas import (
     payment_out,
 )
 
-Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user), scope="function")]
+Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user))]
 
 router = APIRouter(prefix="/api/payments", tags=["payments"], responses=PROBLEM_RESPONSES)
 
