@@ -191,7 +191,13 @@ async def update_venue(
 ) -> Venue:
     """Change a venue's details; `sections` replaces the layout while no showtime uses it."""
     venue = await _venue_to_manage(session, user, venue_id)
-    changes = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"sections"})
+    changes = {
+        field: value
+        for field, value in data.model_dump(
+            exclude_unset=True, exclude_none=True, exclude={"sections"}
+        ).items()
+        if getattr(venue, field) != value
+    }
     for field, value in changes.items():
         setattr(venue, field, value)
     if data.sections is not None:
