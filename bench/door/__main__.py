@@ -56,9 +56,9 @@ b AS (
 ),
 numbered AS (SELECT id, row_number() OVER () - 1 AS k FROM b)
 INSERT INTO tickets (id, booking_id, unit_id, section_id, seat_id, label, price_minor,
-                     currency, status, code)
+                     currency, status)
 SELECT gen_random_uuid(), numbered.id, u.id, u.section_id, u.seat_id, 'Seat ' || u.n, 0,
-       'USD', 'issued', md5(u.id::text || $1::text) || '.' || md5(random()::text)
+       'USD', 'issued'
   FROM u JOIN numbered ON numbered.k = u.n / 4
 """
 _SECOND_SHOWTIME = """
@@ -77,7 +77,8 @@ SELECT id FROM s
 """
 # The statements the endpoints send, for the SQL-alone side (same joins, filters, order).
 _MANIFEST_SQL = """
-SELECT t.id, t.code, t.status, t.section_id, t.seat_id, t.label, t.checked_in_at
+SELECT t.id, t.unit_id, t.code_version, t.status, t.section_id, t.seat_id, t.label,
+       t.checked_in_at
   FROM tickets t JOIN bookings b ON b.id = t.booking_id
  WHERE b.showtime_id = $1 AND t.status IN ('issued', 'void') AND t.id > $2
  ORDER BY t.id LIMIT 1000

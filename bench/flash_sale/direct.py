@@ -116,7 +116,6 @@ async def _book_tx(conn: Any, data: BenchData, hold_id: uuid.UUID) -> bool:
             seat_ids=[line[2] for line in lines],
             labels=[line[3] for line in lines],
             prices=[line[4] for line in lines],
-            codes=[f"{t.hex}.bench" for t in ids],
         )
     return True
 

@@ -1,11 +1,23 @@
+import asyncio
+import uuid
 from typing import Any
 
+import asyncpg
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import Connection
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from boxoffice.app import create_app
+from boxoffice.config import Settings
+from boxoffice.db.engine import create_engine, create_sessionmaker, plain_url
+from boxoffice.db.migrate import alembic_config, upgrade
 from boxoffice.db.models import Base
+from tests.booking.factories import committed_world, free_booking
+from tests.conftest import _admin_execute
+from tests.factories import bearer
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -18,3 +30,61 @@ class TestMigrations:
         async with engine.connect() as connection:
             diff = await connection.run_sync(_diff)
         assert diff == []
+
+
+class TestTicketCodesNoLongerStored:
+    async def test_a_downgrade_writes_each_ticket_its_current_code_back(
+        self, server_url: str, settings: Settings
+    ) -> None:
+        """Revision 0025 dropped `tickets.code` (codes are computed from the key); going
+        back below it must give every ticket the code the API showed, transfers included."""
+        name = f"boxoffice_mig_{uuid.uuid4().hex[:12]}"
+        await _admin_execute(server_url, f'CREATE DATABASE "{name}"')
+        url = make_url(plain_url(server_url)).set(database=name).render_as_string(False)
+        engine = create_engine(url)
+        try:
+            await asyncio.to_thread(upgrade, url)
+            app = create_app(settings)
+            app.state.engine = engine
+            app.state.sessionmaker = create_sessionmaker(engine)
+            world, (buyer, friend), _ = await committed_world(
+                app.state.sessionmaker, 2, price_minor=0
+            )
+            headers = {u.id: bearer(settings, u) for u in (buyer, friend)}
+            async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
+                booked = await free_booking(c, world, buyer, lambda u: headers[u.id])
+                given = booked["tickets"][0]["id"]
+                moved = await c.post(
+                    f"/api/tickets/{given}/transfer",
+                    json={"to_email": friend.email},
+                    headers=headers[buyer.id],
+                )
+                assert moved.status_code == 200, moved.json()
+                shown = {
+                    t["id"]: t["code"]
+                    for who in (buyer, friend)
+                    for t in (await c.get("/api/users/me/tickets", headers=headers[who.id])).json()[
+                        "items"
+                    ]
+                }
+            assert len(shown) == 2
+            assert all(shown.values())
+            await engine.dispose()
+
+            await asyncio.to_thread(command.downgrade, alembic_config(url), "0024")
+            conn = await asyncpg.connect(url)
+            try:
+                stored = {
+                    str(r["id"]): r["code"]
+                    for r in await conn.fetch("SELECT id, code FROM tickets")
+                }
+            finally:
+                await conn.close()
+            assert stored == shown
+
+            await asyncio.to_thread(upgrade, url)
+            async with engine.connect() as connection:
+                assert await connection.run_sync(_diff) == []
+        finally:
+            await engine.dispose()
+            await _admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from boxoffice.config import Settings
 from boxoffice.notification.dispatcher import Dispatcher, EmailChannel, InAppChannel
 from boxoffice.notification.email import OutgoingEmail
 from boxoffice.notification.relay import relay_once
@@ -31,8 +32,8 @@ def outbox_sender() -> RecordingEmailSender:
 
 
 @pytest.fixture
-def dispatcher(outbox_sender: RecordingEmailSender) -> Dispatcher:
-    return Dispatcher([InAppChannel(), EmailChannel(outbox_sender)])
+def dispatcher(outbox_sender: RecordingEmailSender, settings: Settings) -> Dispatcher:
+    return Dispatcher([InAppChannel(), EmailChannel(outbox_sender, settings)])
 
 
 @pytest.fixture

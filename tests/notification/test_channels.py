@@ -34,7 +34,10 @@ from tests.notification.smtp_sink import SmtpSink
 
 class TestSmtp:
     async def test_booking_email_is_sent_as_text_and_html_with_its_event_id(
-        self, session: AsyncSession, local_sessionmaker: async_sessionmaker[AsyncSession]
+        self,
+        session: AsyncSession,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
     ) -> None:
         buyer = await create_user(session)
         event = await emit(
@@ -46,10 +49,12 @@ class TestSmtp:
         await session.flush()
 
         with SmtpSink() as sink:
-            settings = EmailSettings(
+            email = EmailSettings(
                 backend="smtp", smtp_port=sink.port, smtp_start_tls=False, from_address="bo@x.test"
             )
-            dispatcher = Dispatcher([InAppChannel(), EmailChannel(SmtpEmailSender(settings))])
+            dispatcher = Dispatcher(
+                [InAppChannel(), EmailChannel(SmtpEmailSender(email), settings)]
+            )
             await relay_once(local_sessionmaker, dispatcher)
 
         [message] = sink.messages
@@ -63,10 +68,12 @@ class TestSmtp:
 
 
 class TestFileBackend:
-    async def test_writes_one_eml_per_message(self, tmp_path: Path, session: AsyncSession) -> None:
+    async def test_writes_one_eml_per_message(
+        self, tmp_path: Path, session: AsyncSession, settings: Settings
+    ) -> None:
         buyer = await create_user(session)
         sender = FileEmailSender(EmailSettings(backend="file", file_dir=tmp_path))
-        dispatcher = Dispatcher([EmailChannel(sender)])
+        dispatcher = Dispatcher([EmailChannel(sender, settings)])
         event = await emit(session, Topic.refund_issued, new_id(), {"user_id": str(buyer.id)})
 
         await dispatcher.dispatch(session, event)
@@ -124,6 +131,7 @@ class TestETickets:
         session: AsyncSession,
         local_sessionmaker: async_sessionmaker[AsyncSession],
         auth_headers: Callable[[User], dict[str, str]],
+        settings: Settings,
     ) -> None:
         world = await create_world(session, price_minor=0)
         buyer = await create_user(session, full_name="Bea Buyer")
@@ -143,11 +151,11 @@ class TestETickets:
         await session.flush()
 
         with SmtpSink() as sink:
-            settings = EmailSettings(
+            email = EmailSettings(
                 backend="smtp", smtp_port=sink.port, smtp_start_tls=False, from_address="bo@x.test"
             )
             await relay_once(
-                local_sessionmaker, Dispatcher([EmailChannel(SmtpEmailSender(settings))])
+                local_sessionmaker, Dispatcher([EmailChannel(SmtpEmailSender(email), settings)])
             )
 
         by_to = {m["To"]: m for m in sink.messages}

@@ -33,7 +33,13 @@ from boxoffice.booking.schemas import (
     ManifestTicket,
     ScanOutcome,
 )
-from boxoffice.booking.tickets import check_live, superseded_version, verify_ticket_code
+from boxoffice.booking.tickets import (
+    check_live,
+    signed_code,
+    superseded_version,
+    ticket_key,
+    verify_ticket_code,
+)
 from boxoffice.config import Settings
 from boxoffice.inventory.service import check_manager
 from boxoffice.kit.outbox import Topic, emit
@@ -373,6 +379,7 @@ async def manifest(
     session: AsyncSession,
     user: User,
     showtime_id: uuid.UUID,
+    settings: Settings,
     *,
     after: uuid.UUID | None,
     limit: int,
@@ -385,7 +392,8 @@ async def manifest(
     query = (
         select(
             Ticket.id.label("ticket_id"),
-            Ticket.code,
+            Ticket.unit_id,
+            Ticket.code_version,
             Ticket.status,
             Ticket.section_id,
             Ticket.seat_id,
@@ -402,10 +410,19 @@ async def manifest(
     )
     if after is not None:
         query = query.where(Ticket.id > after)
+    key = ticket_key(settings)
     items = [
         ManifestTicket(
-            code_sha256=hashlib.sha256(row.code.encode()).hexdigest(),
-            **{k: v for k, v in row._asdict().items() if k != "code"},
+            ticket_id=row.ticket_id,
+            # The code is computed, never stored: the key signs it here as on the ticket.
+            code_sha256=hashlib.sha256(
+                signed_code(key, row.ticket_id, row.unit_id, row.code_version).encode()
+            ).hexdigest(),
+            status=row.status,
+            section_id=row.section_id,
+            seat_id=row.seat_id,
+            label=row.label,
+            checked_in_at=row.checked_in_at,
         )
         for row in await session.execute(query)
     ]

@@ -111,6 +111,7 @@ async def scanner_manifest(
     showtime_id: uuid.UUID,
     session: Session,
     user: CurrentUser,
+    settings: AppSettings,
     after: Annotated[
         uuid.UUID | None, Query(description="The previous page's `next_after`")
     ] = None,
@@ -118,7 +119,7 @@ async def scanner_manifest(
         int, Query(ge=1, le=MAX_MANIFEST_PAGE, description="Tickets per page")
     ] = MAX_MANIFEST_PAGE,
 ) -> Manifest:
-    out = await check_in.manifest(session, user, showtime_id, after=after, limit=limit)
+    out = await check_in.manifest(session, user, showtime_id, settings, after=after, limit=limit)
     if out.next_after is not None:
         out.next = str(request.url.include_query_params(after=out.next_after, limit=limit))
     return out

@@ -24,7 +24,7 @@ from boxoffice.booking.models import (
 )
 from boxoffice.booking.schemas import HeldTicket, TicketsEmailed
 from boxoffice.booking.service import ticket_fields
-from boxoffice.booking.tickets import check_live
+from boxoffice.booking.tickets import check_live, ticket_code
 from boxoffice.catalog.models import Event, Showtime
 from boxoffice.config import Settings
 from boxoffice.kit.outbox import Topic, emit
@@ -57,6 +57,7 @@ async def my_tickets(
     session: AsyncSession,
     user: User,
     page: PageParams,
+    settings: Settings,
     *,
     showtime_id: uuid.UUID | None = None,
     upcoming: bool = False,
@@ -93,7 +94,7 @@ async def my_tickets(
     )
     return [
         HeldTicket(
-            **ticket_fields(t, show_code=True),
+            **ticket_fields(t, settings, show_code=True),
             booking_id=t.booking_id,
             showtime_id=showtime,
             event_id=event,
@@ -104,7 +105,9 @@ async def my_tickets(
     ], total
 
 
-async def held_code(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> str:
+async def held_code(
+    session: AsyncSession, user: User, ticket_id: uuid.UUID, settings: Settings
+) -> str:
     """The current code of a live ticket the caller holds: what the door scans.
 
     Whom `my_tickets` lists a ticket to is whom it answers: its receiver once given, else
@@ -113,7 +116,8 @@ async def held_code(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> 
     row = (
         await session.execute(
             select(
-                Ticket.code,
+                Ticket.unit_id,
+                Ticket.code_version,
                 Ticket.status,
                 Ticket.holder_id,
                 Booking.user_id,
@@ -126,8 +130,7 @@ async def held_code(session: AsyncSession, user: User, ticket_id: uuid.UUID) -> 
     if row is None or holder_of(row) != user.id:
         raise errors.TicketNotFound("No such ticket of yours")
     check_live(row.status, row.booking_status)
-    code: str = row.code
-    return code
+    return ticket_code(settings, ticket_id, row.unit_id, row.code_version)
 
 
 async def email_tickets(

@@ -132,7 +132,11 @@ class TicketStatus(enum.StrEnum):
 
 
 class Ticket(Base):
-    """One per unit of a booking; `issued` on confirm, with a signed code for check-in."""
+    """One per unit of a booking; `issued` on confirm, with a signed code for check-in.
+
+    The code is not stored: it is computed from the ticket secret (`tickets.ticket_code`),
+    so whoever reads the database (a backup, a replica, a reporting login) cannot admit
+    themselves with it."""
 
     __tablename__ = "tickets"
     __table_args__ = (
@@ -161,7 +165,6 @@ class Ticket(Base):
     status: Mapped[TicketStatus] = mapped_column(
         str_enum(TicketStatus, 16), nullable=False, default=TicketStatus.pending
     )
-    code: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
@@ -173,7 +176,7 @@ class Ticket(Base):
     code_version: Mapped[int] = mapped_column(
         Integer, nullable=False, default=0, server_default=text("0")
     )
-    """Bumped by each transfer: `code` is signed at this version, earlier codes are dead."""
+    """Bumped by each transfer: the code is signed at this version, earlier codes are dead."""
 
 
 class TransferOfferStatus(enum.StrEnum):

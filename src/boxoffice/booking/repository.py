@@ -91,7 +91,6 @@ class NewTicket:
     seat_id: int | None
     label: str
     price_minor: int
-    code: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,13 +232,13 @@ _INSERT_BOOKING = """
 """
 _INSERT_TICKETS = """
     INSERT INTO tickets (id, booking_id, unit_id, section_id, seat_id, label, price_minor,
-                         currency, status, code)
+                         currency, status)
     SELECT t.id, :id, t.unit_id, t.section_id, t.seat_id, t.label, t.price_minor,
-           :currency, 'pending', t.code
+           :currency, 'pending'
       FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:unit_ids AS bigint[]),
                   CAST(:section_ids AS uuid[]), CAST(:seat_ids AS bigint[]),
-                  CAST(:labels AS text[]), CAST(:prices AS bigint[]), CAST(:codes AS text[]))
-           AS t(id, unit_id, section_id, seat_id, label, price_minor, code)
+                  CAST(:labels AS text[]), CAST(:prices AS bigint[]))
+           AS t(id, unit_id, section_id, seat_id, label, price_minor)
 """
 _CONVERT_HOLD = "UPDATE holds SET status = 'converted', ended_at = now() WHERE id = :hold_id"
 
@@ -287,7 +286,6 @@ def _ticket_columns(tickets: Sequence[NewTicket]) -> dict[str, list[Any]]:
         "seat_ids": [t.seat_id for t in tickets],
         "labels": [t.label for t in tickets],
         "prices": [t.price_minor for t in tickets],
-        "codes": [t.code for t in tickets],
     }
 
 

@@ -65,8 +65,8 @@ def _version(body: VersionRef | None, if_match: str | None) -> int | None:
     return body.version if body is not None else None
 
 
-async def _one(session: Session, booking: Booking) -> BookingOut:
-    return (await service.present(session, [booking]))[0]
+async def _one(session: Session, settings: Settings, booking: Booking) -> BookingOut:
+    return (await service.present(session, [booking], settings))[0]
 
 
 # ---- holds -----------------------------------------------------------------------------
@@ -218,6 +218,7 @@ async def confirm_booking(
     booking_id: uuid.UUID,
     session: Session,
     admin: Admin,
+    settings: AppSettings,
     idem: Idempotent,
     if_match: IfMatch = None,
     body: Annotated[VersionRef | None, Body()] = None,
@@ -243,7 +244,7 @@ async def confirm_booking(
         total_minor=booking.total_minor,
         currency=booking.currency,
     )
-    out = await _one(session, booking)
+    out = await _one(session, settings, booking)
     await idem.record(session, 200, out)
     return out
 
@@ -311,6 +312,7 @@ async def cancel_booking(
     booking_id: uuid.UUID,
     session: Session,
     user: CurrentUser,
+    settings: AppSettings,
     idem: Idempotent,
     if_match: IfMatch = None,
     body: Annotated[VersionRef | None, Body()] = None,
@@ -318,7 +320,7 @@ async def cancel_booking(
     booking = await _cancel(
         request, session, user, booking_id, _version(body, if_match), if_match=if_match is not None
     )
-    out = await _one(session, booking)
+    out = await _one(session, settings, booking)
     await idem.record(session, 200, out)
     return out
 
@@ -333,12 +335,13 @@ async def delete_booking(
     booking_id: uuid.UUID,
     session: Session,
     user: CurrentUser,
+    settings: AppSettings,
     if_match: IfMatch = None,
 ) -> BookingOut:
     booking = await _cancel(
         request, session, user, booking_id, _version(None, if_match), if_match=if_match is not None
     )
-    return await _one(session, booking)
+    return await _one(session, settings, booking)
 
 
 @router.post(
@@ -353,8 +356,8 @@ async def booking_seats(
     user: CurrentUser,
     settings: AppSettings,
 ) -> BookingOut:
-    booking = await assign_seats(session, user, booking_id, data, settings)
-    return await _one(session, booking)
+    booking = await assign_seats(session, user, booking_id, data)
+    return await _one(session, settings, booking)
 
 
 def _filters(
@@ -416,8 +419,10 @@ async def booking_calendar(booking_id: uuid.UUID, session: Session, user: Curren
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut, summary="One booking")
-async def get_booking(booking_id: uuid.UUID, session: Session, user: CurrentUser) -> BookingOut:
-    return await _one(session, await service.get_visible(session, user, booking_id))
+async def get_booking(
+    booking_id: uuid.UUID, session: Session, user: CurrentUser, settings: AppSettings
+) -> BookingOut:
+    return await _one(session, settings, await service.get_visible(session, user, booking_id))
 
 
 @router.get(
@@ -426,18 +431,32 @@ async def get_booking(booking_id: uuid.UUID, session: Session, user: CurrentUser
     summary="Bookings you may see: yours; an organizer's events'; all for admins",
 )
 async def list_bookings(
-    request: Request, session: Session, user: CurrentUser, page: Pagination, filters: Filters
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    page: Pagination,
+    filters: Filters,
 ) -> Page[BookingOut]:
     rows, total = await service.list_bookings(session, user, filters, page)
-    return Page[BookingOut].build(await service.present(session, rows), total, page, request)
+    return Page[BookingOut].build(
+        await service.present(session, rows, settings), total, page, request
+    )
 
 
 @router.get("/users/me/bookings", response_model=Page[BookingOut], summary="Your bookings")
 async def my_bookings(
-    request: Request, session: Session, user: CurrentUser, page: Pagination, filters: Filters
+    request: Request,
+    session: Session,
+    user: CurrentUser,
+    settings: AppSettings,
+    page: Pagination,
+    filters: Filters,
 ) -> Page[BookingOut]:
     rows, total = await service.list_user_bookings(session, user, user.id, filters, page)
-    return Page[BookingOut].build(await service.present(session, rows), total, page, request)
+    return Page[BookingOut].build(
+        await service.present(session, rows, settings), total, page, request
+    )
 
 
 @router.get(
@@ -449,9 +468,12 @@ async def user_bookings(
     request: Request,
     session: Session,
     user: CurrentUser,
+    settings: AppSettings,
     user_id: uuid.UUID,
     page: Pagination,
     filters: Filters,
 ) -> Page[BookingOut]:
     rows, total = await service.list_user_bookings(session, user, user_id, filters, page)
-    return Page[BookingOut].build(await service.present(session, rows), total, page, request)
+    return Page[BookingOut].build(
+        await service.present(session, rows, settings), total, page, request
+    )

@@ -16,8 +16,6 @@ from boxoffice.booking import errors, holds, service
 from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
 from boxoffice.booking.repository import BookingRepository
 from boxoffice.booking.schemas import SeatAssignment
-from boxoffice.booking.tickets import ticket_code
-from boxoffice.config import Settings
 from boxoffice.inventory import claim_service
 
 
@@ -26,7 +24,6 @@ async def assign_seats(
     user: User,
     booking_id: uuid.UUID,
     data: SeatAssignment,
-    settings: Settings,
 ) -> Booking:
     """Claim `seat_ids` into the caller's pending booking; `booked` confirms if allowed."""
     repo = BookingRepository(session)
@@ -68,10 +65,9 @@ async def assign_seats(
     if not changed:
         raise errors.BookingVersionConflict()
     for line in lines:
-        ticket_id = uuid.uuid4()
         session.add(
             Ticket(
-                id=ticket_id,
+                id=uuid.uuid4(),
                 booking_id=booking.id,
                 unit_id=line.unit_id,
                 section_id=line.section_id,
@@ -80,7 +76,6 @@ async def assign_seats(
                 price_minor=line.price_minor or 0,
                 currency=booking.currency,
                 status=TicketStatus.pending,
-                code=ticket_code(settings, ticket_id, line.unit_id),
             )
         )
     await session.flush()

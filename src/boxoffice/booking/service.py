@@ -27,7 +27,7 @@ from boxoffice.booking.repository import (
     UnitLine,
 )
 from boxoffice.booking.schemas import BookingOut, TicketOut
-from boxoffice.booking.tickets import ticket_code
+from boxoffice.booking.tickets import current_code
 from boxoffice.config import Settings
 from boxoffice.coupon import service as coupon_service
 from boxoffice.inventory import claim_service
@@ -82,7 +82,7 @@ async def create_from_hold(
     currency = currencies.pop() or ""
     unit_prices = [line.price_minor or 0 for line in lines]
     breakdown = price_breakdown(unit_prices, currency)
-    tickets = _new_tickets(settings, lines, breakdown)
+    tickets = _new_tickets(lines, breakdown)
     values = {
         "id": booking_id,
         "user_id": user.id,
@@ -110,7 +110,7 @@ async def create_from_hold(
             booking_id,
         )
         breakdown = price_breakdown(unit_prices, currency, discount_minor=discount.amount_minor)
-        tickets = _new_tickets(settings, lines, breakdown, ids=[t.id for t in tickets])
+        tickets = _new_tickets(lines, breakdown, ids=[t.id for t in tickets])
     pricing = {**asdict(breakdown), "coupon_code": coupon_code.upper() if coupon_code else None}
     if coupon_code is not None:
         await repo.reprice_sale(
@@ -119,7 +119,7 @@ async def create_from_hold(
     if breakdown.total_minor == 0:
         booking = await _reload(repo, booking_id)
         confirmed = await _confirm(session, booking, booking.version, complimentary=False)
-        return (await present(session, [confirmed]))[0]
+        return (await present(session, [confirmed], settings))[0]
     # The answer is built from what was written, not read back (transient rows, unsaved).
     booking = Booking(
         id=booking_id,
@@ -150,21 +150,20 @@ async def create_from_hold(
             price_minor=t.price_minor,
             currency=currency,
             status=TicketStatus.pending,
-            code=t.code,
+            code_version=0,
         )
         for t in sorted(tickets, key=lambda t: t.label)
     ]
-    return _presented(booking, written, now)
+    return _presented(booking, written, now, settings)
 
 
 def _new_tickets(
-    settings: Settings,
     lines: list[UnitLine],
     breakdown: PriceBreakdown,
     *,
     ids: list[uuid.UUID] | None = None,
 ) -> list[NewTicket]:
-    """One ticket per unit, priced from `breakdown`, each with its signed check-in code."""
+    """One ticket per unit, priced from `breakdown` (its code is computed when shown)."""
     ids = ids or [uuid.uuid4() for _ in lines]
     return [
         NewTicket(
@@ -174,7 +173,6 @@ def _new_tickets(
             seat_id=line.seat_id,
             label=line.label,
             price_minor=priced.total_minor,
-            code=ticket_code(settings, ticket_id, line.unit_id),
         )
         for ticket_id, line, priced in zip(ids, lines, breakdown.tickets, strict=True)
     ]
@@ -527,14 +525,16 @@ async def list_user_bookings(
     return list(rows), total
 
 
-async def present(session: AsyncSession, bookings: list[Booking]) -> list[BookingOut]:
+async def present(
+    session: AsyncSession, bookings: list[Booking], settings: Settings
+) -> list[BookingOut]:
     """Bookings with their tickets; a pending booking past its window reads as expired."""
     tickets = await BookingRepository(session).tickets([b.id for b in bookings]) if bookings else {}
     now = utcnow()
-    return [_presented(b, tickets.get(b.id, []), now) for b in bookings]
+    return [_presented(b, tickets.get(b.id, []), now, settings) for b in bookings]
 
 
-def _presented(b: Booking, tickets: list[Ticket], now: datetime) -> BookingOut:
+def _presented(b: Booking, tickets: list[Ticket], now: datetime, settings: Settings) -> BookingOut:
     status = b.status
     if status is BookingStatus.pending_payment and b.expires_at < now:
         status = BookingStatus.expired
@@ -558,13 +558,13 @@ def _presented(b: Booking, tickets: list[Ticket], now: datetime) -> BookingOut:
         cancelled_at=b.cancelled_at,
         tickets=[
             # A ticket given to someone else shows its code to them alone.
-            TicketOut(**ticket_fields(t, show_code=t.holder_id in (None, b.user_id)))
+            TicketOut(**ticket_fields(t, settings, show_code=t.holder_id in (None, b.user_id)))
             for t in tickets
         ],
     )
 
 
-def ticket_fields(t: Ticket, *, show_code: bool) -> dict[str, Any]:
+def ticket_fields(t: Ticket, settings: Settings, *, show_code: bool) -> dict[str, Any]:
     """A ticket's `TicketOut` fields; its code only once issued, and only if `show_code`."""
     return {
         "id": t.id,
@@ -575,7 +575,9 @@ def ticket_fields(t: Ticket, *, show_code: bool) -> dict[str, Any]:
         "price_minor": t.price_minor,
         "currency": t.currency,
         "status": t.status,
-        "code": t.code if show_code and t.status is TicketStatus.issued else None,
+        "code": current_code(settings, t)
+        if show_code and t.status is TicketStatus.issued
+        else None,
         "checked_in_at": t.checked_in_at,
         "holder_id": t.holder_id,
     }

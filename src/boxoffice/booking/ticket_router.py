@@ -34,10 +34,11 @@ async def my_tickets(
     request: Request,
     session: Session,
     user: CurrentUser,
+    settings: AppSettings,
     page: Pagination,
     showtime_id: Annotated[uuid.UUID | None, Query(description="Only this showtime's")] = None,
 ) -> Page[HeldTicket]:
-    items, total = await holding.my_tickets(session, user, page, showtime_id=showtime_id)
+    items, total = await holding.my_tickets(session, user, page, settings, showtime_id=showtime_id)
     return Page[HeldTicket].build(items, total, page, request)
 
 
@@ -72,12 +73,13 @@ async def ticket_qr(
     ticket_id: uuid.UUID,
     session: Session,
     user: CurrentUser,
+    settings: AppSettings,
     image_format: Annotated[
         ImageFormat, Query(alias="format", description="`svg` (default) or `png`")
     ] = ImageFormat.svg,
     scale: Annotated[int, Query(ge=1, le=40, description="Pixels per QR module")] = 8,
 ) -> Response:
-    code = await holding.held_code(session, user, ticket_id)
+    code = await holding.held_code(session, user, ticket_id, settings)
     return Response(
         qr_image(code, image_format, scale),
         media_type=image_format.media_type,

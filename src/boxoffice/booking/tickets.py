@@ -1,6 +1,7 @@
 """Signed ticket codes: `<ticket id hex>.<HMAC-SHA256 truncated, base64url>`.
 
-Check-in verifies a code offline with the key alone; the id then finds the ticket. The
+Codes are computed from the key whenever shown, never stored: reading the database does not
+give one. Check-in verifies a code offline with the key alone; the id then finds the ticket. The
 signature covers the ticket id, its unit and the code's version: a transfer moves the
 ticket to a new version, so the giver's copy stops working (version 0 signs as codes did
 before versions existed).
@@ -15,7 +16,7 @@ from enum import StrEnum
 import segno
 
 from boxoffice.booking import errors
-from boxoffice.booking.models import BookingStatus, TicketStatus
+from boxoffice.booking.models import BookingStatus, Ticket, TicketStatus
 from boxoffice.config import Settings
 from boxoffice.kit.signing import hmac_sha256_b64url
 
@@ -34,7 +35,17 @@ def _sign(key: bytes, ticket_id: uuid.UUID, unit_id: int, version: int) -> str:
 
 
 def ticket_code(settings: Settings, ticket_id: uuid.UUID, unit_id: int, version: int = 0) -> str:
-    return f"{ticket_id.hex}.{_sign(ticket_key(settings), ticket_id, unit_id, version)}"
+    return signed_code(ticket_key(settings), ticket_id, unit_id, version)
+
+
+def signed_code(key: bytes, ticket_id: uuid.UUID, unit_id: int, version: int) -> str:
+    """`ticket_code` with the key at hand (`ticket_key`): for many tickets at once."""
+    return f"{ticket_id.hex}.{_sign(key, ticket_id, unit_id, version)}"
+
+
+def current_code(settings: Settings, ticket: Ticket) -> str:
+    """The code the ticket's holder shows at the door now (at its current version)."""
+    return ticket_code(settings, ticket.id, ticket.unit_id, ticket.code_version)
 
 
 def verify_ticket_code(

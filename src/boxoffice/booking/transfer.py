@@ -35,7 +35,7 @@ from boxoffice.booking.schemas import (
     TicketTransfer,
     TicketTransferCreate,
 )
-from boxoffice.booking.tickets import check_live, ticket_code, ticket_key
+from boxoffice.booking.tickets import check_live, ticket_key
 from boxoffice.catalog.models import Event, Showtime
 from boxoffice.config import Settings, get_settings
 from boxoffice.kit.jobs import enqueue, job
@@ -80,7 +80,7 @@ _TICKET = _TICKET_READ.with_for_update(read=True, of=Booking)
 # ticket, the ticket row's lock lets one through and the other matches nothing.
 _MOVE = text(
     """
-    UPDATE tickets SET holder_id = :holder_id, code_version = :version, code = :code
+    UPDATE tickets SET holder_id = :holder_id, code_version = :version
      WHERE id = :ticket_id AND status = 'issued' AND checked_in_at IS NULL
        AND code_version = :version - 1
     RETURNING id
@@ -144,7 +144,6 @@ async def _give(
                 # Back to the buyer: held as bought again.
                 "holder_id": None if recipient.id == row.user_id else recipient.id,
                 "version": version,
-                "code": ticket_code(settings, row.id, row.unit_id, version),
             },
         )
     ).first()

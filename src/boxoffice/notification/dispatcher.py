@@ -70,12 +70,16 @@ class InAppChannel:
 class EmailChannel:
     channel = Channel.email
 
-    def __init__(self, sender: EmailSender) -> None:
+    def __init__(self, sender: EmailSender, settings: Settings) -> None:
         self.sender = sender
+        self.settings = settings
+        """Signs the ticket codes an e-mail encloses."""
 
     async def send(self, session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:
-            rendered, attachments = await e_tickets.enclose(session, d.intent, d.rendered)
+            rendered, attachments = await e_tickets.enclose(
+                session, d.intent, d.rendered, self.settings
+            )
             await self.sender.send(
                 OutgoingEmail(
                     to=d.email,
@@ -133,7 +137,7 @@ class Dispatcher:
     @classmethod
     def from_settings(cls, settings: Settings) -> "Dispatcher":
         return cls(
-            [InAppChannel(), EmailChannel(email_sender(settings.email))],
+            [InAppChannel(), EmailChannel(email_sender(settings.email), settings)],
             event_publisher(settings.broker),
         )
 

@@ -19,8 +19,9 @@ from boxoffice.auth.models import User
 from boxoffice.booking.calendar import booking_ics
 from boxoffice.booking.holding import held_by
 from boxoffice.booking.models import Booking, Ticket
-from boxoffice.booking.tickets import ImageFormat, qr_image
+from boxoffice.booking.tickets import ImageFormat, qr_image, signed_code, ticket_key
 from boxoffice.catalog.models import Event, Showtime
+from boxoffice.config import Settings
 from boxoffice.kit.time import for_people
 from boxoffice.notification.email import Attachment
 from boxoffice.notification.handlers import Intent, as_uuid
@@ -33,7 +34,7 @@ QR_SCALE = 6
 
 
 async def enclose(
-    session: AsyncSession, intent: Intent, rendered: Rendered
+    session: AsyncSession, intent: Intent, rendered: Rendered, settings: Settings
 ) -> tuple[Rendered, tuple[Attachment, ...]]:
     """The e-mail's content with the recipient's e-tickets, and its attachments; as it was,
     with none, for other kinds or when they hold no live ticket there (any more)."""
@@ -52,7 +53,8 @@ async def enclose(
             select(
                 Ticket.id,
                 Ticket.label,
-                Ticket.code,
+                Ticket.unit_id,
+                Ticket.code_version,
                 Event.title,
                 Venue.name,
                 Venue.address,
@@ -69,6 +71,11 @@ async def enclose(
     ).all()
     if not rows:
         return rendered, ()
+    key = ticket_key(settings)
+    tickets = [
+        (ticket, label, signed_code(key, ticket, unit, version))
+        for ticket, label, unit, version, *_show in rows
+    ]
     images = [
         Attachment(
             filename=f"ticket-{index}.png",
@@ -76,15 +83,15 @@ async def enclose(
             data=qr_image(code, ImageFormat.png, QR_SCALE),
             inline_id=f"ticket-{ticket.hex}@boxoffice",
         )
-        for index, (ticket, _label, code, *_show) in enumerate(rows, start=1)
+        for index, (ticket, _label, code) in enumerate(tickets, start=1)
     ]
-    title, venue, address, zone, starts_at = rows[0][3:]
+    title, venue, address, zone, starts_at = rows[0][4:]
     where = f"{venue}, {address}" if address else venue
     when = for_people(starts_at, zone)
     text = (
         f"\n\nYour tickets for {title}: {where}, {when}.\n"
         "Show the QR code (or give the code) at the door.\n"
-        + "".join(f"- {label}: {code}\n" for _ticket, label, code, *_show in rows)
+        + "".join(f"- {label}: {code}\n" for _ticket, label, code in tickets)
     )
     html_block = (
         f"<h3>Your tickets for {escape(title)}</h3>"
@@ -93,7 +100,7 @@ async def enclose(
             f'<div style="margin:1em 0"><p><b>{escape(label)}</b></p>'
             f'<img src="cid:{image.inline_id}" alt="QR code of ticket {escape(label)}">'
             f'<p><code style="font-size:small">{escape(code)}</code></p></div>'
-            for (_ticket, label, code, *_show), image in zip(rows, images, strict=True)
+            for (_ticket, label, code), image in zip(tickets, images, strict=True)
         )
     )
     attachments = list(images)

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from boxoffice.auth.dependencies import CurrentUser, current_user, require
+from boxoffice.auth.dependencies import AppSettings, CurrentUser, current_user, require
 from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission
 from boxoffice.booking import payments as booking_payments
@@ -177,6 +177,7 @@ async def refund_booking(
     body: BookingRefund,
     session: Session,
     user: CurrentUser,
+    settings: AppSettings,
     provider: Provider,
     idem: Idempotent,
 ) -> BookingOut:
@@ -189,6 +190,6 @@ async def refund_booking(
         reason=body.reason,
         by_buyer=False,
     )
-    out = (await booking_service.present(session, [booking]))[0]
+    out = (await booking_service.present(session, [booking], settings))[0]
     await idem.record(session, 200, out)
     return out

@@ -25,6 +25,7 @@ from boxoffice.booking import holding, holds
 from boxoffice.booking import service as booking_service
 from boxoffice.booking.models import BookingStatus
 from boxoffice.booking.repository import BookingFilters, BookingRepository
+from boxoffice.config import Settings
 from boxoffice.kit.jobs import enqueue, job
 from boxoffice.kit.pagination import PageParams, all_pages
 from boxoffice.user import service
@@ -86,7 +87,9 @@ async def _close(session: AsyncSession, user: User) -> None:
     )
 
 
-async def delete_own_account(session: AsyncSession, user: User, password: str | None) -> None:
+async def delete_own_account(
+    session: AsyncSession, user: User, settings: Settings, password: str | None
+) -> None:
     """A buyer deletes their own account, confirming with their password (if it has one).
 
     Refused while they hold tickets for showtimes still to come: cancel those (for a
@@ -99,7 +102,7 @@ async def delete_own_account(session: AsyncSession, user: User, password: str | 
     ):
         raise WrongPassword("Confirm with your current password")
     _, upcoming = await holding.my_tickets(
-        session, user, PageParams(limit=1, offset=0), upcoming=True
+        session, user, PageParams(limit=1, offset=0), settings, upcoming=True
     )
     if upcoming:
         raise AccountHasTickets(extra={"tickets": upcoming})

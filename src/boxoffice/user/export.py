@@ -21,6 +21,7 @@ from boxoffice.booking.repository import BookingFilters
 from boxoffice.booking.schemas import BookingOut, HeldTicket, TicketOffer
 from boxoffice.catalog.repository import LocationRepository
 from boxoffice.catalog.schemas import Location
+from boxoffice.config import Settings
 from boxoffice.kit.pagination import PageParams, all_pages
 from boxoffice.kit.time import utcnow
 from boxoffice.notification import service as notification_service
@@ -70,12 +71,12 @@ class AccountExport(BaseModel):
     )
 
 
-async def export(session: AsyncSession, user: User) -> AccountExport:
+async def export(session: AsyncSession, user: User, settings: Settings) -> AccountExport:
     async def bookings(page: PageParams) -> tuple[list[BookingOut], int]:
         rows, total = await booking_service.list_user_bookings(
             session, user, user.id, BookingFilters(), page
         )
-        return await booking_service.present(session, rows), total
+        return await booking_service.present(session, rows, settings), total
 
     async def payments(page: PageParams) -> tuple[list[Payment], int]:
         rows, total = await payment_service.list_payments(
@@ -104,7 +105,7 @@ async def export(session: AsyncSession, user: User) -> AccountExport:
             for i in identities
         ],
         bookings=await all_pages(bookings),
-        tickets=await all_pages(lambda page: holding.my_tickets(session, user, page)),
+        tickets=await all_pages(lambda page: holding.my_tickets(session, user, page, settings)),
         ticket_offers=await transfer.my_offers(session, user),
         payments=await all_pages(payments),
         waitlist_entries=await waitlist_service.present(

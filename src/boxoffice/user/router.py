@@ -47,8 +47,10 @@ async def me(user: CurrentUser) -> UserRead:
     response_model=AccountExport,
     summary="Everything kept about me, in one document (bookings, tickets, payments, ...)",
 )
-async def export_me(session: Session, user: CurrentUser, _: ExportAllowance) -> AccountExport:
-    return await export.export(session, user)
+async def export_me(
+    session: Session, user: CurrentUser, settings: AppSettings, _: ExportAllowance
+) -> AccountExport:
+    return await export.export(session, user, settings)
 
 
 @router.delete(
@@ -58,9 +60,9 @@ async def export_me(session: Session, user: CurrentUser, _: ExportAllowance) -> 
     summary="Delete my account: personal data scrubbed, holds and unpaid bookings given back",
 )
 async def delete_me(
-    session: Session, user: CurrentUser, body: AccountDeletion | None = None
+    session: Session, user: CurrentUser, settings: AppSettings, body: AccountDeletion | None = None
 ) -> None:
-    await closing.delete_own_account(session, user, body.password if body else None)
+    await closing.delete_own_account(session, user, settings, body.password if body else None)
 
 
 @router.get("/profile", response_model=UserRead, summary="My profile")
