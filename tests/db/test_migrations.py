@@ -71,6 +71,24 @@ class TestTicketCodesNoLongerStored:
             assert all(shown.values())
             await engine.dispose()
 
+            conn = await asyncpg.connect(url)
+            try:
+                # At head no row of any table holds a code's signature.
+                tables = await conn.fetch(
+                    "SELECT table_name FROM information_schema.tables"
+                    " WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+                )
+                dumped = ""
+                for (table,) in tables:
+                    rows = f"SELECT string_agg(r::text, ' ') FROM \"{table}\" r"  # noqa: S608
+                    dumped += (await conn.fetchval(rows) or "") + " "
+            finally:
+                await conn.close()
+            assert len(tables) > 30
+            assert str(given) in dumped
+            for code in shown.values():
+                assert code.partition(".")[2] not in dumped
+
             await asyncio.to_thread(command.downgrade, alembic_config(url), "0024")
             conn = await asyncpg.connect(url)
             try:
