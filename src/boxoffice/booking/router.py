@@ -37,7 +37,7 @@ from boxoffice.inventory.errors import SeatsUnavailable, SoldOut
 from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed, problem
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
 from boxoffice.kit.ids import VERSION_MAX
-from boxoffice.kit.pagination import Page, Pagination, SortOrder
+from boxoffice.kit.pagination import Page, PageParams, Pagination, SortOrder
 from boxoffice.kit.ratelimit import Limiter, RateLimiter, enforce
 from boxoffice.payment import booking_refunds
 from boxoffice.payment.dependencies import get_payment_provider
@@ -67,6 +67,19 @@ def _version(body: VersionRef | None, if_match: str | None) -> int | None:
 
 async def _one(session: Session, settings: Settings, booking: Booking) -> BookingOut:
     return (await service.present(session, [booking], settings))[0]
+
+
+async def _page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    found: tuple[list[Booking], int],
+    page: PageParams,
+) -> Page[BookingOut]:
+    rows, total = found
+    return Page[BookingOut].build(
+        await service.present(session, rows, settings), total, page, request
+    )
 
 
 # ---- holds -----------------------------------------------------------------------------
@@ -438,10 +451,8 @@ async def list_bookings(
     page: Pagination,
     filters: Filters,
 ) -> Page[BookingOut]:
-    rows, total = await service.list_bookings(session, user, filters, page)
-    return Page[BookingOut].build(
-        await service.present(session, rows, settings), total, page, request
-    )
+    found = await service.list_bookings(session, user, filters, page)
+    return await _page(request, session, settings, found, page)
 
 
 @router.get("/users/me/bookings", response_model=Page[BookingOut], summary="Your bookings")
@@ -453,10 +464,8 @@ async def my_bookings(
     page: Pagination,
     filters: Filters,
 ) -> Page[BookingOut]:
-    rows, total = await service.list_user_bookings(session, user, user.id, filters, page)
-    return Page[BookingOut].build(
-        await service.present(session, rows, settings), total, page, request
-    )
+    found = await service.list_user_bookings(session, user, user.id, filters, page)
+    return await _page(request, session, settings, found, page)
 
 
 @router.get(
@@ -473,7 +482,5 @@ async def user_bookings(
     page: Pagination,
     filters: Filters,
 ) -> Page[BookingOut]:
-    rows, total = await service.list_user_bookings(session, user, user_id, filters, page)
-    return Page[BookingOut].build(
-        await service.present(session, rows, settings), total, page, request
-    )
+    found = await service.list_user_bookings(session, user, user_id, filters, page)
+    return await _page(request, session, settings, found, page)

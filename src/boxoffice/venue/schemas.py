@@ -17,7 +17,15 @@ def _known_timezone(value: str) -> str:
     return value
 
 
-Timezone = Annotated[str, Field(max_length=64), AfterValidator(_known_timezone)]
+Timezone = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="An IANA time zone name, such as `Europe/London`",
+        examples=["Europe/London"],
+    ),
+    AfterValidator(_known_timezone),
+]
 RowLabel = Annotated[str, Field(min_length=1, max_length=8, pattern=r"^[A-Za-z0-9]+$")]
 
 
