@@ -176,6 +176,11 @@ class BookingSettings(BaseSettings):
     """How long a pending booking keeps its units while the buyer pays."""
     ticket_secret: SecretStr | None = None
     """HMAC key of ticket codes; unset: derived from the JWT secret."""
+    ticket_secrets_previous: list[SecretStr] = Field(default_factory=list)
+    """Earlier ticket secrets (or JWT secrets, where the ticket secret was derived), still
+    accepted at the door after a rotation: codes already sent keep getting in, while every
+    code shown from now on is signed with the current secret. A JSON list in the
+    environment; drop a secret once the showtimes its codes were for are over."""
     hold_attempts_per_minute: int = Field(default=60, ge=0)
     """Holds one account may ask for a minute (`hold-seats` and the one-call
     `POST /api/bookings`), granted or refused, then `429 rate_limited`: a person picks seats

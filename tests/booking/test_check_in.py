@@ -6,7 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import FastAPI
 from httpx import AsyncClient
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +25,7 @@ from tests.booking.factories import (
     in_pairs,
     ticket_states,
 )
-from tests.factories import create_user
+from tests.factories import configure, create_user
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -668,3 +670,57 @@ class TestSyncRaces:
                 )
             ).scalar_one()
         assert admitted == 20
+
+
+class TestSecretRotation:
+    async def test_codes_sent_before_a_rotation_still_get_in_while_new_ones_are_shown(
+        self,
+        app: FastAPI,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        settings: Settings,
+    ) -> None:
+        world, buyer, booking = await _sold(client, session, auth_headers)
+        sent = [t["code"] for t in booking["tickets"]]
+        door = auth_headers(world.organizer)
+        path = f"/api/showtimes/{world.showtime.id}/check-ins"
+        # The ticket secret was derived from the JWT secret; now it has its own, and the
+        # old one is kept as previous.
+        configure(
+            app,
+            settings,
+            "booking",
+            ticket_secret=SecretStr("a-new-ticket-secret-0123456789-abcdef"),
+            ticket_secrets_previous=[settings.auth.jwt_secret],
+        )
+
+        shown = await client.get(f"/api/bookings/{booking['id']}", headers=auth_headers(buyer))
+        now = [t["code"] for t in shown.json()["tickets"]]
+        assert all(now)
+        assert set(now).isdisjoint(sent)
+        manifest = (await client.get(f"{path}/manifest", headers=door)).json()["items"]
+        by_id = {t["ticket_id"]: t for t in manifest}
+        for ticket, old, new in zip(booking["tickets"], sent, now, strict=True):
+            assert by_id[ticket["id"]]["code_sha256"] == _sha256(new)
+            assert by_id[ticket["id"]]["earlier_code_sha256"] == [_sha256(old)]
+
+        first = await client.post(path, json={"code": sent[0]}, headers=door)
+        assert first.status_code == 201, first.json()
+        assert first.json()["ticket_id"] == booking["tickets"][0]["id"]
+        again = await client.post(path, json={"code": now[0]}, headers=door)
+        assert (again.status_code, again.json()["code"]) == (409, "ticket_already_checked_in")
+
+        # Without the old secret kept, what was sent before the rotation no longer scans.
+        configure(
+            app,
+            settings,
+            "booking",
+            ticket_secret=SecretStr("a-new-ticket-secret-0123456789-abcdef"),
+        )
+        refused = await client.post(path, json={"code": sent[1]}, headers=door)
+        assert (refused.status_code, refused.json()["code"]) == (422, "ticket_code_invalid")
+        manifest = (await client.get(f"{path}/manifest", headers=door)).json()["items"]
+        assert all(t["earlier_code_sha256"] == [] for t in manifest)
+        admitted = await client.post(path, json={"code": now[1]}, headers=door)
+        assert admitted.status_code == 201, admitted.json()

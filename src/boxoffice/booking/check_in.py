@@ -35,6 +35,7 @@ from boxoffice.booking.schemas import (
 )
 from boxoffice.booking.tickets import (
     check_live,
+    previous_ticket_keys,
     signed_code,
     superseded_version,
     ticket_key,
@@ -410,14 +411,18 @@ async def manifest(
     )
     if after is not None:
         query = query.where(Ticket.id > after)
-    key = ticket_key(settings)
+    key, earlier = ticket_key(settings), previous_ticket_keys(settings)
+
+    def code_hash(key: bytes, row: Any) -> str:
+        # The code is computed, never stored: the key signs it here as on the ticket.
+        code = signed_code(key, row.ticket_id, row.unit_id, row.code_version)
+        return hashlib.sha256(code.encode()).hexdigest()
+
     items = [
         ManifestTicket(
             ticket_id=row.ticket_id,
-            # The code is computed, never stored: the key signs it here as on the ticket.
-            code_sha256=hashlib.sha256(
-                signed_code(key, row.ticket_id, row.unit_id, row.code_version).encode()
-            ).hexdigest(),
+            code_sha256=code_hash(key, row),
+            earlier_code_sha256=[code_hash(old, row) for old in earlier],
             status=row.status,
             section_id=row.section_id,
             seat_id=row.seat_id,

@@ -304,6 +304,12 @@ class ManifestTicket(BaseModel):
         description="Hex SHA-256 of the ticket's code (UTF-8): a scanned code is the "
         "ticket's when its hash matches; the code itself is never sent"
     )
+    earlier_code_sha256: list[str] = Field(
+        default_factory=list,
+        description="Hashes of the same code signed with the previous ticket secrets "
+        "(`BOXOFFICE_BOOKING_TICKET_SECRETS_PREVIOUS`), which the door still accepts after a "
+        "rotation; empty when there are none",
+    )
     status: TicketStatus = Field(description="`issued` (admissible) or `void` (cancelled)")
     section_id: uuid.UUID
     seat_id: int | None

@@ -14,6 +14,7 @@ import uuid
 from enum import StrEnum
 
 import segno
+from pydantic import SecretStr
 
 from boxoffice.booking import errors
 from boxoffice.booking.models import BookingStatus, Ticket, TicketStatus
@@ -24,7 +25,16 @@ _SIGNATURE_BYTES = 16
 
 
 def ticket_key(settings: Settings) -> bytes:
-    secret = settings.booking.ticket_secret or settings.auth.jwt_secret
+    """The key that signs every code shown."""
+    return _derived(settings.booking.ticket_secret or settings.auth.jwt_secret)
+
+
+def previous_ticket_keys(settings: Settings) -> list[bytes]:
+    """Keys of earlier secrets, which still verify codes signed before a rotation."""
+    return [_derived(secret) for secret in settings.booking.ticket_secrets_previous]
+
+
+def _derived(secret: SecretStr) -> bytes:
     # Derived, so a ticket code never doubles as anything signed with the JWT key itself.
     return hashlib.sha256(b"boxoffice-ticket:" + secret.get_secret_value().encode()).digest()
 
@@ -51,14 +61,17 @@ def current_code(settings: Settings, ticket: Ticket) -> str:
 def verify_ticket_code(
     settings: Settings, code: str, unit_id: int, version: int = 0
 ) -> uuid.UUID | None:
-    """The ticket id if `code` was signed by us for `unit_id` at `version`, else None."""
+    """The ticket id if `code` was signed by us for `unit_id` at `version` (with the
+    current secret or a previous one), else None."""
     ticket_hex, _, signature = code.partition(".")
     try:
         ticket_id = uuid.UUID(hex=ticket_hex)
     except ValueError:
         return None
-    expected = _sign(ticket_key(settings), ticket_id, unit_id, version)
-    return ticket_id if hmac.compare_digest(expected, signature) else None
+    for key in [ticket_key(settings), *previous_ticket_keys(settings)]:
+        if hmac.compare_digest(_sign(key, ticket_id, unit_id, version), signature):
+            return ticket_id
+    return None
 
 
 def superseded_version(settings: Settings, code: str, unit_id: int, version: int) -> int | None:
