@@ -116,6 +116,10 @@ class TestAdminAnalytics:
                 {"currency": "EUR", "amount_minor": 9000},
                 {"currency": "USD", "amount_minor": 7500},
             ],
+            "booking_fees": [
+                {"currency": "EUR", "amount_minor": 0},
+                {"currency": "USD", "amount_minor": 0},
+            ],
             "cancellation_rate": 0.3333,
         }
 

@@ -51,7 +51,9 @@ _STATUS_COUNTS = text(f"""
 
 _CONFIRMED_BY_CURRENCY = text(f"""
     SELECT b.currency, coalesce(sum(b.total_minor) FILTER (WHERE NOT b.complimentary), 0)
-           AS revenue, sum(b.quantity) AS tickets
+           AS revenue, sum(b.quantity) AS tickets,
+           coalesce(sum((b.metadata -> 'pricing' ->> 'fees_minor')::bigint)
+                    FILTER (WHERE NOT b.complimentary), 0) AS fees
     FROM bookings b JOIN events e ON e.id = b.event_id
     WHERE {_EVENT_SCOPE} AND {_CREATED_IN_RANGE} AND b.status = 'confirmed'
     GROUP BY b.currency
@@ -164,9 +166,10 @@ class AnalyticsRepository:
     async def status_counts(self, f: Filter) -> dict[str, int]:
         return {row.status: row.bookings for row in await self._rows(_STATUS_COUNTS, f.params())}
 
-    async def confirmed_by_currency(self, f: Filter) -> list[tuple[str, int, int]]:
+    async def confirmed_by_currency(self, f: Filter) -> list[tuple[str, int, int, int]]:
+        """Per currency: revenue, tickets sold and, of the revenue, booking fees."""
         rows = await self._rows(_CONFIRMED_BY_CURRENCY, f.params())
-        return [(row.currency, int(row.revenue), int(row.tickets)) for row in rows]
+        return [(row.currency, int(row.revenue), int(row.tickets), int(row.fees)) for row in rows]
 
     async def daily_counts(self, f: Filter) -> list[tuple[date, int, int, int]]:
         rows = await self._rows(_DAILY_COUNTS, f.params())

@@ -24,6 +24,8 @@ class Totals(BaseModel):
     """Tickets of confirmed bookings."""
     revenue: list[Money]
     """Sum of confirmed, non-complimentary bookings' totals, per currency."""
+    booking_fees: list[Money]
+    """Of `revenue`, the booking fees the events added (`fee_*`), per currency."""
     cancellation_rate: float
     """cancelled / (confirmed + cancelled + refunded); 0 when there are none."""
 

@@ -98,8 +98,9 @@ async def analytics(
     totals = Totals(
         bookings=sum(by_status.values()),
         bookings_by_status=by_status,
-        tickets_sold=sum(tickets for _, _, tickets in confirmed),
-        revenue=[Money(currency=c, amount_minor=amount) for c, amount, _ in confirmed],
+        tickets_sold=sum(tickets for _, _, tickets, _ in confirmed),
+        revenue=[Money(currency=c, amount_minor=amount) for c, amount, _, _ in confirmed],
+        booking_fees=[Money(currency=c, amount_minor=fees) for c, _, _, fees in confirmed],
         cancellation_rate=_rate(by_status[BookingStatus.cancelled], settled),
     )
 

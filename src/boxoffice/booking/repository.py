@@ -22,6 +22,7 @@ from boxoffice.catalog.models import Event, EventStatus, Showtime, ShowtimeStatu
 from boxoffice.db import driver
 from boxoffice.db.driver import Sql
 from boxoffice.inventory.claim_repository import UNIT_LABEL
+from boxoffice.payment.pricing import FeePolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class SaleWindow:
     hold_ttl_seconds: int
     now: datetime
     max_tickets_per_buyer: int | None
+    fees: FeePolicy
+    """The event's booking fees, added to every paid order."""
 
     @classmethod
     def of(cls, showtime: Showtime, event: Event, now: datetime) -> "SaleWindow":
@@ -66,6 +69,7 @@ class SaleWindow:
             event.hold_ttl_seconds,
             now,
             event.max_tickets_per_buyer,
+            FeePolicy(event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor),
         )
 
 
@@ -121,9 +125,10 @@ _LINE_COLUMNS = f"""
 _WINDOW_COLUMNS = """
     SELECT s.id, s.status, s.starts_at, e.id, e.organizer_id, e.status, e.sale_starts_at,
            e.sale_ends_at, e.max_tickets_per_booking, e.hold_ttl_seconds, now(),
-           e.max_tickets_per_buyer
+           e.max_tickets_per_buyer, e.fee_percent_bp, e.fee_per_ticket_minor,
+           e.fee_per_order_minor
 """
-WINDOW_WIDTH = 12
+WINDOW_WIDTH = 15
 """Columns of `_WINDOW_COLUMNS`: a statement's own columns follow them."""
 SALE_WINDOW = Sql(
     _WINDOW_COLUMNS
@@ -275,6 +280,7 @@ def _window(row: Any) -> SaleWindow:
         row[9],
         row[10],
         row[11],
+        FeePolicy(row[12], row[13], row[14]),
     )
 
 

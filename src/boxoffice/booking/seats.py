@@ -7,6 +7,7 @@ a free booking or an admin (complimentary) may do.
 """
 
 import uuid
+from dataclasses import asdict, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatu
 from boxoffice.booking.repository import BookingRepository
 from boxoffice.booking.schemas import SeatAssignment
 from boxoffice.inventory import claim_service
+from boxoffice.payment.pricing import price_breakdown
 
 
 async def assign_seats(
@@ -53,18 +55,33 @@ async def assign_seats(
     lines = await repo.priced_units_by_id(claimed)
     if any(line.price_minor is None or line.currency != booking.currency for line in lines):
         raise errors.NotPriced()
+    # The added seats bring their own booking fees (percent and per ticket); the per-order
+    # fee only if the booking had not paid one yet (it was free until now).
+    fees = replace(window.fees, per_order_minor=0) if booking.total_minor else window.fees
+    added = price_breakdown([line.price_minor or 0 for line in lines], booking.currency, fees=fees)
+    total = booking.total_minor + added.total_minor
+    # The booking's breakdown grows by the added tickets, so it still adds up to the total.
+    pricing = booking.meta.get("pricing") or {}
+    pricing = {
+        **pricing,
+        "tickets": [*pricing.get("tickets", []), *(asdict(t) for t in added.tickets)],
+        "subtotal_minor": pricing.get("subtotal_minor", 0) + added.subtotal_minor,
+        "fees_minor": pricing.get("fees_minor", 0) + added.fees_minor,
+        "total_minor": total,
+    }
     changed = await repo.transition(
         booking.id,
         version=booking.version,
         from_statuses=[BookingStatus.pending_payment],
         values={
             "quantity": booking.quantity + len(lines),
-            "total_minor": booking.total_minor + sum(line.price_minor or 0 for line in lines),
+            "total_minor": total,
+            "meta": {**booking.meta, "pricing": pricing},
         },
     )
     if not changed:
         raise errors.BookingVersionConflict()
-    for line in lines:
+    for line, priced in zip(lines, added.tickets, strict=True):
         session.add(
             Ticket(
                 id=uuid.uuid4(),
@@ -73,7 +90,7 @@ async def assign_seats(
                 section_id=line.section_id,
                 seat_id=line.seat_id,
                 label=line.label,
-                price_minor=line.price_minor or 0,
+                price_minor=priced.total_minor,
                 currency=booking.currency,
                 status=TicketStatus.pending,
             )

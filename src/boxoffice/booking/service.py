@@ -81,7 +81,7 @@ async def create_from_hold(
         raise errors.NotPriced("The held seats are priced in different currencies")
     currency = currencies.pop() or ""
     unit_prices = [line.price_minor or 0 for line in lines]
-    breakdown = price_breakdown(unit_prices, currency)
+    breakdown = price_breakdown(unit_prices, currency, fees=window.fees)
     tickets = _new_tickets(lines, breakdown)
     values = {
         "id": booking_id,
@@ -105,11 +105,14 @@ async def create_from_hold(
             user.id,
             window.event_id,
             window.organizer_id,
-            breakdown.total_minor,
+            # Coupons take off the tickets' price, never the booking fees.
+            breakdown.subtotal_minor,
             currency,
             booking_id,
         )
-        breakdown = price_breakdown(unit_prices, currency, discount_minor=discount.amount_minor)
+        breakdown = price_breakdown(
+            unit_prices, currency, discount_minor=discount.amount_minor, fees=window.fees
+        )
         tickets = _new_tickets(lines, breakdown, ids=[t.id for t in tickets])
     pricing = {**asdict(breakdown), "coupon_code": coupon_code.upper() if coupon_code else None}
     if coupon_code is not None:

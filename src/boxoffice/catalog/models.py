@@ -64,6 +64,11 @@ class Event(TimestampMixin, Base):
             "max_tickets_per_buyer IS NULL OR max_tickets_per_buyer > 0",
             name="max_tickets_per_buyer_positive",
         ),
+        CheckConstraint(
+            "fee_percent_bp BETWEEN 0 AND 10000 AND fee_per_ticket_minor >= 0"
+            " AND fee_per_order_minor >= 0",
+            name="booking_fees_valid",
+        ),
     )
 
     id: Mapped[UUIDPk]
@@ -100,6 +105,18 @@ class Event(TimestampMixin, Base):
         BigInteger, nullable=False, default=0, server_default="0"
     )
     """Kept per buyer refund, in minor units, on top of the percent fee."""
+    fee_percent_bp: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
+    """Booking fee, in basis points of the order's ticket subtotal after any discount."""
+    fee_per_ticket_minor: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
+    """Booking fee per ticket, in minor units."""
+    fee_per_order_minor: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
+    """Booking fee per order, in minor units. No fee of any kind on a free order."""
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_places: Mapped[str] = mapped_column(Text, nullable=False, server_default="")

@@ -115,6 +115,17 @@ class EventCreate(BaseModel):
         default=0, ge=0, le=10_000, description="Refund fee in basis points of the refund"
     )
     refund_fee_fixed_minor: MinorUnits = Field(default=0, description="Fixed refund fee")
+    fee_percent_bp: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="Booking fee in basis points of an order's ticket subtotal after any "
+        "coupon (250 = 2.5%); added to the price the buyer pays, rounded half up",
+    )
+    fee_per_ticket_minor: MinorUnits = Field(default=0, description="Booking fee per ticket")
+    fee_per_order_minor: MinorUnits = Field(
+        default=0, description="Booking fee per order; a free order carries no fee of any kind"
+    )
     venue: str | None = Field(
         default=None,
         min_length=1,
@@ -168,6 +179,11 @@ class EventUpdate(BaseModel):
     refund_cutoff_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     refund_fee_percent_bp: int | None = Field(default=None, ge=0, le=10_000)
     refund_fee_fixed_minor: MinorUnits | None = None
+    fee_percent_bp: int | None = Field(
+        default=None, ge=0, le=10_000, description="Applies to bookings made from now on"
+    )
+    fee_per_ticket_minor: MinorUnits | None = None
+    fee_per_order_minor: MinorUnits | None = None
 
 
 class PriceTier(BaseModel):
@@ -252,6 +268,11 @@ class EventDetail(EventSummary):
     refund_cutoff_hours: int
     refund_fee_percent_bp: int
     refund_fee_fixed_minor: int
+    fee_percent_bp: int = Field(
+        description="Booking fee in basis points of an order's ticket subtotal after any coupon"
+    )
+    fee_per_ticket_minor: int = Field(description="Booking fee per ticket")
+    fee_per_order_minor: int = Field(description="Booking fee per order (none on a free order)")
     cancelled_at: datetime | None
     showtimes: list[Showtime]
     availability: Availability

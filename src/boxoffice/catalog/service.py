@@ -129,6 +129,9 @@ async def create_event(session: AsyncSession, user: User, data: schemas.EventCre
             refund_cutoff_hours=data.refund_cutoff_hours,
             refund_fee_percent_bp=data.refund_fee_percent_bp,
             refund_fee_fixed_minor=data.refund_fee_fixed_minor,
+            fee_percent_bp=data.fee_percent_bp,
+            fee_per_ticket_minor=data.fee_per_ticket_minor,
+            fee_per_order_minor=data.fee_per_order_minor,
         )
     )
     await EventRepository(session).index_terms(event.id)
@@ -226,6 +229,9 @@ _RULES = {
     "refund_cutoff_hours",
     "refund_fee_percent_bp",
     "refund_fee_fixed_minor",
+    "fee_percent_bp",
+    "fee_per_ticket_minor",
+    "fee_per_order_minor",
 }
 
 

@@ -1,0 +1,211 @@
+"""Booking fees set per event: priced into bookings, paid, refunded, shown before buying."""
+
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from boxoffice.config import Settings
+from boxoffice.coupon.models import CouponKind
+from boxoffice.payment.providers.sandbox import SandboxProvider
+from tests.booking.factories import World, create_world
+from tests.coupon.factories import create_coupon
+from tests.factories import bearer, create_user
+
+FEES = {"fee_percent_bp": 1000, "fee_per_ticket_minor": 100, "fee_per_order_minor": 50}
+"""10% of the tickets' price, 1.00 a ticket and 0.50 an order."""
+
+
+async def _with_fees(
+    client: AsyncClient, settings: Settings, world: World, **fees: int
+) -> dict[str, Any]:
+    """Set the event's fees through the API, as its organizer would."""
+    updated = await client.put(
+        f"/api/events/{world.event.id}",
+        json=fees or FEES,
+        headers=bearer(settings, world.organizer),
+    )
+    assert updated.status_code == 200, updated.text
+    detail: dict[str, Any] = (
+        await client.get(f"/api/events/{world.event.id}", headers=bearer(settings, world.organizer))
+    ).json()
+    return detail
+
+
+async def _book(
+    client: AsyncClient, settings: Settings, buyer: User, world: World, **body: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), **body},
+        headers=bearer(settings, buyer),
+    )
+    assert response.status_code == 201, response.text
+    booking: dict[str, Any] = response.json()
+    return booking
+
+
+class TestBookingFees:
+    async def test_the_events_fees_are_added_to_what_the_buyer_pays(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        detail = await _with_fees(client, settings, world)
+        buyer = await create_user(session)
+
+        booking = await _book(client, settings, buyer, world, quantity=3)
+        started = await client.post(
+            "/api/payments/initiate",
+            json={"booking_id": booking["id"]},
+            headers=bearer(settings, buyer),
+        )
+
+        # Shown before buying: the event says what it adds.
+        assert {k: detail[k] for k in FEES} == FEES
+        # 3 x 25.00 = 75.00; fees 7.50 + 3 x 1.00 + 0.50 = 11.00.
+        pricing = booking["pricing"]
+        assert (pricing["subtotal_minor"], pricing["fees_minor"]) == (7500, 1100)
+        assert booking["total_minor"] == 8600
+        assert [t["price_minor"] for t in booking["tickets"]] == [2867, 2867, 2866]
+        assert sum(t["fee_minor"] for t in pricing["tickets"]) == 1100
+        assert started.status_code == 201, started.text
+        assert started.json()["payment"]["amount_minor"] == 8600
+
+        # Paid, the booking counts in the organizer's figures, its fees shown apart.
+        paid = await client.post(
+            "/api/payments/confirm",
+            json={"payment_id": started.json()["payment"]["id"], "card_number": "4242424242424242"},
+            headers=bearer(settings, buyer),
+        )
+        assert paid.json()["status"] == "succeeded"
+        figures = await client.get(
+            "/api/admin/analytics",
+            params={"event_id": str(world.event.id)},
+            headers=bearer(settings, world.organizer),
+        )
+        assert figures.status_code == 200, figures.text
+        totals = figures.json()["totals"]
+        assert totals["revenue"] == [{"currency": "USD", "amount_minor": 8600}]
+        assert totals["booking_fees"] == [{"currency": "USD", "amount_minor": 1100}]
+
+    async def test_a_coupon_takes_off_the_tickets_price_and_the_percent_fee_follows(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        await _with_fees(client, settings, world)
+        coupon = await create_coupon(
+            session, created_by=world.organizer, kind=CouponKind.percent, value=20
+        )
+        buyer = await create_user(session)
+
+        booking = await _book(client, settings, buyer, world, quantity=3, coupon_code=coupon.code)
+
+        # 75.00 less 20% = 60.00; fees 6.00 + 3.00 + 0.50; the coupon never touches them.
+        pricing = booking["pricing"]
+        assert (pricing["discount_minor"], pricing["fees_minor"]) == (1500, 950)
+        assert booking["total_minor"] == 6950
+        assert sum(t["price_minor"] for t in booking["tickets"]) == 6950
+
+    async def test_a_free_order_carries_no_fee_and_confirms_itself(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        world = await create_world(session, price_minor=0)
+        await _with_fees(client, settings, world)
+        buyer = await create_user(session)
+
+        booking = await _book(client, settings, buyer, world, quantity=2)
+
+        assert (booking["status"], booking["total_minor"]) == ("confirmed", 0)
+        assert booking["pricing"]["fees_minor"] == 0
+
+    async def test_seats_added_to_a_booking_bring_their_fees_but_no_second_order_fee(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        await _with_fees(client, settings, world)
+        buyer = await create_user(session)
+        booking = await _book(client, settings, buyer, world, quantity=1)
+        assert booking["total_minor"] == 2500 + 250 + 100 + 50
+        taken = {t["seat_id"] for t in booking["tickets"]}
+        free_seat = next(s.id for s in world.seats if s.id not in taken)
+
+        added = await client.post(
+            f"/api/bookings/{booking['id']}/seats",
+            json={"seat_ids": [free_seat]},
+            headers=bearer(settings, buyer),
+        )
+
+        assert added.status_code == 200, added.text
+        body = added.json()
+        assert body["total_minor"] == 2900 + 2500 + 250 + 100
+        assert sum(t["price_minor"] for t in body["tickets"]) == body["total_minor"]
+        pricing = body["pricing"]
+        assert (pricing["subtotal_minor"], pricing["fees_minor"]) == (5000, 750)
+        assert pricing["total_minor"] == body["total_minor"]
+        assert len(pricing["tickets"]) == 2
+
+    async def test_a_refund_gives_the_fees_back_less_the_refund_policys_own_fee(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        sandbox: SandboxProvider,
+        settings: Settings,
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        await _with_fees(client, settings, world, fee_per_ticket_minor=200)
+        world.event.refund_fee_fixed_minor = 300
+        buyer = await create_user(session)
+        booking = await _book(client, settings, buyer, world, quantity=2)
+        started = (
+            await client.post(
+                "/api/payments/initiate",
+                json={"booking_id": booking["id"]},
+                headers=bearer(settings, buyer),
+            )
+        ).json()["payment"]
+        paid = await client.post(
+            "/api/payments/confirm",
+            json={"payment_id": started["id"], "card_number": "4242424242424242"},
+            headers=bearer(settings, buyer),
+        )
+        assert paid.json()["status"] == "succeeded"
+
+        cancelled = await client.post(
+            f"/api/bookings/{booking['id']}/cancel", headers=bearer(settings, buyer)
+        )
+        payment = await client.get(
+            f"/api/payments/{started['id']}", headers=bearer(settings, buyer)
+        )
+
+        assert cancelled.json()["status"] == "refunded"
+        assert booking["total_minor"] == 5400
+        assert payment.json()["refunded_minor"] == 5400 - 300
+
+    async def test_fees_out_of_range_are_refused(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        world = await create_world(session, price_minor=2500)
+        for bad in (
+            {"fee_percent_bp": 10_001},
+            {"fee_percent_bp": -1},
+            {"fee_per_ticket_minor": -1},
+            {"fee_per_order_minor": 10**13},
+        ):
+            refused = await client.put(
+                f"/api/events/{world.event.id}",
+                json=bad,
+                headers=bearer(settings, world.organizer),
+            )
+            assert (refused.status_code, refused.json()["code"]) == (422, "validation_error")
+        created = await client.post(
+            "/api/events",
+            json={"title": "Fees", "event_type": "music", **FEES},
+            headers=bearer(settings, world.organizer),
+        )
+        assert created.status_code == 201, created.text
+        assert {k: created.json()[k] for k in FEES} == FEES
