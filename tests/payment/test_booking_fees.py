@@ -65,8 +65,11 @@ class TestBookingFees:
             headers=bearer(settings, buyer),
         )
 
-        # Shown before buying: the event says what it adds.
+        # Shown before buying: the event says what it adds, each price tier its all-in price.
         assert {k: detail[k] for k in FEES} == FEES
+        [tier] = detail["showtimes"][0]["price_tiers"]
+        assert (tier["price_minor"], tier["fee_minor"]) == (2500, 350)
+        assert tier["price_with_fees_minor"] == 2850
         # 3 x 25.00 = 75.00; fees 7.50 + 3 x 1.00 + 0.50 = 11.00.
         pricing = booking["pricing"]
         assert (pricing["subtotal_minor"], pricing["fees_minor"]) == (7500, 1100)

@@ -35,6 +35,7 @@ from boxoffice.catalog.queries import (
     upcoming_walk_query,
 )
 from boxoffice.kit.pagination import SortOrder
+from boxoffice.payment.pricing import FeePolicy
 
 
 @dataclass
@@ -256,6 +257,8 @@ class ShowtimeRow:
     city_id: uuid.UUID
     city_name: str
     timezone: str
+    fees: FeePolicy
+    """Its event's booking fees."""
 
 
 class ShowtimeRepository:
@@ -302,9 +305,11 @@ class ShowtimeRepository:
             text(
                 """
                 SELECT s.id, v.name AS venue_name, c.id AS city_id, c.name AS city_name,
-                       v.timezone
+                       v.timezone, e.fee_percent_bp, e.fee_per_ticket_minor,
+                       e.fee_per_order_minor
                   FROM showtimes s JOIN venues v ON v.id = s.venue_id
                   JOIN cities c ON c.id = v.city_id
+                  JOIN events e ON e.id = s.event_id
                  WHERE (CAST(:showtime_id AS uuid) IS NOT NULL AND s.id = :showtime_id)
                     OR (CAST(:event_id AS uuid) IS NOT NULL AND s.event_id = :event_id
                         AND s.status = 'scheduled' AND s.ends_at > now())
@@ -323,7 +328,14 @@ class ShowtimeRepository:
             )
         }
         return [
-            ShowtimeRow(showtimes[p.id], p.venue_name, p.city_id, p.city_name, p.timezone)
+            ShowtimeRow(
+                showtimes[p.id],
+                p.venue_name,
+                p.city_id,
+                p.city_name,
+                p.timezone,
+                FeePolicy(p.fee_percent_bp, p.fee_per_ticket_minor, p.fee_per_order_minor),
+            )
             for p in places
         ]
 

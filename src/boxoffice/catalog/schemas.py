@@ -192,6 +192,13 @@ class PriceTier(BaseModel):
     section_name: str
     name: str
     price_minor: int
+    fee_minor: int = Field(
+        description="Booking fees on one ticket at this price (the event's percent and "
+        "per-ticket fees; its per-order fee, if any, comes once per order)"
+    )
+    price_with_fees_minor: int = Field(
+        description="What one ticket costs with its fees: the price to show buyers"
+    )
     currency: str
     units: int
     available: int

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +49,7 @@ from boxoffice.inventory.service import (
 )
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.time import utcnow
+from boxoffice.payment.pricing import order_fees
 from boxoffice.venue import service as venue_service
 from boxoffice.venue.layout import seats_for_capacity
 from boxoffice.venue.models import SectionKind
@@ -597,9 +599,12 @@ async def showtime_views(
     rows = await repo.with_places(event_id=event_id, showtime_id=showtime_id)
     ids = [r.showtime.id for r in rows]
     availability = await showtime_availability(session, ids)
+    fees = {r.showtime.id: r.fees for r in rows}
     tiers_by_showtime: dict[uuid.UUID, list[schemas.PriceTier]] = {}
     for tier, section_name in await repo.tiers(ids):
         units, available = availability.get((tier.showtime_id, tier.section_id), (0, 0))
+        # One ticket's share of the fees: the percent and per-ticket ones (not per order).
+        fee = order_fees(replace(fees[tier.showtime_id], per_order_minor=0), tier.price_minor, 1)
         tiers_by_showtime.setdefault(tier.showtime_id, []).append(
             schemas.PriceTier(
                 id=tier.id,
@@ -607,6 +612,8 @@ async def showtime_views(
                 section_name=section_name,
                 name=tier.name,
                 price_minor=tier.price_minor,
+                fee_minor=fee,
+                price_with_fees_minor=tier.price_minor + fee,
                 currency=tier.currency,
                 units=units,
                 available=available,
