@@ -51,6 +51,16 @@ class SalesClosed(Forbidden):
     title = "Tickets for this showtime are not on sale"
 
 
+class PresaleCodeRequired(SalesClosed):
+    code = "presale_code_required"
+    title = "Only the presale is open: give its access code (access_code)"
+
+
+class PresaleCodeInvalid(SalesClosed):
+    code = "presale_code_invalid"
+    title = "That is not an access code of this presale"
+
+
 class ShowtimeRequired(Unprocessable):
     code = "showtime_ambiguous"
     title = "The event has several showtimes on sale; name one with showtime_id"

@@ -41,7 +41,9 @@ async def resolve_showtime(
     return window
 
 
-def check_on_sale(window: SaleWindow) -> None:
+def check_on_sale(window: SaleWindow, access_code: str | None = None) -> None:
+    """Refuse unless the showtime is on sale to this buyer now: `403 sales_closed`, or during
+    a presale without one of its codes `presale_code_required` / `presale_code_invalid`."""
     if (
         window.event_status is not EventStatus.published
         or window.showtime_status is not ShowtimeStatus.scheduled
@@ -49,10 +51,16 @@ def check_on_sale(window: SaleWindow) -> None:
         raise errors.SalesClosed()
     now = window.now
     if window.sale_starts_at is not None and now < window.sale_starts_at:
-        raise errors.SalesClosed(
-            "Sales have not started yet",
-            extra={"sale_starts_at": window.sale_starts_at.isoformat()},
-        )
+        opening = {"sale_starts_at": window.sale_starts_at.isoformat()}
+        presale = window.presale_starts_at
+        if presale is None or now < presale:
+            if presale is not None:
+                opening["presale_starts_at"] = presale.isoformat()
+            raise errors.SalesClosed("Sales have not started yet", extra=opening)
+        if access_code is None:
+            raise errors.PresaleCodeRequired(extra=opening)
+        if access_code.upper() not in window.presale_codes:
+            raise errors.PresaleCodeInvalid(extra=opening)
     if (window.sale_ends_at is not None and now > window.sale_ends_at) or now >= window.starts_at:
         raise errors.SalesClosed("Sales have ended")
 
@@ -70,7 +78,7 @@ async def place_hold(
     check_may_buy(user, settings)
     repo = BookingRepository(session)
     window = await resolve_showtime(repo, data.showtime_id, data.event_id, lock_buyer=user.id)
-    check_on_sale(window)
+    check_on_sale(window, data.access_code)
     quantity = len(data.seat_ids or data.unit_ids or []) or (data.quantity or 0)
     if quantity > window.max_tickets_per_booking:
         raise errors.TicketCapExceeded(

@@ -53,6 +53,8 @@ class SaleWindow:
     max_tickets_per_buyer: int | None
     fees: FeePolicy
     """The event's booking fees, added to every paid order."""
+    presale_starts_at: datetime | None
+    presale_codes: list[str]
 
     @classmethod
     def of(cls, showtime: Showtime, event: Event, now: datetime) -> "SaleWindow":
@@ -70,6 +72,8 @@ class SaleWindow:
             now,
             event.max_tickets_per_buyer,
             FeePolicy(event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor),
+            event.presale_starts_at,
+            event.presale_codes,
         )
 
 
@@ -126,9 +130,9 @@ _WINDOW_COLUMNS = """
     SELECT s.id, s.status, s.starts_at, e.id, e.organizer_id, e.status, e.sale_starts_at,
            e.sale_ends_at, e.max_tickets_per_booking, e.hold_ttl_seconds, now(),
            e.max_tickets_per_buyer, e.fee_percent_bp, e.fee_per_ticket_minor,
-           e.fee_per_order_minor
+           e.fee_per_order_minor, e.presale_starts_at, e.presale_codes
 """
-WINDOW_WIDTH = 15
+WINDOW_WIDTH = 17
 """Columns of `_WINDOW_COLUMNS`: a statement's own columns follow them."""
 SALE_WINDOW = Sql(
     _WINDOW_COLUMNS
@@ -281,6 +285,8 @@ def _window(row: Any) -> SaleWindow:
         row[10],
         row[11],
         FeePolicy(row[12], row[13], row[14]),
+        row[15],
+        row[16],
     )
 
 

@@ -5,6 +5,7 @@ from typing import Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from boxoffice.booking.models import BookingStatus, HoldStatus, TicketStatus
+from boxoffice.catalog.schemas import AccessCode
 from boxoffice.kit.ids import VERSION_MAX, RowId
 
 MAX_QUANTITY = 100
@@ -32,6 +33,9 @@ class HoldCreate(BaseModel):
     price_tier_id: uuid.UUID | None = None
     allow_split: bool = Field(
         default=False, description="Best available: accept non-adjacent seats if no block fits"
+    )
+    access_code: AccessCode | None = Field(
+        default=None, description="During the event's presale: one of its access codes"
     )
 
     @model_validator(mode="after")
@@ -87,6 +91,9 @@ class BookingCreate(BaseModel):
     section_id: uuid.UUID | None = None
     price_tier_id: uuid.UUID | None = None
     allow_split: bool = False
+    access_code: AccessCode | None = Field(
+        default=None, description="One call, during the event's presale: one of its codes"
+    )
     join_waitlist: bool = Field(
         default=True,
         description="One call only: when sold out, join the showtime's waitlist for this "

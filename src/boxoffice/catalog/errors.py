@@ -69,3 +69,8 @@ class InvalidShowtimeTimes(Unprocessable):
 class PriceTierNotFound(NotFound):
     code = "price_tier_not_found"
     title = "The showtime has no such price tier"
+
+
+class PresaleInvalid(Unprocessable):
+    code = "presale_invalid"
+    title = "A presale needs a later general sale (sale_starts_at) and at least one code"

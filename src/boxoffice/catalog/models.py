@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.db.base import Base, TimestampMixin, UUIDPk, str_enum
@@ -85,6 +85,13 @@ class Event(TimestampMixin, Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict)
     sale_starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sale_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    presale_starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """A presale opens (before `sale_starts_at`): until the general sale, only buyers who
+    give one of `presale_codes` may hold seats."""
+    presale_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(40)), nullable=False, default=list, server_default=text("'{}'")
+    )
+    """Access codes of the presale, upper-cased (codes are matched ignoring case)."""
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=600)
     max_tickets_per_booking: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
     max_tickets_per_buyer: Mapped[int | None] = mapped_column(Integer)

@@ -1,13 +1,22 @@
 import enum
 import uuid
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from boxoffice.catalog.models import EventStatus, EventType, ShowtimeStatus
 from boxoffice.kit.money import Currency, MinorUnits, Money
 from boxoffice.venue.schemas import Latitude, Longitude
+
+AccessCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_-]{3,40}$",
+        description="A presale access code (letters, digits, `_`, `-`; case does not matter)",
+        examples=["FANCLUB26"],
+    ),
+]
 
 
 class EventSort(enum.Enum):
@@ -94,6 +103,16 @@ class EventCreate(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     sale_starts_at: datetime | None = None
     sale_ends_at: datetime | None = None
+    presale_starts_at: datetime | None = Field(
+        default=None,
+        description="A presale opens: from then until `sale_starts_at` only buyers who give "
+        "one of `presale_codes` may hold seats",
+    )
+    presale_codes: list[AccessCode] = Field(
+        default_factory=list,
+        max_length=100,
+        description="The presale's access codes (never shown back; matched ignoring case)",
+    )
     hold_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     max_tickets_per_booking: int = Field(default=10, ge=1, le=100)
     max_tickets_per_buyer: int | None = Field(
@@ -155,7 +174,21 @@ class EventCreate(BaseModel):
             raise ValueError("ends_at must be after starts_at")
         if self.sale_starts_at and self.sale_ends_at and self.sale_ends_at <= self.sale_starts_at:
             raise ValueError("sale_ends_at must be after sale_starts_at")
+        presale_problem(self.presale_starts_at, self.sale_starts_at, self.presale_codes)
         return self
+
+
+def presale_problem(
+    presale_starts_at: datetime | None, sale_starts_at: datetime | None, codes: list[str]
+) -> None:
+    """Refuse a presale that could not work: it needs a general sale to open later and at
+    least one code."""
+    if presale_starts_at is None:
+        return
+    if sale_starts_at is None or presale_starts_at >= sale_starts_at:
+        raise ValueError("presale_starts_at needs a later sale_starts_at")
+    if not codes:
+        raise ValueError("a presale needs at least one of presale_codes")
 
 
 class EventUpdate(BaseModel):
@@ -170,6 +203,10 @@ class EventUpdate(BaseModel):
     metadata: dict[str, Any] | None = None
     sale_starts_at: datetime | None = None
     sale_ends_at: datetime | None = None
+    presale_starts_at: datetime | None = Field(default=None, description="Null ends the presale")
+    presale_codes: list[AccessCode] | None = Field(
+        default=None, max_length=100, description="Replaces the presale's codes"
+    )
     hold_ttl_seconds: int | None = Field(default=None, ge=60, le=3600)
     max_tickets_per_booking: int | None = Field(default=None, ge=1, le=100)
     max_tickets_per_buyer: int | None = Field(
@@ -238,6 +275,9 @@ class EventSummary(BaseModel):
     metadata: dict[str, Any] = Field(validation_alias="meta")
     sale_starts_at: datetime | None
     sale_ends_at: datetime | None
+    presale_starts_at: datetime | None = Field(
+        default=None, description="A presale, open to buyers with its access code, from then"
+    )
     created_at: datetime
     published_at: datetime | None = None
     next_starts_at: datetime | None = Field(default=None, description="Next upcoming showtime")

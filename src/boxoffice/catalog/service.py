@@ -24,6 +24,7 @@ from boxoffice.catalog.errors import (
     InvalidPriceTiers,
     InvalidShowtimeTimes,
     NotEventOwner,
+    PresaleInvalid,
     PriceTierNotFound,
     ShowtimeCancelled,
     ShowtimeNotFound,
@@ -124,6 +125,8 @@ async def create_event(session: AsyncSession, user: User, data: schemas.EventCre
             meta=data.metadata,
             sale_starts_at=data.sale_starts_at,
             sale_ends_at=data.sale_ends_at,
+            presale_starts_at=data.presale_starts_at,
+            presale_codes=[code.upper() for code in data.presale_codes],
             hold_ttl_seconds=data.hold_ttl_seconds,
             max_tickets_per_booking=data.max_tickets_per_booking,
             max_tickets_per_buyer=data.max_tickets_per_buyer,
@@ -189,17 +192,26 @@ async def update_event(
     if event.status is EventStatus.cancelled:
         raise EventCancelled()
     changes = data.model_dump(exclude_unset=True)
+    if changes.get("presale_codes") is not None:
+        changes["presale_codes"] = [code.upper() for code in changes["presale_codes"]]
     before = {name: getattr(event, _attribute(name)) for name in changes}
     for name, value in changes.items():
         if value is None and name not in {
             "sale_starts_at",
             "sale_ends_at",
+            "presale_starts_at",
             "max_tickets_per_buyer",
         }:
             continue
         setattr(event, _attribute(name), value)
     if event.sale_starts_at and event.sale_ends_at and event.sale_ends_at <= event.sale_starts_at:
         raise InvalidEventTransition("sale_ends_at must be after sale_starts_at")
+    try:
+        schemas.presale_problem(
+            event.presale_starts_at, event.sale_starts_at, list(event.presale_codes)
+        )
+    except ValueError as exc:
+        raise PresaleInvalid(str(exc)) from exc
     await session.flush()
     await EventRepository(session).index_terms(event.id)
     changed = sorted(n for n in changes if getattr(event, _attribute(n)) != before[n])
@@ -224,6 +236,7 @@ async def update_event(
 _RULES = {
     "sale_starts_at",
     "sale_ends_at",
+    "presale_starts_at",
     "hold_ttl_seconds",
     "max_tickets_per_booking",
     "max_tickets_per_buyer",
