@@ -1,6 +1,8 @@
 import uuid
 from datetime import timedelta
+from typing import Any
 
+from httpx import AsyncClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +16,8 @@ from boxoffice.kit.time import utcnow
 from boxoffice.payment import service
 from boxoffice.payment.models import Payment
 from boxoffice.payment.providers.base import PaymentProvider
-from tests.booking.factories import create_world
+from tests.booking.factories import World, create_world
+from tests.factories import bearer
 
 
 async def create_booking(
@@ -103,3 +106,23 @@ async def booking_rows(session: AsyncSession, count: int) -> list[uuid.UUID]:
     )
     await session.flush()
     return ids
+
+
+async def book_over_http(
+    client: AsyncClient,
+    settings: Settings,
+    buyer: User,
+    world: World,
+    quantity: int = 2,
+    **body: Any,
+) -> dict[str, Any]:
+    """A one-call booking of `world`'s showtime through the API (with `coupon_code`,
+    `access_code`, ... in `body`), made for sure."""
+    response = await client.post(
+        "/api/bookings",
+        json={"showtime_id": str(world.showtime.id), "quantity": quantity, **body},
+        headers=bearer(settings, buyer),
+    )
+    assert response.status_code == 201, response.text
+    booking: dict[str, Any] = response.json()
+    return booking

@@ -5,13 +5,13 @@ from typing import Any
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth.models import User
 from boxoffice.config import Settings
 from boxoffice.coupon.models import CouponKind
 from boxoffice.payment.providers.sandbox import SandboxProvider
 from tests.booking.factories import World, create_world
 from tests.coupon.factories import create_coupon
 from tests.factories import bearer, create_user
+from tests.payment.factories import book_over_http as _book
 
 FEES = {"fee_percent_bp": 1000, "fee_per_ticket_minor": 100, "fee_per_order_minor": 50}
 """10% of the tickets' price, 1.00 a ticket and 0.50 an order."""
@@ -31,19 +31,6 @@ async def _with_fees(
         await client.get(f"/api/events/{world.event.id}", headers=bearer(settings, world.organizer))
     ).json()
     return detail
-
-
-async def _book(
-    client: AsyncClient, settings: Settings, buyer: User, world: World, **body: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        "/api/bookings",
-        json={"showtime_id": str(world.showtime.id), **body},
-        headers=bearer(settings, buyer),
-    )
-    assert response.status_code == 201, response.text
-    booking: dict[str, Any] = response.json()
-    return booking
 
 
 class TestBookingFees:

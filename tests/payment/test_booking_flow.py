@@ -23,23 +23,11 @@ from boxoffice.payment.providers.sandbox import SandboxProvider
 from tests.booking.factories import World, create_world, unit_states
 from tests.factories import bearer, create_user
 from tests.payment.events import intent_event, signed
+from tests.payment.factories import book_over_http as _book
 
 WEBHOOK = "/api/payments/webhooks/sandbox"
 SUCCESS_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
-
-
-async def _book(
-    client: AsyncClient, settings: Settings, buyer: User, world: World, quantity: int = 2
-) -> dict[str, object]:
-    response = await client.post(
-        "/api/bookings",
-        json={"showtime_id": str(world.showtime.id), "quantity": quantity},
-        headers=bearer(settings, buyer),
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def _initiate(
