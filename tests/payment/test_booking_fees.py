@@ -3,12 +3,15 @@
 from typing import Any
 
 from httpx import AsyncClient
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from boxoffice.auth.models import User
+from boxoffice.catalog.models import EventFeeChange
 from boxoffice.config import Settings
 from boxoffice.coupon.models import CouponKind
 from boxoffice.payment.providers.sandbox import SandboxProvider
-from tests.booking.factories import World, create_world
+from tests.booking.factories import World, committed_world, create_world
 from tests.coupon.factories import create_coupon
 from tests.factories import bearer, create_user
 from tests.payment.factories import book_over_http as _book
@@ -199,3 +202,70 @@ class TestBookingFees:
         )
         assert created.status_code == 201, created.text
         assert {k: created.json()[k] for k in FEES} == FEES
+
+
+class TestFeesChangedWhileHeld:
+    """Real commits: each request's transaction has its own clock, as in production."""
+
+    async def _held(
+        self, client: AsyncClient, settings: Settings, world: World, buyer: User
+    ) -> str:
+        held = await client.post(
+            "/api/bookings/hold-seats",
+            json={"showtime_id": str(world.showtime.id), "quantity": 2},
+            headers=bearer(settings, buyer),
+        )
+        assert held.status_code == 201, held.text
+        hold_id: str = held.json()["id"]
+        return hold_id
+
+    async def _booked(
+        self, client: AsyncClient, settings: Settings, buyer: User, hold_id: str
+    ) -> dict[str, Any]:
+        booked = await client.post(
+            "/api/bookings/create", json={"hold_id": hold_id}, headers=bearer(settings, buyer)
+        )
+        assert booked.status_code == 201, booked.text
+        booking: dict[str, Any] = booked.json()
+        return booking
+
+    async def test_a_hold_placed_before_fees_rise_pays_the_fees_of_its_time(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        world, (early, late), _ = await committed_world(committed, 2, price_minor=2500)
+        client = committing_client
+        before = await self._held(client, settings, world, early)
+        await _with_fees(client, settings, world)
+        after = await self._held(client, settings, world, late)
+
+        kept = await self._booked(client, settings, early, before)
+        raised = await self._booked(client, settings, late, after)
+
+        assert (kept["total_minor"], kept["pricing"]["fees_minor"]) == (5000, 0)
+        # 50.00 + 5.00 + 2 x 1.00 + 0.50
+        assert (raised["total_minor"], raised["pricing"]["fees_minor"]) == (5750, 750)
+        async with committed() as session:
+            [change] = (await session.scalars(select(EventFeeChange))).all()
+            assert change.event_id == world.event.id
+            assert change.changed_by == world.organizer.id
+            assert change.previous_fee_percent_bp == 0
+
+    async def test_a_hold_placed_before_fees_fall_pays_the_new_lower_ones(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        world, (buyer,), _ = await committed_world(committed, 1, price_minor=2500)
+        client = committing_client
+        await _with_fees(client, settings, world)
+        hold_id = await self._held(client, settings, world, buyer)
+        await _with_fees(client, settings, world, fee_percent_bp=0, fee_per_order_minor=0)
+
+        booking = await self._booked(client, settings, buyer, hold_id)
+
+        # Only the per-ticket fee is left: 2 x 1.00.
+        assert (booking["total_minor"], booking["pricing"]["fees_minor"]) == (5200, 200)

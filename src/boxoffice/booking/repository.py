@@ -18,7 +18,7 @@ from boxoffice.booking.models import (
     Ticket,
     TicketStatus,
 )
-from boxoffice.catalog.models import Event, EventStatus, Showtime, ShowtimeStatus
+from boxoffice.catalog.models import Event, EventFeeChange, EventStatus, Showtime, ShowtimeStatus
 from boxoffice.db import driver
 from boxoffice.db.driver import Sql
 from boxoffice.inventory.claim_repository import UNIT_LABEL
@@ -55,6 +55,7 @@ class SaleWindow:
     """The event's booking fees, added to every paid order."""
     presale_starts_at: datetime | None
     presale_codes: list[str]
+    fees_changed_at: datetime | None
 
     @classmethod
     def of(cls, showtime: Showtime, event: Event, now: datetime) -> "SaleWindow":
@@ -74,6 +75,7 @@ class SaleWindow:
             FeePolicy(event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor),
             event.presale_starts_at,
             event.presale_codes,
+            event.fees_changed_at,
         )
 
 
@@ -130,9 +132,9 @@ _WINDOW_COLUMNS = """
     SELECT s.id, s.status, s.starts_at, e.id, e.organizer_id, e.status, e.sale_starts_at,
            e.sale_ends_at, e.max_tickets_per_booking, e.hold_ttl_seconds, now(),
            e.max_tickets_per_buyer, e.fee_percent_bp, e.fee_per_ticket_minor,
-           e.fee_per_order_minor, e.presale_starts_at, e.presale_codes
+           e.fee_per_order_minor, e.presale_starts_at, e.presale_codes, e.fees_changed_at
 """
-WINDOW_WIDTH = 17
+WINDOW_WIDTH = 18
 """Columns of `_WINDOW_COLUMNS`: a statement's own columns follow them."""
 SALE_WINDOW = Sql(
     _WINDOW_COLUMNS
@@ -287,6 +289,7 @@ def _window(row: Any) -> SaleWindow:
         FeePolicy(row[12], row[13], row[14]),
         row[15],
         row[16],
+        row[17],
     )
 
 
@@ -304,6 +307,22 @@ def _ticket_columns(tickets: Sequence[NewTicket]) -> dict[str, list[Any]]:
 class BookingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def fees_at(self, event_id: uuid.UUID, moment: datetime) -> FeePolicy | None:
+        """The event's fees as they were at `moment`, if they changed since (else None)."""
+        row = (
+            await self.session.execute(
+                select(
+                    EventFeeChange.previous_fee_percent_bp,
+                    EventFeeChange.previous_fee_per_ticket_minor,
+                    EventFeeChange.previous_fee_per_order_minor,
+                )
+                .where(EventFeeChange.event_id == event_id, EventFeeChange.changed_at > moment)
+                .order_by(EventFeeChange.changed_at, EventFeeChange.id)
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else FeePolicy(row[0], row[1], row[2])
 
     async def showtime_with_event(self, showtime_id: uuid.UUID) -> tuple[Showtime, Event] | None:
         row = (

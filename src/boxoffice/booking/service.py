@@ -81,7 +81,16 @@ async def create_from_hold(
         raise errors.NotPriced("The held seats are priced in different currencies")
     currency = currencies.pop() or ""
     unit_prices = [line.price_minor or 0 for line in lines]
-    breakdown = price_breakdown(unit_prices, currency, fees=window.fees)
+    fees = window.fees
+    if window.fees_changed_at is not None and window.fees_changed_at > hold.created_at:
+        # As with prices: never more fees than when the seats were held.
+        held_at = await repo.fees_at(window.event_id, hold.created_at)
+        if held_at is not None and (
+            price_breakdown(unit_prices, currency, fees=held_at).fees_minor
+            < price_breakdown(unit_prices, currency, fees=fees).fees_minor
+        ):
+            fees = held_at
+    breakdown = price_breakdown(unit_prices, currency, fees=fees)
     tickets = _new_tickets(lines, breakdown)
     values = {
         "id": booking_id,
@@ -111,7 +120,7 @@ async def create_from_hold(
             booking_id,
         )
         breakdown = price_breakdown(
-            unit_prices, currency, discount_minor=discount.amount_minor, fees=window.fees
+            unit_prices, currency, discount_minor=discount.amount_minor, fees=fees
         )
         tickets = _new_tickets(lines, breakdown, ids=[t.id for t in tickets])
     pricing = {**asdict(breakdown), "coupon_code": coupon_code.upper() if coupon_code else None}

@@ -124,6 +124,10 @@ class Event(TimestampMixin, Base):
         BigInteger, nullable=False, default=0, server_default="0"
     )
     """Booking fee per order, in minor units. No fee of any kind on a free order."""
+    fees_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the fees last changed (`EventFeeChange` keeps what they were): a booking made
+    from a hold placed before then pays the fees of the hold's time, or the new ones if
+    lower."""
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_places: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
@@ -195,6 +199,25 @@ class PriceTierChange(Base):
     price_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     previous_name: Mapped[str] = mapped_column(String(80), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
+    changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class EventFeeChange(Base):
+    """An event's booking fees changed, with what they were before the change."""
+
+    __tablename__ = "event_fee_changes"
+    __table_args__ = (Index(None, "event_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), nullable=False
+    )
+    previous_fee_percent_bp: Mapped[int] = mapped_column(Integer, nullable=False)
+    previous_fee_per_ticket_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    previous_fee_per_order_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     changed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

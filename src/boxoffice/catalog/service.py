@@ -33,6 +33,7 @@ from boxoffice.catalog.errors import (
 )
 from boxoffice.catalog.models import (
     Event,
+    EventFeeChange,
     EventStatus,
     PriceTier,
     PriceTierChange,
@@ -192,6 +193,7 @@ async def update_event(
     if event.status is EventStatus.cancelled:
         raise EventCancelled()
     changes = data.model_dump(exclude_unset=True)
+    fees_before = (event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor)
     if changes.get("presale_codes") is not None:
         changes["presale_codes"] = [code.upper() for code in changes["presale_codes"]]
     before = {name: getattr(event, _attribute(name)) for name in changes}
@@ -212,6 +214,19 @@ async def update_event(
         )
     except ValueError as exc:
         raise PresaleInvalid(str(exc)) from exc
+    if fees_before != (event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor):
+        # Kept so that holds placed before pay the fees of their time (or the new, if lower).
+        session.add(
+            EventFeeChange(
+                event_id=event.id,
+                previous_fee_percent_bp=fees_before[0],
+                previous_fee_per_ticket_minor=fees_before[1],
+                previous_fee_per_order_minor=fees_before[2],
+                changed_by=user.id,
+            )
+        )
+        # The transaction's clock, the one holds' `created_at` are stamped with.
+        event.fees_changed_at = (await session.execute(select(func.now()))).scalar_one()
     await session.flush()
     await EventRepository(session).index_terms(event.id)
     changed = sorted(n for n in changes if getattr(event, _attribute(n)) != before[n])
