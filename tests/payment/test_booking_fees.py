@@ -1,5 +1,7 @@
 """Booking fees set per event: priced into bookings, paid, refunded, shown before buying."""
 
+import csv
+import io
 from typing import Any
 
 from httpx import AsyncClient
@@ -85,6 +87,16 @@ class TestBookingFees:
         totals = figures.json()["totals"]
         assert totals["revenue"] == [{"currency": "USD", "amount_minor": 8600}]
         assert totals["booking_fees"] == [{"currency": "USD", "amount_minor": 1100}]
+        exported = await client.get(
+            "/api/bookings/export.csv",
+            params={"showtime_id": str(world.showtime.id)},
+            headers=bearer(settings, world.organizer),
+        )
+        rows = list(csv.DictReader(io.StringIO(exported.text)))
+        assert {(r["booking_total_minor"], r["booking_fees_minor"]) for r in rows} == {
+            ("8600", "1100")
+        }
+        assert sorted(int(r["ticket_price_minor"]) for r in rows) == [2866, 2867, 2867]
 
     async def test_a_coupon_takes_off_the_tickets_price_and_the_percent_fee_follows(
         self, client: AsyncClient, session: AsyncSession, settings: Settings

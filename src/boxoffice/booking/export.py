@@ -25,6 +25,7 @@ COLUMNS = (
     "buyer_name",
     "buyer_email",
     "booking_total_minor",
+    "booking_fees_minor",
     "currency",
     "ticket_id",
     "ticket_label",

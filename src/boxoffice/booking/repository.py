@@ -585,6 +585,10 @@ class BookingRepository:
                 buyer.full_name.label("buyer_name"),
                 buyer.email.label("buyer_email"),
                 Booking.total_minor.label("booking_total_minor"),
+                # Of the total, the event's booking fees (in the pricing statement).
+                func.coalesce(Booking.meta["pricing"]["fees_minor"].as_integer(), 0).label(
+                    "booking_fees_minor"
+                ),
                 Booking.currency,
                 Ticket.id.label("ticket_id"),
                 Ticket.label.label("ticket_label"),
