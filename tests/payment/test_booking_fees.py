@@ -4,6 +4,7 @@ import csv
 import io
 from typing import Any
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,7 +16,7 @@ from boxoffice.coupon.models import CouponKind
 from boxoffice.payment.providers.sandbox import SandboxProvider
 from tests.booking.factories import World, committed_world, create_world
 from tests.coupon.factories import create_coupon
-from tests.factories import bearer, create_user
+from tests.factories import bearer, configure, create_user
 from tests.payment.factories import book_over_http as _book
 
 FEES = {"fee_percent_bp": 1000, "fee_per_ticket_minor": 100, "fee_per_order_minor": 50}
@@ -281,3 +282,29 @@ class TestFeesChangedWhileHeld:
 
         # Only the per-ticket fee is left: 2 x 1.00.
         assert (booking["total_minor"], booking["pricing"]["fees_minor"]) == (5200, 200)
+
+
+class TestSeatMapPrices:
+    async def test_the_seat_map_shows_all_in_prices_and_follows_a_fee_change(
+        self, app: FastAPI, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        configure(app, settings, "booking", seat_map_refresh_ms=0)
+        world = await create_world(session, price_minor=2500)
+        buyer = bearer(settings, await create_user(session))
+        path = f"/api/showtimes/{world.showtime.id}/seats"
+        before = await client.get(path, headers=buyer)
+        [section] = before.json()["sections"]
+        assert section["price_tier"]["fee_minor"] == 0
+        assert section["price_tier"]["price_with_fees_minor"] == 2500
+
+        await _with_fees(client, settings, world)
+        after = await client.get(path, headers={**buyer, "If-None-Match": before.headers["etag"]})
+
+        assert after.status_code == 200
+        assert after.headers["etag"] != before.headers["etag"]
+        [section] = after.json()["sections"]
+        assert (section["price_tier"]["price_minor"], section["price_tier"]["fee_minor"]) == (
+            2500,
+            350,
+        )
+        assert section["price_tier"]["price_with_fees_minor"] == 2850

@@ -197,7 +197,10 @@ class SectionMap(BaseModel):
     name: str
     kind: str
     sort_order: int
-    price_tier: dict[str, object] | None
+    price_tier: dict[str, object] | None = Field(
+        description="`id`, `name`, `price_minor`, `fee_minor` (one ticket's booking fees: the "
+        "event's percent and per-ticket ones), `price_with_fees_minor` and `currency`"
+    )
     capacity: int
     available: int
     held: int

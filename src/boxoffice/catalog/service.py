@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,7 +50,7 @@ from boxoffice.inventory.service import (
 )
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.time import utcnow
-from boxoffice.payment.pricing import order_fees
+from boxoffice.payment.pricing import ticket_fee
 from boxoffice.venue import service as venue_service
 from boxoffice.venue.layout import seats_for_capacity
 from boxoffice.venue.models import SectionKind
@@ -632,7 +631,7 @@ async def showtime_views(
     for tier, section_name in await repo.tiers(ids):
         units, available = availability.get((tier.showtime_id, tier.section_id), (0, 0))
         # One ticket's share of the fees: the percent and per-ticket ones (not per order).
-        fee = order_fees(replace(fees[tier.showtime_id], per_order_minor=0), tier.price_minor, 1)
+        fee = ticket_fee(fees[tier.showtime_id], tier.price_minor)
         tiers_by_showtime.setdefault(tier.showtime_id, []).append(
             schemas.PriceTier(
                 id=tier.id,

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.db.driver import driver
 from boxoffice.inventory.errors import ShowtimeNotFound
 from boxoffice.inventory.models import UnitState
+from boxoffice.payment.pricing import FeePolicy, ticket_fee
 
 MAX_CACHED_SHOWTIMES = 64
 
@@ -98,19 +99,26 @@ class CachedMap:
     state: TakenState
 
 
-# The newest change of a showtime's price tiers: changes of one showtime are serialised by
-# its row lock, so their ids grow in commit order.
-_TIERS_VERSION = """(SELECT COALESCE(max(ch.id), 0) FROM price_tier_changes ch
+# The newest change of a showtime's price tiers (changes of one showtime are serialised by
+# its row lock, so their ids grow in commit order), plus the newest of its event's booking
+# fees (serialised by the event's row): a sum of two growing numbers, so either one
+# changing changes it.
+_TIERS_VERSION = """((SELECT COALESCE(max(ch.id), 0) FROM price_tier_changes ch
           JOIN price_tiers changed ON changed.id = ch.price_tier_id
-         WHERE changed.showtime_id = {showtime})"""
+         WHERE changed.showtime_id = {showtime})
+     + (SELECT COALESCE(max(fc.id), 0) FROM event_fee_changes fc
+          JOIN showtimes feed ON feed.event_id = fc.event_id
+         WHERE feed.id = {showtime}))"""
 
 _LAYOUT_SECTIONS = f"""
 SELECT sec.id, sec.name, sec.kind, sec.sort_order,
        (SELECT count(*) FROM inventory_units u WHERE u.showtime_id = st.id
          AND u.section_id = sec.id) AS units,
        pt.id AS tier_id, pt.name AS tier_name, pt.price_minor, pt.currency,
+       e.fee_percent_bp, e.fee_per_ticket_minor,
        {_TIERS_VERSION.format(showtime="st.id")} AS layout_version
   FROM showtimes st
+  JOIN events e ON e.id = st.event_id
   JOIN sections sec ON sec.venue_id = st.venue_id
   LEFT JOIN price_tiers pt ON pt.showtime_id = st.id AND pt.section_id = sec.id
  WHERE st.id = $1
@@ -151,6 +159,7 @@ async def _load_sections(
     section_rows = await (await driver(session)).fetch(_LAYOUT_SECTIONS, showtime_id)
     if not section_rows:
         raise ShowtimeNotFound()
+    fees = FeePolicy(section_rows[0]["fee_percent_bp"], section_rows[0]["fee_per_ticket_minor"])
     return [
         SectionInfo(
             id=str(r["id"]),
@@ -164,6 +173,9 @@ async def _load_sections(
                 "id": str(r["tier_id"]),
                 "name": r["tier_name"],
                 "price_minor": r["price_minor"],
+                # One ticket's percent and per-ticket booking fees: the all-in price.
+                "fee_minor": (fee := ticket_fee(fees, r["price_minor"])),
+                "price_with_fees_minor": r["price_minor"] + fee,
                 "currency": r["currency"],
             },
         )

@@ -11,7 +11,7 @@ Rounding, stated once:
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from boxoffice.coupon.models import CouponKind
 
@@ -93,6 +93,12 @@ def order_fees(policy: FeePolicy, discounted_subtotal_minor: int, quantity: int)
         + policy.per_ticket_minor * quantity
         + policy.per_order_minor
     )
+
+
+def ticket_fee(policy: FeePolicy, price_minor: int) -> int:
+    """The fees on one ticket at `price_minor` bought alone, less the per-order fee (which
+    comes once per order): what to add to a price to show it all-in."""
+    return order_fees(replace(policy, per_order_minor=0), price_minor, 1)
 
 
 def price_breakdown(
