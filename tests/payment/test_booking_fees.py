@@ -283,6 +283,36 @@ class TestFeesChangedWhileHeld:
         # Only the per-ticket fee is left: 2 x 1.00.
         assert (booking["total_minor"], booking["pricing"]["fees_minor"]) == (5200, 200)
 
+    async def test_with_a_coupon_the_cheaper_fees_are_judged_after_the_discount(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        world, (buyer,), _ = await committed_world(committed, 1, price_minor=2500)
+        async with committed() as session:
+            coupon = await create_coupon(
+                session, created_by=world.organizer, kind=CouponKind.percent, value=50
+            )
+            await session.commit()
+        client = committing_client
+        await _with_fees(client, settings, world, fee_percent_bp=1000)
+        hold_id = await self._held(client, settings, world, buyer)
+        # 2.00 a ticket instead of 10%: less on 50.00 (4.00 against 5.00), more on the
+        # 25.00 left after the coupon (4.00 against 2.50).
+        await _with_fees(client, settings, world, fee_percent_bp=0, fee_per_ticket_minor=200)
+
+        booked = await client.post(
+            "/api/bookings/create",
+            json={"hold_id": hold_id, "coupon_code": coupon.code},
+            headers=bearer(settings, buyer),
+        )
+
+        assert booked.status_code == 201, booked.text
+        pricing = booked.json()["pricing"]
+        assert (pricing["discount_minor"], pricing["fees_minor"]) == (2500, 250)
+        assert booked.json()["total_minor"] == 2750
+
 
 class TestSeatMapPrices:
     async def test_the_seat_map_shows_all_in_prices_and_follows_a_fee_change(

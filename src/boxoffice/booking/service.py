@@ -34,7 +34,7 @@ from boxoffice.inventory import claim_service
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
 from boxoffice.kit.time import utcnow
-from boxoffice.payment.pricing import PriceBreakdown, price_breakdown
+from boxoffice.payment.pricing import FeePolicy, PriceBreakdown, price_breakdown
 
 
 async def create_from_hold(
@@ -81,16 +81,12 @@ async def create_from_hold(
         raise errors.NotPriced("The held seats are priced in different currencies")
     currency = currencies.pop() or ""
     unit_prices = [line.price_minor or 0 for line in lines]
-    fees = window.fees
+    # As with prices: never more fees than when the seats were held.
+    policies = [window.fees]
     if window.fees_changed_at is not None and window.fees_changed_at > hold.created_at:
-        # As with prices: never more fees than when the seats were held.
         held_at = await repo.fees_at(window.event_id, hold.created_at)
-        if held_at is not None and (
-            price_breakdown(unit_prices, currency, fees=held_at).fees_minor
-            < price_breakdown(unit_prices, currency, fees=fees).fees_minor
-        ):
-            fees = held_at
-    breakdown = price_breakdown(unit_prices, currency, fees=fees)
+        policies += [held_at] if held_at is not None else []
+    breakdown = _cheapest(unit_prices, currency, 0, policies)
     tickets = _new_tickets(lines, breakdown)
     values = {
         "id": booking_id,
@@ -119,9 +115,7 @@ async def create_from_hold(
             currency,
             booking_id,
         )
-        breakdown = price_breakdown(
-            unit_prices, currency, discount_minor=discount.amount_minor, fees=fees
-        )
+        breakdown = _cheapest(unit_prices, currency, discount.amount_minor, policies)
         tickets = _new_tickets(lines, breakdown, ids=[t.id for t in tickets])
     pricing = {**asdict(breakdown), "coupon_code": coupon_code.upper() if coupon_code else None}
     if coupon_code is not None:
@@ -167,6 +161,19 @@ async def create_from_hold(
         for t in sorted(tickets, key=lambda t: t.label)
     ]
     return _presented(booking, written, now, settings)
+
+
+def _cheapest(
+    unit_prices: list[int], currency: str, discount_minor: int, policies: list[FeePolicy]
+) -> PriceBreakdown:
+    """The breakdown under whichever fee policy costs the buyer least (the first on a tie)."""
+    return min(
+        (
+            price_breakdown(unit_prices, currency, discount_minor=discount_minor, fees=fees)
+            for fees in policies
+        ),
+        key=lambda breakdown: breakdown.fees_minor,
+    )
 
 
 def _new_tickets(
