@@ -7,7 +7,7 @@ from typing import Any
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.auth.models import User
+from boxoffice.auth.models import Role, User
 from boxoffice.kit.time import utcnow
 from tests.booking.factories import World, create_world
 from tests.factories import create_user
@@ -83,6 +83,25 @@ class TestPresale:
             assert detail.json()["presale_starts_at"] is not None
             assert "presale_codes" not in detail.json()
             assert "FANCLUB26" not in detail.text.upper()
+
+    async def test_those_who_manage_the_event_read_its_codes_and_nobody_else(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await _presale(client, session, auth_headers)
+        path = f"/api/events/{world.event.id}/presale"
+
+        mine = await client.get(path, headers=auth_headers(world.organizer))
+        buyer = await client.get(path, headers=auth_headers(await create_user(session)))
+        other = await client.get(
+            path, headers=auth_headers(await create_user(session, role=Role.organizer))
+        )
+
+        assert mine.status_code == 200, mine.json()
+        assert mine.json()["presale_codes"] == ["FANCLUB26", "RADIO-1"]
+        assert mine.json()["presale_starts_at"] is not None
+        assert mine.json()["sale_starts_at"] is not None
+        assert buyer.status_code == 403
+        assert (other.status_code, other.json()["code"]) == (403, "not_event_owner")
 
     async def test_before_the_presale_nobody_buys_and_after_it_nobody_needs_a_code(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers

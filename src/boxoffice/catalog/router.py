@@ -205,6 +205,20 @@ async def update_event(
     return await discovery.event_detail(session, user, event_id)
 
 
+@router.get(
+    "/events/{event_id}/presale",
+    response_model=schemas.Presale,
+    summary="An event's presale with its access codes (its organizer, editors, admins)",
+)
+async def get_presale(session: Session, user: EventManager, event_id: uuid.UUID) -> schemas.Presale:
+    event = await service.event_presale(session, user, event_id)
+    return schemas.Presale(
+        presale_starts_at=event.presale_starts_at,
+        sale_starts_at=event.sale_starts_at,
+        presale_codes=list(event.presale_codes),
+    )
+
+
 @router.delete(
     "/events/{event_id}",
     status_code=204,

@@ -223,6 +223,14 @@ class EventUpdate(BaseModel):
     fee_per_order_minor: MinorUnits | None = None
 
 
+class Presale(BaseModel):
+    """An event's presale, with its access codes: for those who manage the event."""
+
+    presale_starts_at: datetime | None
+    sale_starts_at: datetime | None
+    presale_codes: list[str] = Field(description="Upper-cased; matched ignoring case")
+
+
 class PriceTier(BaseModel):
     id: uuid.UUID
     section_id: uuid.UUID

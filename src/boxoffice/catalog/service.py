@@ -93,8 +93,10 @@ async def get_visible_event(session: AsyncSession, user: User | None, event_id: 
     return event
 
 
-async def _event_to_manage(session: AsyncSession, user: User, event_id: uuid.UUID) -> Event:
-    event = await EventRepository(session).get(event_id, for_update=True)
+async def _event_to_manage(
+    session: AsyncSession, user: User, event_id: uuid.UUID, *, lock: bool = True
+) -> Event:
+    event = await EventRepository(session).get(event_id, for_update=lock)
     if event is None or not _can_see(user, event):
         raise EventNotFound(f"No event with id {event_id}")
     if not can_manage(user, event):
@@ -103,6 +105,11 @@ async def _event_to_manage(session: AsyncSession, user: User, event_id: uuid.UUI
 
 
 # --- events -------------------------------------------------------------------------------
+
+
+async def event_presale(session: AsyncSession, user: User, event_id: uuid.UUID) -> Event:
+    """The event, to those who manage it: they alone may read its presale's codes."""
+    return await _event_to_manage(session, user, event_id, lock=False)
 
 
 def _in_zone(moment: datetime, timezone: str) -> datetime:
