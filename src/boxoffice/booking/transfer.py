@@ -121,12 +121,11 @@ async def transfer(
             what="tickets offered by e-mail",
         )
         return await _offer(session, user, row, to_email)
-    return await _give(session, settings, row, user, recipient, to_email)
+    return await _give(session, row, user, recipient, to_email)
 
 
 async def _give(
     session: AsyncSession,
-    settings: Settings,
     row: Row[*tuple[Any, ...]],
     giver: User,
     recipient: User,
@@ -275,7 +274,7 @@ async def claim(
     offer.claimed_by = user.id
     offer.closed_at = row.now
     await session.flush()
-    return await _give(session, settings, row, giver, user, offer.to_email, offer.id)
+    return await _give(session, row, giver, user, offer.to_email, offer.id)
 
 
 async def my_offers(session: AsyncSession, user: User) -> list[TicketOffer]:
