@@ -59,7 +59,7 @@ def check_on_sale(window: SaleWindow, access_code: str | None = None) -> None:
             raise errors.SalesClosed("Sales have not started yet", extra=opening)
         if access_code is None:
             raise errors.PresaleCodeRequired(extra=opening)
-        if access_code.upper() not in window.presale_codes:
+        if access_code not in window.presale_codes:
             raise errors.PresaleCodeInvalid(extra=opening)
     if (window.sale_ends_at is not None and now > window.sale_ends_at) or now >= window.starts_at:
         raise errors.SalesClosed("Sales have ended")

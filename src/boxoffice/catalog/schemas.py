@@ -3,7 +3,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from boxoffice.catalog.models import EventStatus, EventType, ShowtimeStatus
 from boxoffice.kit.money import Currency, MinorUnits, Money
@@ -16,6 +16,8 @@ AccessCode = Annotated[
         description="A presale access code (letters, digits, `_`, `-`; case does not matter)",
         examples=["FANCLUB26"],
     ),
+    # Upper-cased on the way in, where codes are set and where they are given alike.
+    AfterValidator(str.upper),
 ]
 
 

@@ -133,7 +133,7 @@ async def create_event(session: AsyncSession, user: User, data: schemas.EventCre
             sale_starts_at=data.sale_starts_at,
             sale_ends_at=data.sale_ends_at,
             presale_starts_at=data.presale_starts_at,
-            presale_codes=[code.upper() for code in data.presale_codes],
+            presale_codes=data.presale_codes,
             hold_ttl_seconds=data.hold_ttl_seconds,
             max_tickets_per_booking=data.max_tickets_per_booking,
             max_tickets_per_buyer=data.max_tickets_per_buyer,
@@ -200,8 +200,6 @@ async def update_event(
         raise EventCancelled()
     changes = data.model_dump(exclude_unset=True)
     fees_before = (event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor)
-    if changes.get("presale_codes") is not None:
-        changes["presale_codes"] = [code.upper() for code in changes["presale_codes"]]
     before = {name: getattr(event, _attribute(name)) for name in changes}
     for name, value in changes.items():
         if value is None and name not in {
