@@ -12,6 +12,7 @@ import hmac
 import io
 import uuid
 from enum import StrEnum
+from functools import lru_cache
 
 import segno
 from pydantic import SecretStr
@@ -35,8 +36,14 @@ def previous_ticket_keys(settings: Settings) -> list[bytes]:
 
 
 def _derived(secret: SecretStr) -> bytes:
+    return _key_of(secret.get_secret_value())
+
+
+@lru_cache(maxsize=16)
+def _key_of(secret: str) -> bytes:
     # Derived, so a ticket code never doubles as anything signed with the JWT key itself.
-    return hashlib.sha256(b"boxoffice-ticket:" + secret.get_secret_value().encode()).digest()
+    # Cached: a page of bookings, a manifest or a scan would otherwise hash it per ticket.
+    return hashlib.sha256(b"boxoffice-ticket:" + secret.encode()).digest()
 
 
 def _sign(key: bytes, ticket_id: uuid.UUID, unit_id: int, version: int) -> str:
