@@ -312,6 +312,9 @@ class WebhookSettings(BaseSettings):
     """An endpoint answering 410 Gone this many times in a row is disabled."""
     allow_private_urls: bool = False
     """Accept endpoint URLs on loopback/private hosts (development and tests only)."""
+    secret_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=7 * 24 * 3600)
+    """After a secret rotation, deliveries are signed with the old secret too for this long
+    (unless the rotation names its own overlap)."""
 
 
 class AuditSettings(BaseSettings):

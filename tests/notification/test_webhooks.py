@@ -2,6 +2,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from boxoffice.auth.models import Role, User
 from boxoffice.config import WebhookSettings
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.time import utcnow
-from boxoffice.notification.models import WebhookDelivery
+from boxoffice.notification.models import WebhookDelivery, WebhookEndpoint
 from boxoffice.notification.webhooks import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
@@ -326,3 +327,374 @@ class TestDelivery:
         assert state["is_active"] is False
         assert state["disabled_at"] is not None
         assert [(d["status"], d["last_status_code"]) for d in log["items"]] == [("failed", 410)]
+
+
+NEW_SECRET = "whsec-fedcba9876543210"
+
+
+async def deliver_one(
+    session: AsyncSession,
+    organizer: User,
+    relay: Relay,
+    sender: WebhookSender,
+    local_sessionmaker: async_sessionmaker[AsyncSession],
+    receiver: Receiver,
+) -> tuple[str, str]:
+    """Emit one event of the organizer's, send it; the (signature header, body) received."""
+    await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
+    await relay()
+    await sender.deliver_once(local_sessionmaker)
+    headers, body = receiver.received[-1]
+    return headers[SIGNATURE_HEADER.lower()], body
+
+
+class TestManagement:
+    def test_a_rolled_secret_adds_a_second_v1_and_either_secret_verifies(self) -> None:
+        header = sign("key", 1700000000, '{"a":1}', also=["old"])
+
+        t, new, old = header.split(",")
+        # The first v1 is the one above; the second, printf '1700000000.{"a":1}' |
+        # openssl dgst -sha256 -hmac old
+        assert (t, new) == (
+            "t=1700000000",
+            "v1=a438e398bfafc57e4396bb7fc2304422f0f768e965d073ca313cb52e22e6ad03",
+        )
+        assert old == "v1=5bed6ff4fdaa1f7539be4b82f6c76ce254e00e815b22b0dc8132056e0392cbcf"
+        assert verify("key", sign("key", int(time.time()), "{}", also=["old"]), "{}")
+        assert verify("old", sign("key", int(time.time()), "{}", also=["old"]), "{}")
+
+    async def test_rotation_signs_with_both_secrets_for_the_overlap_then_with_the_new_alone(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        relay: Relay,
+        receiver: Receiver,
+        sender: WebhookSender,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        endpoint = (await register(client, headers)).json()
+        url = f"/api/webhooks/{endpoint['id']}"
+
+        rotated = await client.post(
+            f"{url}/rotate-secret", headers=headers, json={"secret": NEW_SECRET}
+        )
+        during = await deliver_one(session, organizer, relay, sender, local_sessionmaker, receiver)
+        await session.execute(
+            update(WebhookEndpoint).values(
+                previous_secret_expires_at=utcnow() - timedelta(seconds=1)
+            )
+        )
+        after = await deliver_one(session, organizer, relay, sender, local_sessionmaker, receiver)
+        shown = (await client.get(url, headers=headers)).json()
+
+        assert rotated.status_code == 200
+        assert rotated.json()["secret"] == NEW_SECRET
+        expires = datetime.fromisoformat(rotated.json()["previous_secret_expires_at"])
+        assert timedelta(hours=23) < expires - utcnow() <= timedelta(hours=24)
+        assert "secret" not in shown
+        assert verify(NEW_SECRET, *during)
+        assert verify(SECRET, *during)
+        assert verify(NEW_SECRET, *after)
+        assert not verify(SECRET, *after)
+
+    async def test_rotation_without_overlap_drops_the_old_secret_at_once_and_generates_one(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        relay: Relay,
+        receiver: Receiver,
+        sender: WebhookSender,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        endpoint = (await register(client, headers)).json()
+
+        rotated = await client.post(
+            f"/api/webhooks/{endpoint['id']}/rotate-secret",
+            headers=headers,
+            json={"overlap_seconds": 0},
+        )
+        signature, body = await deliver_one(
+            session, organizer, relay, sender, local_sessionmaker, receiver
+        )
+
+        new = rotated.json()["secret"]
+        assert len(new) >= 32
+        assert new != SECRET
+        assert rotated.json()["previous_secret_expires_at"] is None
+        assert signature.count("v1=") == 1
+        assert verify(new, signature, body)
+        assert not verify(SECRET, signature, body)
+
+    async def test_rotation_with_no_body_and_a_refused_overlap(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}/rotate-secret"
+
+        bare = await client.post(url, headers=headers)
+        too_long = await client.post(url, headers=headers, json={"overlap_seconds": 8 * 86400})
+        short_secret = await client.post(url, headers=headers, json={"secret": "short"})
+
+        assert bare.status_code == 200
+        assert bare.json()["previous_secret_expires_at"]
+        assert (too_long.status_code, too_long.json()["code"]) == (422, "validation_error")
+        assert short_secret.status_code == 422
+
+    async def test_events_while_switched_off_are_not_sent_to_it(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        relay: Relay,
+        receiver: Receiver,
+        sender: WebhookSender,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+        await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
+
+        off = await client.put(url, headers=headers, json={"is_active": False})
+        await relay()
+        while_off = await sender.deliver_once(local_sessionmaker)
+        on = await client.put(url, headers=headers, json={"is_active": True})
+        after = await sender.deliver_once(local_sessionmaker)
+
+        assert (off.json()["is_active"], off.json()["disabled_at"] is not None) == (False, True)
+        assert (on.json()["is_active"], on.json()["disabled_at"]) == (True, None)
+        # The event came while it was off: deliveries are logged for active endpoints only.
+        assert (while_off, after) == (0, 0)
+        assert receiver.received == []
+
+    async def test_paused_endpoint_keeps_what_was_queued_and_sends_it_when_on(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        relay: Relay,
+        receiver: Receiver,
+        sender: WebhookSender,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+        await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
+        await relay()
+
+        await client.put(url, headers=headers, json={"is_active": False})
+        while_off = await sender.deliver_once(local_sessionmaker)
+        await client.put(url, headers=headers, json={"is_active": True})
+        after = await sender.deliver_once(local_sessionmaker)
+
+        assert (while_off, after) == (0, 1)
+        [(_, body)] = receiver.received
+        assert json.loads(body)["topic"] == Topic.units_released.value
+
+    async def test_an_endpoint_switched_off_by_410s_is_switched_on_again(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        relay: Relay,
+        receiver: Receiver,
+        sender: WebhookSender,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+        await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
+        await relay()
+        receiver.statuses = [410, 410, 410]
+        for _ in range(3):
+            await sender.deliver_once(local_sessionmaker)
+            await make_due(session)
+
+        disabled = (await client.get(url, headers=headers)).json()
+        on = (await client.put(url, headers=headers, json={"is_active": True})).json()
+        signature, body = await deliver_one(
+            session, organizer, relay, sender, local_sessionmaker, receiver
+        )
+
+        assert (disabled["is_active"], disabled["consecutive_gone"]) == (False, 3)
+        assert (on["is_active"], on["consecutive_gone"], on["disabled_at"]) == (True, 0, None)
+        assert len(receiver.received) == 4
+        assert verify(SECRET, signature, body)
+
+    async def test_url_and_topics_change_and_an_internal_url_is_refused(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+
+        changed = await client.put(
+            url,
+            headers=headers,
+            json={"url": "https://new.example.com/in", "topics": ["booking.confirmed"]},
+        )
+        refused = await client.put(url, headers=headers, json={"url": "http://10.0.0.5/in"})
+        unknown = await client.put(url, headers=headers, json={"topics": ["no.such"]})
+        everything = await client.put(url, headers=headers, json={"topics": []})
+
+        assert changed.status_code == 200
+        assert (changed.json()["url"], changed.json()["topics"]) == (
+            "https://new.example.com/in",
+            ["booking.confirmed"],
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "webhook_url_refused")
+        assert unknown.status_code == 422
+        assert everything.json()["url"] == "https://new.example.com/in"
+        assert everything.json()["topics"] == []
+
+    async def test_ping_reaches_the_receiver_signed_and_is_logged(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        receiver: Receiver,
+        sender: WebhookSender,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        endpoint = (await register(client, headers)).json()
+        url = f"/api/webhooks/{endpoint['id']}"
+
+        ping = await client.post(f"{url}/ping", headers=headers)
+        await session.flush()
+        sent = await sender.deliver_once(local_sessionmaker)
+        log = (await client.get(f"{url}/deliveries", headers=headers)).json()
+
+        assert ping.status_code == 202
+        assert (ping.json()["topic"], ping.json()["status"]) == ("webhook.ping", "pending")
+        assert sent == 1
+        [(got, body)] = receiver.received
+        assert verify(SECRET, got[SIGNATURE_HEADER.lower()], body)
+        assert got[EVENT_ID_HEADER.lower()] == ping.json()["event_id"]
+        message = json.loads(body)
+        assert (message["id"], message["topic"]) == (ping.json()["event_id"], "webhook.ping")
+        assert message["data"] == {
+            "webhook_id": endpoint["id"],
+            "organizer_id": str(organizer.id),
+        }
+        assert [(d["id"], d["status"]) for d in log["items"]] == [(ping.json()["id"], "delivered")]
+
+    async def test_a_failed_delivery_is_sent_again_with_its_body_and_event_id(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        relay: Relay,
+        receiver: Receiver,
+        sender: WebhookSender,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+        await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
+        await relay()
+        receiver.statuses = [500] * 5  # the sender's max_attempts
+        for _ in range(5):
+            await sender.deliver_once(local_sessionmaker)
+            await make_due(session)
+        [failed] = (await client.get(f"{url}/deliveries", headers=headers)).json()["items"]
+
+        again = await client.post(f"{url}/deliveries/{failed['id']}/redeliver", headers=headers)
+        twice = await client.post(f"{url}/deliveries/{failed['id']}/redeliver", headers=headers)
+        await session.flush()
+        await sender.deliver_once(local_sessionmaker)
+        [done] = (await client.get(f"{url}/deliveries", headers=headers)).json()["items"]
+
+        assert (failed["status"], failed["attempts"]) == ("failed", 5)
+        assert again.status_code == 202
+        assert (again.json()["status"], again.json()["attempts"]) == ("pending", 0)
+        assert (twice.status_code, twice.json()["code"]) == (409, "webhook_delivery_pending")
+        assert (done["id"], done["status"], done["attempts"]) == (failed["id"], "delivered", 1)
+        assert len({body for _, body in receiver.received}) == 1
+        assert len(receiver.received) == 6
+
+    async def test_switched_off_refuses_ping_and_redelivery(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        receiver: Receiver,
+        sender: WebhookSender,
+        local_sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+        ping = (await client.post(f"{url}/ping", headers=headers)).json()
+        await session.flush()
+        await sender.deliver_once(local_sessionmaker)
+        await client.put(url, headers=headers, json={"is_active": False})
+
+        refused_ping = await client.post(f"{url}/ping", headers=headers)
+        refused_again = await client.post(
+            f"{url}/deliveries/{ping['id']}/redeliver", headers=headers
+        )
+
+        assert (refused_ping.status_code, refused_ping.json()["code"]) == (409, "webhook_inactive")
+        assert (refused_again.status_code, refused_again.json()["code"]) == (
+            409,
+            "webhook_inactive",
+        )
+
+    async def test_others_cannot_manage_an_endpoint(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        owner = await create_user(session, role=Role.organizer)
+        rival = await create_user(session, role=Role.organizer)
+        buyer = await create_user(session)
+        url = f"/api/webhooks/{(await register(client, auth_headers(owner))).json()['id']}"
+        ping = (await client.post(f"{url}/ping", headers=auth_headers(owner))).json()
+        calls = [
+            ("PUT", url, {"is_active": False}),
+            ("POST", f"{url}/rotate-secret", {}),
+            ("POST", f"{url}/ping", None),
+            ("POST", f"{url}/deliveries/{ping['id']}/redeliver", None),
+        ]
+
+        for method, path, body in calls:
+            as_rival = await client.request(method, path, headers=auth_headers(rival), json=body)
+            as_buyer = await client.request(method, path, headers=auth_headers(buyer), json=body)
+            assert (as_rival.status_code, as_rival.json()["code"]) == (404, "webhook_not_found")
+            assert as_buyer.status_code == 403
+        unknown = await client.post(
+            f"{url}/deliveries/{new_id()}/redeliver", headers=auth_headers(owner)
+        )
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "webhook_delivery_not_found")
+
+    async def test_changes_and_rotations_are_audited_without_the_secret(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        admin = await create_user(session, role=Role.admin)
+        organizer = await create_user(session, role=Role.organizer)
+        headers = auth_headers(organizer)
+        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+
+        await client.put(url, headers=headers, json={"topics": ["booking.confirmed"]})
+        await client.put(url, headers=headers, json={"topics": ["booking.confirmed"]})
+        await client.post(f"{url}/rotate-secret", headers=headers, json={"secret": NEW_SECRET})
+        log = (await client.get("/api/admin/audit-log", headers=auth_headers(admin))).json()[
+            "items"
+        ]
+
+        updated = [e for e in log if e["action"] == "webhook.updated"]
+        [rotated] = [e for e in log if e["action"] == "webhook.secret_rotated"]
+        assert [e["details"]["changed"] for e in updated] == [["topics"]]
+        assert rotated["details"]["overlap_seconds"] == 86400
+        assert SECRET not in json.dumps(log)
+        assert NEW_SECRET not in json.dumps(log)

@@ -41,6 +41,8 @@ class AuditAction(enum.StrEnum):
     review_deleted = "review.deleted"
     webhook_created = "webhook.created"
     webhook_deleted = "webhook.deleted"
+    webhook_updated = "webhook.updated"
+    webhook_secret_rotated = "webhook.secret_rotated"  # noqa: S105 (an action name)
     coupon_created = "coupon.created"
     coupon_updated = "coupon.updated"
     venue_updated = "venue.updated"

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 
 
 class SignatureMismatch(Exception):
@@ -27,10 +28,14 @@ def hmac_sha256_b64url(key: bytes, message: str, *, length: int | None = None) -
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The `t=...,v1=...` header value for `body` signed at `timestamp` (default: now)."""
+def signature_header(
+    secret: str, body: bytes, timestamp: int | None = None, *, also: Sequence[str] = ()
+) -> str:
+    """The `t=...,v1=...` header value for `body` signed at `timestamp` (default: now);
+    one more `v1` for each secret in `also` (a secret being rolled)."""
     t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},v1={hmac_sha256_hex(secret, f'{t}.'.encode() + body)}"
+    message = f"{t}.".encode() + body
+    return ",".join([f"t={t}", *(f"v1={hmac_sha256_hex(s, message)}" for s in (secret, *also))])
 
 
 def verify_signature_header(

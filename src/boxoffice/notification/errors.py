@@ -1,4 +1,4 @@
-from boxoffice.kit.errors import NotFound, Unprocessable
+from boxoffice.kit.errors import Conflict, NotFound, Unprocessable
 
 
 class NotificationNotFound(NotFound):
@@ -39,3 +39,18 @@ class WebhookUrlRefused(Unprocessable):
 class PreferenceRequired(Unprocessable):
     code = "preference_required"
     title = "This notification cannot be turned off"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    code = "webhook_delivery_not_found"
+    title = "Webhook delivery not found"
+
+
+class WebhookInactive(Conflict):
+    code = "webhook_inactive"
+    title = "This webhook endpoint is switched off"
+
+
+class WebhookDeliveryPending(Conflict):
+    code = "webhook_delivery_pending"
+    title = "This delivery is already waiting to be sent"

@@ -152,6 +152,10 @@ class WebhookEndpoint(Base):
     )
     url: Mapped[str] = mapped_column(String(2000), nullable=False)
     secret: Mapped[str] = mapped_column(String(200), nullable=False)
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    """The secret before the last rotation: deliveries carry its signature as well until
+    `previous_secret_expires_at`, so a receiver can switch secrets without missing one."""
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     topics: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list)
     """Topics delivered; empty means every topic."""
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)

@@ -350,6 +350,19 @@ async def list_deliveries(
     return rows.all(), total or 0
 
 
+async def lock_delivery(
+    session: AsyncSession, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery | None:
+    """The endpoint's delivery, locked; None if it is not the endpoint's. Waits for a sender
+    that has it claimed, so its attempt is recorded before anyone decides on it."""
+    delivery: WebhookDelivery | None = await session.scalar(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint_id)
+        .with_for_update()
+    )
+    return delivery
+
+
 async def claim_due_deliveries(
     session: AsyncSession, now: datetime, batch: int
 ) -> Sequence[tuple[WebhookDelivery, WebhookEndpoint]]:

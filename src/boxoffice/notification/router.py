@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from boxoffice.auth.dependencies import AppSettings, CurrentUser, require
 from boxoffice.auth.models import User
@@ -23,6 +23,8 @@ from boxoffice.notification.schemas import (
     WebhookCreated,
     WebhookDeliveryOut,
     WebhookOut,
+    WebhookSecretRotate,
+    WebhookUpdate,
 )
 
 router = APIRouter(prefix="/api", tags=["notifications"], responses=PROBLEM_RESPONSES)
@@ -241,6 +243,65 @@ async def list_webhooks(
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut, summary="One webhook endpoint")
 async def get_webhook(session: Session, user: Organizer, webhook_id: uuid.UUID) -> WebhookOut:
     return WebhookOut.model_validate(await service.get_webhook(session, user, webhook_id))
+
+
+@router.put(
+    "/webhooks/{webhook_id}",
+    response_model=WebhookOut,
+    summary="Change a webhook endpoint's URL or topics, or switch it off and on again",
+)
+async def update_webhook(
+    session: Session,
+    user: Organizer,
+    settings: AppSettings,
+    webhook_id: uuid.UUID,
+    body: WebhookUpdate,
+) -> WebhookOut:
+    endpoint = await service.update_webhook(session, user, webhook_id, body, settings.webhook)
+    return WebhookOut.model_validate(endpoint)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/rotate-secret",
+    response_model=WebhookCreated,
+    summary="New signing secret (shown once); the old one also signs for an overlap",
+)
+async def rotate_webhook_secret(
+    session: Session,
+    user: Organizer,
+    settings: AppSettings,
+    webhook_id: uuid.UUID,
+    body: Annotated[WebhookSecretRotate | None, Body()] = None,
+) -> WebhookCreated:
+    endpoint = await service.rotate_webhook_secret(
+        session, user, webhook_id, body or WebhookSecretRotate(), settings.webhook
+    )
+    return WebhookCreated.model_validate(endpoint)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/ping",
+    response_model=WebhookDeliveryOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a signed webhook.ping to the endpoint, to test the receiver",
+)
+async def ping_webhook(
+    session: Session, user: Organizer, webhook_id: uuid.UUID
+) -> WebhookDeliveryOut:
+    return WebhookDeliveryOut.model_validate(await service.ping_webhook(session, user, webhook_id))
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    response_model=WebhookDeliveryOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a delivered or failed delivery again, now (same body and event id)",
+)
+async def redeliver(
+    session: Session, user: Organizer, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDeliveryOut:
+    delivery = await service.redeliver(session, user, webhook_id, delivery_id)
+    return WebhookDeliveryOut.model_validate(delivery)
 
 
 @router.delete(

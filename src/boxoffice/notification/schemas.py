@@ -72,14 +72,40 @@ class PushAccepted(BaseModel):
     audience: PushAudience
 
 
+WebhookSecret = Annotated[str, Field(min_length=16, max_length=200)]
+
+
 class WebhookCreate(BaseModel):
     url: AnyHttpUrl
     topics: list[Topic] = Field(default_factory=list, description="Empty: every topic")
-    secret: Annotated[str, Field(min_length=16, max_length=200)] | None = Field(
+    secret: WebhookSecret | None = Field(
         default=None, description="Signing secret; generated when omitted"
     )
     organizer_id: uuid.UUID | None = Field(
         default=None, description="Admins only: register for this organizer"
+    )
+
+
+class WebhookUpdate(BaseModel):
+    """Fields sent are changed. `is_active: false` switches the endpoint off: deliveries
+    already queued wait for it, events in the meantime are not sent to it. `true` switches
+    it on again, also after it was switched off for answering 410 Gone."""
+
+    url: AnyHttpUrl | None = None
+    topics: list[Topic] | None = Field(default=None, description="Empty: every topic")
+    is_active: bool | None = None
+
+
+class WebhookSecretRotate(BaseModel):
+    secret: WebhookSecret | None = Field(
+        default=None, description="The new signing secret; generated when omitted"
+    )
+    overlap_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long deliveries are signed with the old secret too (default: "
+        "BOXOFFICE_WEBHOOK_SECRET_OVERLAP_SECONDS, 24 h); 0 drops it at once",
     )
 
 
@@ -93,6 +119,10 @@ class WebhookOut(BaseModel):
     is_active: bool
     consecutive_gone: int
     disabled_at: datetime | None
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until then, deliveries also carry a signature made with the secret "
+        "before the last rotation"
+    )
     created_at: datetime
 
 

@@ -2,6 +2,7 @@
 scheduled sale-start announcement."""
 
 import ipaddress
+import json
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -27,12 +28,16 @@ from boxoffice.notification.errors import (
     PreferenceRequired,
     ShowtimeNotFound,
     UserNotFound,
+    WebhookDeliveryNotFound,
+    WebhookDeliveryPending,
+    WebhookInactive,
     WebhookNotFound,
     WebhookUrlRefused,
 )
 from boxoffice.notification.models import (
     Notification,
     WebhookDelivery,
+    WebhookDeliveryStatus,
     WebhookEndpoint,
 )
 from boxoffice.notification.preferences import REQUIRED, effective
@@ -41,6 +46,8 @@ from boxoffice.notification.schemas import (
     OrganizerFollowOut,
     PushCreate,
     WebhookCreate,
+    WebhookSecretRotate,
+    WebhookUpdate,
 )
 
 # --- in-app notifications ---------------------------------------------------------------
@@ -289,11 +296,144 @@ async def list_webhooks(
     return await repository.list_endpoints(session, None if _sees_all(actor) else actor.id, page)
 
 
-async def get_webhook(session: AsyncSession, actor: User, webhook_id: uuid.UUID) -> WebhookEndpoint:
-    endpoint = await session.get(WebhookEndpoint, webhook_id)
+async def get_webhook(
+    session: AsyncSession, actor: User, webhook_id: uuid.UUID, *, lock: bool = False
+) -> WebhookEndpoint:
+    endpoint = await session.get(WebhookEndpoint, webhook_id, with_for_update=lock or None)
     if endpoint is None or (endpoint.organizer_id != actor.id and not _sees_all(actor)):
         raise WebhookNotFound()
     return endpoint
+
+
+async def update_webhook(
+    session: AsyncSession,
+    actor: User,
+    webhook_id: uuid.UUID,
+    data: WebhookUpdate,
+    settings: WebhookSettings,
+) -> WebhookEndpoint:
+    """Change the URL, the topics, or switch the endpoint off and on again."""
+    endpoint = await get_webhook(session, actor, webhook_id, lock=True)
+    changed: list[str] = []
+    if data.url is not None and str(data.url) != endpoint.url:
+        _check_url(str(data.url), settings)
+        endpoint.url = str(data.url)
+        changed.append("url")
+    if data.topics is not None:
+        topics = sorted({t.value for t in data.topics})
+        if topics != endpoint.topics:
+            endpoint.topics = topics
+            changed.append("topics")
+    if data.is_active is not None and data.is_active != endpoint.is_active:
+        endpoint.is_active = data.is_active
+        # On again: the 410s that switched it off are forgotten; off by hand is no fault.
+        endpoint.consecutive_gone = 0
+        endpoint.disabled_at = None if data.is_active else utcnow()
+        changed.append("is_active")
+    if changed:
+        await session.flush()
+        audit.record(
+            session,
+            actor,
+            AuditAction.webhook_updated,
+            "webhook",
+            endpoint.id,
+            organizer_id=endpoint.organizer_id,
+            changed=changed,
+            host=urlsplit(endpoint.url).hostname,
+            topics=endpoint.topics,
+            is_active=endpoint.is_active,
+        )
+    return endpoint
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession,
+    actor: User,
+    webhook_id: uuid.UUID,
+    data: WebhookSecretRotate,
+    settings: WebhookSettings,
+) -> WebhookEndpoint:
+    """A new signing secret; the old one keeps signing too for the overlap, so the receiver
+    can switch without refusing a delivery. A rotation during an overlap drops the oldest."""
+    endpoint = await get_webhook(session, actor, webhook_id, lock=True)
+    overlap = (
+        settings.secret_overlap_seconds if data.overlap_seconds is None else data.overlap_seconds
+    )
+    if overlap:
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = utcnow() + timedelta(seconds=overlap)
+    else:
+        endpoint.previous_secret = None
+        endpoint.previous_secret_expires_at = None
+    endpoint.secret = data.secret or secrets.token_urlsafe(32)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        AuditAction.webhook_secret_rotated,
+        "webhook",
+        endpoint.id,
+        organizer_id=endpoint.organizer_id,
+        overlap_seconds=overlap,
+    )
+    return endpoint
+
+
+PING_TOPIC = "webhook.ping"
+
+
+async def ping_webhook(
+    session: AsyncSession, actor: User, webhook_id: uuid.UUID
+) -> WebhookDelivery:
+    """Queue a `webhook.ping` delivery to this endpoint alone, signed and retried like any
+    other, to check the receiver end to end."""
+    endpoint = await get_webhook(session, actor, webhook_id)
+    if not endpoint.is_active:
+        raise WebhookInactive("Switch it on first: PUT /api/webhooks/{id} with is_active true")
+    event_id = uuid.uuid4()
+    body = {
+        "id": str(event_id),
+        "topic": PING_TOPIC,
+        "aggregate_id": str(endpoint.id),
+        "created_at": utcnow().isoformat(),
+        "data": {"webhook_id": str(endpoint.id), "organizer_id": str(endpoint.organizer_id)},
+    }
+    delivery = WebhookDelivery(
+        endpoint_id=endpoint.id,
+        event_id=event_id,
+        topic=PING_TOPIC,
+        body=json.dumps(body, separators=(",", ":"), sort_keys=True),
+        status=WebhookDeliveryStatus.pending,
+        attempts=0,
+    )
+    session.add(delivery)
+    await session.flush()
+    await session.refresh(delivery)
+    return delivery
+
+
+async def redeliver(
+    session: AsyncSession, actor: User, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery:
+    """Send a delivered or failed delivery again, now, with a fresh retry schedule: the same
+    body and event id, so a receiver that already has it can tell."""
+    endpoint = await get_webhook(session, actor, webhook_id)
+    delivery = await repository.lock_delivery(session, endpoint.id, delivery_id)
+    if delivery is None:
+        raise WebhookDeliveryNotFound()
+    if delivery.status == WebhookDeliveryStatus.pending:
+        raise WebhookDeliveryPending(
+            f"It is due at {delivery.next_attempt_at.isoformat()}; nothing to do"
+        )
+    if not endpoint.is_active:
+        raise WebhookInactive("Switch it on first: PUT /api/webhooks/{id} with is_active true")
+    delivery.status = WebhookDeliveryStatus.pending
+    delivery.attempts = 0
+    delivery.next_attempt_at = utcnow()
+    delivery.delivered_at = None
+    await session.flush()
+    return delivery
 
 
 async def delete_webhook(session: AsyncSession, actor: User, webhook_id: uuid.UUID) -> None:

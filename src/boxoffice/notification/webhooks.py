@@ -2,13 +2,15 @@
 
 Each request body is the event JSON (`id`, `topic`, `aggregate_id`, `created_at`, `data`),
 signed with the endpoint's secret: `Boxoffice-Signature: t=<unix seconds>,v1=<hex>`, where
-`<hex>` is HMAC-SHA256 over `"{t}.{body}"`. Receivers check the signature, reject old
-timestamps, and deduplicate on `Boxoffice-Event-Id`.
+`<hex>` is HMAC-SHA256 over `"{t}.{body}"`; for a while after a rotation, a second `v1`
+signs with the old secret. Receivers accept any `v1` made with a secret they hold, reject
+old timestamps, and deduplicate on `Boxoffice-Event-Id`.
 """
 
 import asyncio
 import time
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import httpx
 import structlog
@@ -32,9 +34,17 @@ EVENT_ID_HEADER = "Boxoffice-Event-Id"
 TOPIC_HEADER = "Boxoffice-Topic"
 
 
-def sign(secret: str, timestamp: int, body: str) -> str:
-    """The `Boxoffice-Signature` header value for `body` sent at `timestamp`."""
-    return signature_header(secret, body.encode(), timestamp)
+def sign(secret: str, timestamp: int, body: str, *, also: Sequence[str] = ()) -> str:
+    """The `Boxoffice-Signature` header value for `body` sent at `timestamp`, with one more
+    `v1` per secret in `also`."""
+    return signature_header(secret, body.encode(), timestamp, also=also)
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, list[str]]:
+    """The endpoint's secret, and the rolled one while its overlap lasts."""
+    previous = endpoint.previous_secret
+    expires = endpoint.previous_secret_expires_at
+    return endpoint.secret, [previous] if previous and expires and now < expires else []
 
 
 def verify(secret: str, header: str, body: str, *, tolerance_seconds: int = 300) -> bool:
@@ -53,9 +63,10 @@ class WebhookSender:
 
     async def _post(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> int | str:
         """The response status, or the error text when there was no response."""
+        secret, previous = signing_secrets(endpoint, utcnow())
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(endpoint.secret, int(time.time()), delivery.body),
+            SIGNATURE_HEADER: sign(secret, int(time.time()), delivery.body, also=previous),
             EVENT_ID_HEADER: str(delivery.event_id),
             TOPIC_HEADER: delivery.topic,
         }
