@@ -179,6 +179,42 @@ class TestBestAvailableRace:
             assert len(rows) == 1
             assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
+    async def test_accessible_seats_go_only_to_those_who_ask_and_once(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        world, users, _ = await committed_world(committed, 120, rows=6, seats_per_row=10)
+        # The front two rows (20 seats) are wheelchair-accessible; 40 seats are not.
+        accessible = {s.id for s in world.seats[:20]}
+        async with committed() as session:
+            await session.execute(
+                text("UPDATE seats SET accessible = true WHERE id = ANY(:ids)"),
+                {"ids": list(accessible)},
+            )
+            await session.commit()
+        rng = random.Random(11)
+        bodies = [
+            {
+                "showtime_id": str(world.showtime.id),
+                "quantity": rng.randint(1, 3),
+                "accessible": i % 2 == 0,
+                "allow_split": rng.random() < 0.3,
+            }
+            for i in range(len(users))
+        ]
+
+        responses = await _race(committing_client, users, auth_headers, bodies)
+
+        wins = await _check_no_oversell(committed, world, responses, 60)
+        for body, response in zip(bodies, responses, strict=True):
+            if response.status_code == 201:
+                got = {u["seat_id"] in accessible for u in response.json()["units"]}
+                assert got == {body["accessible"]}
+        # Both kinds sell out: 60 buyers each ask for 1-3 of 20 and of 40 seats.
+        assert sum(len(w["units"]) for w in wins) > 50
+
 
 class TestExpiredHoldRace:
     async def test_a_lapsed_hold_is_claimable_at_once_by_exactly_one(

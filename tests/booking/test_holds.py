@@ -160,6 +160,107 @@ class TestBestAvailable:
         assert sorted(u["label"] for u in split["units"]) == ["Stalls A-1", "Stalls A-4"]
 
 
+class TestAccessibleSeats:
+    async def test_kept_from_best_available_unless_asked_for(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=2, seats_per_row=4)
+        front = world.seats[:4]  # row A, nearest the stage: wheelchair places
+        for seat in front:
+            seat.accessible = True
+        await session.flush()
+        showtime = str(world.showtime.id)
+        buyer, needs, chooser = [await create_user(session) for _ in range(3)]
+
+        regular = await _hold(client, auth_headers(buyer), showtime_id=showtime, quantity=2)
+        asked = await _hold(
+            client, auth_headers(needs), showtime_id=showtime, quantity=2, accessible=True
+        )
+        free = [s.id for s in front if s.id not in {u["seat_id"] for u in asked["units"]}]
+        chosen = await _hold(client, auth_headers(chooser), showtime_id=showtime, seat_ids=free[:1])
+
+        assert regular["http"] == 201
+        assert {u["label"].split("-")[0] for u in regular["units"]} == {"Stalls B"}
+        assert asked["http"] == 201
+        # Adjacent, leaving no single seat alone at either end.
+        assert sorted(u["label"] for u in asked["units"]) in (
+            ["Stalls A-1", "Stalls A-2"],
+            ["Stalls A-3", "Stalls A-4"],
+        )
+        assert chosen["http"] == 201
+
+    async def test_sold_out_of_either_kind_is_a_409(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=1, seats_per_row=4)
+        world.seats[0].accessible = True
+        await session.flush()
+        showtime = str(world.showtime.id)
+        buyer, needs = await create_user(session), await create_user(session)
+
+        regular = await _hold(client, auth_headers(buyer), showtime_id=showtime, quantity=4)
+        asked = await _hold(
+            client, auth_headers(needs), showtime_id=showtime, quantity=2, accessible=True
+        )
+        one = await _hold(
+            client, auth_headers(needs), showtime_id=showtime, quantity=1, accessible=True
+        )
+
+        assert (regular["http"], regular["code"]) == (409, "sold_out")
+        assert (asked["http"], asked["code"]) == (409, "sold_out")
+        assert "accessible" in asked["detail"]
+        assert one["http"] == 201
+        assert [u["label"] for u in one["units"]] == ["Stalls A-1"]
+
+    async def test_only_with_a_quantity_and_not_in_general_admission(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=1, seats_per_row=4, ga_capacity=10)
+        assert world.floor is not None
+        buyer = await create_user(session)
+        showtime = str(world.showtime.id)
+
+        with_seats = await _hold(
+            client,
+            auth_headers(buyer),
+            showtime_id=showtime,
+            seat_ids=[world.seats[0].id],
+            accessible=True,
+        )
+        on_the_floor = await _hold(
+            client,
+            auth_headers(buyer),
+            showtime_id=showtime,
+            section_id=str(world.floor.id),
+            quantity=2,
+            accessible=True,
+        )
+
+        assert (with_seats["http"], with_seats["code"]) == (422, "validation_error")
+        assert (on_the_floor["http"], on_the_floor["code"]) == (409, "sold_out")
+
+    async def test_one_call_booking_asks_for_them(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=2, seats_per_row=4)
+        world.seats[6].accessible = True
+        world.seats[7].accessible = True
+        await session.flush()
+        buyer = await create_user(session)
+
+        booked = await client.post(
+            "/api/bookings",
+            headers=auth_headers(buyer),
+            json={"showtime_id": str(world.showtime.id), "quantity": 2, "accessible": True},
+        )
+
+        assert booked.status_code == 201, booked.json()
+        assert sorted(t["label"] for t in booked.json()["tickets"]) == [
+            "Stalls B-3",
+            "Stalls B-4",
+        ]
+
+
 class TestRules:
     async def test_one_live_hold_per_buyer_per_showtime(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers

@@ -30,6 +30,7 @@ async def book(
             section_id=data.section_id,
             price_tier_id=data.price_tier_id,
             allow_split=data.allow_split,
+            accessible=data.accessible,
             access_code=data.access_code,
         ),
         settings.booking,

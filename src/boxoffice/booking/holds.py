@@ -159,7 +159,10 @@ async def claim(session: AsyncSession, hold: Hold | HoldRow, data: HoldCreate) -
             hold.expires_at,
             section_ids=reserved,
             allow_split=data.allow_split,
+            accessible=data.accessible,
         )
+    if data.accessible:
+        raise SoldOut("No accessible seats here: general admission has no seats to choose")
     general = [s for s in scope if s.kind == "general_admission"]
     for index, section in enumerate(general):
         try:

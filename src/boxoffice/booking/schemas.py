@@ -13,6 +13,12 @@ MAX_SYNC_SCANS = 500
 MAX_MANIFEST_PAGE = 1000
 
 
+ACCESSIBLE = (
+    "Best available: wheelchair-accessible seats only. Best available never picks them "
+    "otherwise; choosing one by its seat id is always allowed"
+)
+
+
 class HoldCreate(BaseModel):
     """Exactly one of `seat_ids`, `unit_ids` or `quantity`.
 
@@ -34,6 +40,7 @@ class HoldCreate(BaseModel):
     allow_split: bool = Field(
         default=False, description="Best available: accept non-adjacent seats if no block fits"
     )
+    accessible: bool = Field(default=False, description=ACCESSIBLE)
     access_code: AccessCode | None = Field(
         default=None, description="During the event's presale: one of its access codes"
     )
@@ -45,6 +52,8 @@ class HoldCreate(BaseModel):
         ways = [self.seat_ids is not None, self.unit_ids is not None, self.quantity is not None]
         if sum(ways) != 1:
             raise ValueError("give exactly one of seat_ids, unit_ids and quantity")
+        if self.accessible and self.quantity is None:
+            raise ValueError("accessible is for best available (quantity); seat ids name seats")
         for ids in (self.seat_ids, self.unit_ids):
             if ids is not None and len(set(ids)) != len(ids):
                 raise ValueError("seat and unit ids must not repeat")
@@ -91,6 +100,7 @@ class BookingCreate(BaseModel):
     section_id: uuid.UUID | None = None
     price_tier_id: uuid.UUID | None = None
     allow_split: bool = False
+    accessible: bool = Field(default=False, description=ACCESSIBLE)
     access_code: AccessCode | None = Field(
         default=None, description="One call, during the event's presale: one of its codes"
     )

@@ -4,6 +4,10 @@ Blocks are N adjacent seats of one row (consecutive seat numbers), best first: t
 section's order, then the row nearest the stage, then a placement that leaves no single
 empty seat at either end when one exists, then nearest the row's centre. The database
 claim decides; a pick from a stale map only costs another attempt.
+
+Wheelchair-accessible seats are kept for those who need them, as box offices do: a pick
+takes only accessible seats when asked (`accessible=True`) and none otherwise. A buyer may
+still choose one by its id.
 """
 
 from collections.abc import Collection
@@ -11,12 +15,19 @@ from collections.abc import Collection
 from boxoffice.inventory.seat_map import CachedMap, SeatRow
 
 
-def _runs(row: SeatRow, cached: CachedMap, now: float, avoid: Collection[int]) -> list[range]:
+def _runs(
+    row: SeatRow, cached: CachedMap, now: float, avoid: Collection[int], accessible: bool
+) -> list[range]:
     runs: list[range] = []
     start = None
     state = cached.state
+    marked = cached.layout.accessible
     for i, unit_id in enumerate(row.unit_ids):
-        ok = unit_id not in avoid and state.claimable(unit_id, now)
+        ok = (
+            unit_id not in avoid
+            and (unit_id in marked) is accessible
+            and state.claimable(unit_id, now)
+        )
         adjacent = i > 0 and row.numbers[i] == row.numbers[i - 1] + 1
         if ok and start is not None and adjacent:
             continue
@@ -57,13 +68,14 @@ def pick_blocks(
     now: float,
     avoid: Collection[int] = (),
     limit: int = 3,
+    accessible: bool = False,
 ) -> list[list[int]]:
     """Up to `limit` candidate blocks of `quantity` adjacent seats, best first."""
     found: list[list[int]] = []
     for row in cached.layout.rows:
         if section_ids is not None and row.section_id not in section_ids:
             continue
-        best = _best_in_row(row, _runs(row, cached, now, avoid), quantity)
+        best = _best_in_row(row, _runs(row, cached, now, avoid, accessible), quantity)
         if best is not None:
             found.append(best[2])
             if len(found) >= limit:
@@ -78,14 +90,20 @@ def pick_scattered(
     section_ids: Collection[str] | None,
     now: float,
     avoid: Collection[int] = (),
+    accessible: bool = False,
 ) -> list[int]:
     """The best `quantity` claimable seats, adjacent or not (when the buyer allows it)."""
     chosen: list[int] = []
+    marked = cached.layout.accessible
     for row in cached.layout.rows:
         if section_ids is not None and row.section_id not in section_ids:
             continue
         for unit_id in row.unit_ids:
-            if unit_id not in avoid and cached.state.claimable(unit_id, now):
+            if (
+                unit_id not in avoid
+                and (unit_id in marked) is accessible
+                and cached.state.claimable(unit_id, now)
+            ):
                 chosen.append(unit_id)
                 if len(chosen) == quantity:
                     return chosen

@@ -139,8 +139,10 @@ async def claim_best_available(
     *,
     section_ids: Sequence[str] | None,
     allow_split: bool,
+    accessible: bool = False,
 ) -> list[int]:
-    """Claim the best `quantity` adjacent seats (or, if allowed, the best scattered ones)."""
+    """Claim the best `quantity` adjacent seats (or, if allowed, the best scattered ones):
+    wheelchair-accessible seats only if `accessible`, else none of them."""
     repo = ClaimRepository(session)
     failed: set[int] = set()
     refreshed = False
@@ -148,11 +150,22 @@ async def claim_best_available(
         cached = await CACHE.get(session, showtime_id, max_age=0 if refreshed else None)
         now = time.time()
         blocks = pick_blocks(
-            cached, quantity, section_ids=section_ids, now=now, avoid=failed, limit=1
+            cached,
+            quantity,
+            section_ids=section_ids,
+            now=now,
+            avoid=failed,
+            limit=1,
+            accessible=accessible,
         )
         if not blocks and allow_split:
             scattered = pick_scattered(
-                cached, quantity, section_ids=section_ids, now=now, avoid=failed
+                cached,
+                quantity,
+                section_ids=section_ids,
+                now=now,
+                avoid=failed,
+                accessible=accessible,
             )
             blocks = [scattered] if scattered else []
         if not blocks:
@@ -168,9 +181,9 @@ async def claim_best_available(
         if claimed:
             return claimed
         failed.update(block)
+    kind = ("" if allow_split else "adjacent ") + ("accessible " if accessible else "")
     raise SoldOut(
-        f"No {quantity} {'seats' if allow_split else 'adjacent seats'} are left"
-        + (" in this section" if section_ids else "")
+        f"No {quantity} {kind}seats are left" + (" in this section" if section_ids else "")
     )
 
 

@@ -65,6 +65,8 @@ class Layout:
     seat_prefix: dict[int, str]
     seat_order: list[int]
     unit_section: dict[int, str]
+    accessible: frozenset[int] = frozenset()
+    """Units of wheelchair-accessible seats: best available picks them only when asked."""
 
 
 @dataclass(slots=True)
@@ -191,6 +193,7 @@ async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
     prefix: dict[int, str] = {}
     order_ids: list[int] = []
     unit_section: dict[int, str] = {}
+    accessible: set[int] = set()
     for r in await db.fetch(_LAYOUT_SEATS, showtime_id):
         unit_id, section_id = int(r[0]), str(r[1])
         key = (section_id, r[3])
@@ -201,13 +204,24 @@ async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
         row.unit_ids.append(unit_id)
         row.xs.append(r[5])
         unit_section[unit_id] = section_id
+        if r[7]:
+            accessible.add(unit_id)
         order_ids.append(unit_id)
         prefix[unit_id] = (
             f'{{"unit_id":{unit_id},"seat_id":{r[8]},"row":{json.dumps(r[2])},'
             f'"number":{r[4]},"x":{r[5]},"y":{r[6]},"accessible":{"true" if r[7] else "false"},'
         )
     ordered = sorted(rows.values(), key=lambda row: (row.sort_order, row.section_id, row.row_index))
-    return Layout(showtime_id, version, sections, ordered, prefix, order_ids, unit_section)
+    return Layout(
+        showtime_id,
+        version,
+        sections,
+        ordered,
+        prefix,
+        order_ids,
+        unit_section,
+        frozenset(accessible),
+    )
 
 
 async def _load_state(session: AsyncSession, showtime_id: uuid.UUID) -> TakenState:
