@@ -229,6 +229,50 @@ class TestOffers:
             "status"
         ] == "waiting"
 
+    async def test_an_accessible_seat_left_free_is_not_offered(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        async with committed() as session:
+            world = await create_world(session, rows=1, seats_per_row=3)
+            world.seats[2].accessible = True
+            first, waiting = await create_user(session), await create_user(session)
+            await session.commit()
+        showtime = str(world.showtime.id)
+        booked = await committing_client.post(
+            "/api/bookings",
+            json={"showtime_id": showtime, "quantity": 2},
+            headers=auth_headers(first),
+        )
+        refused = await committing_client.post(
+            "/api/bookings",
+            json={"showtime_id": showtime, "quantity": 1},
+            headers=auth_headers(waiting),
+        )
+        entry = refused.json()["waitlist_entry_id"]
+
+        await _run_offers(committed)
+        still = await _entry(committing_client, auth_headers(waiting), entry)
+        await committing_client.post(
+            f"/api/bookings/{booked.json()['id']}/cancel", headers=auth_headers(first)
+        )
+        await _run_offers(committed)
+        offered = await _entry(committing_client, auth_headers(waiting), entry)
+
+        assert sorted(t["label"] for t in booked.json()["tickets"]) == ["Stalls A-1", "Stalls A-2"]
+        assert (refused.status_code, refused.json()["code"]) == (409, "sold_out")
+        assert still["status"] == "waiting"
+        assert offered["status"] == "offered"
+        held = await _scalar(
+            committed,
+            "SELECT array_agg(s.accessible) FROM inventory_units u JOIN seats s ON s.id = u.seat_id"
+            " WHERE u.hold_id = :hold",
+            hold=offered["hold_id"],
+        )
+        assert held == [False]
+
     async def test_a_deactivated_account_keeps_its_place_but_is_offered_nothing(
         self,
         committing_client: AsyncClient,
