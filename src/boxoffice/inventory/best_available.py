@@ -72,10 +72,16 @@ def pick_blocks(
 ) -> list[list[int]]:
     """Up to `limit` candidate blocks of `quantity` adjacent seats, best first."""
     found: list[list[int]] = []
-    for row in cached.layout.rows:
+    memo = cached.state.run_memo(now, accessible)
+    for position, row in enumerate(cached.layout.rows):
         if section_ids is not None and row.section_id not in section_ids:
             continue
-        best = _best_in_row(row, _runs(row, cached, now, avoid, accessible), quantity)
+        if memo.get(position, quantity) < quantity:
+            continue
+        runs = _runs(row, cached, now, avoid, accessible)
+        if not avoid:  # `avoid` shortens runs for this request alone
+            memo[position] = max((len(run) for run in runs), default=0)
+        best = _best_in_row(row, runs, quantity)
         if best is not None:
             found.append(best[2])
             if len(found) >= limit:
@@ -95,9 +101,13 @@ def pick_scattered(
     """The best `quantity` claimable seats, adjacent or not (when the buyer allows it)."""
     chosen: list[int] = []
     marked = cached.layout.accessible
-    for row in cached.layout.rows:
+    memo = cached.state.run_memo(now, accessible)
+    for position, row in enumerate(cached.layout.rows):
         if section_ids is not None and row.section_id not in section_ids:
             continue
+        if memo.get(position) == 0:
+            continue
+        before = len(chosen)
         for unit_id in row.unit_ids:
             if (
                 unit_id not in avoid
@@ -107,4 +117,6 @@ def pick_scattered(
                 chosen.append(unit_id)
                 if len(chosen) == quantity:
                     return chosen
+        if not avoid and len(chosen) == before:
+            memo[position] = 0
     return []

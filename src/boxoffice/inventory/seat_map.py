@@ -81,9 +81,24 @@ class TakenState:
     claimed_here: set[int] = field(default_factory=set)
     """Units this process claimed since the load: best-available avoids them."""
     rendered: dict[int, tuple[bytes, bytes | None]] = field(default_factory=dict)
+    longest_runs: dict[bool, tuple[int, dict[int, int]]] = field(default_factory=dict)
+    """Best available's memo, per kind of seat (accessible or not): the lapse count it was
+    made at, and per row (its position in `Layout.rows`) the longest run of claimable seats
+    when the row was last scanned. Within one state, claims only shorten runs and only a
+    lapse lengthens them (which starts a new memo), so a run remembered too short for a
+    request rules its row out without a scan: once the best rows are sold, a pick no longer
+    walks every seat in front of the free ones."""
 
     def lapsed(self, now: float) -> int:
         return bisect.bisect_right(self.hold_deadlines, now)
+
+    def run_memo(self, now: float, accessible: bool) -> dict[int, int]:
+        """The longest-run memo for `accessible` seats, valid at `now`."""
+        lapsed = self.lapsed(now)
+        entry = self.longest_runs.get(accessible)
+        if entry is None or entry[0] != lapsed:
+            entry = self.longest_runs[accessible] = (lapsed, {})
+        return entry[1]
 
     def claimable(self, unit_id: int, now: float) -> bool:
         if unit_id in self.claimed_here:
