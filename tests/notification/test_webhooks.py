@@ -332,20 +332,64 @@ class TestDelivery:
 NEW_SECRET = "whsec-fedcba9876543210"
 
 
-async def deliver_one(
+@dataclass
+class Hooked:
+    """An organizer with one registered endpoint, and the parts that feed and send it."""
+
+    client: AsyncClient
+    session: AsyncSession
+    organizer: User
+    headers: dict[str, str]
+    url: str
+    """The endpoint's path: /api/webhooks/{id}."""
+    relay: Relay
+    receiver: Receiver
+    sender: WebhookSender
+    maker: async_sessionmaker[AsyncSession]
+
+    async def event(self) -> None:
+        """One event of the organizer's, relayed: a delivery per active endpoint."""
+        payload = {"organizer_id": str(self.organizer.id)}
+        await emit(self.session, Topic.units_released, new_id(), payload)
+        await self.relay()
+
+    async def send(self) -> int:
+        await self.session.flush()
+        return await self.sender.deliver_once(self.maker)
+
+    async def deliver_one(self) -> tuple[str, str]:
+        """A new event sent: the (signature header, body) the receiver got."""
+        await self.event()
+        await self.send()
+        headers, body = self.receiver.received[-1]
+        return headers[SIGNATURE_HEADER.lower()], body
+
+    async def call(self, method: str, path: str = "", **body: Any) -> httpx.Response:
+        return await self.client.request(
+            method, self.url + path, headers=self.headers, json=body or None
+        )
+
+    async def deliveries(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = (await self.call("GET", "/deliveries")).json()["items"]
+        return items
+
+
+@pytest.fixture
+async def hooked(
+    client: AsyncClient,
     session: AsyncSession,
-    organizer: User,
+    auth_headers: Headers,
     relay: Relay,
+    receiver: Receiver,
     sender: WebhookSender,
     local_sessionmaker: async_sessionmaker[AsyncSession],
-    receiver: Receiver,
-) -> tuple[str, str]:
-    """Emit one event of the organizer's, send it; the (signature header, body) received."""
-    await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
-    await relay()
-    await sender.deliver_once(local_sessionmaker)
-    headers, body = receiver.received[-1]
-    return headers[SIGNATURE_HEADER.lower()], body
+) -> Hooked:
+    organizer = await create_user(session, role=Role.organizer)
+    headers = auth_headers(organizer)
+    url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+    return Hooked(
+        client, session, organizer, headers, url, relay, receiver, sender, local_sessionmaker
+    )
 
 
 class TestManagement:
@@ -364,31 +408,17 @@ class TestManagement:
         assert verify("old", sign("key", int(time.time()), "{}", also=["old"]), "{}")
 
     async def test_rotation_signs_with_both_secrets_for_the_overlap_then_with_the_new_alone(
-        self,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        relay: Relay,
-        receiver: Receiver,
-        sender: WebhookSender,
-        local_sessionmaker: async_sessionmaker[AsyncSession],
+        self, hooked: Hooked
     ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        endpoint = (await register(client, headers)).json()
-        url = f"/api/webhooks/{endpoint['id']}"
-
-        rotated = await client.post(
-            f"{url}/rotate-secret", headers=headers, json={"secret": NEW_SECRET}
-        )
-        during = await deliver_one(session, organizer, relay, sender, local_sessionmaker, receiver)
-        await session.execute(
+        rotated = await hooked.call("POST", "/rotate-secret", secret=NEW_SECRET)
+        during = await hooked.deliver_one()
+        await hooked.session.execute(
             update(WebhookEndpoint).values(
                 previous_secret_expires_at=utcnow() - timedelta(seconds=1)
             )
         )
-        after = await deliver_one(session, organizer, relay, sender, local_sessionmaker, receiver)
-        shown = (await client.get(url, headers=headers)).json()
+        after = await hooked.deliver_one()
+        shown = (await hooked.call("GET")).json()
 
         assert rotated.status_code == 200
         assert rotated.json()["secret"] == NEW_SECRET
@@ -401,27 +431,10 @@ class TestManagement:
         assert not verify(SECRET, *after)
 
     async def test_rotation_without_overlap_drops_the_old_secret_at_once_and_generates_one(
-        self,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        relay: Relay,
-        receiver: Receiver,
-        sender: WebhookSender,
-        local_sessionmaker: async_sessionmaker[AsyncSession],
+        self, hooked: Hooked
     ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        endpoint = (await register(client, headers)).json()
-
-        rotated = await client.post(
-            f"/api/webhooks/{endpoint['id']}/rotate-secret",
-            headers=headers,
-            json={"overlap_seconds": 0},
-        )
-        signature, body = await deliver_one(
-            session, organizer, relay, sender, local_sessionmaker, receiver
-        )
+        rotated = await hooked.call("POST", "/rotate-secret", overlap_seconds=0)
+        signature, body = await hooked.deliver_one()
 
         new = rotated.json()["secret"]
         assert len(new) >= 32
@@ -431,120 +444,70 @@ class TestManagement:
         assert verify(new, signature, body)
         assert not verify(SECRET, signature, body)
 
-    async def test_rotation_with_no_body_and_a_refused_overlap(
-        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
-    ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}/rotate-secret"
-
-        bare = await client.post(url, headers=headers)
-        too_long = await client.post(url, headers=headers, json={"overlap_seconds": 8 * 86400})
-        short_secret = await client.post(url, headers=headers, json={"secret": "short"})
+    async def test_rotation_with_no_body_and_refused_values(self, hooked: Hooked) -> None:
+        bare = await hooked.call("POST", "/rotate-secret")
+        too_long = await hooked.call("POST", "/rotate-secret", overlap_seconds=8 * 86400)
+        short_secret = await hooked.call("POST", "/rotate-secret", secret="short")
 
         assert bare.status_code == 200
         assert bare.json()["previous_secret_expires_at"]
         assert (too_long.status_code, too_long.json()["code"]) == (422, "validation_error")
         assert short_secret.status_code == 422
 
-    async def test_events_while_switched_off_are_not_sent_to_it(
-        self,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        relay: Relay,
-        receiver: Receiver,
-        sender: WebhookSender,
-        local_sessionmaker: async_sessionmaker[AsyncSession],
-    ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
-        await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
-
-        off = await client.put(url, headers=headers, json={"is_active": False})
-        await relay()
-        while_off = await sender.deliver_once(local_sessionmaker)
-        on = await client.put(url, headers=headers, json={"is_active": True})
-        after = await sender.deliver_once(local_sessionmaker)
+    async def test_events_while_switched_off_are_not_sent_to_it(self, hooked: Hooked) -> None:
+        off = await hooked.call("PUT", is_active=False)
+        await hooked.event()
+        while_off = await hooked.send()
+        on = await hooked.call("PUT", is_active=True)
+        after = await hooked.send()
 
         assert (off.json()["is_active"], off.json()["disabled_at"] is not None) == (False, True)
         assert (on.json()["is_active"], on.json()["disabled_at"]) == (True, None)
         # The event came while it was off: deliveries are logged for active endpoints only.
         assert (while_off, after) == (0, 0)
-        assert receiver.received == []
+        assert hooked.receiver.received == []
 
     async def test_paused_endpoint_keeps_what_was_queued_and_sends_it_when_on(
-        self,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        relay: Relay,
-        receiver: Receiver,
-        sender: WebhookSender,
-        local_sessionmaker: async_sessionmaker[AsyncSession],
+        self, hooked: Hooked
     ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
-        await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
-        await relay()
+        await hooked.event()
 
-        await client.put(url, headers=headers, json={"is_active": False})
-        while_off = await sender.deliver_once(local_sessionmaker)
-        await client.put(url, headers=headers, json={"is_active": True})
-        after = await sender.deliver_once(local_sessionmaker)
+        await hooked.call("PUT", is_active=False)
+        while_off = await hooked.send()
+        await hooked.call("PUT", is_active=True)
+        after = await hooked.send()
 
         assert (while_off, after) == (0, 1)
-        [(_, body)] = receiver.received
+        [(_, body)] = hooked.receiver.received
         assert json.loads(body)["topic"] == Topic.units_released.value
 
     async def test_an_endpoint_switched_off_by_410s_is_switched_on_again(
-        self,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        relay: Relay,
-        receiver: Receiver,
-        sender: WebhookSender,
-        local_sessionmaker: async_sessionmaker[AsyncSession],
+        self, hooked: Hooked
     ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
-        await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
-        await relay()
-        receiver.statuses = [410, 410, 410]
+        await hooked.event()
+        hooked.receiver.statuses = [410, 410, 410]
         for _ in range(3):
-            await sender.deliver_once(local_sessionmaker)
-            await make_due(session)
+            await hooked.send()
+            await make_due(hooked.session)
 
-        disabled = (await client.get(url, headers=headers)).json()
-        on = (await client.put(url, headers=headers, json={"is_active": True})).json()
-        signature, body = await deliver_one(
-            session, organizer, relay, sender, local_sessionmaker, receiver
-        )
+        disabled = (await hooked.call("GET")).json()
+        on = (await hooked.call("PUT", is_active=True)).json()
+        signature, body = await hooked.deliver_one()
 
         assert (disabled["is_active"], disabled["consecutive_gone"]) == (False, 3)
         assert (on["is_active"], on["consecutive_gone"], on["disabled_at"]) == (True, 0, None)
-        assert len(receiver.received) == 4
+        assert len(hooked.receiver.received) == 4
         assert verify(SECRET, signature, body)
 
     async def test_url_and_topics_change_and_an_internal_url_is_refused(
-        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+        self, hooked: Hooked
     ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
-
-        changed = await client.put(
-            url,
-            headers=headers,
-            json={"url": "https://new.example.com/in", "topics": ["booking.confirmed"]},
+        changed = await hooked.call(
+            "PUT", url="https://new.example.com/in", topics=["booking.confirmed"]
         )
-        refused = await client.put(url, headers=headers, json={"url": "http://10.0.0.5/in"})
-        unknown = await client.put(url, headers=headers, json={"topics": ["no.such"]})
-        everything = await client.put(url, headers=headers, json={"topics": []})
+        refused = await hooked.call("PUT", url="http://10.0.0.5/in")
+        unknown = await hooked.call("PUT", topics=["no.such"])
+        everything = await hooked.call("PUT", topics=[])
 
         assert changed.status_code == 200
         assert (changed.json()["url"], changed.json()["topics"]) == (
@@ -556,95 +519,55 @@ class TestManagement:
         assert everything.json()["url"] == "https://new.example.com/in"
         assert everything.json()["topics"] == []
 
-    async def test_ping_reaches_the_receiver_signed_and_is_logged(
-        self,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        receiver: Receiver,
-        sender: WebhookSender,
-        local_sessionmaker: async_sessionmaker[AsyncSession],
-    ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        endpoint = (await register(client, headers)).json()
-        url = f"/api/webhooks/{endpoint['id']}"
-
-        ping = await client.post(f"{url}/ping", headers=headers)
-        await session.flush()
-        sent = await sender.deliver_once(local_sessionmaker)
-        log = (await client.get(f"{url}/deliveries", headers=headers)).json()
+    async def test_ping_reaches_the_receiver_signed_and_is_logged(self, hooked: Hooked) -> None:
+        ping = await hooked.call("POST", "/ping")
+        sent = await hooked.send()
+        log = await hooked.deliveries()
 
         assert ping.status_code == 202
         assert (ping.json()["topic"], ping.json()["status"]) == ("webhook.ping", "pending")
         assert sent == 1
-        [(got, body)] = receiver.received
+        [(got, body)] = hooked.receiver.received
         assert verify(SECRET, got[SIGNATURE_HEADER.lower()], body)
         assert got[EVENT_ID_HEADER.lower()] == ping.json()["event_id"]
         message = json.loads(body)
         assert (message["id"], message["topic"]) == (ping.json()["event_id"], "webhook.ping")
         assert message["data"] == {
-            "webhook_id": endpoint["id"],
-            "organizer_id": str(organizer.id),
+            "webhook_id": hooked.url.rsplit("/", 1)[1],
+            "organizer_id": str(hooked.organizer.id),
         }
-        assert [(d["id"], d["status"]) for d in log["items"]] == [(ping.json()["id"], "delivered")]
+        assert [(d["id"], d["status"]) for d in log] == [(ping.json()["id"], "delivered")]
 
     async def test_a_failed_delivery_is_sent_again_with_its_body_and_event_id(
-        self,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        relay: Relay,
-        receiver: Receiver,
-        sender: WebhookSender,
-        local_sessionmaker: async_sessionmaker[AsyncSession],
+        self, hooked: Hooked
     ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
-        await emit(session, Topic.units_released, new_id(), {"organizer_id": str(organizer.id)})
-        await relay()
-        receiver.statuses = [500] * 5  # the sender's max_attempts
+        await hooked.event()
+        hooked.receiver.statuses = [500] * 5  # the sender's max_attempts
         for _ in range(5):
-            await sender.deliver_once(local_sessionmaker)
-            await make_due(session)
-        [failed] = (await client.get(f"{url}/deliveries", headers=headers)).json()["items"]
+            await hooked.send()
+            await make_due(hooked.session)
+        [failed] = await hooked.deliveries()
 
-        again = await client.post(f"{url}/deliveries/{failed['id']}/redeliver", headers=headers)
-        twice = await client.post(f"{url}/deliveries/{failed['id']}/redeliver", headers=headers)
-        await session.flush()
-        await sender.deliver_once(local_sessionmaker)
-        [done] = (await client.get(f"{url}/deliveries", headers=headers)).json()["items"]
+        again = await hooked.call("POST", f"/deliveries/{failed['id']}/redeliver")
+        twice = await hooked.call("POST", f"/deliveries/{failed['id']}/redeliver")
+        await hooked.send()
+        [done] = await hooked.deliveries()
 
         assert (failed["status"], failed["attempts"]) == ("failed", 5)
         assert again.status_code == 202
         assert (again.json()["status"], again.json()["attempts"]) == ("pending", 0)
         assert (twice.status_code, twice.json()["code"]) == (409, "webhook_delivery_pending")
         assert (done["id"], done["status"], done["attempts"]) == (failed["id"], "delivered", 1)
-        assert len({body for _, body in receiver.received}) == 1
-        assert len(receiver.received) == 6
+        assert len({body for _, body in hooked.receiver.received}) == 1
+        assert len(hooked.receiver.received) == 6
 
-    async def test_switched_off_refuses_ping_and_redelivery(
-        self,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        receiver: Receiver,
-        sender: WebhookSender,
-        local_sessionmaker: async_sessionmaker[AsyncSession],
-    ) -> None:
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
-        ping = (await client.post(f"{url}/ping", headers=headers)).json()
-        await session.flush()
-        await sender.deliver_once(local_sessionmaker)
-        await client.put(url, headers=headers, json={"is_active": False})
+    async def test_switched_off_refuses_ping_and_redelivery(self, hooked: Hooked) -> None:
+        ping = (await hooked.call("POST", "/ping")).json()
+        await hooked.send()
+        await hooked.call("PUT", is_active=False)
 
-        refused_ping = await client.post(f"{url}/ping", headers=headers)
-        refused_again = await client.post(
-            f"{url}/deliveries/{ping['id']}/redeliver", headers=headers
-        )
+        refused_ping = await hooked.call("POST", "/ping")
+        refused_again = await hooked.call("POST", f"/deliveries/{ping['id']}/redeliver")
 
         assert (refused_ping.status_code, refused_ping.json()["code"]) == (409, "webhook_inactive")
         assert (refused_again.status_code, refused_again.json()["code"]) == (
@@ -653,42 +576,39 @@ class TestManagement:
         )
 
     async def test_others_cannot_manage_an_endpoint(
-        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+        self, hooked: Hooked, auth_headers: Headers
     ) -> None:
-        owner = await create_user(session, role=Role.organizer)
-        rival = await create_user(session, role=Role.organizer)
-        buyer = await create_user(session)
-        url = f"/api/webhooks/{(await register(client, auth_headers(owner))).json()['id']}"
-        ping = (await client.post(f"{url}/ping", headers=auth_headers(owner))).json()
+        rival = await create_user(hooked.session, role=Role.organizer)
+        buyer = await create_user(hooked.session)
+        ping = (await hooked.call("POST", "/ping")).json()
         calls = [
-            ("PUT", url, {"is_active": False}),
-            ("POST", f"{url}/rotate-secret", {}),
-            ("POST", f"{url}/ping", None),
-            ("POST", f"{url}/deliveries/{ping['id']}/redeliver", None),
+            ("PUT", "", {"is_active": False}),
+            ("POST", "/rotate-secret", {}),
+            ("POST", "/ping", None),
+            ("POST", f"/deliveries/{ping['id']}/redeliver", None),
         ]
 
         for method, path, body in calls:
-            as_rival = await client.request(method, path, headers=auth_headers(rival), json=body)
-            as_buyer = await client.request(method, path, headers=auth_headers(buyer), json=body)
+            as_rival, as_buyer = [
+                await hooked.client.request(
+                    method, hooked.url + path, headers=auth_headers(who), json=body
+                )
+                for who in (rival, buyer)
+            ]
             assert (as_rival.status_code, as_rival.json()["code"]) == (404, "webhook_not_found")
             assert as_buyer.status_code == 403
-        unknown = await client.post(
-            f"{url}/deliveries/{new_id()}/redeliver", headers=auth_headers(owner)
-        )
+        unknown = await hooked.call("POST", f"/deliveries/{new_id()}/redeliver")
         assert (unknown.status_code, unknown.json()["code"]) == (404, "webhook_delivery_not_found")
 
     async def test_changes_and_rotations_are_audited_without_the_secret(
-        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+        self, hooked: Hooked, auth_headers: Headers
     ) -> None:
-        admin = await create_user(session, role=Role.admin)
-        organizer = await create_user(session, role=Role.organizer)
-        headers = auth_headers(organizer)
-        url = f"/api/webhooks/{(await register(client, headers)).json()['id']}"
+        admin = await create_user(hooked.session, role=Role.admin)
 
-        await client.put(url, headers=headers, json={"topics": ["booking.confirmed"]})
-        await client.put(url, headers=headers, json={"topics": ["booking.confirmed"]})
-        await client.post(f"{url}/rotate-secret", headers=headers, json={"secret": NEW_SECRET})
-        log = (await client.get("/api/admin/audit-log", headers=auth_headers(admin))).json()[
+        await hooked.call("PUT", topics=["booking.confirmed"])
+        await hooked.call("PUT", topics=["booking.confirmed"])
+        await hooked.call("POST", "/rotate-secret", secret=NEW_SECRET)
+        log = (await hooked.client.get("/api/admin/audit-log", headers=auth_headers(admin))).json()[
             "items"
         ]
 
