@@ -20,7 +20,7 @@ import psutil
 from sqlalchemy.engine import make_url
 
 from bench.flash_sale import direct
-from bench.flash_sale.seed import BenchData, oversold, reset_stock, seed
+from bench.flash_sale.seed import BenchData, oversold, presell, reset_stock, seed
 from boxoffice.auth.models import Role
 from boxoffice.auth.security import create_access_token
 from boxoffice.config import AuthSettings
@@ -89,9 +89,17 @@ def _loadgen(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _http_run(
-    dsn: str, data: BenchData, workers: int, args: argparse.Namespace, think_ms: float = 0
+    dsn: str,
+    data: BenchData,
+    workers: int,
+    args: argparse.Namespace,
+    think_ms: float = 0,
+    presold_pct: int | None = None,
 ) -> dict[str, Any]:
+    """`presold_pct`: best-available buyers (a quantity each, no seat ids) on a map whose
+    front rows are that much sold, instead of buyers choosing their seats."""
     asyncio.run(reset_stock(dsn, data.showtime_id))
+    presold = 0 if presold_pct is None else asyncio.run(presell(dsn, data, presold_pct))
     auth = AuthSettings()
     tokens = [
         create_access_token(auth, user_id=u, role=Role.buyer, token_version=0, ttl=None)
@@ -111,14 +119,17 @@ def _http_run(
                 "tokens": tokens,
                 "seat_ids": data.seat_ids,
                 "floor_section_id": str(data.floor_section_id),
+                "best_available": presold_pct is not None,
             }
         )
+        if presold_pct is not None:
+            sale["seats_presold"] = presold
         requests = (sale["hold_attempts_per_s"] + sale["bookings_per_s"]) * sale["seconds"]
         sale["server_cpu_ms_per_request"] = _cpu_ms_per_request(
             server.pid, cpu_before, requests, digits=2
         )
         sale["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
-        if not think_ms:
+        if not think_ms and presold_pct is None:
             sale["seat_map_50k"] = _loadgen({**base, "mode": "seat_map", "reads": 50})
             sale["floor"] = {
                 label: _floor(server.pid, {**base, **config, "clients": args.buyers})
@@ -212,6 +223,13 @@ def main() -> None:
         default=2000,
         help="paced runs: a buyer's mean pause before each hold and each booking (0: skip)",
     )
+    parser.add_argument(
+        "--best-available-presold",
+        type=int,
+        default=75,
+        help="after the ceiling's second run: best-available buyers (1 worker) on a map "
+        "whose front PCT%% of rows are 97%% sold (-1: skip)",
+    )
     args = parser.parse_args()
     server = _server_dsn()
     dsn = asyncio.run(_create_database(server))
@@ -246,6 +264,15 @@ def main() -> None:
                 rates = [c[field] or 1 for c in ceilings]
                 result[key] = round(result[field] / (sum(rates) / len(rates)), 2)
                 result[f"{key}_before_after"] = [round(result[field] / r, 2) for r in rates]
+        if args.best_available_presold >= 0:
+            # Buyers asking for a quantity, late in the sale: the server picks the seats.
+            result = _http_run(dsn, data, 1, args, presold_pct=args.best_available_presold)
+            chosen = report[_http_label(1)]
+            result["ratio_to_http_1_worker_choosing_seats_attempts"] = round(
+                result["hold_attempts_per_s"] / (chosen["hold_attempts_per_s"] or 1), 2
+            )
+            report["http_1_worker_best_available"] = result
+            print("best available", json.dumps(result), file=sys.stderr)
         if args.think_ms:
             # The same buyers pausing like people between steps: latency at a load the
             # server can carry, rather than the queue of a closed loop at saturation.

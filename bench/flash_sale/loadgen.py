@@ -82,7 +82,9 @@ async def flash_sale(config: dict[str, Any]) -> dict[str, Any]:
             await pause(rng, think)
             wanted = ask(rng)
             body: dict[str, Any] = {"showtime_id": config["showtime_id"]}
-            if wanted.seat_indexes:
+            if wanted.seat_indexes and config.get("best_available"):
+                body["quantity"] = len(wanted.seat_indexes)  # adjacent, best first
+            elif wanted.seat_indexes:
                 body["seat_ids"] = [seat_ids[i] for i in wanted.seat_indexes]
             else:
                 body["section_id"] = config["floor_section_id"]

@@ -3,7 +3,8 @@ of the suite): they drive the API's own sale statements, race for real, and sell
 twice. Guards the bench against drifting from the statements it claims to measure."""
 
 from bench.flash_sale import direct
-from bench.flash_sale.seed import oversold, reset_stock, seed
+from bench.flash_sale.seed import ROWS, SEATS_PER_ROW, oversold, presell, reset_stock, seed
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.config import Settings
@@ -28,3 +29,27 @@ class TestFlashSaleDirectRuns:
             assert check["units_in_two_bookings"] == 0
             assert check["bookings_missing_units"] == 0
             assert check["units_booked"] == result["units_booked"]
+
+    async def test_presell_takes_most_of_the_front_rows_and_nothing_behind(
+        self, settings: Settings, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        assert settings.database.url
+        dsn = plain_url(settings.database.url)
+        data = await seed(dsn, buyers=1)
+
+        taken = await presell(dsn, data, rows_pct=10)
+
+        async with committed() as session:
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT s.row_index < :front AS front, count(*) FROM inventory_units u"
+                        " JOIN seats s ON s.id = u.seat_id WHERE u.showtime_id = :showtime"
+                        " AND u.state = 'blocked' GROUP BY 1"
+                    ),
+                    {"front": ROWS // 10, "showtime": data.showtime_id},
+                )
+            ).all()
+        front = ROWS // 10 * SEATS_PER_ROW
+        assert dict(rows) == {True: taken}
+        assert 0.95 * front < taken < front
