@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from httpx import AsyncClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.auth.models import User
@@ -34,6 +35,77 @@ class TestSeatMap:
         assert str(buyer.id) not in response.text
         assert sections["general_admission"]["available"] == 10
         assert sections["general_admission"]["price_tier"]["price_minor"] == 2500
+
+    async def test_every_state_of_seats_and_places_in_one_read(
+        self,
+        app: FastAPI,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        settings: Settings,
+    ) -> None:
+        app.state.settings = settings.model_copy(
+            update={"booking": BookingSettings(seat_map_refresh_ms=0)}
+        )
+        world = await create_world(session, rows=2, seats_per_row=4, ga_capacity=10, price_minor=0)
+        assert world.floor is not None
+        showtime = str(world.showtime.id)
+        floor = {"showtime_id": showtime, "section_id": str(world.floor.id)}
+        buyers = [await create_user(session) for _ in range(6)]
+
+        async def hold(buyer: User, **body: object) -> dict[str, object]:
+            response = await client.post(
+                "/api/bookings/hold-seats",
+                json={"showtime_id": showtime, **body},
+                headers=auth_headers(buyer),
+            )
+            assert response.status_code == 201, response.json()
+            held: dict[str, object] = response.json()
+            return held
+
+        async def book(buyer: User, held: dict[str, object]) -> None:
+            booked = await client.post(
+                "/api/bookings/create", json={"hold_id": held["id"]}, headers=auth_headers(buyer)
+            )
+            assert booked.json()["status"] == "confirmed"  # free: confirms itself
+
+        await hold(buyers[0], seat_ids=[world.seats[0].id])
+        lapsing_seat = await hold(buyers[1], seat_ids=[world.seats[1].id])
+        await book(buyers[2], await hold(buyers[2], seat_ids=[world.seats[3].id]))
+        await hold(buyers[3], **floor, quantity=3)
+        lapsing_places = await hold(buyers[4], **floor, quantity=2)
+        await book(buyers[5], await hold(buyers[5], **floor, quantity=2))
+        block = f"/api/showtimes/{showtime}/seats/block"
+        organizer = auth_headers(world.organizer)
+        for body in (
+            {"seat_ids": [world.seats[2].id]},
+            {"section_id": floor["section_id"], "quantity": 1},
+        ):
+            blocked = await client.post(block, json=body, headers=organizer)
+            assert blocked.status_code == 200, blocked.json()
+        await session.execute(
+            text(
+                "UPDATE inventory_units SET held_until = now() - interval '1 second'"
+                " WHERE hold_id = ANY(:holds)"
+            ),
+            {"holds": [lapsing_seat["id"], lapsing_places["id"]]},
+        )
+
+        sections = {
+            s["kind"]: s
+            for s in (await client.get(f"/api/showtimes/{showtime}/seats")).json()["sections"]
+        }
+
+        counts = ("available", "held", "sold", "blocked")
+        stalls, ga = sections["reserved"], sections["general_admission"]
+        assert tuple(stalls[c] for c in counts) == (5, 1, 1, 1)
+        assert [s["status"] for s in stalls["seats"][:4]] == [
+            "held",
+            "available",
+            "blocked",
+            "sold",
+        ]
+        assert tuple(ga[c] for c in counts) == (4, 3, 2, 1)
 
     async def test_etag_answers_not_modified_until_a_change(
         self,
