@@ -140,11 +140,51 @@ async def event_seats(
 
 
 def _snapshot(cached: CachedMap, now: float) -> dict[int, tuple[str, float | None]]:
-    return {
-        unit_id: seat_status(cached.state.taken.get(unit_id), now)
-        for unit_id in cached.state.taken
-        if unit_id in cached.layout.unit_section
-    }
+    """Status of every seat not available (made once per state and lapse count)."""
+    state = cached.state
+    lapsed = state.lapsed(now)
+    if state.statuses is None or state.statuses[0] != lapsed:
+        seats = cached.layout.unit_section
+        statuses = {
+            unit_id: seat_status(taken, now)
+            for unit_id, taken in state.taken.items()
+            if unit_id in seats
+        }
+        state.statuses = (lapsed, statuses)
+    return state.statuses[1]
+
+
+_CHANGES_KEPT = 16
+
+
+def _changes(
+    cached: CachedMap,
+    now: float,
+    tag: str,
+    seen_tag: str,
+    seen: dict[int, tuple[str, float | None]],
+) -> str:
+    """The seats whose status differs between `seen` (at `seen_tag`) and the map now (at
+    `tag`), as JSON: worked out once for all clients that come from the same state."""
+    memo = cached.state.changes
+    known = memo.get(seen_tag)
+    if known is not None and known[0] == tag:
+        return known[1]
+    current = _snapshot(cached, now)
+    changed = [
+        {"unit_id": unit_id, "status": status}
+        for unit_id, (status, _) in current.items()
+        if seen.get(unit_id, ("available", None))[0] != status
+    ] + [
+        {"unit_id": unit_id, "status": "available"}
+        for unit_id, (status, _) in seen.items()
+        if unit_id not in current and status != "available"
+    ]
+    text = json.dumps({"version": cached.state.version, "changes": changed})
+    if len(memo) >= _CHANGES_KEPT:
+        memo.clear()
+    memo[seen_tag] = (tag, text)
+    return text
 
 
 @router.get(
@@ -159,7 +199,8 @@ async def seat_stream(
     """`event: seats` with the seats whose status changed, `id:` the map's version.
 
     The stream checks the showtime's version every `stream_poll_ms`; it reads the database
-    only when the shared cache is older than that, however many clients watch.
+    only when the shared cache is older than that, however many clients watch, and works
+    out a change once for all the clients that saw the same state before it.
     """
     settings = _configure(request)
     first = await CACHE.get(session, showtime_id)
@@ -181,19 +222,9 @@ async def seat_stream(
             if new_tag == tag:
                 yield ": keep-alive\n\n"
                 continue
-            current = _snapshot(cached, now)
-            changed = [
-                {"unit_id": unit_id, "status": status}
-                for unit_id, (status, _) in current.items()
-                if seen.get(unit_id, ("available", None))[0] != status
-            ] + [
-                {"unit_id": unit_id, "status": "available"}
-                for unit_id, (status, _) in seen.items()
-                if unit_id not in current and status != "available"
-            ]
-            seen, tag = current, new_tag
-            payload = {"version": cached.state.version, "changes": changed}
-            yield f"id: {tag}\nevent: seats\ndata: {json.dumps(payload)}\n\n"
+            payload = _changes(cached, now, new_tag, tag, seen)
+            seen, tag = _snapshot(cached, now), new_tag
+            yield f"id: {tag}\nevent: seats\ndata: {payload}\n\n"
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

@@ -83,6 +83,12 @@ class TakenState:
     claimed_here: set[int] = field(default_factory=set)
     """Units this process claimed since the load: best-available avoids them."""
     rendered: dict[int, tuple[bytes, bytes | None]] = field(default_factory=dict)
+    statuses: tuple[int, dict[int, tuple[str, float | None]]] | None = None
+    """The live stream's view of this state (lapse count, unit id -> status) of its seats
+    not available: made once per state and lapse, shared by every client watching."""
+    changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """The live stream's changes into this state: the ETag a client had -> (this state's
+    ETag, the changes as JSON), so clients that saw the same state share one diff."""
     longest_runs: dict[bool, tuple[int, dict[int, int]]] = field(default_factory=dict)
     """Best available's memo, per kind of seat (accessible or not): the lapse count it was
     made at, and per row (its position in `Layout.rows`) the longest run of claimable seats
