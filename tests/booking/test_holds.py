@@ -207,8 +207,10 @@ class TestAccessibleSeats:
         )
 
         assert (regular["http"], regular["code"]) == (409, "sold_out")
+        assert regular["waitlist"]["join_url"] == "/api/waitlists"
         assert (asked["http"], asked["code"]) == (409, "sold_out")
         assert "accessible" in asked["detail"]
+        assert "waitlist" not in asked
         assert one["http"] == 201
         assert [u["label"] for u in one["units"]] == ["Stalls A-1"]
 
@@ -259,6 +261,13 @@ class TestAccessibleSeats:
             "Stalls B-3",
             "Stalls B-4",
         ]
+        none_left = await client.post(
+            "/api/bookings",
+            headers=auth_headers(await create_user(session)),
+            json={"showtime_id": str(world.showtime.id), "quantity": 1, "accessible": True},
+        )
+        assert (none_left.status_code, none_left.json()["code"]) == (409, "sold_out")
+        assert "waitlist_entry_id" not in none_left.json()
 
 
 class TestRules:

@@ -103,6 +103,8 @@ async def hold_seats(
     try:
         hold = await holds.place_hold(session, user, data, settings.booking)
     except (SoldOut, SeatsUnavailable) as exc:
+        if data.accessible:
+            raise  # the waitlist offers whatever comes back, never accessible seats alone
         exc.extra["waitlist"] = {
             "join_url": "/api/waitlists",
             "showtime_id": str(data.showtime_id) if data.showtime_id else None,
@@ -187,8 +189,8 @@ async def book(
     try:
         out = await flows.book(session, user, data, settings)
     except SoldOut as exc:
-        if data.hold_id is not None or not data.join_waitlist:
-            raise
+        if data.hold_id is not None or not data.join_waitlist or data.accessible:
+            raise  # (the waitlist's offers are never of accessible seats alone)
         entry = await waitlist.join_after_refusal(
             session,
             user,
