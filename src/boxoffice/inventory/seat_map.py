@@ -279,7 +279,7 @@ async def _load_state(session: AsyncSession, showtime_id: uuid.UUID) -> TakenSta
     held_until: list[float] = r["held_until"] or []
     taken.update(zip(r["held"] or (), [(HELD, until) for until in held_until], strict=True))
     ga_taken: dict[str, list[tuple[str, float | None, int]]] = {}
-    deadlines = set(held_until)
+    deadlines = {until for until in held_until if until is not None}
     for section_id, state, until, count in zip(
         r["ga_sections"] or (),
         r["ga_states"] or (),
