@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
@@ -11,6 +12,14 @@ from tests.booking.factories import create_world
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
+
+
+@pytest.fixture
+def no_freshness_window(app: FastAPI, settings: Settings) -> None:
+    """Every map read checks the version, so a change shows at once."""
+    app.state.settings = settings.model_copy(
+        update={"booking": BookingSettings(seat_map_refresh_ms=0)}
+    )
 
 
 class TestSeatMap:
@@ -36,17 +45,10 @@ class TestSeatMap:
         assert sections["general_admission"]["available"] == 10
         assert sections["general_admission"]["price_tier"]["price_minor"] == 2500
 
+    @pytest.mark.usefixtures("no_freshness_window")
     async def test_every_state_of_seats_and_places_in_one_read(
-        self,
-        app: FastAPI,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        settings: Settings,
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
-        app.state.settings = settings.model_copy(
-            update={"booking": BookingSettings(seat_map_refresh_ms=0)}
-        )
         world = await create_world(session, rows=2, seats_per_row=4, ga_capacity=10, price_minor=0)
         assert world.floor is not None
         showtime = str(world.showtime.id)
@@ -107,18 +109,10 @@ class TestSeatMap:
         ]
         assert tuple(ga[c] for c in counts) == (4, 3, 2, 1)
 
+    @pytest.mark.usefixtures("no_freshness_window")
     async def test_etag_answers_not_modified_until_a_change(
-        self,
-        app: FastAPI,
-        client: AsyncClient,
-        session: AsyncSession,
-        auth_headers: Headers,
-        settings: Settings,
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:
-        # No freshness window: every read checks the version, so the change shows at once.
-        app.state.settings = settings.model_copy(
-            update={"booking": BookingSettings(seat_map_refresh_ms=0)}
-        )
         world = await create_world(session, rows=1, seats_per_row=4)
         path = f"/api/showtimes/{world.showtime.id}/seats"
         first = await client.get(path)
