@@ -214,6 +214,47 @@ class TestAccessibleSeats:
         assert one["http"] == 201
         assert [u["label"] for u in one["units"]] == ["Stalls A-1"]
 
+    async def test_released_to_everyone_the_events_hours_before_the_showtime(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session, rows=1, seats_per_row=4)
+        for seat in world.seats[:2]:
+            seat.accessible = True
+        await session.flush()
+        showtime = str(world.showtime.id)
+        buyer = await create_user(session)
+        organizer = auth_headers(world.organizer)
+
+        kept = await client.put(
+            f"/api/events/{world.event.id}", headers=organizer, json={"accessible_release_hours": 0}
+        )
+        before = await _hold(client, auth_headers(buyer), showtime_id=showtime, quantity=4)
+        # The showtime is days away: a release a year before it has happened.
+        released = await client.put(
+            f"/api/events/{world.event.id}",
+            headers=organizer,
+            json={"accessible_release_hours": 8760},
+        )
+        after = await _hold(client, auth_headers(buyer), showtime_id=showtime, quantity=4)
+        cleared = await client.put(
+            f"/api/events/{world.event.id}",
+            headers=organizer,
+            json={"accessible_release_hours": None},
+        )
+        refused = await client.put(
+            f"/api/events/{world.event.id}",
+            headers=organizer,
+            json={"accessible_release_hours": -1},
+        )
+
+        assert kept.json()["accessible_release_hours"] == 0
+        assert (before["http"], before["code"]) == (409, "sold_out")
+        assert released.json()["accessible_release_hours"] == 8760
+        assert after["http"] == 201
+        assert sorted(u["seat_id"] for u in after["units"]) == sorted(s.id for s in world.seats)
+        assert cleared.json()["accessible_release_hours"] is None
+        assert refused.status_code == 422
+
     async def test_only_with_a_quantity_and_not_in_general_admission(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:

@@ -101,7 +101,7 @@ async def place_hold(
     # Claim first: a refused claim changed nothing, so no empty hold row is left behind.
     # The buyer's live holds are counted by the statement that inserts this one; over the
     # limit, raising rolls the claim back with everything else.
-    await claim(session, hold, data)
+    await claim(session, hold, data, hold_back_accessible=window.holds_back_accessible)
     units, others = await repo.insert_hold(hold)
     if others >= settings.active_holds_per_showtime:
         raise errors.HoldLimitReached()
@@ -125,8 +125,15 @@ async def check_buyer_limit(
         )
 
 
-async def claim(session: AsyncSession, hold: Hold | HoldRow, data: HoldCreate) -> list[int]:
-    """Claim the units a hold request asks for under `hold`."""
+async def claim(
+    session: AsyncSession,
+    hold: Hold | HoldRow,
+    data: HoldCreate,
+    *,
+    hold_back_accessible: bool = True,
+) -> list[int]:
+    """Claim the units a hold request asks for under `hold`. Best available takes accessible
+    seats alone if asked, none while they are held back, and any once they are released."""
     if data.seat_ids or data.unit_ids:
         return await claim_service.claim_units(
             session,
@@ -159,7 +166,7 @@ async def claim(session: AsyncSession, hold: Hold | HoldRow, data: HoldCreate) -
             hold.expires_at,
             section_ids=reserved,
             allow_split=data.allow_split,
-            accessible=data.accessible,
+            accessible=True if data.accessible else (False if hold_back_accessible else None),
         )
     if data.accessible:
         raise SoldOut("No accessible seats here: general admission has no seats to choose")

@@ -1,7 +1,7 @@
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Select, func, or_, select, text, update
@@ -56,6 +56,14 @@ class SaleWindow:
     presale_starts_at: datetime | None
     presale_codes: list[str]
     fees_changed_at: datetime | None
+    accessible_release_hours: int | None
+
+    @property
+    def holds_back_accessible(self) -> bool:
+        """Best available keeps accessible seats for those who ask for them (until the
+        event's release, so many hours before the showtime)."""
+        hours = self.accessible_release_hours
+        return hours is None or self.now < self.starts_at - timedelta(hours=hours)
 
     @classmethod
     def of(cls, showtime: Showtime, event: Event, now: datetime) -> "SaleWindow":
@@ -76,6 +84,7 @@ class SaleWindow:
             event.presale_starts_at,
             event.presale_codes,
             event.fees_changed_at,
+            event.accessible_release_hours,
         )
 
 
@@ -132,9 +141,10 @@ _WINDOW_COLUMNS = """
     SELECT s.id, s.status, s.starts_at, e.id, e.organizer_id, e.status, e.sale_starts_at,
            e.sale_ends_at, e.max_tickets_per_booking, e.hold_ttl_seconds, now(),
            e.max_tickets_per_buyer, e.fee_percent_bp, e.fee_per_ticket_minor,
-           e.fee_per_order_minor, e.presale_starts_at, e.presale_codes, e.fees_changed_at
+           e.fee_per_order_minor, e.presale_starts_at, e.presale_codes, e.fees_changed_at,
+           e.accessible_release_hours
 """
-WINDOW_WIDTH = 18
+WINDOW_WIDTH = 19
 """Columns of `_WINDOW_COLUMNS`: a statement's own columns follow them."""
 SALE_WINDOW = Sql(
     _WINDOW_COLUMNS
@@ -290,6 +300,7 @@ def _window(row: Any) -> SaleWindow:
         row[15],
         row[16],
         row[17],
+        row[18],
     )
 
 

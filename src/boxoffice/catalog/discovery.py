@@ -179,6 +179,7 @@ async def event_detail(
         max_tickets_per_booking=event.max_tickets_per_booking,
         max_tickets_per_buyer=event.max_tickets_per_buyer,
         allow_ticket_transfers=event.allow_ticket_transfers,
+        accessible_release_hours=event.accessible_release_hours,
         cancelled_at=event.cancelled_at,
         showtimes=showtimes,
         availability=schemas.Availability(

@@ -124,6 +124,9 @@ class Event(TimestampMixin, Base):
         BigInteger, nullable=False, default=0, server_default="0"
     )
     """Booking fee per order, in minor units. No fee of any kind on a free order."""
+    accessible_release_hours: Mapped[int | None] = mapped_column(Integer)
+    """This many hours before a showtime starts, its unsold wheelchair-accessible seats join
+    best available for every buyer; None: they stay for those who ask for them."""
     fees_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When the fees last changed (`EventFeeChange` keeps what they were): a booking made
     from a hold placed before then pays the fees of the hold's time, or the new ones if

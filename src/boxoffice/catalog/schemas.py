@@ -21,6 +21,13 @@ AccessCode = Annotated[
 ]
 
 
+ACCESSIBLE_RELEASE = (
+    "Hours before each showtime starts when its unsold wheelchair-accessible seats join "
+    "best available for every buyer (until then best available keeps them for those who "
+    "ask with `accessible`); null: kept to the end"
+)
+
+
 class EventSort(enum.Enum):
     """Sort keys of event lists (a plain Enum: `title` would shadow str.title)."""
 
@@ -129,6 +136,9 @@ class EventCreate(BaseModel):
         description="Ticket holders may pass a ticket on to another account until the "
         "showtime starts",
     )
+    accessible_release_hours: int | None = Field(
+        default=None, ge=0, le=24 * 365, description=ACCESSIBLE_RELEASE
+    )
     refund_cutoff_hours: int = Field(
         default=24, ge=0, le=24 * 365, description="Buyers may cancel for a refund until then"
     )
@@ -215,6 +225,9 @@ class EventUpdate(BaseModel):
         default=None, ge=1, le=1000, description="Null lifts the limit"
     )
     allow_ticket_transfers: bool | None = None
+    accessible_release_hours: int | None = Field(
+        default=None, ge=0, le=24 * 365, description=ACCESSIBLE_RELEASE + " (null: never)"
+    )
     refund_cutoff_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     refund_fee_percent_bp: int | None = Field(default=None, ge=0, le=10_000)
     refund_fee_fixed_minor: MinorUnits | None = None
@@ -322,6 +335,7 @@ class EventDetail(EventSummary):
     max_tickets_per_booking: int
     max_tickets_per_buyer: int | None
     allow_ticket_transfers: bool
+    accessible_release_hours: int | None = Field(description=ACCESSIBLE_RELEASE)
     refund_cutoff_hours: int
     refund_fee_percent_bp: int
     refund_fee_fixed_minor: int

@@ -138,6 +138,7 @@ async def create_event(session: AsyncSession, user: User, data: schemas.EventCre
             max_tickets_per_booking=data.max_tickets_per_booking,
             max_tickets_per_buyer=data.max_tickets_per_buyer,
             allow_ticket_transfers=data.allow_ticket_transfers,
+            accessible_release_hours=data.accessible_release_hours,
             refund_cutoff_hours=data.refund_cutoff_hours,
             refund_fee_percent_bp=data.refund_fee_percent_bp,
             refund_fee_fixed_minor=data.refund_fee_fixed_minor,
@@ -207,6 +208,7 @@ async def update_event(
             "sale_ends_at",
             "presale_starts_at",
             "max_tickets_per_buyer",
+            "accessible_release_hours",
         }:
             continue
         setattr(event, _attribute(name), value)
@@ -253,6 +255,7 @@ async def update_event(
 
 
 _RULES = {
+    "accessible_release_hours",
     "sale_starts_at",
     "sale_ends_at",
     "presale_starts_at",

@@ -6,8 +6,8 @@ empty seat at either end when one exists, then nearest the row's centre. The dat
 claim decides; a pick from a stale map only costs another attempt.
 
 Wheelchair-accessible seats are kept for those who need them, as box offices do: a pick
-takes only accessible seats when asked (`accessible=True`) and none otherwise. A buyer may
-still choose one by its id.
+takes only accessible seats when asked (`accessible=True`), none while they are held back
+(`False`), any once the event releases them (`None`). A buyer may always choose one by id.
 """
 
 from collections.abc import Collection
@@ -16,16 +16,16 @@ from boxoffice.inventory.seat_map import CachedMap, SeatRow
 
 
 def _runs(
-    row: SeatRow, cached: CachedMap, now: float, avoid: Collection[int], accessible: bool
+    row: SeatRow, cached: CachedMap, now: float, avoid: Collection[int], accessible: bool | None
 ) -> list[range]:
     runs: list[range] = []
     start = None
     state = cached.state
-    marked = cached.layout.accessible
+    marked = cached.layout.accessible if accessible is not None else None
     for i, unit_id in enumerate(row.unit_ids):
         ok = (
             unit_id not in avoid
-            and (unit_id in marked) is accessible
+            and (marked is None or (unit_id in marked) is accessible)
             and state.claimable(unit_id, now)
         )
         adjacent = i > 0 and row.numbers[i] == row.numbers[i - 1] + 1
@@ -68,7 +68,7 @@ def pick_blocks(
     now: float,
     avoid: Collection[int] = (),
     limit: int = 3,
-    accessible: bool = False,
+    accessible: bool | None = False,
 ) -> list[list[int]]:
     """Up to `limit` candidate blocks of `quantity` adjacent seats, best first."""
     found: list[list[int]] = []
@@ -96,11 +96,11 @@ def pick_scattered(
     section_ids: Collection[str] | None,
     now: float,
     avoid: Collection[int] = (),
-    accessible: bool = False,
+    accessible: bool | None = False,
 ) -> list[int]:
     """The best `quantity` claimable seats, adjacent or not (when the buyer allows it)."""
     chosen: list[int] = []
-    marked = cached.layout.accessible
+    marked = cached.layout.accessible if accessible is not None else None
     memo = cached.state.run_memo(now, accessible)
     for position, row in enumerate(cached.layout.rows):
         if section_ids is not None and row.section_id not in section_ids:
@@ -111,7 +111,7 @@ def pick_scattered(
         for unit_id in row.unit_ids:
             if (
                 unit_id not in avoid
-                and (unit_id in marked) is accessible
+                and (marked is None or (unit_id in marked) is accessible)
                 and cached.state.claimable(unit_id, now)
             ):
                 chosen.append(unit_id)

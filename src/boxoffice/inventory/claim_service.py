@@ -139,10 +139,10 @@ async def claim_best_available(
     *,
     section_ids: Sequence[str] | None,
     allow_split: bool,
-    accessible: bool = False,
+    accessible: bool | None = False,
 ) -> list[int]:
     """Claim the best `quantity` adjacent seats (or, if allowed, the best scattered ones):
-    wheelchair-accessible seats only if `accessible`, else none of them."""
+    wheelchair-accessible seats only if `accessible`, none if False, any if None."""
     repo = ClaimRepository(session)
     failed: set[int] = set()
     refreshed = False
@@ -181,7 +181,7 @@ async def claim_best_available(
         if claimed:
             return claimed
         failed.update(block)
-    kind = ("" if allow_split else "adjacent ") + ("accessible " if accessible else "")
+    kind = ("" if allow_split else "adjacent ") + ("accessible " if accessible is True else "")
     raise SoldOut(
         f"No {quantity} {kind}seats are left" + (" in this section" if section_ids else "")
     )

@@ -89,8 +89,8 @@ class TakenState:
     changes: dict[str, tuple[str, str]] = field(default_factory=dict)
     """The live stream's changes into this state: the ETag a client had -> (this state's
     ETag, the changes as JSON), so clients that saw the same state share one diff."""
-    longest_runs: dict[bool, tuple[int, dict[int, int]]] = field(default_factory=dict)
-    """Best available's memo, per kind of seat (accessible or not): the lapse count it was
+    longest_runs: dict[bool | None, tuple[int, dict[int, int]]] = field(default_factory=dict)
+    """Best available's memo, per kind of seat (accessible, not, or any): the lapse count it was
     made at, and per row (its position in `Layout.rows`) the longest run of claimable seats
     when the row was last scanned. Within one state, claims only shorten runs and only a
     lapse lengthens them (which starts a new memo), so a run remembered too short for a
@@ -100,7 +100,7 @@ class TakenState:
     def lapsed(self, now: float) -> int:
         return bisect.bisect_right(self.hold_deadlines, now)
 
-    def run_memo(self, now: float, accessible: bool) -> dict[int, int]:
+    def run_memo(self, now: float, accessible: bool | None) -> dict[int, int]:
         """The longest-run memo for `accessible` seats, valid at `now`."""
         lapsed = self.lapsed(now)
         entry = self.longest_runs.get(accessible)

@@ -234,8 +234,9 @@ async def _offer_showtime(
     if found is None:
         return 0
     showtime, event, now = found
+    window = SaleWindow.of(showtime, event, now)
     try:
-        holds.check_on_sale(SaleWindow.of(showtime, event, now))
+        holds.check_on_sale(window)
     except SalesClosed:
         return 0
     free = int(await session.scalar(_CLAIMABLE_COUNT, {"id": showtime_id}) or 0)
@@ -283,7 +284,9 @@ async def _offer_showtime(
         )
         request = HoldCreate(showtime_id=showtime_id, quantity=entry.quantity, allow_split=True)
         try:
-            units = await holds.claim(session, hold, request)
+            units = await holds.claim(
+                session, hold, request, hold_back_accessible=window.holds_back_accessible
+            )
         except (SoldOut, SeatsUnavailable):
             continue
         await repo.add(hold)
