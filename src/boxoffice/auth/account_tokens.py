@@ -116,6 +116,9 @@ async def send_email(
     time it was asked for; the token is made now, from the account as it is, and sent,
     unless the account is gone or disabled or `still_wanted` says the request lapsed."""
     settings = get_settings().auth
+    if payload.get("user_id") is None:  # asked for an address no active account uses
+        log.info("account_token_email_skipped", purpose=kind.purpose, user_id=None)
+        return
     user = await session.get(User, uuid.UUID(payload["user_id"]))
     issued_at = int(payload["issued_at"])
     if user is None or not user.is_active or not still_wanted(settings, user, issued_at):

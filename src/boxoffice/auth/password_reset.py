@@ -8,8 +8,8 @@ password hash and token version. So a token
 - cannot be rebuilt from the database alone: the job that e-mails it holds the account's
   id and the time, nothing secret.
 
-Asking answers the same whether or not an account uses the address, and is rate-limited
-per address and per client IP.
+Asking answers the same whether or not an account uses the address, makes the same writes
+(a job for nobody when none does), and is rate-limited per address and per client IP.
 """
 
 import time
@@ -82,18 +82,19 @@ async def request_reset(
         )
     user = await repository.get_user_by_email(session, email)
     if user is None or not user.is_active or user.deleted_at is not None:
-        log.info("password_reset_not_sent", reason="no active account")
-        return
+        user = None
+    # A job either way, one for nobody (which does nothing) when no active account uses the
+    # address: the request makes the same writes, so its timing does not tell the two apart.
     await enqueue(
         session,
         SEND_RESET_EMAIL,
         {
-            "user_id": str(user.id),
+            "user_id": None if user is None else str(user.id),
             "issued_at": int(time.time()),
-            "token_version": user.token_version,
+            "token_version": None if user is None else user.token_version,
         },
     )
-    log.info("password_reset_requested", user_id=str(user.id))
+    log.info("password_reset_requested", user_id=None if user is None else str(user.id))
 
 
 def reset_email(settings: AuthSettings, user: User, token: str, issued_at: int) -> OutgoingEmail:
