@@ -80,7 +80,7 @@ class SaleWindow:
             event.hold_ttl_seconds,
             now,
             event.max_tickets_per_buyer,
-            FeePolicy(event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor),
+            FeePolicy.of(event),
             event.presale_starts_at,
             event.presale_codes,
             event.fees_changed_at,

@@ -334,7 +334,7 @@ class ShowtimeRepository:
                 p.city_id,
                 p.city_name,
                 p.timezone,
-                FeePolicy(p.fee_percent_bp, p.fee_per_ticket_minor, p.fee_per_order_minor),
+                FeePolicy.of(p),
             )
             for p in places
         ]

@@ -50,7 +50,7 @@ from boxoffice.inventory.service import (
 )
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.time import utcnow
-from boxoffice.payment.pricing import ticket_fee
+from boxoffice.payment.pricing import FeePolicy, ticket_fee
 from boxoffice.venue import service as venue_service
 from boxoffice.venue.layout import seats_for_capacity
 from boxoffice.venue.models import SectionKind
@@ -200,7 +200,7 @@ async def update_event(
     if event.status is EventStatus.cancelled:
         raise EventCancelled()
     changes = data.model_dump(exclude_unset=True)
-    fees_before = (event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor)
+    fees_before = FeePolicy.of(event)
     before = {name: getattr(event, _attribute(name)) for name in changes}
     for name, value in changes.items():
         if value is None and name not in {
@@ -220,14 +220,14 @@ async def update_event(
         )
     except ValueError as exc:
         raise PresaleInvalid(str(exc)) from exc
-    if fees_before != (event.fee_percent_bp, event.fee_per_ticket_minor, event.fee_per_order_minor):
+    if fees_before != FeePolicy.of(event):
         # Kept so that holds placed before pay the fees of their time (or the new, if lower).
         session.add(
             EventFeeChange(
                 event_id=event.id,
-                previous_fee_percent_bp=fees_before[0],
-                previous_fee_per_ticket_minor=fees_before[1],
-                previous_fee_per_order_minor=fees_before[2],
+                previous_fee_percent_bp=fees_before.percent_bp,
+                previous_fee_per_ticket_minor=fees_before.per_ticket_minor,
+                previous_fee_per_order_minor=fees_before.per_order_minor,
                 changed_by=user.id,
             )
         )

@@ -12,6 +12,7 @@ Rounding, stated once:
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from boxoffice.coupon.models import CouponKind
 
@@ -26,6 +27,11 @@ class FeePolicy:
     def __post_init__(self) -> None:
         if min(self.percent_bp, self.per_ticket_minor, self.per_order_minor) < 0:
             raise ValueError("fees cannot be negative")
+
+    @classmethod
+    def of(cls, source: Any) -> "FeePolicy":
+        """The fees of anything carrying an event's three fee columns (an event, a row)."""
+        return cls(source.fee_percent_bp, source.fee_per_ticket_minor, source.fee_per_order_minor)
 
 
 @dataclass(frozen=True, slots=True)
