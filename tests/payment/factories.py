@@ -2,7 +2,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,3 +126,28 @@ async def book_over_http(
     assert response.status_code == 201, response.text
     booking: dict[str, Any] = response.json()
     return booking
+
+
+async def initiate_over_http(
+    client: AsyncClient, settings: Settings, buyer: User, booking_id: object, **extra: object
+) -> dict[str, Any]:
+    """Start paying `booking_id` through the API (201 for sure): the payment and its secret."""
+    response = await client.post(
+        "/api/payments/initiate",
+        json={"booking_id": booking_id, **extra},
+        headers=bearer(settings, buyer),
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def pay_over_http(
+    client: AsyncClient, settings: Settings, buyer: User, payment_id: object, card: str
+) -> Response:
+    """Confirm a payment through the API with the sandbox's test `card`."""
+    return await client.post(
+        "/api/payments/confirm",
+        json={"payment_id": str(payment_id), "card_number": card},
+        headers=bearer(settings, buyer),
+    )

@@ -18,7 +18,10 @@ from tests.booking.factories import World, committed_world, create_world
 from tests.coupon.factories import create_coupon
 from tests.factories import bearer, configure, create_user
 from tests.payment.factories import book_over_http as _book
+from tests.payment.factories import initiate_over_http as _initiate
+from tests.payment.factories import pay_over_http as _pay
 
+SUCCESS_CARD = "4242424242424242"
 FEES = {"fee_percent_bp": 1000, "fee_per_ticket_minor": 100, "fee_per_order_minor": 50}
 """10% of the tickets' price, 1.00 a ticket and 0.50 an order."""
 
@@ -52,11 +55,7 @@ class TestBookingFees:
         buyer = await create_user(session)
 
         booking = await _book(client, settings, buyer, world, quantity=3)
-        started = await client.post(
-            "/api/payments/initiate",
-            json={"booking_id": booking["id"]},
-            headers=bearer(settings, buyer),
-        )
+        started = await _initiate(client, settings, buyer, booking["id"])  # 201 for sure
 
         # Shown before buying: the event says what it adds, each price tier its all-in price.
         assert {k: detail[k] for k in FEES} == FEES
@@ -69,15 +68,10 @@ class TestBookingFees:
         assert booking["total_minor"] == 8600
         assert [t["price_minor"] for t in booking["tickets"]] == [2867, 2867, 2866]
         assert sum(t["fee_minor"] for t in pricing["tickets"]) == 1100
-        assert started.status_code == 201, started.text
-        assert started.json()["payment"]["amount_minor"] == 8600
+        assert started["payment"]["amount_minor"] == 8600
 
         # Paid, the booking counts in the organizer's figures, its fees shown apart.
-        paid = await client.post(
-            "/api/payments/confirm",
-            json={"payment_id": started.json()["payment"]["id"], "card_number": "4242424242424242"},
-            headers=bearer(settings, buyer),
-        )
+        paid = await _pay(client, settings, buyer, started["payment"]["id"], SUCCESS_CARD)
         assert paid.json()["status"] == "succeeded"
         figures = await client.get(
             "/api/admin/analytics",
@@ -167,18 +161,8 @@ class TestBookingFees:
         world.event.refund_fee_fixed_minor = 300
         buyer = await create_user(session)
         booking = await _book(client, settings, buyer, world, quantity=2)
-        started = (
-            await client.post(
-                "/api/payments/initiate",
-                json={"booking_id": booking["id"]},
-                headers=bearer(settings, buyer),
-            )
-        ).json()["payment"]
-        paid = await client.post(
-            "/api/payments/confirm",
-            json={"payment_id": started["id"], "card_number": "4242424242424242"},
-            headers=bearer(settings, buyer),
-        )
+        started = (await _initiate(client, settings, buyer, booking["id"]))["payment"]
+        paid = await _pay(client, settings, buyer, started["id"], SUCCESS_CARD)
         assert paid.json()["status"] == "succeeded"
 
         cancelled = await client.post(

@@ -24,34 +24,12 @@ from tests.booking.factories import World, create_world, unit_states
 from tests.factories import bearer, create_user
 from tests.payment.events import intent_event, signed
 from tests.payment.factories import book_over_http as _book
+from tests.payment.factories import initiate_over_http as _initiate
+from tests.payment.factories import pay_over_http as _pay
 
 WEBHOOK = "/api/payments/webhooks/sandbox"
 SUCCESS_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
-
-
-async def _initiate(
-    client: AsyncClient, settings: Settings, buyer: User, booking_id: object, **extra: object
-) -> dict[str, Any]:
-    response = await client.post(
-        "/api/payments/initiate",
-        json={"booking_id": booking_id, **extra},
-        headers=bearer(settings, buyer),
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, object] = response.json()
-    return body
-
-
-async def _pay(
-    client: AsyncClient, settings: Settings, buyer: User, payment_id: object, card: str
-) -> Response:
-    """Confirm a payment with the sandbox's test `card`."""
-    return await client.post(
-        "/api/payments/confirm",
-        json={"payment_id": str(payment_id), "card_number": card},
-        headers=bearer(settings, buyer),
-    )
 
 
 async def _expire(session: AsyncSession, booking_id: str) -> None:
