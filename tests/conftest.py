@@ -23,8 +23,9 @@ from boxoffice.app import create_app
 from boxoffice.config import DatabaseSettings, Settings
 from boxoffice.db.base import Base
 from boxoffice.db.embedded import EmbeddedPostgres
-from boxoffice.db.engine import create_engine, create_sessionmaker, get_session, plain_url
+from boxoffice.db.engine import create_engine, create_sessionmaker, get_tx, plain_url
 from boxoffice.db.migrate import upgrade
+from boxoffice.db.transaction import Tx
 
 pytest_plugins = ["tests.factories"]
 
@@ -123,11 +124,12 @@ async def app(settings: Settings, engine: AsyncEngine, session: AsyncSession) ->
     """The app with every request running inside the test's rolled-back transaction."""
     application = _build_app(settings, engine)
 
-    async def test_session() -> AsyncIterator[AsyncSession]:
-        yield session
-        await session.flush()
+    async def test_tx() -> AsyncIterator[Tx]:
+        tx = Tx.joined(session)
+        yield tx
+        await tx.commit()  # joined: a flush
 
-    application.dependency_overrides[get_session] = test_session
+    application.dependency_overrides[get_tx] = test_tx
     return application
 
 

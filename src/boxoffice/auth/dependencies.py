@@ -18,7 +18,7 @@ from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.auth.security import InvalidToken, decode_access_token
 from boxoffice.config import Settings
-from boxoffice.db.engine import Session
+from boxoffice.db.engine import Transaction
 from boxoffice.kit.ratelimit import enforce, get_rate_limiter
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
@@ -34,7 +34,7 @@ AppSettings = Annotated[Settings, Depends(get_app_settings)]
 
 async def _user_from_token(
     request: Request,
-    session: Session,
+    tx: Transaction,
     settings: AppSettings,
     credentials: HTTPAuthorizationCredentials | None,
 ) -> User | None:
@@ -46,7 +46,7 @@ async def _user_from_token(
         raise InvalidAccessToken() from exc
     # One indexed round trip per request (user joined to the token's session), so
     # deactivation, password changes and sign-outs take effect at once.
-    loaded = await repository.load_token_user(session, claims.user_id, claims.session_id)
+    loaded = await repository.load_token_user(tx, claims.user_id, claims.session_id)
     if loaded is None:
         raise InvalidAccessToken()
     user, session_live = loaded
@@ -62,20 +62,20 @@ async def _user_from_token(
 
 async def optional_user(
     request: Request,
-    session: Session,
+    tx: Transaction,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User | None:
-    return await _user_from_token(request, session, settings, credentials)
+    return await _user_from_token(request, tx, settings, credentials)
 
 
 async def current_user(
     request: Request,
-    session: Session,
+    tx: Transaction,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    user = await _user_from_token(request, session, settings, credentials)
+    user = await _user_from_token(request, tx, settings, credentials)
     if user is None:
         raise InvalidAccessToken("Sign in and send 'Authorization: Bearer <access token>'")
     return user

@@ -19,6 +19,7 @@ from boxoffice.auth.models import (
 )
 from boxoffice.db import driver
 from boxoffice.db.driver import Sql
+from boxoffice.db.transaction import Db, of, orm
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -41,21 +42,25 @@ _TOKEN_USER = Sql(
 
 
 async def load_token_user(
-    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None
+    db: Db, user_id: uuid.UUID, session_id: uuid.UUID | None
 ) -> tuple[User, bool] | None:
     """The token's user and whether its session is still live, in one round trip.
 
     Runs on every authenticated request, so it is one plain statement (`db.driver`); the
-    row becomes the session's persistent `User`, as an ORM load would have made it.
+    row becomes a persistent `User` of the request's session, as an ORM load would have
+    made it (of a `Tx`: once it makes one).
     """
-    row = await driver.fetchrow(
-        session, _TOKEN_USER, {"user_id": user_id, "session_id": session_id}
-    )
+    row = await driver.fetchrow(db, _TOKEN_USER, {"user_id": user_id, "session_id": session_id})
     if row is None:
         return None
     found, revoked_at = row[-2], row[-1]
     live = session_id is None or (found is not None and revoked_at is None)
-    present = session.identity_map.get(identity_key(User, user_id))
+    tx = of(db)
+    present = (
+        tx.present(User, user_id)
+        if tx is not None
+        else orm(db).identity_map.get(identity_key(User, user_id))
+    )
     if isinstance(present, User):
         return present, live
     # As the ORM's own loading does: the row goes straight into the instance's dict, not
@@ -67,7 +72,10 @@ async def load_token_user(
         for (key, enum_class), value in zip(_USER_ATTRS, row, strict=False)
     )
     make_transient_to_detached(user)
-    session.add(user)
+    if tx is not None:
+        tx.adopt(user)
+    else:
+        orm(db).add(user)
     return user, live
 
 

@@ -1,16 +1,13 @@
 """Multi-step buyer flows that span holds and bookings."""
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from boxoffice.auth.models import User
 from boxoffice.booking import holds, service
 from boxoffice.booking.schemas import BookingCreate, BookingOut, HoldCreate
 from boxoffice.config import Settings
+from boxoffice.db.transaction import Db
 
 
-async def book(
-    session: AsyncSession, user: User, data: BookingCreate, settings: Settings
-) -> BookingOut:
+async def book(db: Db, user: User, data: BookingCreate, settings: Settings) -> BookingOut:
     """Seed 001's one call: best available (or GA places) held and booked in one go.
 
     Not enough places gives 409 `sold_out`; the router then joins the waitlist (see
@@ -18,10 +15,10 @@ async def book(
     """
     if data.hold_id is not None:
         return await service.create_from_hold(
-            session, user, data.hold_id, settings, coupon_code=data.coupon_code
+            db, user, data.hold_id, settings, coupon_code=data.coupon_code
         )
     hold = await holds.place_hold(
-        session,
+        db,
         user,
         HoldCreate(
             showtime_id=data.showtime_id,
@@ -35,6 +32,4 @@ async def book(
         ),
         settings.booking,
     )
-    return await service.create_from_hold(
-        session, user, hold.id, settings, coupon_code=data.coupon_code
-    )
+    return await service.create_from_hold(db, user, hold.id, settings, coupon_code=data.coupon_code)

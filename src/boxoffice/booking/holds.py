@@ -15,6 +15,7 @@ from boxoffice.booking.schemas import HeldUnit, HoldCreate
 from boxoffice.booking.schemas import Hold as HoldOut
 from boxoffice.catalog.models import EventStatus, ShowtimeStatus
 from boxoffice.config import BookingSettings
+from boxoffice.db.transaction import Db
 from boxoffice.inventory import claim_service
 from boxoffice.inventory.errors import SectionNotFound, SoldOut
 from boxoffice.kit.outbox import Topic, emit
@@ -71,12 +72,10 @@ def check_may_buy(user: User, settings: BookingSettings) -> None:
         raise errors.EmailVerificationRequired()
 
 
-async def place_hold(
-    session: AsyncSession, user: User, data: HoldCreate, settings: BookingSettings
-) -> HoldRow:
+async def place_hold(db: Db, user: User, data: HoldCreate, settings: BookingSettings) -> HoldRow:
     """Claim units for the buyer, all or nothing, for the event's hold TTL."""
     check_may_buy(user, settings)
-    repo = BookingRepository(session)
+    repo = BookingRepository(db)
     window = await resolve_showtime(repo, data.showtime_id, data.event_id, lock_buyer=user.id)
     check_on_sale(window, data.access_code)
     quantity = len(data.seat_ids or data.unit_ids or []) or (data.quantity or 0)
@@ -101,7 +100,7 @@ async def place_hold(
     # Claim first: a refused claim changed nothing, so no empty hold row is left behind.
     # The buyer's live holds are counted by the statement that inserts this one; over the
     # limit, raising rolls the claim back with everything else.
-    await claim(session, hold, data, hold_back_accessible=window.holds_back_accessible)
+    await claim(db, hold, data, hold_back_accessible=window.holds_back_accessible)
     units, others = await repo.insert_hold(hold)
     if others >= settings.active_holds_per_showtime:
         raise errors.HoldLimitReached()
@@ -126,7 +125,7 @@ async def check_buyer_limit(
 
 
 async def claim(
-    session: AsyncSession,
+    db: Db,
     hold: Hold | HoldRow,
     data: HoldCreate,
     *,
@@ -136,7 +135,7 @@ async def claim(
     seats alone if asked, none while they are held back, and any once they are released."""
     if data.seat_ids or data.unit_ids:
         return await claim_service.claim_units(
-            session,
+            db,
             hold.showtime_id,
             hold.id,
             hold.expires_at,
@@ -144,7 +143,7 @@ async def claim(
             seat_ids=data.seat_ids or (),
         )
     # Sections only: GA claims need no seats nor seat states, so no seat map is built.
-    sections = await claim_service.sections(session, hold.showtime_id)
+    sections = await claim_service.sections(db, hold.showtime_id)
     section_ids: list[str] | None = None
     if data.price_tier_id is not None:
         section_ids = [
@@ -159,7 +158,7 @@ async def claim(
     quantity = hold.quantity
     if reserved:
         return await claim_service.claim_best_available(
-            session,
+            db,
             hold.showtime_id,
             quantity,
             hold.id,
@@ -174,7 +173,7 @@ async def claim(
     for index, section in enumerate(general):
         try:
             return await claim_service.claim_general_admission(
-                session, hold.showtime_id, uuid.UUID(section.id), quantity, hold.id, hold.expires_at
+                db, hold.showtime_id, uuid.UUID(section.id), quantity, hold.id, hold.expires_at
             )
         except SoldOut:
             if index == len(general) - 1:
@@ -235,10 +234,10 @@ async def live_holds(
     return list(await BookingRepository(session).live_holds(user.id, showtime_id))
 
 
-async def describe(session: AsyncSession, holds: Sequence[Hold | HoldRow]) -> list[HoldOut]:
+async def describe(db: Db, holds: Sequence[Hold | HoldRow]) -> list[HoldOut]:
     """Holds with the units each still holds."""
     unknown = [h.id for h in holds if not isinstance(h, HoldRow) or h.units is None]
-    units = await BookingRepository(session).hold_units(unknown) if unknown else {}
+    units = await BookingRepository(db).hold_units(unknown) if unknown else {}
     for h in holds:
         if isinstance(h, HoldRow) and h.units is not None:
             units[h.id] = list(h.units)

@@ -21,6 +21,7 @@ from boxoffice.booking.models import (
 from boxoffice.catalog.models import Event, EventFeeChange, EventStatus, Showtime, ShowtimeStatus
 from boxoffice.db import driver
 from boxoffice.db.driver import Sql
+from boxoffice.db.transaction import Db, orm
 from boxoffice.inventory.claim_repository import UNIT_LABEL
 from boxoffice.payment.pricing import FeePolicy
 
@@ -316,8 +317,13 @@ def _ticket_columns(tickets: Sequence[NewTicket]) -> dict[str, list[Any]]:
 
 
 class BookingRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session (of a request's `Tx`: made on first use)."""
+        return orm(self.db)
 
     async def fees_at(self, event_id: uuid.UUID, moment: datetime) -> FeePolicy | None:
         """The event's fees as they were at `moment`, if they changed since (else None)."""
@@ -375,10 +381,10 @@ class BookingRepository:
         """The showtime's sale window and the clock; with `lock_buyer`, that buyer's hold
         requests for the showtime are serialised from here to the end of the transaction."""
         if lock_buyer is None:
-            row = await driver.fetchrow(self.session, SALE_WINDOW, {"showtime_id": showtime_id})
+            row = await driver.fetchrow(self.db, SALE_WINDOW, {"showtime_id": showtime_id})
         else:
             row = await driver.fetchrow(
-                self.session,
+                self.db,
                 SALE_WINDOW_LOCKING_BUYER,
                 {"showtime_id": showtime_id, "buyer_key": _buyer_key(lock_buyer, showtime_id)},
             )
@@ -389,14 +395,14 @@ class BookingRepository:
         request of theirs holds it now; False at once otherwise, never waiting."""
         return bool(
             await driver.fetchval(
-                self.session, TRY_LOCK_BUYER, {"buyer_key": _buyer_key(user_id, showtime_id)}
+                self.db, TRY_LOCK_BUYER, {"buyer_key": _buyer_key(user_id, showtime_id)}
             )
         )
 
     async def buyer_live_units(self, user_id: uuid.UUID, showtime_id: uuid.UUID) -> int:
         return int(
             await driver.fetchval(
-                self.session, BUYER_LIVE_UNITS, {"user_id": user_id, "showtime_id": showtime_id}
+                self.db, BUYER_LIVE_UNITS, {"user_id": user_id, "showtime_id": showtime_id}
             )
         )
 
@@ -404,7 +410,7 @@ class BookingRepository:
         """Insert the hold; answers the units it holds (claimed just before), labelled, and
         the number of the buyer's other live holds on the showtime."""
         rows = await driver.fetch(
-            self.session,
+            self.db,
             INSERT_HOLD_DESCRIBED,
             {
                 "id": hold.id,
@@ -421,7 +427,7 @@ class BookingRepository:
 
     async def hold_in_window(self, hold_id: uuid.UUID) -> tuple[HoldRow, SaleWindow] | None:
         """The hold, locked for this transaction, and its showtime's sale window."""
-        row = await driver.fetchrow(self.session, LOCK_HOLD_IN_WINDOW, {"hold_id": hold_id})
+        row = await driver.fetchrow(self.db, LOCK_HOLD_IN_WINDOW, {"hold_id": hold_id})
         if row is None:
             return None
         h = row[WINDOW_WIDTH:]
@@ -431,9 +437,7 @@ class BookingRepository:
     async def insert_sale(self, booking: dict[str, Any], tickets: Sequence[NewTicket]) -> datetime:
         """The pending booking (`booking` holds its columns), its tickets, and its hold
         marked converted; returns the booking's `created_at`."""
-        row = await driver.fetchrow(
-            self.session, INSERT_SALE, {**booking, **_ticket_columns(tickets)}
-        )
+        row = await driver.fetchrow(self.db, INSERT_SALE, {**booking, **_ticket_columns(tickets)})
         created_at: datetime = row[0]
         return created_at
 
@@ -441,7 +445,7 @@ class BookingRepository:
         self, booking_id: uuid.UUID, total_minor: int, meta: str, tickets: Sequence[NewTicket]
     ) -> None:
         await driver.execute(
-            self.session,
+            self.db,
             REPRICE_SALE,
             {
                 "id": booking_id,
@@ -473,7 +477,7 @@ class BookingRepository:
         return (await self.session.scalars(query.order_by(Hold.created_at))).all()
 
     async def hold_units(self, hold_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[UnitLine]]:
-        rows = await driver.fetch(self.session, HOLD_UNITS, {"hold_ids": list(hold_ids)})
+        rows = await driver.fetch(self.db, HOLD_UNITS, {"hold_ids": list(hold_ids)})
         lines: dict[uuid.UUID, list[UnitLine]] = {h: [] for h in hold_ids}
         for hold_id, unit_id, section_id, seat_id, label in rows:
             lines[hold_id].append(UnitLine(unit_id, section_id, seat_id, label, None, None))

@@ -32,7 +32,7 @@ from boxoffice.booking.schemas import (
 )
 from boxoffice.booking.seats import assign_seats
 from boxoffice.config import Settings
-from boxoffice.db.engine import Session
+from boxoffice.db.engine import Session, Transaction
 from boxoffice.inventory.errors import SeatsUnavailable, SoldOut
 from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed, problem
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
@@ -93,7 +93,7 @@ async def _page(
 )
 async def hold_seats(
     data: HoldCreate,
-    session: Session,
+    tx: Transaction,
     user: CurrentUser,
     settings: AppSettings,
     idem: Idempotent,
@@ -101,7 +101,7 @@ async def hold_seats(
 ) -> Hold:
     await _hold_allowance(limiter, user, settings)
     try:
-        hold = await holds.place_hold(session, user, data, settings.booking)
+        hold = await holds.place_hold(tx, user, data, settings.booking)
     except (SoldOut, SeatsUnavailable) as exc:
         if data.accessible:
             raise  # the waitlist offers whatever comes back, never accessible seats alone
@@ -112,8 +112,8 @@ async def hold_seats(
             "quantity": len(data.seat_ids or data.unit_ids or []) or data.quantity,
         }
         raise
-    out = (await holds.describe(session, [hold]))[0]
-    await idem.record(session, 201, out)
+    out = (await holds.describe(tx, [hold]))[0]
+    await idem.record(tx, 201, out)
     return out
 
 
@@ -160,12 +160,12 @@ async def hold_status(
     summary="Create a booking from a hold (pending payment)",
 )
 async def create_booking(
-    data: HoldRef, session: Session, user: CurrentUser, settings: AppSettings, idem: Idempotent
+    data: HoldRef, tx: Transaction, user: CurrentUser, settings: AppSettings, idem: Idempotent
 ) -> BookingOut:
     out = await service.create_from_hold(
-        session, user, data.hold_id, settings, coupon_code=data.coupon_code
+        tx, user, data.hold_id, settings, coupon_code=data.coupon_code
     )
-    await idem.record(session, 201, out)
+    await idem.record(tx, 201, out)
     return out
 
 
@@ -178,7 +178,7 @@ async def create_booking(
 async def book(
     request: Request,
     data: BookingCreate,
-    session: Session,
+    tx: Transaction,
     user: CurrentUser,
     settings: AppSettings,
     idem: Idempotent,
@@ -187,12 +187,12 @@ async def book(
     if data.hold_id is None:  # a new hold (booking one already made is not another)
         await _hold_allowance(limiter, user, settings)
     try:
-        out = await flows.book(session, user, data, settings)
+        out = await flows.book(tx, user, data, settings)
     except SoldOut as exc:
         if data.hold_id is not None or not data.join_waitlist or data.accessible:
             raise  # (the waitlist's offers are never of accessible seats alone)
         entry = await waitlist.join_after_refusal(
-            session,
+            tx.session,
             user,
             EntryCreate(
                 showtime_id=data.showtime_id, event_id=data.event_id, quantity=data.quantity or 1
@@ -218,9 +218,9 @@ async def book(
                 },
             },
         )
-        await idem.record(session, refused.status_code, json.loads(bytes(refused.body)))
+        await idem.record(tx, refused.status_code, json.loads(bytes(refused.body)))
         return refused
-    await idem.record(session, 201, out)
+    await idem.record(tx, 201, out)
     return out
 
 

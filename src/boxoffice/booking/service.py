@@ -30,6 +30,7 @@ from boxoffice.booking.schemas import BookingOut, TicketOut
 from boxoffice.booking.tickets import current_code
 from boxoffice.config import Settings
 from boxoffice.coupon import service as coupon_service
+from boxoffice.db.transaction import Db, orm
 from boxoffice.inventory import claim_service
 from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.pagination import PageParams
@@ -38,7 +39,7 @@ from boxoffice.payment.pricing import FeePolicy, PriceBreakdown, price_breakdown
 
 
 async def create_from_hold(
-    session: AsyncSession,
+    db: Db,
     user: User,
     hold_id: uuid.UUID,
     settings: Settings,
@@ -49,11 +50,12 @@ async def create_from_hold(
     waits for payment. The price breakdown is kept in `metadata.pricing`; each ticket's
     `price_minor` is what the buyer pays for it (the basis of per-ticket refunds).
 
-    Every booking runs this, so its statements are plain asyncpg (see `db.driver`) and the
-    answer is built from what the transaction wrote, not read back.
+    Every booking runs this, so its statements are plain asyncpg (see `db.driver`), the
+    ORM session is asked for only by a coupon or a free booking, and the answer is built
+    from what the transaction wrote, not read back.
     """
     holds.check_may_buy(user, settings.booking)
-    repo = BookingRepository(session)
+    repo = BookingRepository(db)
     found = await repo.hold_in_window(hold_id)
     if found is None or found[0].user_id != user.id:
         raise errors.HoldNotFound()
@@ -69,7 +71,7 @@ async def create_from_hold(
     lines = [
         UnitLine(*row)
         for row in await claim_service.attach_booking_units_priced(
-            session, hold.showtime_id, hold.id, booking_id, expires_at
+            db, hold.showtime_id, hold.id, booking_id, expires_at
         )
     ]
     if len(lines) < hold.quantity or not lines:
@@ -105,7 +107,7 @@ async def create_from_hold(
         # The coupon row is locked after every stock change of this transaction: the stock
         # version shards are always locked before it, never after (no deadlock).
         discount = await coupon_service.redeem(
-            session,
+            orm(db),
             coupon_code,
             user.id,
             window.event_id,
@@ -124,8 +126,8 @@ async def create_from_hold(
         )
     if breakdown.total_minor == 0:
         booking = await _reload(repo, booking_id)
-        confirmed = await _confirm(session, booking, booking.version, complimentary=False)
-        return (await present(session, [confirmed], settings))[0]
+        confirmed = await _confirm(orm(db), booking, booking.version, complimentary=False)
+        return (await present(orm(db), [confirmed], settings))[0]
     # The answer is built from what was written, not read back (transient rows, unsaved).
     booking = Booking(
         id=booking_id,

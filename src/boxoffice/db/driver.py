@@ -3,7 +3,8 @@
 SQLAlchemy costs about 95 µs of CPU per `text()` statement and several hundred per ORM
 load or flush; asyncpg alone about 20 µs. The statements that run on every hold and every
 booking (and that `bench/flash_sale` drives directly) go through `driver()` instead, on
-the same connection and in the same transaction as everything else the request does.
+the same connection and in the same transaction as everything else the request does: a
+request's `Tx` (`db.transaction`), or a session.
 """
 
 import re
@@ -12,7 +13,8 @@ from typing import Any, cast
 
 import asyncpg
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.db.transaction import Db, of, orm
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _INFO_KEY = "boxoffice.driver"
@@ -46,13 +48,23 @@ class Sql:
         return [params[name] for name in self.names]
 
 
-async def driver(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under `session`, with the session's transaction begun.
+async def driver(db: Db) -> asyncpg.Connection:
+    """The asyncpg connection of `db`, inside its transaction.
 
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement; a
-    plain statement sent first would run outside any transaction, so it is begun here. The
-    connection is remembered for the rest of the session's transaction.
+    A request's `Tx` checks out its connection here if this is its first statement, and
+    keeps it (BEGIN sent) for the rest of the request. A session (a `Tx` whose ORM session
+    came first, or any other): SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its
+    own first statement; a plain statement sent first would run outside any transaction, so
+    it is begun here, and the connection is remembered for the rest of the session's
+    transaction.
     """
+    tx = of(db)
+    if tx is not None:
+        if tx.raw is not None:
+            return tx.raw
+        if not tx.has_session:
+            return await tx.begin_plain()
+    session = orm(db)
     transaction = session.sync_session.get_transaction()
     cached = session.info.get(_INFO_KEY)
     if cached is not None and transaction is not None and cached[0] is transaction:
@@ -66,20 +78,20 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
     return cast(asyncpg.Connection, raw.driver_connection)
 
 
-async def fetch(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -> list[Any]:
-    return cast(list[Any], await (await driver(session)).fetch(sql.text, *sql.args(params)))
+async def fetch(db: Db, sql: Sql, params: Mapping[str, Any]) -> list[Any]:
+    return cast(list[Any], await (await driver(db)).fetch(sql.text, *sql.args(params)))
 
 
-async def fetchrow(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -> Any:
-    return await (await driver(session)).fetchrow(sql.text, *sql.args(params))
+async def fetchrow(db: Db, sql: Sql, params: Mapping[str, Any]) -> Any:
+    return await (await driver(db)).fetchrow(sql.text, *sql.args(params))
 
 
-async def fetchval(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -> Any:
-    return await (await driver(session)).fetchval(sql.text, *sql.args(params))
+async def fetchval(db: Db, sql: Sql, params: Mapping[str, Any]) -> Any:
+    return await (await driver(db)).fetchval(sql.text, *sql.args(params))
 
 
-async def execute(session: AsyncSession, sql: Sql, params: Mapping[str, Any]) -> str:
-    return cast(str, await (await driver(session)).execute(sql.text, *sql.args(params)))
+async def execute(db: Db, sql: Sql, params: Mapping[str, Any]) -> str:
+    return cast(str, await (await driver(db)).execute(sql.text, *sql.args(params)))
 
 
 async def prepare_all(connection: asyncpg.Connection) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.util import queue as sqla_queue
 
 from boxoffice.config import DatabaseSettings
 from boxoffice.db import driver
+from boxoffice.db.transaction import Db, Tx, of, orm
 
 log = structlog.get_logger("boxoffice.db")
 
@@ -146,44 +147,59 @@ class RequestGate:
             self.slots.release()
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session: commit when the handler returns, roll back when it raises.
+async def get_tx(request: Request) -> AsyncIterator[Tx]:
+    """The request's transaction: commit when the handler returns, roll back when it raises.
 
-    Services only `flush()`; this dependency is the one place a request commits.
-    """
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    Services only `flush()`; this dependency is the one place a request commits. Nothing is
+    checked out until the request's first statement, and an ORM session is made only if
+    something asks for one (`Session`, `transaction.orm`)."""
     gate: RequestGate | None = getattr(request.app.state, "request_gate", None)
-    async with gate.admitted() if gate is not None else nullcontext(), sessionmaker() as session:
+    async with gate.admitted() if gate is not None else nullcontext():
+        tx = Tx(request.app.state.engine)
         try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            await _undo(session)
-            raise
-        try:
-            await session.commit()
-        except BaseException:
-            await _undo(session)
-            raise
+            try:
+                yield tx
+            except BaseException:
+                await tx.rollback()
+                await _undo(tx)
+                raise
+            try:
+                await tx.commit()
+            except BaseException:
+                await _undo(tx)
+                raise
+        finally:
+            await tx.close()
+
+
+# scope="function": commit runs when the handler returns, before the response is sent,
+# so a client is never told "done" about a transaction that then failed to commit.
+Transaction = Annotated[Tx, Depends(get_tx, scope="function")]
+"""The request's transaction, for code that sends plain statements (`db.driver`)."""
+
+
+async def get_session(tx: Transaction) -> AsyncSession:
+    """The request's ORM session, on the request's transaction."""
+    return tx.session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 _ON_ROLLBACK = "boxoffice.on_rollback"
 
 
-def on_rollback(session: AsyncSession, undo: Callable[[], Awaitable[None]]) -> None:
-    """Have `get_session` await `undo` if the request's transaction does not commit: for
+def on_rollback(db: Db, undo: Callable[[], Awaitable[None]]) -> None:
+    """Have `get_tx` await `undo` if the request's transaction does not commit: for
     what the request did outside that transaction (an `Idempotency-Key` claimed in its own).
 
     A hook rather than a generator dependency of its own: such a dependency is left before
     this one commits, so it cannot tell a commit that failed."""
-    session.info.setdefault(_ON_ROLLBACK, []).append(undo)
+    tx = of(db)
+    info = tx.info if tx is not None else orm(db).info
+    info.setdefault(_ON_ROLLBACK, []).append(undo)
 
 
-async def _undo(session: AsyncSession) -> None:
-    for undo in reversed(session.info.pop(_ON_ROLLBACK, [])):
+async def _undo(tx: Tx) -> None:
+    for undo in reversed(tx.info.pop(_ON_ROLLBACK, [])):
         await undo()
-
-
-# scope="function": commit runs when the handler returns, before the response is sent,
-# so a client is never told "done" about a transaction that then failed to commit.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

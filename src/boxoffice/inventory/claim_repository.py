@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from boxoffice.db import driver
 from boxoffice.db.driver import Sql
+from boxoffice.db.transaction import Db
 
 VERSION_SHARDS = 16
 
@@ -250,12 +249,12 @@ _FREE_UNITS = _by_key("id")
 
 
 class ClaimRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: Db) -> None:
+        self.db = db
 
     async def _ids(self, sql: Sql, params: dict[str, Any]) -> list[int]:
         params = {**params, "shard": random_shard()}
-        return [int(r[0]) for r in await driver.fetch(self.session, sql, params)]
+        return [int(r[0]) for r in await driver.fetch(self.db, sql, params)]
 
     async def claim_explicit(
         self,
@@ -305,7 +304,7 @@ class ClaimRepository:
             (UNBLOCK_SEATS, list(seat_ids)) if seat_ids else (UNBLOCK_UNITS, list(unit_ids))
         )
         params = {"showtime_id": showtime_id, "keys": keys, "shard": random_shard()}
-        rows = await driver.fetch(self.session, statement, params)
+        rows = await driver.fetch(self.db, statement, params)
         return [(int(r[0]), r[1]) for r in rows]
 
     async def claim_any(
@@ -386,7 +385,7 @@ class ClaimRepository:
             "held_until": held_until,
             "shard": random_shard(),
         }
-        return [tuple(r) for r in await driver.fetch(self.session, ATTACH_BOOKING_PRICED, params)]
+        return [tuple(r) for r in await driver.fetch(self.db, ATTACH_BOOKING_PRICED, params)]
 
     async def sell_booking(
         self, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
@@ -413,7 +412,7 @@ class ClaimRepository:
         return await self._ids(_FREE_BOOKING_UNITS, {**params, "unit_ids": list(unit_ids)})
 
     async def showtime_version(self, showtime_id: uuid.UUID) -> int:
-        row = await driver.fetchrow(self.session, _VERSION, {"showtime_id": showtime_id})
+        row = await driver.fetchrow(self.db, _VERSION, {"showtime_id": showtime_id})
         return int(row[0])
 
     async def units_by_key(
@@ -423,5 +422,5 @@ class ClaimRepository:
         not being claimed by another transaction (their rows are locked and skipped)."""
         statement = _FREE_SEATS if seat_ids else _FREE_UNITS
         params = {"showtime_id": showtime_id, "keys": list(seat_ids or unit_ids)}
-        rows = await driver.fetch(self.session, statement, params)
+        rows = await driver.fetch(self.db, statement, params)
         return [(int(r[0]), r[1], bool(r[2])) for r in rows]

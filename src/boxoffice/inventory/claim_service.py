@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from boxoffice.db.transaction import Db
 from boxoffice.inventory.best_available import pick_blocks, pick_scattered
 from boxoffice.inventory.claim_repository import ClaimRepository
 from boxoffice.inventory.errors import SeatsUnavailable, SectionNotFound, SoldOut
@@ -19,9 +18,9 @@ CACHE = SeatMapCache()
 _BEST_AVAILABLE_ATTEMPTS = 12
 
 
-async def sections(session: AsyncSession, showtime_id: uuid.UUID) -> list[SectionInfo]:
+async def sections(db: Db, showtime_id: uuid.UUID) -> list[SectionInfo]:
     """The showtime's sections (cached for good: a showtime's layout is fixed)."""
-    return await CACHE.sections(session, showtime_id)
+    return await CACHE.sections(db, showtime_id)
 
 
 def find_section(sections: list[SectionInfo], section_id: uuid.UUID) -> SectionInfo:
@@ -32,7 +31,7 @@ def find_section(sections: list[SectionInfo], section_id: uuid.UUID) -> SectionI
 
 
 async def claim_units(
-    session: AsyncSession,
+    db: Db,
     showtime_id: uuid.UUID,
     hold_id: uuid.UUID,
     held_until: datetime,
@@ -41,7 +40,7 @@ async def claim_units(
     seat_ids: Sequence[int] = (),
 ) -> list[int]:
     """Claim exactly these units (or seats) or nothing: 409 names the ones that were taken."""
-    repo = ClaimRepository(session)
+    repo = ClaimRepository(db)
     claimed = await repo.claim_explicit(
         showtime_id, hold_id, held_until, unit_ids=unit_ids, seat_ids=seat_ids
     )
@@ -49,28 +48,28 @@ async def claim_units(
 
 
 async def block_units(
-    session: AsyncSession,
+    db: Db,
     showtime_id: uuid.UUID,
     *,
     unit_ids: Sequence[int] = (),
     seat_ids: Sequence[int] = (),
 ) -> list[int]:
     """Take exactly these units (or seats) off sale, or none: 409 names the taken ones."""
-    repo = ClaimRepository(session)
+    repo = ClaimRepository(db)
     blocked = await repo.block_explicit(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
     return await _all_or_explain(repo, showtime_id, blocked, unit_ids, seat_ids)
 
 
 async def block_general_admission(
-    session: AsyncSession, showtime_id: uuid.UUID, section_id: uuid.UUID, quantity: int
+    db: Db, showtime_id: uuid.UUID, section_id: uuid.UUID, quantity: int
 ) -> list[int]:
     """Take `quantity` free places of a general-admission section off sale, or none."""
-    blocked = await ClaimRepository(session).block_any(showtime_id, section_id, quantity)
+    blocked = await ClaimRepository(db).block_any(showtime_id, section_id, quantity)
     return _enough(blocked, quantity, section_id)
 
 
 async def unblock_units(
-    session: AsyncSession,
+    db: Db,
     showtime_id: uuid.UUID,
     *,
     unit_ids: Sequence[int] = (),
@@ -78,7 +77,7 @@ async def unblock_units(
 ) -> list[tuple[int, int | None]]:
     """Put blocked units (or seats) back on sale; ones not blocked are left as they are.
     Answers (unit id, seat id) of those freed."""
-    return await ClaimRepository(session).unblock(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
+    return await ClaimRepository(db).unblock(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
 
 
 async def _all_or_explain(
@@ -107,7 +106,7 @@ async def _all_or_explain(
 
 
 async def claim_general_admission(
-    session: AsyncSession,
+    db: Db,
     showtime_id: uuid.UUID,
     section_id: uuid.UUID,
     quantity: int,
@@ -115,7 +114,7 @@ async def claim_general_admission(
     held_until: datetime,
 ) -> list[int]:
     """Claim `quantity` places of a general-admission section, all or nothing."""
-    claimed = await ClaimRepository(session).claim_any(
+    claimed = await ClaimRepository(db).claim_any(
         showtime_id, section_id, quantity, hold_id, held_until
     )
     return _enough(claimed, quantity, section_id)
@@ -131,7 +130,7 @@ def _enough(changed: list[int], quantity: int, section_id: uuid.UUID) -> list[in
 
 
 async def claim_best_available(
-    session: AsyncSession,
+    db: Db,
     showtime_id: uuid.UUID,
     quantity: int,
     hold_id: uuid.UUID,
@@ -143,11 +142,11 @@ async def claim_best_available(
 ) -> list[int]:
     """Claim the best `quantity` adjacent seats (or, if allowed, the best scattered ones):
     wheelchair-accessible seats only if `accessible`, none if False, any if None."""
-    repo = ClaimRepository(session)
+    repo = ClaimRepository(db)
     failed: set[int] = set()
     refreshed = False
     for _attempt in range(_BEST_AVAILABLE_ATTEMPTS):
-        cached = await CACHE.get(session, showtime_id, max_age=0 if refreshed else None)
+        cached = await CACHE.get(db, showtime_id, max_age=0 if refreshed else None)
         now = time.time()
         blocks = pick_blocks(
             cached,
@@ -187,34 +186,30 @@ async def claim_best_available(
     )
 
 
-async def release_hold_units(
-    session: AsyncSession, showtime_id: uuid.UUID, hold_id: uuid.UUID
-) -> list[int]:
+async def release_hold_units(db: Db, showtime_id: uuid.UUID, hold_id: uuid.UUID) -> list[int]:
     """Give a hold's units back to stock (only those it still holds)."""
-    return await ClaimRepository(session).release_hold(showtime_id, hold_id)
+    return await ClaimRepository(db).release_hold(showtime_id, hold_id)
 
 
 async def extend_hold_units(
-    session: AsyncSession, showtime_id: uuid.UUID, hold_id: uuid.UUID, held_until: datetime
+    db: Db, showtime_id: uuid.UUID, hold_id: uuid.UUID, held_until: datetime
 ) -> list[int]:
-    return await ClaimRepository(session).extend_hold(showtime_id, hold_id, held_until)
+    return await ClaimRepository(db).extend_hold(showtime_id, hold_id, held_until)
 
 
 async def attach_booking_units(
-    session: AsyncSession,
+    db: Db,
     showtime_id: uuid.UUID,
     hold_id: uuid.UUID,
     booking_id: uuid.UUID,
     held_until: datetime,
 ) -> list[int]:
     """Move a live hold's units under a pending booking, kept until `held_until`."""
-    return await ClaimRepository(session).attach_booking(
-        showtime_id, hold_id, booking_id, held_until
-    )
+    return await ClaimRepository(db).attach_booking(showtime_id, hold_id, booking_id, held_until)
 
 
 async def attach_booking_units_priced(
-    session: AsyncSession,
+    db: Db,
     showtime_id: uuid.UUID,
     hold_id: uuid.UUID,
     booking_id: uuid.UUID,
@@ -223,19 +218,19 @@ async def attach_booking_units_priced(
     """`attach_booking_units`, answering (unit id, section id, seat id, label, price_minor,
     currency) for each unit moved, in unit order: a booking is priced from the same
     statement that moves its units."""
-    return await ClaimRepository(session).attach_booking_priced(
+    return await ClaimRepository(db).attach_booking_priced(
         showtime_id, hold_id, booking_id, held_until
     )
 
 
 async def sell_booking_units(
-    session: AsyncSession, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
+    db: Db, showtime_id: uuid.UUID, hold_id: uuid.UUID, booking_id: uuid.UUID
 ) -> list[int]:
-    return await ClaimRepository(session).sell_booking(showtime_id, hold_id, booking_id)
+    return await ClaimRepository(db).sell_booking(showtime_id, hold_id, booking_id)
 
 
 async def free_booking_units(
-    session: AsyncSession,
+    db: Db,
     showtime_id: uuid.UUID,
     hold_id: uuid.UUID,
     booking_id: uuid.UUID,
@@ -243,4 +238,4 @@ async def free_booking_units(
     unit_ids: Sequence[int] | None = None,
 ) -> list[int]:
     """Put a booking's units (all, or just `unit_ids`) back on sale."""
-    return await ClaimRepository(session).free_booking(showtime_id, hold_id, booking_id, unit_ids)
+    return await ClaimRepository(db).free_booking(showtime_id, hold_id, booking_id, unit_ids)

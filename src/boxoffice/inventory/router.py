@@ -16,7 +16,8 @@ from boxoffice.booking.errors import SalesClosed, ShowtimeRequired
 from boxoffice.booking.schemas import SeatMap
 from boxoffice.catalog.models import Showtime, ShowtimeStatus
 from boxoffice.config import Settings
-from boxoffice.db.engine import Session
+from boxoffice.db.engine import Session, Transaction
+from boxoffice.db.transaction import Db
 from boxoffice.inventory import service
 from boxoffice.inventory.claim_service import CACHE
 from boxoffice.inventory.schemas import UnitsChanged, UnitSelection
@@ -39,10 +40,10 @@ def _configure(request: Request) -> Settings:
 
 
 async def _seat_map_response(
-    request: Request, session: Session, showtime_id: uuid.UUID, if_none_match: str | None
+    request: Request, db: Db, showtime_id: uuid.UUID, if_none_match: str | None
 ) -> Response:
     _configure(request)
-    cached = await CACHE.get(session, showtime_id)
+    cached = await CACHE.get(db, showtime_id)
     now = time.time()
     tag = etag(cached, now)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
@@ -89,9 +90,9 @@ async def unblock_seats(
     responses=_SEAT_MAP_DOC,
 )
 async def showtime_seats(
-    request: Request, session: Session, showtime_id: uuid.UUID, if_none_match: IfNoneMatch = None
+    request: Request, tx: Transaction, showtime_id: uuid.UUID, if_none_match: IfNoneMatch = None
 ) -> Response:
-    return await _seat_map_response(request, session, showtime_id, if_none_match)
+    return await _seat_map_response(request, tx, showtime_id, if_none_match)
 
 
 @router.get(
@@ -101,9 +102,9 @@ async def showtime_seats(
     responses=_SEAT_MAP_DOC,
 )
 async def event_schedule_seats(
-    request: Request, session: Session, schedule_id: uuid.UUID, if_none_match: IfNoneMatch = None
+    request: Request, tx: Transaction, schedule_id: uuid.UUID, if_none_match: IfNoneMatch = None
 ) -> Response:
-    return await _seat_map_response(request, session, schedule_id, if_none_match)
+    return await _seat_map_response(request, tx, schedule_id, if_none_match)
 
 
 @router.get(

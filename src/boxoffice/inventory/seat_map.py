@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from boxoffice.db.driver import driver
+from boxoffice.db.transaction import Db
 from boxoffice.inventory.errors import ShowtimeNotFound
 from boxoffice.inventory.models import UnitState
 from boxoffice.payment.pricing import FeePolicy, ticket_fee
@@ -201,11 +200,9 @@ SELECT (SELECT COALESCE(sum(version), 0)::bigint FROM inventory_versions WHERE s
 """  # noqa: S608 (constants only)
 
 
-async def _load_sections(
-    session: AsyncSession, showtime_id: uuid.UUID
-) -> tuple[list[SectionInfo], int]:
+async def _load_sections(db: Db, showtime_id: uuid.UUID) -> tuple[list[SectionInfo], int]:
     """The showtime's sections with their tiers, and the layout version they were read at."""
-    section_rows = await (await driver(session)).fetch(_LAYOUT_SECTIONS, showtime_id)
+    section_rows = await (await driver(db)).fetch(_LAYOUT_SECTIONS, showtime_id)
     if not section_rows:
         raise ShowtimeNotFound()
     fees = FeePolicy(section_rows[0]["fee_percent_bp"], section_rows[0]["fee_per_ticket_minor"])
@@ -232,16 +229,16 @@ async def _load_sections(
     ], int(section_rows[0]["layout_version"])
 
 
-async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
-    sections, version = await _load_sections(session, showtime_id)
-    db = await driver(session)
+async def _load_layout(db: Db, showtime_id: uuid.UUID) -> Layout:
+    sections, version = await _load_sections(db, showtime_id)
+    conn = await driver(db)
     order = {s.id: s.sort_order for s in sections}
     rows: dict[tuple[str, int], SeatRow] = {}
     prefix: dict[int, str] = {}
     order_ids: list[int] = []
     unit_section: dict[int, str] = {}
     accessible: set[int] = set()
-    for r in await db.fetch(_LAYOUT_SEATS, showtime_id):
+    for r in await conn.fetch(_LAYOUT_SEATS, showtime_id):
         unit_id, section_id = int(r[0]), str(r[1])
         key = (section_id, r[3])
         row = rows.get(key)
@@ -271,9 +268,9 @@ async def _load_layout(session: AsyncSession, showtime_id: uuid.UUID) -> Layout:
     )
 
 
-async def _load_state(session: AsyncSession, showtime_id: uuid.UUID) -> TakenState:
-    db = await driver(session)
-    r = await db.fetchrow(_TAKEN, showtime_id)
+async def _load_state(db: Db, showtime_id: uuid.UUID) -> TakenState:
+    conn = await driver(db)
+    r = await conn.fetchrow(_TAKEN, showtime_id)
     taken: dict[int, tuple[str, float | None]] = dict.fromkeys(r["sold"] or (), SOLD)
     taken.update(dict.fromkeys(r["blocked"] or (), BLOCKED))
     held_until: list[float] = r["held_until"] or []
@@ -311,7 +308,7 @@ class SeatMapCache:
         return None
 
     async def get(
-        self, session: AsyncSession, showtime_id: uuid.UUID, *, max_age: float | None = None
+        self, db: Db, showtime_id: uuid.UUID, *, max_age: float | None = None
     ) -> CachedMap:
         """The showtime's map, at most `max_age` seconds (default `refresh_ms`) unchecked."""
         max_age = self.refresh_seconds if max_age is None else max_age
@@ -325,20 +322,20 @@ class SeatMapCache:
                 return cached
             cached = self._maps.get(showtime_id)
             if cached is None:
-                layout = await _load_layout(session, showtime_id)
-                cached = CachedMap(layout, await _load_state(session, showtime_id))
+                layout = await _load_layout(db, showtime_id)
+                cached = CachedMap(layout, await _load_state(db, showtime_id))
             else:
-                db = await driver(session)
-                version, layout_version = await db.fetchrow(_VERSION, showtime_id)
+                conn = await driver(db)
+                version, layout_version = await conn.fetchrow(_VERSION, showtime_id)
                 if layout_version != cached.layout.version:
                     # Its prices changed: the layout shows them.
                     self._sections.pop(showtime_id, None)
-                    layout = await _load_layout(session, showtime_id)
-                    cached = CachedMap(layout, await _load_state(session, showtime_id))
+                    layout = await _load_layout(db, showtime_id)
+                    cached = CachedMap(layout, await _load_state(db, showtime_id))
                 elif version == cached.state.version:
                     cached.state.checked_at = time.monotonic()
                 else:
-                    cached = CachedMap(cached.layout, await _load_state(session, showtime_id))
+                    cached = CachedMap(cached.layout, await _load_state(db, showtime_id))
             self._maps[showtime_id] = cached
             self._maps.move_to_end(showtime_id)
             while len(self._maps) > MAX_CACHED_SHOWTIMES:
@@ -346,7 +343,7 @@ class SeatMapCache:
                 self._locks.pop(evicted, None)
             return cached
 
-    async def sections(self, session: AsyncSession, showtime_id: uuid.UUID) -> list[SectionInfo]:
+    async def sections(self, db: Db, showtime_id: uuid.UUID) -> list[SectionInfo]:
         """The showtime's sections with their kind and price tier: fixed like the layout,
         and loaded on their own (one small query), so a general-admission hold never waits
         for a whole seat map to be built."""
@@ -355,7 +352,7 @@ class SeatMapCache:
             return cached.layout.sections
         sections = self._sections.get(showtime_id)
         if sections is None:
-            sections, _ = await _load_sections(session, showtime_id)
+            sections, _ = await _load_sections(db, showtime_id)
             self._sections[showtime_id] = sections
             while len(self._sections) > MAX_CACHED_SHOWTIMES:
                 self._sections.pop(next(iter(self._sections)))

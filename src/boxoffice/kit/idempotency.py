@@ -24,8 +24,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from boxoffice.db import driver
 from boxoffice.db.base import Base
-from boxoffice.db.engine import Session, on_rollback
+from boxoffice.db.driver import Sql
+from boxoffice.db.engine import Transaction, on_rollback
+from boxoffice.db.transaction import Db
 from boxoffice.kit.errors import Conflict, Unprocessable
 
 KEY_HEADER = "Idempotency-Key"
@@ -82,6 +85,13 @@ _CLAIM = text(
 )
 
 
+_COMPLETE = Sql(
+    "UPDATE idempotency_keys SET state = 'completed', response_status = :status,"
+    " response_body = CAST(:body AS jsonb), locked_until = NULL"
+    " WHERE scope = :scope AND key = :key"
+)
+
+
 class Idempotency:
     """The request's key (or none); `record()` stores the answer in the request transaction."""
 
@@ -89,15 +99,12 @@ class Idempotency:
         self.scope = scope
         self.key = key
 
-    async def record(self, session: AsyncSession, status: int, body: Any) -> Any:
+    async def record(self, db: Db, status: int, body: Any) -> Any:
         """Store the response of a keyed request (no-op without a key); returns `body`."""
         if self.key is not None:
-            await session.execute(
-                text(
-                    "UPDATE idempotency_keys SET state = 'completed', response_status = :status,"
-                    " response_body = CAST(:body AS jsonb), locked_until = NULL"
-                    " WHERE scope = :scope AND key = :key"
-                ),
+            await driver.execute(
+                db,
+                _COMPLETE,
                 {
                     "status": status,
                     "body": json.dumps(jsonable_encoder(body)),
@@ -164,7 +171,7 @@ def idempotency_dependency(
 
     async def dependency(
         request: Request,
-        session: Session,
+        tx: Transaction,
         who: Annotated[Any, Depends(caller)],
         idempotency_key: Annotated[
             str | None,
@@ -182,7 +189,7 @@ def idempotency_dependency(
             return Idempotency(scope, None)
         sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
         await _begin(sessionmaker, scope, idempotency_key, _hash(await request.body()))
-        on_rollback(session, partial(_release, sessionmaker, scope, idempotency_key))
+        on_rollback(tx, partial(_release, sessionmaker, scope, idempotency_key))
         return Idempotency(scope, idempotency_key)
 
     return dependency
