@@ -1,4 +1,5 @@
-"""Engine, session factory and the one-transaction-per-request session dependency."""
+"""Engine, session factory, the request gate and the one-transaction-per-request dependency
+(`Transaction`, a `Tx`; `Session`, its ORM session)."""
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -152,7 +153,7 @@ async def get_tx(request: Request) -> AsyncIterator[Tx]:
 
     Services only `flush()`; this dependency is the one place a request commits. Nothing is
     checked out until the request's first statement, and an ORM session is made only if
-    something asks for one (`Session`, `transaction.orm`)."""
+    something asks for one (`Session`, `db.transaction.orm`)."""
     gate: RequestGate | None = getattr(request.app.state, "request_gate", None)
     async with gate.admitted() if gate is not None else nullcontext():
         tx = Tx(request.app.state.engine)
