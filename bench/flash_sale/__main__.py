@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -95,9 +96,11 @@ def _http_run(
     args: argparse.Namespace,
     think_ms: float = 0,
     presold_pct: int | None = None,
+    extras: bool = True,
 ) -> dict[str, Any]:
     """`presold_pct`: best-available buyers (a quantity each, no seat ids) on a map whose
-    front rows are that much sold, instead of buyers choosing their seats."""
+    front rows are that much sold, instead of buyers choosing their seats. `extras`: after a
+    closed loop of seat-choosing buyers, also the map reads and the floor requests."""
     asyncio.run(reset_stock(dsn, data.showtime_id))
     presold = 0 if presold_pct is None else asyncio.run(presell(dsn, data, presold_pct))
     auth = AuthSettings()
@@ -129,7 +132,7 @@ def _http_run(
             server.pid, cpu_before, requests, digits=2
         )
         sale["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
-        if not think_ms and presold_pct is None:
+        if extras and not think_ms and presold_pct is None:
             sale["seat_map_50k"] = _loadgen({**base, "mode": "seat_map", "reads": 50})
             sale["floor"] = {
                 label: _floor(server.pid, {**base, **config, "clients": args.buyers})
@@ -211,6 +214,29 @@ def _direct_run(
     return result
 
 
+def _interleaved(dsn: str, data: BenchData, args: argparse.Namespace) -> dict[str, Any]:
+    """`--interleaved N` rounds of (ceiling, 1 worker, 2 workers), then the ceiling again:
+    each HTTP run's ratio is taken against the ceiling runs just before and after it, so a
+    machine whose speed drifts over minutes moves both sides of each ratio alike."""
+    direct_runs = [_direct_run(dsn, data, args, baseline=False)["holds_per_s"]]
+    http: list[dict[int, float]] = []
+    for _ in range(args.interleaved):
+        http.append({w: _http_run(dsn, data, w, args, extras=False)["holds_per_s"] for w in (1, 2)})
+        direct_runs.append(_direct_run(dsn, data, args, baseline=False)["holds_per_s"])
+    result: dict[str, Any] = {"direct_holds_per_s": direct_runs, "http_holds_per_s": {}}
+    for workers in (1, 2):
+        rates = [run[workers] for run in http]
+        ratios = [
+            round(rate / ((direct_runs[i] + direct_runs[i + 1]) / 2 or 1), 2)
+            for i, rate in enumerate(rates)
+        ]
+        label = _http_label(workers)
+        result["http_holds_per_s"][label] = rates
+        result[f"ratios_{label}"] = ratios
+        result[f"median_ratio_{label}"] = statistics.median(ratios)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench flash_sale")
     parser.add_argument("--buyers", type=int, default=500)
@@ -229,6 +255,14 @@ def main() -> None:
         default=75,
         help="after the ceiling's second run: best-available buyers (1 worker) on a map "
         "whose front PCT%% of rows are 97%% sold (-1: skip)",
+    )
+    parser.add_argument(
+        "--interleaved",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N rounds of ceiling, 1 worker, 2 workers (and the ceiling once more): "
+        "ratios against the adjacent ceiling runs, and their median",
     )
     args = parser.parse_args()
     server = _server_dsn()
@@ -264,6 +298,9 @@ def main() -> None:
                 rates = [c[field] or 1 for c in ceilings]
                 result[key] = round(result[field] / (sum(rates) / len(rates)), 2)
                 result[f"{key}_before_after"] = [round(result[field] / r, 2) for r in rates]
+        if args.interleaved:
+            report["interleaved"] = _interleaved(dsn, data, args)
+            print("interleaved", json.dumps(report["interleaved"]), file=sys.stderr)
         if args.best_available_presold >= 0:
             # Buyers asking for a quantity, late in the sale: the server picks the seats.
             result = _http_run(dsn, data, 1, args, presold_pct=args.best_available_presold)
