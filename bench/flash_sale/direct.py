@@ -48,9 +48,12 @@ async def _hold_tx(
         common = {"showtime_id": data.showtime_id, "hold_id": hold_id, "held_until": until}
         shard = claim_sql.random_shard()
         if seats:
-            rows = await _run(
+            # Refused, the claim answers the named seats with whether each was free (what
+            # the API's 409 names), in the same statement; claimed rows are flagged.
+            named = await _run(
                 conn, claim_sql.CLAIM_SEATS, **common, keys=seats, quantity=len(seats), shard=shard
             )
+            rows = [r for r in named if r[2]]
         else:
             rows = await _run(
                 conn,

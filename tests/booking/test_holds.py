@@ -55,6 +55,28 @@ class TestExplicitSeats:
         )
         assert retry["http"] == 201
 
+    async def test_a_seat_of_another_showtime_refuses_the_hold_and_is_named_missing(
+        self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
+    ) -> None:
+        world = await create_world(session)
+        other = await create_world(session)
+        buyer = await create_user(session)
+        showtime = str(world.showtime.id)
+        taken, free, foreign = world.seats[0].id, world.seats[1].id, other.seats[0].id
+        await _hold(
+            client, auth_headers(await create_user(session)), showtime_id=showtime, seat_ids=[taken]
+        )
+        refused = await _hold(
+            client, auth_headers(buyer), showtime_id=showtime, seat_ids=[free, taken, foreign]
+        )
+        assert refused["http"] == 409
+        assert refused["code"] == "seats_unavailable"
+        named = {s["seat_id"]: s.get("missing", False) for s in refused["unavailable_seats"]}
+        assert named == {taken: False, foreign: True}
+        # Nothing was claimed: the free seat is still free.
+        retry = await _hold(client, auth_headers(buyer), showtime_id=showtime, seat_ids=[free])
+        assert retry["http"] == 201
+
     async def test_an_expired_hold_is_claimable_at_once(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers
     ) -> None:

@@ -18,6 +18,10 @@ from boxoffice.db.transaction import Db
 
 VERSION_SHARDS = 16
 
+Keyed = tuple[int, int | None, bool, bool]
+"""A unit named by id or seat: its id, its seat's id (None for a GA place), whether the
+statement changed it, and whether it was free."""
+
 _CLAIMABLE = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
 
 UNIT_LABEL = (
@@ -52,16 +56,32 @@ _HOLD_SET = (
 # claimed by them, so it counts as taken at once (SKIP LOCKED) instead of making this buyer
 # queue behind them; lock waits would pile up connections in a flash sale.
 def _explicit(set_clause: str, column: str) -> Sql:
-    return _bumping(
+    """Claim exactly the units (or seats) named in `:keys`, or none. Answers rows of (unit
+    id, seat id, changed, free): every unit claimed (changed); or, when not all could be
+    (then nothing changed), every named unit of the showtime with whether it was free,
+    claimable and not being claimed by another transaction. So a refusal names the taken
+    seats without another round trip, from the same snapshot as the claim."""
+    return Sql(
         f"""
-    UPDATE inventory_units u {set_clause}
-      FROM (WITH c AS (SELECT u.id FROM inventory_units u
-                        WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
-                          AND {_CLAIMABLE}
-                        FOR UPDATE SKIP LOCKED)
-            SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
-     WHERE u.id = c.id
-    RETURNING u.id
+    WITH free AS (SELECT u.id FROM inventory_units u
+                   WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
+                     AND {_CLAIMABLE}
+                   FOR UPDATE SKIP LOCKED),
+    changed AS (UPDATE inventory_units u {set_clause}
+                  FROM (SELECT id FROM free WHERE (SELECT count(*) FROM free) = :quantity) c
+                 WHERE u.id = c.id
+                RETURNING u.id, u.seat_id),
+    bump AS (
+        INSERT INTO inventory_versions (showtime_id, shard, version)
+        SELECT CAST(:showtime_id AS uuid), :shard, 1 WHERE EXISTS (SELECT 1 FROM changed)
+        ON CONFLICT (showtime_id, shard)
+        DO UPDATE SET version = inventory_versions.version + 1
+    )
+    SELECT id, seat_id, true, true FROM changed
+    UNION ALL
+    SELECT u.id, u.seat_id, false, u.id IN (SELECT id FROM free) FROM inventory_units u
+     WHERE NOT EXISTS (SELECT 1 FROM changed)
+       AND u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
     """  # noqa: S608
     )
 
@@ -228,26 +248,6 @@ _VERSION = Sql(
 )
 
 
-def _by_key(column: str) -> Sql:
-    """Each named unit or seat, and whether it is free: claimable and not being claimed by
-    another transaction (whose locked rows are skipped)."""
-    return Sql(
-        f"""
-        WITH free AS (SELECT u.id FROM inventory_units u
-                       WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
-                         AND {_CLAIMABLE}
-                       FOR UPDATE SKIP LOCKED)
-        SELECT u.id, u.seat_id, u.id IN (SELECT id FROM free) FROM inventory_units u
-         WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
-         ORDER BY u.id
-        """  # noqa: S608
-    )
-
-
-_FREE_SEATS = _by_key("seat_id")
-_FREE_UNITS = _by_key("id")
-
-
 class ClaimRepository:
     def __init__(self, db: Db) -> None:
         self.db = db
@@ -255,6 +255,11 @@ class ClaimRepository:
     async def _ids(self, sql: Sql, params: dict[str, Any]) -> list[int]:
         params = {**params, "shard": random_shard()}
         return [int(r[0]) for r in await driver.fetch(self.db, sql, params)]
+
+    async def _keyed(self, sql: Sql, params: dict[str, Any]) -> list[Keyed]:
+        params = {**params, "shard": random_shard()}
+        rows = await driver.fetch(self.db, sql, params)
+        return [(int(r[0]), r[1], bool(r[2]), bool(r[3])) for r in rows]
 
     async def claim_explicit(
         self,
@@ -264,11 +269,12 @@ class ClaimRepository:
         *,
         unit_ids: Sequence[int] = (),
         seat_ids: Sequence[int] = (),
-    ) -> list[int]:
+    ) -> list[Keyed]:
+        """(unit id, seat id, changed, free) rows: see `_explicit`."""
         statement, keys = (
             (CLAIM_SEATS, list(seat_ids)) if seat_ids else (CLAIM_UNITS, list(unit_ids))
         )
-        return await self._ids(
+        return await self._keyed(
             statement,
             {
                 "showtime_id": showtime_id,
@@ -281,11 +287,12 @@ class ClaimRepository:
 
     async def block_explicit(
         self, showtime_id: uuid.UUID, *, unit_ids: Sequence[int] = (), seat_ids: Sequence[int] = ()
-    ) -> list[int]:
+    ) -> list[Keyed]:
+        """(unit id, seat id, changed, free) rows: see `_explicit`."""
         statement, keys = (
             (BLOCK_SEATS, list(seat_ids)) if seat_ids else (BLOCK_UNITS, list(unit_ids))
         )
-        return await self._ids(
+        return await self._keyed(
             statement, {"showtime_id": showtime_id, "keys": keys, "quantity": len(set(keys))}
         )
 
@@ -414,13 +421,3 @@ class ClaimRepository:
     async def showtime_version(self, showtime_id: uuid.UUID) -> int:
         row = await driver.fetchrow(self.db, _VERSION, {"showtime_id": showtime_id})
         return int(row[0])
-
-    async def units_by_key(
-        self, showtime_id: uuid.UUID, *, unit_ids: Sequence[int] = (), seat_ids: Sequence[int] = ()
-    ) -> list[tuple[int, int | None, bool]]:
-        """(unit id, seat id, free) of the given units or seats: free means claimable and
-        not being claimed by another transaction (their rows are locked and skipped)."""
-        statement = _FREE_SEATS if seat_ids else _FREE_UNITS
-        params = {"showtime_id": showtime_id, "keys": list(seat_ids or unit_ids)}
-        rows = await driver.fetch(self.db, statement, params)
-        return [(int(r[0]), r[1], bool(r[2])) for r in rows]

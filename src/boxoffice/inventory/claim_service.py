@@ -8,7 +8,7 @@ from typing import Any
 
 from boxoffice.db.transaction import Db
 from boxoffice.inventory.best_available import pick_blocks, pick_scattered
-from boxoffice.inventory.claim_repository import ClaimRepository
+from boxoffice.inventory.claim_repository import ClaimRepository, Keyed
 from boxoffice.inventory.errors import SeatsUnavailable, SectionNotFound, SoldOut
 from boxoffice.inventory.seat_map import SeatMapCache, SectionInfo
 
@@ -40,11 +40,10 @@ async def claim_units(
     seat_ids: Sequence[int] = (),
 ) -> list[int]:
     """Claim exactly these units (or seats) or nothing: 409 names the ones that were taken."""
-    repo = ClaimRepository(db)
-    claimed = await repo.claim_explicit(
+    claimed = await ClaimRepository(db).claim_explicit(
         showtime_id, hold_id, held_until, unit_ids=unit_ids, seat_ids=seat_ids
     )
-    return await _all_or_explain(repo, showtime_id, claimed, unit_ids, seat_ids)
+    return _all_or_explain(showtime_id, claimed, unit_ids, seat_ids)
 
 
 async def block_units(
@@ -55,9 +54,10 @@ async def block_units(
     seat_ids: Sequence[int] = (),
 ) -> list[int]:
     """Take exactly these units (or seats) off sale, or none: 409 names the taken ones."""
-    repo = ClaimRepository(db)
-    blocked = await repo.block_explicit(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
-    return await _all_or_explain(repo, showtime_id, blocked, unit_ids, seat_ids)
+    blocked = await ClaimRepository(db).block_explicit(
+        showtime_id, unit_ids=unit_ids, seat_ids=seat_ids
+    )
+    return _all_or_explain(showtime_id, blocked, unit_ids, seat_ids)
 
 
 async def block_general_admission(
@@ -80,25 +80,25 @@ async def unblock_units(
     return await ClaimRepository(db).unblock(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
 
 
-async def _all_or_explain(
-    repo: ClaimRepository,
+def _all_or_explain(
     showtime_id: uuid.UUID,
-    changed: list[int],
+    named: list[Keyed],
     unit_ids: Sequence[int],
     seat_ids: Sequence[int],
 ) -> list[int]:
+    """The units changed, if all were; else 409 naming the taken ones (and any key the
+    showtime does not have), from the rows the claim answered in its own snapshot."""
     wanted = len(set(seat_ids or unit_ids))
-    if len(changed) == wanted:
+    changed = [u for u, _, done, _ in named if done]
+    if len(changed) == wanted:  # (the statement changes all or nothing)
         CACHE.note_claimed(showtime_id, changed)
         return changed
-    known = await repo.units_by_key(showtime_id, unit_ids=unit_ids, seat_ids=seat_ids)
-    taken = [{"unit_id": u, "seat_id": s} for u, s, free in known if not free]
-    if not taken:
-        # Everything looks free again now: a competing claim was rolled back meanwhile.
-        taken = [{"unit_id": u, "seat_id": s} for u, s, _ in known]
-    known_keys = {s for _, s, _ in known} if seat_ids else {u for u, _, _ in known}
+    taken = [{"unit_id": u, "seat_id": s} for u, s, _, free in named if not free]
+    known_keys = {s for _, s, _, _ in named} if seat_ids else {u for u, _, _, _ in named}
     key = "seat_id" if seat_ids else "unit_id"
     taken += [{key: k, "missing": True} for k in sorted(set(seat_ids or unit_ids) - known_keys)]
+    if not taken:  # (not seen: every named unit free, yet not all claimed)
+        taken = [{"unit_id": u, "seat_id": s} for u, s, _, _ in named]
     raise SeatsUnavailable(
         f"{len(taken)} of the {wanted} requested seats are not available",
         extra={"unavailable_seats": taken},
