@@ -32,10 +32,11 @@ UNIT_LABEL = (
 and `seats s` joined to it."""
 
 
-def _bumping(change_sql: str, answer: str = "SELECT id FROM changed") -> Sql:
-    """Wrap `UPDATE ... RETURNING u.id` so one version shard is bumped iff rows changed."""
+def _bumping(change_sql: str, answer: str = "SELECT id FROM changed", before: str = "") -> Sql:
+    """Wrap `UPDATE ... RETURNING u.id` so one version shard is bumped iff rows changed;
+    `before`: CTEs the change reads (`name AS (...),`)."""
     return Sql(f"""
-    WITH changed AS ({change_sql}),
+    WITH {before} changed AS ({change_sql}),
     bump AS (
         INSERT INTO inventory_versions (showtime_id, shard, version)
         SELECT CAST(:showtime_id AS uuid), :shard, 1 WHERE EXISTS (SELECT 1 FROM changed)
@@ -61,28 +62,20 @@ def _explicit(set_clause: str, column: str) -> Sql:
     (then nothing changed), every named unit of the showtime with whether it was free,
     claimable and not being claimed by another transaction. So a refusal names the taken
     seats without another round trip, from the same snapshot as the claim."""
-    return Sql(
-        f"""
-    WITH free AS (SELECT u.id FROM inventory_units u
-                   WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
-                     AND {_CLAIMABLE}
-                   FOR UPDATE SKIP LOCKED),
-    changed AS (UPDATE inventory_units u {set_clause}
-                  FROM (SELECT id FROM free WHERE (SELECT count(*) FROM free) = :quantity) c
-                 WHERE u.id = c.id
-                RETURNING u.id, u.seat_id),
-    bump AS (
-        INSERT INTO inventory_versions (showtime_id, shard, version)
-        SELECT CAST(:showtime_id AS uuid), :shard, 1 WHERE EXISTS (SELECT 1 FROM changed)
-        ON CONFLICT (showtime_id, shard)
-        DO UPDATE SET version = inventory_versions.version + 1
-    )
-    SELECT id, seat_id, true, true FROM changed
+    return _bumping(
+        f"""UPDATE inventory_units u {set_clause}
+              FROM (SELECT id FROM free WHERE (SELECT count(*) FROM free) = :quantity) c
+             WHERE u.id = c.id
+            RETURNING u.id, u.seat_id""",  # noqa: S608
+        f"""SELECT id, seat_id, true, true FROM changed
     UNION ALL
     SELECT u.id, u.seat_id, false, u.id IN (SELECT id FROM free) FROM inventory_units u
      WHERE NOT EXISTS (SELECT 1 FROM changed)
-       AND u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
-    """  # noqa: S608
+       AND u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)""",  # noqa: S608
+        before=f"""free AS (SELECT u.id FROM inventory_units u
+                   WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
+                     AND {_CLAIMABLE}
+                   FOR UPDATE SKIP LOCKED),""",  # noqa: S608
     )
 
 
