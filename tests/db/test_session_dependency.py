@@ -114,3 +114,13 @@ async def test_a_commit_that_fails_undoes_too(
         await _request(engine, 99, undone, plain=plain)
     assert undone == ["released"]
     assert await _rows(engine) == 0
+
+
+async def test_a_hook_on_a_session_no_request_owns_is_refused(session: AsyncSession) -> None:
+    # Nothing would ever await it: better an error where it is registered than a key that
+    # is silently never released.
+    async def undo() -> None:
+        raise AssertionError("never called")
+
+    with pytest.raises(RuntimeError):
+        on_rollback(session, undo)

@@ -21,7 +21,7 @@ from sqlalchemy.util import queue as sqla_queue
 
 from boxoffice.config import DatabaseSettings
 from boxoffice.db import driver
-from boxoffice.db.transaction import Db, Tx, of, orm
+from boxoffice.db.transaction import Db, Tx, of
 
 log = structlog.get_logger("boxoffice.db")
 
@@ -197,8 +197,9 @@ def on_rollback(db: Db, undo: Callable[[], Awaitable[None]]) -> None:
     A hook rather than a generator dependency of its own: such a dependency is left before
     this one commits, so it cannot tell a commit that failed."""
     tx = of(db)
-    info = tx.info if tx is not None else orm(db).info
-    info.setdefault(_ON_ROLLBACK, []).append(undo)
+    if tx is None:  # a session no request owns: nothing would ever run the hook
+        raise RuntimeError("on_rollback needs the request's transaction (or its session)")
+    tx.info.setdefault(_ON_ROLLBACK, []).append(undo)
 
 
 async def _undo(tx: Tx) -> None:

@@ -97,8 +97,6 @@ def _all_or_explain(
     known_keys = {s for _, s, _, _ in named} if seat_ids else {u for u, _, _, _ in named}
     key = "seat_id" if seat_ids else "unit_id"
     taken += [{key: k, "missing": True} for k in sorted(set(seat_ids or unit_ids) - known_keys)]
-    if not taken:  # (not seen: every named unit free, yet not all claimed)
-        taken = [{"unit_id": u, "seat_id": s} for u, s, _, _ in named]
     raise SeatsUnavailable(
         f"{len(taken)} of the {wanted} requested seats are not available",
         extra={"unavailable_seats": taken},
