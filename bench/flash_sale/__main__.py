@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -112,6 +113,7 @@ def _http_run(
     try:
         base = {"host": "127.0.0.1", "port": PORT, "showtime_id": str(data.showtime_id)}
         cpu_before = _cpu_seconds(server.pid)
+        mark = CpuMark.now()
         sale = _loadgen(
             {
                 **base,
@@ -125,12 +127,18 @@ def _http_run(
                 "best_available": presold_pct is not None,
             }
         )
+        spent, server_cpu = CpuMark.now().since(mark), _cpu_seconds(server.pid) - cpu_before
         if presold_pct is not None:
             sale["seats_presold"] = presold
         requests = (sale["hold_attempts_per_s"] + sale["bookings_per_s"]) * sale["seconds"]
-        sale["server_cpu_ms_per_request"] = _cpu_ms_per_request(
-            server.pid, cpu_before, requests, digits=2
+        sale["server_cpu_ms_per_request"] = round(server_cpu / max(requests, 1) * 1000, 2)
+        sale["cpu_ms_per_hold"] = _per_hold(
+            sale,
+            server=server_cpu,
+            load_generator=spent.children,
+            database_and_rest=spent.busy - server_cpu - spent.children - spent.own,
         )
+        sale["machine_busy_pct"] = spent.busy_pct
         sale["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
         if extras and not think_ms and presold_pct is None:
             sale["seat_map_50k"] = _loadgen({**base, "mode": "seat_map", "reads": 50})
@@ -159,6 +167,58 @@ def _floor(server_pid: int, config: dict[str, Any]) -> dict[str, Any]:
         server_pid, before, result["requests"]
     )
     return result
+
+
+@dataclass(frozen=True)
+class CpuMark:
+    """CPU seconds so far: the machine's busy time (all cores, steal excluded), this
+    process's, and its finished children's (a load generator run is one)."""
+
+    busy: float
+    own: float
+    children: float
+    wall: float
+
+    @classmethod
+    def now(cls) -> "CpuMark":
+        machine, mine = psutil.cpu_times(), os.times()
+        busy = sum(
+            getattr(machine, field, 0.0) for field in ("user", "nice", "system", "irq", "softirq")
+        )
+        return cls(
+            busy=busy,
+            own=mine.user + mine.system,
+            children=mine.children_user + mine.children_system,
+            wall=time.monotonic(),
+        )
+
+    def since(self, before: "CpuMark") -> "CpuSpent":
+        wall = self.wall - before.wall
+        busy = self.busy - before.busy
+        return CpuSpent(
+            busy=busy,
+            own=self.own - before.own,
+            children=self.children - before.children,
+            busy_pct=round(100 * busy / max(wall * (psutil.cpu_count() or 1), 1e-9), 1),
+        )
+
+
+@dataclass(frozen=True)
+class CpuSpent:
+    busy: float
+    own: float
+    children: float
+    busy_pct: float
+
+
+def _per_hold(result: dict[str, Any], **seconds: float) -> dict[str, float]:
+    """Where the machine's CPU went, in ms per successful hold (each hold also booked), so
+    a direct run and an HTTP run compare part by part: `database_and_rest` is the machine's
+    busy time less the parts measured by process (PostgreSQL, and anything else running)."""
+    holds = max(result["holds_per_s"] * result["seconds"], 1)
+    split = {name: round(max(value, 0.0) * 1000 / holds, 2) for name, value in seconds.items()}
+    split["machine"] = round(sum(max(v, 0.0) for v in seconds.values()) * 1000 / holds, 2)
+    return split
 
 
 def _cpu_ms_per_request(pid: int, cpu_before: float, requests: float, digits: int = 3) -> float:
@@ -199,6 +259,7 @@ def _direct_run(
     dsn: str, data: BenchData, args: argparse.Namespace, *, baseline: bool, paced: bool = False
 ) -> dict[str, Any]:
     asyncio.run(reset_stock(dsn, data.showtime_id))
+    mark = CpuMark.now()
     result = asyncio.run(
         direct.run(
             dsn,
@@ -210,6 +271,11 @@ def _direct_run(
             think_ms=args.think_ms if paced else 0,
         )
     )
+    spent = CpuMark.now().since(mark)
+    result["cpu_ms_per_hold"] = _per_hold(
+        result, client=spent.own, database_and_rest=spent.busy - spent.own
+    )
+    result["machine_busy_pct"] = spent.busy_pct
     result["database_check"] = asyncio.run(oversold(dsn, data.showtime_id))
     return result
 
@@ -298,6 +364,11 @@ def main() -> None:
                 rates = [c[field] or 1 for c in ceilings]
                 result[key] = round(result[field] / (sum(rates) / len(rates)), 2)
                 result[f"{key}_before_after"] = [round(result[field] / r, 2) for r in rates]
+            # The same comparison by cost: the machine's CPU per hold against the ceiling's.
+            direct_cost = [c["cpu_ms_per_hold"]["machine"] or 1 for c in ceilings]
+            result["cpu_per_hold_to_direct"] = round(
+                result["cpu_ms_per_hold"]["machine"] / (sum(direct_cost) / len(direct_cost)), 2
+            )
         if args.interleaved:
             report["interleaved"] = _interleaved(dsn, data, args)
             print("interleaved", json.dumps(report["interleaved"]), file=sys.stderr)

@@ -2,7 +2,10 @@
 of the suite): they drive the API's own sale statements, race for real, and sell nothing
 twice. Guards the bench against drifting from the statements it claims to measure."""
 
+import time
+
 from bench.flash_sale import direct
+from bench.flash_sale.__main__ import CpuMark, _per_hold
 from bench.flash_sale.seed import ROWS, SEATS_PER_ROW, oversold, presell, reset_stock, seed
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,3 +56,29 @@ class TestFlashSaleDirectRuns:
         front = ROWS // 10 * SEATS_PER_ROW
         assert dict(rows) == {True: taken}
         assert 0.95 * front < taken < front
+
+
+class TestCpuSplit:
+    def test_own_work_shows_in_the_process_and_the_machine(self) -> None:
+        before = CpuMark.now()
+        deadline = time.process_time() + 0.2
+        while time.process_time() < deadline:
+            pass
+        spent = CpuMark.now().since(before)
+        assert spent.own >= 0.19
+        assert spent.busy >= 0.9 * spent.own  # the machine saw at least (most of) it
+        assert spent.children == 0
+        assert 0 < spent.busy_pct <= 100
+
+    def test_split_is_per_hold_and_sums_to_the_machine(self) -> None:
+        split = _per_hold(
+            {"holds_per_s": 100.0, "seconds": 10.0}, server=3.0, database_and_rest=2.0
+        )
+        assert split == {"server": 3.0, "database_and_rest": 2.0, "machine": 5.0}
+        # A part measured below zero (the machine's counters and a process's disagree by a
+        # tick) counts as nothing rather than lowering the total.
+        assert _per_hold({"holds_per_s": 1.0, "seconds": 1.0}, a=0.001, b=-0.0005) == {
+            "a": 1.0,
+            "b": 0.0,
+            "machine": 1.0,
+        }
