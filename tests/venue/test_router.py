@@ -292,8 +292,17 @@ class TestReadVenues:
             json={**body, "name": "Nowhere", "timezone": "Mars/Olympus"},
             headers=auth_headers(admin),
         )
+        again = await client.post("/api/cities", json=body, headers=auth_headers(admin))
+        elsewhere = await client.post(
+            "/api/cities",
+            json={**body, "country": "US", "timezone": "America/New_York"},
+            headers=auth_headers(admin),
+        )
         found = (await client.get("/api/cities", params={"q": "reykjav"})).json()
 
         assert created.status_code == 201
         assert bad_zone.status_code == 422
-        assert [c["name"] for c in found["items"]] == ["Reykjavik"]
+        assert again.status_code == 409
+        assert again.json()["code"] == "city_exists"
+        assert elsewhere.status_code == 201  # the same name in another country is another city
+        assert sorted(c["country"] for c in found["items"]) == ["IS", "US"]

@@ -6,6 +6,11 @@ class CityNotFound(NotFound):
     title = "No such city"
 
 
+class CityExists(Conflict):
+    code = "city_exists"
+    title = "A city with this name is already listed in this country"
+
+
 class VenueNotFound(NotFound):
     code = "venue_not_found"
     title = "No such venue"

@@ -22,6 +22,13 @@ class CityRepository:
         await self.session.flush()
         return city
 
+    async def taken(self, name: str, country: str) -> bool:
+        """Whether the (name, country) pair the table keeps unique is listed already."""
+        found = await self.session.scalar(
+            select(City.id).where(City.name == name, City.country == country).limit(1)
+        )
+        return found is not None
+
     async def find_by_name(self, name: str) -> City | None:
         """Exact (case-insensitive) name first, else the most similar name (typos)."""
         similarity = func.similarity(City.name, name)

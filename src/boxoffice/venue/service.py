@@ -12,6 +12,7 @@ from boxoffice.inventory.service import venue_has_sales
 from boxoffice.kit.pagination import PageParams
 from boxoffice.venue import schemas
 from boxoffice.venue.errors import (
+    CityExists,
     CityNotFound,
     InvalidLayout,
     NotVenueOwner,
@@ -29,8 +30,11 @@ SECTION_SPACING_Y = 30.0
 
 
 async def create_city(session: AsyncSession, data: schemas.CityCreate) -> City:
-    """Add a city (name + country are unique)."""
-    return await CityRepository(session).add(City(**data.model_dump()))
+    """Add a city (name + country are unique; the constraint still guards a race)."""
+    repo = CityRepository(session)
+    if await repo.taken(data.name, data.country):
+        raise CityExists(f"{data.name} ({data.country}) is already listed")
+    return await repo.add(City(**data.model_dump()))
 
 
 async def get_city(session: AsyncSession, city_id: uuid.UUID) -> City:
