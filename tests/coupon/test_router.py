@@ -120,6 +120,23 @@ class TestCreate:
         assert response.status_code == 422
         assert response.json()["code"] == "validation_error"
 
+    async def test_an_end_already_past_is_an_empty_window(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        admin = await create_user(session, role=Role.admin)
+        body = {"code": "LATE1", "kind": "percent", "value": 10}
+
+        past = await client.post(
+            "/api/coupons",
+            json={**body, "valid_until": "2020-01-01T00:00:00Z"},
+            headers=bearer(settings, admin),
+        )
+        listed = await client.get("/api/coupons", headers=bearer(settings, admin))
+
+        assert past.status_code == 422
+        assert past.json()["code"] == "coupon_invalid_window"
+        assert "LATE1" not in [c["code"] for c in listed.json()["items"]]
+
 
 class TestReadAndUpdate:
     async def test_organizers_list_only_their_own_coupons(

@@ -70,6 +70,9 @@ async def create_coupon(session: AsyncSession, user: User, data: CouponCreate) -
             raise CouponScopeForbidden("Every event must belong to the coupon's organizer")
     if await repo.get_by_code(data.code) is not None:
         raise CouponCodeTaken()
+    if data.valid_from is None and data.valid_until is not None and data.valid_until <= utcnow():
+        # valid_from defaults to now: an end already past would make an empty window.
+        raise CouponInvalidWindow("valid_until is already past (valid_from defaults to now)")
     coupon = Coupon(
         code=data.code,
         kind=data.kind,
