@@ -1,6 +1,8 @@
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -153,6 +155,30 @@ class TestOpenApi:
         responses = schema["paths"]["/api/events"]["get"]["responses"]
         assert "application/problem+json" in responses["422"]["content"]
         assert "application/problem+json" in responses["default"]["content"]
+
+    async def test_integer_bounds_are_the_exact_integers_the_api_enforces(
+        self, client: AsyncClient
+    ) -> None:
+        # Read with exact decimals: a plain JSON reader makes 2**63 - 1 and 2**63 one float.
+        raw = (await client.get("/openapi.json")).text
+        schema = json.loads(raw, parse_float=Decimal)
+        seat_ids = schema["components"]["schemas"]["SeatAssignment"]["properties"]["seat_ids"]
+        assert seat_ids["items"]["maximum"] == 2**63 - 1  # BIGINT, not the float 2**63
+        bounds: list[object] = []
+
+        def walk(node: object) -> None:
+            if isinstance(node, dict):
+                if node.get("type") == "integer":
+                    bounds.extend(node[k] for k in ("minimum", "maximum") if k in node)
+                for child in node.values():
+                    walk(child)
+            elif isinstance(node, list):
+                for child in node:
+                    walk(child)
+
+        walk(schema)
+        assert len(bounds) > 50
+        assert [b for b in bounds if not isinstance(b, int)] == []
 
     async def test_docs_page_is_served(self, client: AsyncClient) -> None:
         response = await client.get("/docs")

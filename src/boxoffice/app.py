@@ -113,8 +113,30 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
             responses.setdefault(
                 "default", {"description": "Error (problem+json)", "content": problem_content}
             )
+    _exact_integer_bounds(schema)
     app.openapi_schema = schema
     return schema
+
+
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def _exact_integer_bounds(node: Any) -> None:
+    """Integer bounds as integers. FastAPI's OpenAPI model holds them as floats, which turns
+    `100` into `100.0` and BIGINT's `2**63 - 1` into `2**63` (the float nearest it): a
+    document promising an id the API refuses. Our integer bounds are all at most BIGINT's,
+    so a bound that reads 2**63 was that one."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in _BOUNDS:
+                value = node.get(key)
+                if isinstance(value, float) and value.is_integer():
+                    node[key] = min(int(value), 2**63 - 1)
+        for child in node.values():
+            _exact_integer_bounds(child)
+    elif isinstance(node, list):
+        for child in node:
+            _exact_integer_bounds(child)
 
 
 async def _ready_for_traffic(engine: AsyncEngine, connections: int) -> None:

@@ -48,7 +48,13 @@ router = APIRouter(prefix="/api", tags=["bookings"], responses=PROBLEM_RESPONSES
 
 Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user))]
 IfMatch = Annotated[
-    str | None, Header(alias="If-Match", description='The booking version you read, e.g. `"3"`')
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The booking version you read, e.g. `"3"`',
+        # Documented, not enforced here: a malformed one is 412 (`_version`), not 422.
+        json_schema_extra={"pattern": '^(W/)?"?[1-9][0-9]{0,9}"?$'},
+    ),
 ]
 Admin = Annotated[User, Depends(require(Permission.booking_manage_any))]
 
