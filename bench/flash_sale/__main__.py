@@ -199,7 +199,9 @@ class CpuMark:
             busy=busy,
             own=self.own - before.own,
             children=self.children - before.children,
-            busy_pct=round(100 * busy / max(wall * (psutil.cpu_count() or 1), 1e-9), 1),
+            # The machine's counters tick in hundredths of a second: a short span can read
+            # a little over its capacity.
+            busy_pct=min(round(100 * busy / max(wall * (psutil.cpu_count() or 1), 1e-9), 1), 100),
         )
 
 

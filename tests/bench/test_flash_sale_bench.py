@@ -65,8 +65,9 @@ class TestCpuSplit:
         while time.process_time() < deadline:
             pass
         spent = CpuMark.now().since(before)
-        assert spent.own >= 0.19
-        assert spent.busy >= 0.9 * spent.own  # the machine saw at least (most of) it
+        # Both counters tick in hundredths of a second (hence the slack).
+        assert spent.own >= 0.15
+        assert spent.busy >= spent.own - 0.05  # the machine saw it too
         assert spent.children == 0
         assert 0 < spent.busy_pct <= 100
 
