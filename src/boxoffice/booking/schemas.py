@@ -9,6 +9,7 @@ from boxoffice.catalog.schemas import AccessCode
 from boxoffice.kit.ids import VERSION_MAX, RowId
 
 MAX_QUANTITY = 100
+UNIQUE: dict[str, Any] = {"uniqueItems": True}
 MAX_SYNC_SCANS = 500
 MAX_MANIFEST_PAGE = 1000
 
@@ -20,21 +21,58 @@ ACCESSIBLE = (
 )
 
 
+def _given(name: str, kind: str) -> dict[str, Any]:
+    """JSON Schema: `name` is sent and is not null."""
+    return {"required": [name], "properties": {name: {"type": kind}}}
+
+
+def _unset(*names: str) -> dict[str, Any]:
+    """JSON Schema properties: none of `names` is sent with a value (absent or null)."""
+    return {name: {"type": "null"} for name in names}
+
+
 class HoldCreate(BaseModel):
-    """Exactly one of `seat_ids`, `unit_ids` or `quantity`.
+    """Exactly one of `showtime_id` and `event_id`; exactly one of `seat_ids`, `unit_ids`
+    or `quantity`.
 
     With `quantity`: a general-admission `section_id` gives that many places; otherwise the
     best available adjacent seats (of `section_id` or `price_tier_id` if given).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # The rules across fields, in the OpenAPI document too (as `_one_way` checks them).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {"oneOf": [_given("showtime_id", "string"), _given("event_id", "string")]},
+                {
+                    "oneOf": [
+                        _given("seat_ids", "array"),
+                        _given("unit_ids", "array"),
+                        _given("quantity", "integer"),
+                    ]
+                },
+                {
+                    "if": {
+                        "required": ["accessible"],
+                        "properties": {"accessible": {"const": True}},
+                    },
+                    "then": _given("quantity", "integer"),
+                },
+            ]
+        },
+    )
 
     showtime_id: uuid.UUID | None = Field(default=None, description="The showtime (or event_id)")
     event_id: uuid.UUID | None = Field(
         default=None, description="An event with exactly one showtime on sale"
     )
-    seat_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_QUANTITY)
-    unit_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_QUANTITY)
+    seat_ids: list[RowId] | None = Field(
+        default=None, min_length=1, max_length=MAX_QUANTITY, json_schema_extra=UNIQUE
+    )
+    unit_ids: list[RowId] | None = Field(
+        default=None, min_length=1, max_length=MAX_QUANTITY, json_schema_extra=UNIQUE
+    )
     quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
     section_id: uuid.UUID | None = None
     price_tier_id: uuid.UUID | None = None
@@ -91,7 +129,34 @@ class Hold(BaseModel):
 class BookingCreate(BaseModel):
     """From a hold (`hold_id`), or in one call (`showtime_id`/`event_id` + `quantity`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["hold_id"],
+                    "properties": {
+                        "hold_id": {"type": "string"},
+                        **_unset("showtime_id", "event_id", "quantity"),
+                    },
+                },
+                {
+                    "required": ["showtime_id"],
+                    "properties": {
+                        "showtime_id": {"type": "string"},
+                        **_unset("hold_id", "event_id"),
+                    },
+                },
+                {
+                    "required": ["event_id"],
+                    "properties": {
+                        "event_id": {"type": "string"},
+                        **_unset("hold_id", "showtime_id"),
+                    },
+                },
+            ]
+        },
+    )
 
     hold_id: uuid.UUID | None = None
     showtime_id: uuid.UUID | None = None

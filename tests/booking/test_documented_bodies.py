@@ -1,0 +1,105 @@
+"""The OpenAPI document's request bodies for holds and bookings refuse exactly what the API
+refuses: its cross-field rules (exactly one showtime or event; exactly one of seat ids,
+unit ids or a quantity; `accessible` with a quantity; a hold id alone) are in the document,
+not only in the validators, so a client or a generator reading it sends valid bodies."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.auth.models import User
+from tests.factories import create_user
+
+Headers = Callable[[User], dict[str, str]]
+
+S, E, H = (str(uuid.uuid4()) for _ in range(3))
+
+HOLDS: list[tuple[dict[str, Any], bool]] = [
+    ({"showtime_id": S, "seat_ids": [1, 2]}, True),
+    ({"event_id": E, "quantity": 2}, True),
+    ({"showtime_id": S, "event_id": None, "unit_ids": [5], "quantity": None}, True),
+    ({"showtime_id": S, "quantity": 2, "accessible": True}, True),
+    ({"showtime_id": S, "seat_ids": [1], "accessible": False}, True),
+    ({"showtime_id": S, "event_id": E, "quantity": 1}, False),
+    ({"quantity": 1}, False),
+    ({"showtime_id": None, "event_id": None, "quantity": 1}, False),
+    ({"showtime_id": S}, False),
+    ({"showtime_id": S, "seat_ids": [1], "quantity": 2}, False),
+    ({"showtime_id": S, "seat_ids": [1], "unit_ids": [2]}, False),
+    ({"showtime_id": S, "seat_ids": [3, 3]}, False),
+    ({"showtime_id": S, "seat_ids": [1], "accessible": True}, False),
+    ({"showtime_id": S, "quantity": 0}, False),
+    ({"showtime_id": S, "quantity": 1, "note": "x"}, False),
+]
+
+BOOKINGS: list[tuple[dict[str, Any], bool]] = [
+    ({"hold_id": H}, True),
+    ({"hold_id": H, "coupon_code": "SPRING"}, True),
+    ({"showtime_id": S}, True),
+    ({"event_id": E, "quantity": 3}, True),
+    ({"hold_id": None, "showtime_id": S, "quantity": 2}, True),
+    ({"hold_id": H, "quantity": 2}, False),
+    ({"hold_id": H, "showtime_id": S}, False),
+    ({"showtime_id": S, "event_id": E}, False),
+    ({}, False),
+    ({"quantity": 2}, False),
+]
+
+
+async def _validator(client: AsyncClient, component: str) -> Draft202012Validator:
+    document = (await client.get("/openapi.json")).json()
+    registry: Registry[Any] = Registry().with_resource(
+        "urn:openapi", DRAFT202012.create_resource(document)
+    )
+    return Draft202012Validator(
+        {"$ref": f"urn:openapi#/components/schemas/{component}"}, registry=registry
+    )
+
+
+async def _api_refuses(
+    client: AsyncClient, headers: dict[str, str], path: str, body: dict[str, Any]
+) -> bool:
+    response = await client.post(path, json=body, headers=headers)
+    assert response.status_code < 500
+    return bool(response.json().get("code") == "validation_error")
+
+
+class TestDocumentedBodies:
+    @pytest.mark.parametrize(("body", "valid"), HOLDS)
+    async def test_a_hold_body(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        body: dict[str, Any],
+        valid: bool,
+    ) -> None:
+        documented = (await _validator(client, "HoldCreate")).is_valid(body)
+        buyer = await create_user(session)
+        refused = await _api_refuses(client, auth_headers(buyer), "/api/bookings/hold-seats", body)
+
+        assert documented is valid
+        assert refused is not valid
+
+    @pytest.mark.parametrize(("body", "valid"), BOOKINGS)
+    async def test_a_booking_body(
+        self,
+        client: AsyncClient,
+        session: AsyncSession,
+        auth_headers: Headers,
+        body: dict[str, Any],
+        valid: bool,
+    ) -> None:
+        documented = (await _validator(client, "BookingCreate")).is_valid(body)
+        buyer = await create_user(session)
+        refused = await _api_refuses(client, auth_headers(buyer), "/api/bookings", body)
+
+        assert documented is valid
+        assert refused is not valid
