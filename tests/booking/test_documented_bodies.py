@@ -14,7 +14,9 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.app import create_app
 from boxoffice.auth.models import User
+from boxoffice.config import Settings
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
@@ -53,14 +55,18 @@ BOOKINGS: list[tuple[dict[str, Any], bool]] = [
 ]
 
 
-async def _validator(client: AsyncClient, component: str) -> Draft202012Validator:
-    document = (await client.get("/openapi.json")).json()
+@pytest.fixture(scope="module")
+def document(settings: Settings) -> Registry[Any]:
+    """The document `/openapi.json` serves (the app's own `openapi()`), read once."""
     registry: Registry[Any] = Registry().with_resource(
-        "urn:openapi", DRAFT202012.create_resource(document)
+        "urn:openapi", DRAFT202012.create_resource(create_app(settings).openapi())
     )
-    return Draft202012Validator(
-        {"$ref": f"urn:openapi#/components/schemas/{component}"}, registry=registry
-    )
+    return registry
+
+
+def _documented(document: Registry[Any], component: str, body: dict[str, Any]) -> bool:
+    schema = {"$ref": f"urn:openapi#/components/schemas/{component}"}
+    return Draft202012Validator(schema, registry=document).is_valid(body)
 
 
 async def _api_refuses(
@@ -78,10 +84,11 @@ class TestDocumentedBodies:
         client: AsyncClient,
         session: AsyncSession,
         auth_headers: Headers,
+        document: Registry[Any],
         body: dict[str, Any],
         valid: bool,
     ) -> None:
-        documented = (await _validator(client, "HoldCreate")).is_valid(body)
+        documented = _documented(document, "HoldCreate", body)
         buyer = await create_user(session)
         refused = await _api_refuses(client, auth_headers(buyer), "/api/bookings/hold-seats", body)
 
@@ -94,10 +101,11 @@ class TestDocumentedBodies:
         client: AsyncClient,
         session: AsyncSession,
         auth_headers: Headers,
+        document: Registry[Any],
         body: dict[str, Any],
         valid: bool,
     ) -> None:
-        documented = (await _validator(client, "BookingCreate")).is_valid(body)
+        documented = _documented(document, "BookingCreate", body)
         buyer = await create_user(session)
         refused = await _api_refuses(client, auth_headers(buyer), "/api/bookings", body)
 

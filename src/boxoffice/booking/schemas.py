@@ -7,9 +7,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, mode
 from boxoffice.booking.models import BookingStatus, HoldStatus, TicketStatus
 from boxoffice.catalog.schemas import AccessCode
 from boxoffice.kit.ids import VERSION_MAX, RowId
+from boxoffice.kit.schema_rules import UNIQUE, both, given, one_way, unset, when
 
 MAX_QUANTITY = 100
-UNIQUE: dict[str, Any] = {"uniqueItems": True}
 MAX_SYNC_SCANS = 500
 MAX_MANIFEST_PAGE = 1000
 
@@ -19,16 +19,6 @@ ACCESSIBLE = (
     "otherwise; choosing one by its seat id is always allowed. When none are left, the "
     "409 neither joins nor suggests the waitlist, whose offers are of other seats"
 )
-
-
-def _given(name: str, kind: str) -> dict[str, Any]:
-    """JSON Schema: `name` is sent and is not null."""
-    return {"required": [name], "properties": {name: {"type": kind}}}
-
-
-def _unset(*names: str) -> dict[str, Any]:
-    """JSON Schema properties: none of `names` is sent with a value (absent or null)."""
-    return {name: {"type": "null"} for name in names}
 
 
 class HoldCreate(BaseModel):
@@ -44,21 +34,9 @@ class HoldCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "allOf": [
-                {"oneOf": [_given("showtime_id", "string"), _given("event_id", "string")]},
-                {
-                    "oneOf": [
-                        _given("seat_ids", "array"),
-                        _given("unit_ids", "array"),
-                        _given("quantity", "integer"),
-                    ]
-                },
-                {
-                    "if": {
-                        "required": ["accessible"],
-                        "properties": {"accessible": {"const": True}},
-                    },
-                    "then": _given("quantity", "integer"),
-                },
+                one_way({"showtime_id": "string"}, {"event_id": "string"}),
+                one_way({"seat_ids": "array"}, {"unit_ids": "array"}, {"quantity": "integer"}),
+                when("accessible", True, given(quantity="integer")),
             ]
         },
     )
@@ -133,27 +111,9 @@ class BookingCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "oneOf": [
-                {
-                    "required": ["hold_id"],
-                    "properties": {
-                        "hold_id": {"type": "string"},
-                        **_unset("showtime_id", "event_id", "quantity"),
-                    },
-                },
-                {
-                    "required": ["showtime_id"],
-                    "properties": {
-                        "showtime_id": {"type": "string"},
-                        **_unset("hold_id", "event_id"),
-                    },
-                },
-                {
-                    "required": ["event_id"],
-                    "properties": {
-                        "event_id": {"type": "string"},
-                        **_unset("hold_id", "showtime_id"),
-                    },
-                },
+                both(given(hold_id="string"), unset("showtime_id", "event_id", "quantity")),
+                both(given(showtime_id="string"), unset("hold_id", "event_id")),
+                both(given(event_id="string"), unset("hold_id", "showtime_id")),
             ]
         },
     )
@@ -296,7 +256,10 @@ class CheckInCreate(BaseModel):
     """A scanned code; or, when the code cannot be scanned (a dead phone), the ticket's id,
     found in the door list after the staff checked the holder."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=one_way({"code": "string"}, {"ticket_id": "string"}),
+    )
 
     code: str | None = Field(
         default=None, min_length=1, max_length=128, description="The ticket's signed code"

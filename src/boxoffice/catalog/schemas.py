@@ -7,6 +7,7 @@ from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field,
 
 from boxoffice.catalog.models import EventStatus, EventType, ShowtimeStatus
 from boxoffice.kit.money import Currency, MinorUnits, Money
+from boxoffice.kit.schema_rules import at_least_one
 from boxoffice.venue.schemas import Latitude, Longitude
 
 AccessCode = Annotated[
@@ -47,6 +48,8 @@ class PriceTierIn(BaseModel):
 class PriceTierUpdate(BaseModel):
     """A tier's new name or price. The currency stays: a booking is in one currency."""
 
+    model_config = ConfigDict(json_schema_extra=at_least_one(name="string", price_minor="integer"))
+
     name: str | None = Field(default=None, min_length=1, max_length=80)
     price_minor: MinorUnits | None = None
 
@@ -79,6 +82,8 @@ class ShowtimeUpdate(BaseModel):
 
     Give `starts_at` alone to move the whole performance (it keeps its length), or both.
     """
+
+    model_config = ConfigDict(json_schema_extra=at_least_one(starts_at="string", ends_at="string"))
 
     starts_at: datetime | None = None
     ends_at: datetime | None = None

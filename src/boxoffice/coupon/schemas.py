@@ -6,6 +6,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from boxoffice.coupon.models import CouponKind
 from boxoffice.kit.money import Currency, MinorUnits
+from boxoffice.kit.schema_rules import given, when
 
 CouponCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,40}$")]
 
@@ -32,6 +33,15 @@ class Coupon(BaseModel):
 
 
 class CouponCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=when(
+            "kind",
+            CouponKind.percent.value,
+            {"properties": {"value": {"maximum": 100}, "currency": {"type": "null"}}},
+            otherwise=given(currency="string"),
+        )
+    )
+
     code: CouponCode
     kind: CouponKind
     value: int = Field(ge=1, le=10**9)

@@ -4,6 +4,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from boxoffice.kit.ids import RowId
+from boxoffice.kit.schema_rules import UNIQUE, one_way
 
 MAX_UNITS = 5000
 """Units one block or unblock request may name (a whole section's worth)."""
@@ -13,10 +14,21 @@ class UnitSelection(BaseModel):
     """Exactly one of `seat_ids`, `unit_ids`, or a general-admission `section_id` with a
     `quantity` (blocking only)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=one_way(
+            {"seat_ids": "array"},
+            {"unit_ids": "array"},
+            {"section_id": "string", "quantity": "integer"},
+        ),
+    )
 
-    seat_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_UNITS)
-    unit_ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_UNITS)
+    seat_ids: list[RowId] | None = Field(
+        default=None, min_length=1, max_length=MAX_UNITS, json_schema_extra=UNIQUE
+    )
+    unit_ids: list[RowId] | None = Field(
+        default=None, min_length=1, max_length=MAX_UNITS, json_schema_extra=UNIQUE
+    )
     section_id: uuid.UUID | None = None
     quantity: int | None = Field(default=None, ge=1, le=MAX_UNITS)
     reason: str | None = Field(

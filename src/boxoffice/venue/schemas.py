@@ -5,6 +5,7 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from boxoffice.kit.schema_rules import both, given, one_way, unset, when
 from boxoffice.venue.models import SectionKind
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
@@ -88,12 +89,25 @@ class LayoutSpec(BaseModel):
 class SectionCreate(BaseModel):
     """A reserved section gives `layout` or `seats`; a general-admission one `capacity`."""
 
+    model_config = ConfigDict(
+        json_schema_extra=when(
+            "kind",
+            SectionKind.general_admission.value,
+            both(given(capacity="integer"), unset("layout", "seats")),
+            otherwise={
+                "allOf": [unset("capacity"), one_way({"layout": "object"}, {"seats": "array"})]
+            },
+        )
+    )
+
     name: str = Field(min_length=1, max_length=120)
     kind: SectionKind
     sort_order: int = Field(default=0, ge=0, le=1000)
     capacity: int | None = Field(default=None, ge=1, le=200_000)
     layout: LayoutSpec | None = None
-    seats: list[SeatIn] | None = Field(default=None, max_length=100_000)
+    seats: list[SeatIn] | None = Field(
+        default=None, max_length=100_000, json_schema_extra={"minItems": 1}
+    )
 
     @model_validator(mode="after")
     def _shape_matches_kind(self) -> Self:

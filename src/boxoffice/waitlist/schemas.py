@@ -5,11 +5,15 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from boxoffice.booking.schemas import MAX_QUANTITY
+from boxoffice.kit.schema_rules import one_way
 from boxoffice.waitlist.models import EntryStatus
 
 
 class EntryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=one_way({"showtime_id": "string"}, {"event_id": "string"}),
+    )
 
     showtime_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = Field(
