@@ -19,7 +19,7 @@ from boxoffice.catalog.schemas import PriceTierUpdate, ShowtimeUpdate
 from boxoffice.config import Settings
 from boxoffice.coupon.schemas import CouponCreate
 from boxoffice.inventory.schemas import UnitSelection
-from boxoffice.venue.schemas import SectionCreate
+from boxoffice.venue.schemas import SectionCreate, VenueCreate, VenueUpdate
 from boxoffice.waitlist.schemas import EntryCreate
 
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
@@ -71,6 +71,11 @@ CASES: list[tuple[type[BaseModel], dict[str, Any], bool]] = [
         False,
     ),
     (SectionCreate, {"name": "Box", "kind": "reserved", "layout": LAYOUT, "capacity": 20}, False),
+    (VenueCreate, {"name": "Hall", "city_id": A}, True),
+    (VenueCreate, {"name": "Hall", "city_id": A, "latitude": 51.5, "longitude": -0.1}, True),
+    (VenueCreate, {"name": "Hall", "city_id": A, "latitude": 51.5}, False),
+    (VenueUpdate, {"longitude": -0.1}, False),
+    (VenueUpdate, {"latitude": None, "longitude": None, "name": "New"}, True),
     (CouponCreate, {"code": "SPRING", "kind": "percent", "value": 10}, True),
     (CouponCreate, {"code": "SPRING", "kind": "percent", "value": 101}, False),
     (CouponCreate, {"code": "SPRING", "kind": "percent", "value": 10, "currency": "EUR"}, False),

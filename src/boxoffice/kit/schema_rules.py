@@ -48,6 +48,11 @@ def at_least_one(**kinds: str) -> Schema:
     return {"anyOf": [given(**{name: kind}) for name, kind in kinds.items()]}
 
 
+def all_or_none(**kinds: str) -> Schema:
+    """The named fields are all given, or none of them is."""
+    return {"anyOf": [given(**kinds), unset(*kinds)]}
+
+
 def when(field: str, value: Any, then: Schema, otherwise: Schema | None = None) -> Schema:
     """`then` holds when `field` is sent with `value`; `otherwise` when it is not."""
     rule: Schema = {

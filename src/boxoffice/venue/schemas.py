@@ -5,7 +5,7 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from boxoffice.kit.schema_rules import both, given, one_way, unset, when
+from boxoffice.kit.schema_rules import all_or_none, both, given, one_way, unset, when
 from boxoffice.venue.models import SectionKind
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
@@ -129,6 +129,8 @@ class SectionCreate(BaseModel):
 
 
 class VenueCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=all_or_none(latitude="number", longitude="number"))
+
     name: str = Field(min_length=1, max_length=200)
     city_id: uuid.UUID
     address: str = Field(default="", max_length=500)
@@ -149,6 +151,8 @@ class VenueCreate(BaseModel):
 
 class VenueUpdate(BaseModel):
     """Fields to change; `sections`, when given, replaces the whole layout."""
+
+    model_config = ConfigDict(json_schema_extra=all_or_none(latitude="number", longitude="number"))
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     address: str | None = Field(default=None, max_length=500)
