@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.app import create_app
 from boxoffice.auth.models import Role
@@ -21,6 +22,7 @@ from boxoffice.db import driver
 from boxoffice.db.engine import Session, create_engine, create_sessionmaker, plain_url
 from boxoffice.kit.errors import Conflict
 from tests.conftest import _admin_execute
+from tests.factories import bearer, create_user
 
 
 class _Body(BaseModel):
@@ -87,6 +89,23 @@ class TestProblemResponses:
         assert response.status_code == 405
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "method_not_allowed"
+        # Every method the path serves (two routes here), not only the first route's.
+        assert response.headers["allow"] == "GET, POST"
+
+    async def test_a_named_resource_without_the_method_is_405_not_a_bad_id(
+        self, client: AsyncClient, session: AsyncSession, settings: Settings
+    ) -> None:
+        # `/api/bookings/{booking_id}` also matches the path, with a GET; the path is the
+        # POST-only `/api/bookings/create`, not a booking with a malformed id.
+        headers = bearer(settings, await create_user(session))
+        named = await client.get("/api/bookings/create", headers=headers)
+        not_an_id = await client.get("/api/bookings/not-a-booking-id", headers=headers)
+
+        assert named.status_code == 405
+        assert named.headers["allow"] == "POST"
+        assert named.json()["code"] == "method_not_allowed"
+        assert not_an_id.status_code == 422
+        assert not_an_id.json()["code"] == "validation_error"
 
     async def test_bad_query_is_problem_422_with_field_errors(self, client: AsyncClient) -> None:
         response = await client.get("/api/events", params={"limit": "lots"})
@@ -179,6 +198,17 @@ class TestOpenApi:
         walk(schema)
         assert len(bounds) > 50
         assert [b for b in bounds if not isinstance(b, int)] == []
+
+    async def test_sign_in_is_optional_where_anyone_is_served(self, client: AsyncClient) -> None:
+        schema = (await client.get("/openapi.json")).json()
+        paths = schema["paths"]
+        optional = [{}, {"HTTPBearer": []}]
+
+        assert paths["/api/events/{event_id}"]["get"]["security"] == optional
+        assert paths["/api/events/by-location"]["get"]["security"] == optional
+        assert paths["/api/users/me"]["get"]["security"] == [{"HTTPBearer": []}]
+        assert list(schema["components"]["securitySchemes"]) == ["HTTPBearer"]
+        assert "HTTPBearerOptional" not in json.dumps(paths)
 
     async def test_docs_page_is_served(self, client: AsyncClient) -> None:
         response = await client.get("/docs")

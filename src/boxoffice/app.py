@@ -19,6 +19,7 @@ from sqlalchemy.orm import configure_mappers
 from boxoffice import __version__
 from boxoffice.analytics.router import router as analytics_router
 from boxoffice.audit.router import router as audit_router
+from boxoffice.auth.dependencies import OPTIONAL_BEARER
 from boxoffice.auth.router import router as auth_router
 from boxoffice.booking.door_router import router as door_router
 from boxoffice.booking.router import router as booking_router
@@ -114,8 +115,24 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
                 "default", {"description": "Error (problem+json)", "content": problem_content}
             )
     _exact_integer_bounds(schema)
+    _optional_sign_in(schema)
     app.openapi_schema = schema
     return schema
+
+
+def _optional_sign_in(schema: dict[str, Any]) -> None:
+    """Operations that serve anyone (`OptionalUser`) take the bearer token as optional (an
+    empty requirement beside it), unless something else in them needs it."""
+    schemes = schema.get("components", {}).get("securitySchemes", {})
+    if schemes.pop(OPTIONAL_BEARER, None) is None:
+        return
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            security = operation.get("security")
+            if not security or not any(OPTIONAL_BEARER in r for r in security):
+                continue
+            required = [r for r in security if OPTIONAL_BEARER not in r]
+            operation["security"] = required or [{}, {"HTTPBearer": []}]
 
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")

@@ -22,6 +22,12 @@ from boxoffice.db.engine import Transaction
 from boxoffice.kit.ratelimit import enforce, get_rate_limiter
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
+OPTIONAL_BEARER = "HTTPBearerOptional"
+"""The scheme of routes that serve anyone and tell a signed-in caller apart; the OpenAPI
+document lists their bearer token as optional (`app._problem_openapi`)."""
+_optional_bearer = HTTPBearer(
+    auto_error=False, scheme_name=OPTIONAL_BEARER, description="Access token, if signed in"
+)
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -64,7 +70,7 @@ async def optional_user(
     request: Request,
     tx: Transaction,
     settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)],
 ) -> User | None:
     return await _user_from_token(request, tx, settings, credentials)
 

@@ -4,6 +4,7 @@ Services raise subclasses of `BoxofficeError`; each carries its HTTP status and 
 machine `code` that clients can switch on. Nothing else in the code base builds error bodies.
 """
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
@@ -228,6 +229,38 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _path_table(app: FastAPI) -> list[tuple[re.Pattern[str], bool, frozenset[str]]]:
+    """(path pattern, whether the path has no parameter, its methods), from the OpenAPI
+    document: the API's own list of what it serves, built once per app."""
+    table: list[tuple[re.Pattern[str], bool, frozenset[str]]] | None = getattr(
+        app.state, "path_methods", None
+    )
+    if table is None:
+        table = []
+        for path, item in app.openapi().get("paths", {}).items():
+            parts = re.split(r"\{[^}]+\}", path)
+            pattern = re.compile("^" + "[^/]+".join(re.escape(part) for part in parts) + "$")
+            methods = frozenset(m.upper() for m in item if m in _HTTP_METHODS)
+            table.append((pattern, len(parts) == 1, methods))
+        app.state.path_methods = table
+    return table
+
+
+def _methods_here(request: Request, *, literal_only: bool = False) -> list[str]:
+    """The methods the API serves at the request's path, over every operation whose path
+    matches it (Starlette's own 405 names only the first route's); `literal_only`: paths
+    with no parameter, so the path names that resource itself (`/api/bookings/create`, not
+    `/api/bookings/{booking_id}`)."""
+    methods: set[str] = set()
+    for pattern, literal, served in _path_table(request.app):
+        if (literal or not literal_only) and pattern.match(request.url.path):
+            methods |= served
+    return sorted(methods)
+
+
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [
         {
@@ -264,20 +297,38 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if status == 404 and detail == "Not Found":
             detail = f"No route matches {request.method} {request.url.path}"
+        headers = dict(exc.headers or {})
         if status == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}"
+            return not_allowed(request, _methods_here(request) or [headers.get("Allow", "")])
         return problem(
             request,
             status=status,
             code=_HTTP_CODES.get(status, f"http_{status}"),
             title=title,
             detail=detail,
-            headers=exc.headers,
+            headers=headers,
+        )
+
+    def not_allowed(request: Request, methods: list[str]) -> JSONResponse:
+        return problem(
+            request,
+            status=405,
+            code="method_not_allowed",
+            title="Method Not Allowed",
+            detail=f"{request.method} is not allowed on {request.url.path}",
+            headers={"Allow": ", ".join(methods)},
         )
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         exc = cast(RequestValidationError, exc)
         errors = _validation_errors(exc.errors())
+        if errors and all(e["loc"][:1] == ["path"] for e in errors):
+            # A route with a parameter took a path that is another resource's name
+            # (`GET /api/bookings/create` reached `/api/bookings/{booking_id}`): that
+            # resource exists, without this method.
+            literal = _methods_here(request, literal_only=True)
+            if literal and request.method not in literal:
+                return not_allowed(request, literal)
         if any(e["type"] == "json_invalid" for e in errors):
             return problem(
                 request,
