@@ -99,10 +99,17 @@ class TestProblemResponses:
         # POST-only `/api/bookings/create`, not a booking with a malformed id.
         headers = bearer(settings, await create_user(session))
         named = await client.get("/api/bookings/create", headers=headers)
+        options = await client.options("/api/bookings/create", headers=headers)
+        admin = bearer(settings, await create_user(session, role=Role.admin))
+        with_body = await client.put("/api/events/search", json={"x": 1}, headers=admin)
         not_an_id = await client.get("/api/bookings/not-a-booking-id", headers=headers)
 
         assert named.status_code == 405
         assert named.headers["allow"] == "POST"
+        assert options.status_code == 405
+        assert options.headers["allow"] == "POST"  # not the GET of /api/bookings/{id}
+        assert with_body.status_code == 405
+        assert with_body.headers["allow"] == "GET"
         assert named.json()["code"] == "method_not_allowed"
         assert not_an_id.status_code == 422
         assert not_an_id.json()["code"] == "validation_error"
@@ -202,7 +209,7 @@ class TestOpenApi:
     async def test_sign_in_is_optional_where_anyone_is_served(self, client: AsyncClient) -> None:
         schema = (await client.get("/openapi.json")).json()
         paths = schema["paths"]
-        optional = [{}, {"HTTPBearer": []}]
+        optional: list[dict[str, list[str]]] = [{}, {"HTTPBearer": []}]
 
         assert paths["/api/events/{event_id}"]["get"]["security"] == optional
         assert paths["/api/events/by-location"]["get"]["security"] == optional

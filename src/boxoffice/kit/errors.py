@@ -249,16 +249,17 @@ def _path_table(app: FastAPI) -> list[tuple[re.Pattern[str], bool, frozenset[str
     return table
 
 
-def _methods_here(request: Request, *, literal_only: bool = False) -> list[str]:
-    """The methods the API serves at the request's path, over every operation whose path
-    matches it (Starlette's own 405 names only the first route's); `literal_only`: paths
-    with no parameter, so the path names that resource itself (`/api/bookings/create`, not
-    `/api/bookings/{booking_id}`)."""
-    methods: set[str] = set()
-    for pattern, literal, served in _path_table(request.app):
-        if (literal or not literal_only) and pattern.match(request.url.path):
-            methods |= served
-    return sorted(methods)
+def _methods_here(request: Request) -> tuple[list[str], bool]:
+    """The methods the API serves at the request's path, and whether a path without
+    parameters names it. Such a path is that resource itself: `/api/bookings/create` is
+    not a booking of `/api/bookings/{booking_id}`, so only its own methods count; otherwise
+    every operation whose path matches (Starlette's own 405 names only the first route's)."""
+    literal: set[str] = set()
+    templated: set[str] = set()
+    for pattern, is_literal, served in _path_table(request.app):
+        if pattern.match(request.url.path):
+            (literal if is_literal else templated).update(served)
+    return sorted(literal or templated), bool(literal)
 
 
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -299,7 +300,8 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"No route matches {request.method} {request.url.path}"
         headers = dict(exc.headers or {})
         if status == 405:
-            return not_allowed(request, _methods_here(request) or [headers.get("Allow", "")])
+            methods, _ = _methods_here(request)
+            return not_allowed(request, methods or [headers.get("Allow", "")])
         return problem(
             request,
             status=status,
@@ -322,13 +324,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         exc = cast(RequestValidationError, exc)
         errors = _validation_errors(exc.errors())
-        if errors and all(e["loc"][:1] == ["path"] for e in errors):
+        if any(e["loc"][:1] == ["path"] for e in errors):
             # A route with a parameter took a path that is another resource's name
             # (`GET /api/bookings/create` reached `/api/bookings/{booking_id}`): that
             # resource exists, without this method.
-            literal = _methods_here(request, literal_only=True)
-            if literal and request.method not in literal:
-                return not_allowed(request, literal)
+            methods, named = _methods_here(request)
+            if named and request.method not in methods:
+                return not_allowed(request, methods)
         if any(e["type"] == "json_invalid" for e in errors):
             return problem(
                 request,
