@@ -103,6 +103,10 @@ class TestProblemResponses:
         admin = bearer(settings, await create_user(session, role=Role.admin))
         with_body = await client.put("/api/events/search", json={"x": 1}, headers=admin)
         not_an_id = await client.get("/api/bookings/not-a-booking-id", headers=headers)
+        # Two paths with parameters: `.../check-ins/manifest` names it, not `.../{ticket_id}`.
+        manifest = await client.options(
+            f"/api/showtimes/{uuid.uuid4()}/check-ins/manifest", headers=admin
+        )
 
         assert named.status_code == 405
         assert named.headers["allow"] == "POST"
@@ -111,6 +115,8 @@ class TestProblemResponses:
         assert with_body.status_code == 405
         assert with_body.headers["allow"] == "GET"
         assert named.json()["code"] == "method_not_allowed"
+        assert manifest.status_code == 405
+        assert manifest.headers["allow"] == "GET"
         assert not_an_id.status_code == 422
         assert not_an_id.json()["code"] == "validation_error"
 

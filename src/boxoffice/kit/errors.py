@@ -232,10 +232,10 @@ def database_unavailable(exc: BaseException) -> bool:
 _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
-def _path_table(app: FastAPI) -> list[tuple[re.Pattern[str], bool, frozenset[str]]]:
-    """(path pattern, whether the path has no parameter, its methods), from the OpenAPI
+def _path_table(app: FastAPI) -> list[tuple[re.Pattern[str], int, frozenset[str]]]:
+    """(path pattern, how many parameters the path has, its methods), from the OpenAPI
     document: the API's own list of what it serves, built once per app."""
-    table: list[tuple[re.Pattern[str], bool, frozenset[str]]] | None = getattr(
+    table: list[tuple[re.Pattern[str], int, frozenset[str]]] | None = getattr(
         app.state, "path_methods", None
     )
     if table is None:
@@ -244,22 +244,25 @@ def _path_table(app: FastAPI) -> list[tuple[re.Pattern[str], bool, frozenset[str
             parts = re.split(r"\{[^}]+\}", path)
             pattern = re.compile("^" + "[^/]+".join(re.escape(part) for part in parts) + "$")
             methods = frozenset(m.upper() for m in item if m in _HTTP_METHODS)
-            table.append((pattern, len(parts) == 1, methods))
+            table.append((pattern, len(parts) - 1, methods))
         app.state.path_methods = table
     return table
 
 
-def _methods_here(request: Request) -> tuple[list[str], bool]:
-    """The methods the API serves at the request's path, and whether a path without
-    parameters names it. Such a path is that resource itself: `/api/bookings/create` is
-    not a booking of `/api/bookings/{booking_id}`, so only its own methods count; otherwise
-    every operation whose path matches (Starlette's own 405 names only the first route's)."""
-    literal: set[str] = set()
-    templated: set[str] = set()
-    for pattern, is_literal, served in _path_table(request.app):
-        if pattern.match(request.url.path):
-            (literal if is_literal else templated).update(served)
-    return sorted(literal or templated), bool(literal)
+def _methods_here(request: Request) -> list[str]:
+    """The methods the API serves at the request's path. Of the paths that match it, the
+    ones with the fewest parameters name it: `/api/bookings/create` is that resource, not a
+    booking of `/api/bookings/{booking_id}` (Starlette's own 405 names only the first
+    matching route's methods)."""
+    matches = [
+        (params, served)
+        for pattern, params, served in _path_table(request.app)
+        if pattern.match(request.url.path)
+    ]
+    if not matches:
+        return []
+    fewest = min(params for params, _ in matches)
+    return sorted({m for params, served in matches if params == fewest for m in served})
 
 
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -300,8 +303,7 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"No route matches {request.method} {request.url.path}"
         headers = dict(exc.headers or {})
         if status == 405:
-            methods, _ = _methods_here(request)
-            return not_allowed(request, methods or [headers.get("Allow", "")])
+            return not_allowed(request, _methods_here(request) or [headers.get("Allow", "")])
         return problem(
             request,
             status=status,
@@ -328,8 +330,8 @@ def install_error_handlers(app: FastAPI) -> None:
             # A route with a parameter took a path that is another resource's name
             # (`GET /api/bookings/create` reached `/api/bookings/{booking_id}`): that
             # resource exists, without this method.
-            methods, named = _methods_here(request)
-            if named and request.method not in methods:
+            methods = _methods_here(request)
+            if methods and request.method not in methods:
                 return not_allowed(request, methods)
         if any(e["type"] == "json_invalid" for e in errors):
             return problem(
