@@ -31,6 +31,36 @@ class TestMigrations:
             diff = await connection.run_sync(_diff)
         assert diff == []
 
+    async def test_rows_the_api_deletes_are_checked_through_an_index(
+        self, engine: AsyncEngine
+    ) -> None:
+        # Replacing a venue's layout deletes sections and their seats; each deleted row's
+        # foreign-key check reads the referring table, by index only if one leads with the
+        # referring column. (Users are scrubbed, not deleted; holds are never deleted.)
+        async with engine.connect() as connection:
+            unindexed = (
+                (
+                    await connection.exec_driver_sql(
+                        """
+                    SELECT c.conrelid::regclass::text || '.' || a.attname
+                      FROM pg_constraint c
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+                     WHERE c.contype = 'f'
+                       AND c.confrelid IN ('seats'::regclass, 'sections'::regclass)
+                       AND c.confrelid <> c.conrelid
+                       AND NOT EXISTS (SELECT 1 FROM pg_index i
+                                        WHERE i.indrelid = c.conrelid
+                                          AND i.indkey[0] = c.conkey[1])
+                     ORDER BY 1
+                    """
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        # price_tiers: a few rows a showtime, read whole in no time.
+        assert unindexed == ["price_tiers.section_id"]
+
 
 class TestTicketCodesNoLongerStored:
     async def test_a_downgrade_writes_each_ticket_its_current_code_back(

@@ -147,6 +147,9 @@ class Ticket(Base):
             unique=True,
             postgresql_where=text("status = 'issued'"),
         ),
+        # For the foreign keys to the layout (see inventory_units; migration 0031).
+        Index("ix_tickets_seat_id", "seat_id", postgresql_where=text("seat_id IS NOT NULL")),
+        Index("ix_tickets_section_id", "section_id"),
     )
 
     id: Mapped[UUIDPk]

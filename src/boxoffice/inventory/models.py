@@ -72,6 +72,13 @@ class InventoryUnit(Base):
             "booking_id",
             postgresql_where=text("booking_id IS NOT NULL"),
         ),
+        # For the foreign keys: replacing a venue's layout deletes its sections and seats,
+        # and each deleted row's check would otherwise scan every unit (migration 0031).
+        # The sale never changes these columns, so they add nothing to a claim's update.
+        Index(
+            "ix_inventory_units_seat_id", "seat_id", postgresql_where=text("seat_id IS NOT NULL")
+        ),
+        Index("ix_inventory_units_section_id", "section_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
