@@ -74,7 +74,8 @@ class InventoryUnit(Base):
         ),
         # For the foreign keys: replacing a venue's layout deletes its sections and seats,
         # and each deleted row's check would otherwise scan every unit (migration 0031).
-        # The sale never changes these columns, so they add nothing to a claim's update.
+        # A claim's update is not HOT (it changes the indexed state), so it adds an entry
+        # to these too; the direct ceiling measured the same with and without them.
         Index(
             "ix_inventory_units_seat_id", "seat_id", postgresql_where=text("seat_id IS NOT NULL")
         ),
