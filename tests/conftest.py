@@ -8,13 +8,17 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -173,3 +177,21 @@ async def committed(
         yield sessionmaker
     finally:
         await truncate_all(engine)
+
+
+Documented = Callable[[str, dict[str, Any]], bool]
+
+
+@pytest.fixture(scope="session")
+def documented(settings: Settings) -> Documented:
+    """Whether the OpenAPI document (the one `/openapi.json` serves, read once) calls `body`
+    a valid instance of the named component schema."""
+    registry: Registry[Any] = Registry().with_resource(
+        "urn:openapi", DRAFT202012.create_resource(create_app(settings).openapi())
+    )
+
+    def verdict(component: str, body: dict[str, Any]) -> bool:
+        schema = {"$ref": f"urn:openapi#/components/schemas/{component}"}
+        return Draft202012Validator(schema, registry=registry).is_valid(body)
+
+    return verdict

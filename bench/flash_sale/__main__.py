@@ -223,9 +223,9 @@ def _per_hold(result: dict[str, Any], **seconds: float) -> dict[str, float]:
     return split
 
 
-def _cpu_ms_per_request(pid: int, cpu_before: float, requests: float, digits: int = 3) -> float:
+def _cpu_ms_per_request(pid: int, cpu_before: float, requests: float) -> float:
     """The server's CPU since `cpu_before`, in ms per request served."""
-    return round((_cpu_seconds(pid) - cpu_before) / max(requests, 1) * 1000, digits)
+    return round((_cpu_seconds(pid) - cpu_before) / max(requests, 1) * 1000, 3)
 
 
 def _cpu_seconds(pid: int) -> float:

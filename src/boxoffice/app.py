@@ -19,7 +19,7 @@ from sqlalchemy.orm import configure_mappers
 from boxoffice import __version__
 from boxoffice.analytics.router import router as analytics_router
 from boxoffice.audit.router import router as audit_router
-from boxoffice.auth.dependencies import OPTIONAL_BEARER
+from boxoffice.auth.dependencies import BEARER, OPTIONAL_BEARER
 from boxoffice.auth.router import router as auth_router
 from boxoffice.booking.door_router import router as door_router
 from boxoffice.booking.router import router as booking_router
@@ -132,7 +132,7 @@ def _optional_sign_in(schema: dict[str, Any]) -> None:
             if not security or not any(OPTIONAL_BEARER in r for r in security):
                 continue
             required = [r for r in security if OPTIONAL_BEARER not in r]
-            operation["security"] = required or [{}, {"HTTPBearer": []}]
+            operation["security"] = required or [{}, {BEARER: []}]
 
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")

@@ -9,14 +9,10 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.app import create_app
 from boxoffice.auth.models import User
-from boxoffice.config import Settings
+from tests.conftest import Documented
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
@@ -55,20 +51,6 @@ BOOKINGS: list[tuple[dict[str, Any], bool]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def document(settings: Settings) -> Registry[Any]:
-    """The document `/openapi.json` serves (the app's own `openapi()`), read once."""
-    registry: Registry[Any] = Registry().with_resource(
-        "urn:openapi", DRAFT202012.create_resource(create_app(settings).openapi())
-    )
-    return registry
-
-
-def _documented(document: Registry[Any], component: str, body: dict[str, Any]) -> bool:
-    schema = {"$ref": f"urn:openapi#/components/schemas/{component}"}
-    return Draft202012Validator(schema, registry=document).is_valid(body)
-
-
 CASES = [("HoldCreate", "/api/bookings/hold-seats", body, valid) for body, valid in HOLDS] + [
     ("BookingCreate", "/api/bookings", body, valid) for body, valid in BOOKINGS
 ]
@@ -83,7 +65,7 @@ async def test_the_document_and_the_api_agree(
     client: AsyncClient,
     session: AsyncSession,
     auth_headers: Headers,
-    document: Registry[Any],
+    documented: Documented,
     component: str,
     path: str,
     body: dict[str, Any],
@@ -93,5 +75,5 @@ async def test_the_document_and_the_api_agree(
     response = await client.post(path, json=body, headers=auth_headers(buyer))
 
     assert response.status_code < 500
-    assert _documented(document, component, body) is valid
+    assert documented(component, body) is valid
     assert (response.json().get("code") != "validation_error") is valid

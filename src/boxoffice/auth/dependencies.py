@@ -21,7 +21,10 @@ from boxoffice.config import Settings
 from boxoffice.db.engine import Transaction
 from boxoffice.kit.ratelimit import enforce, get_rate_limiter
 
-_bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
+BEARER = "HTTPBearer"
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name=BEARER, description="Access token from /api/auth/login"
+)
 OPTIONAL_BEARER = "HTTPBearerOptional"
 """The scheme of routes that serve anyone and tell a signed-in caller apart; the OpenAPI
 document lists their bearer token as optional (`app._problem_openapi`)."""

@@ -294,6 +294,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         exc = cast(StarletteHTTPException, exc)
         status = exc.status_code
+        if status == 405:
+            served = _methods_here(request)
+            allow = ", ".join(served) if served else (exc.headers or {}).get("Allow", "")
+            return not_allowed(request, allow)
         try:
             title = HTTPStatus(status).phrase
         except ValueError:
@@ -301,26 +305,23 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if status == 404 and detail == "Not Found":
             detail = f"No route matches {request.method} {request.url.path}"
-        headers = dict(exc.headers or {})
-        if status == 405:
-            return not_allowed(request, _methods_here(request) or [headers.get("Allow", "")])
         return problem(
             request,
             status=status,
             code=_HTTP_CODES.get(status, f"http_{status}"),
             title=title,
             detail=detail,
-            headers=headers,
+            headers=exc.headers,
         )
 
-    def not_allowed(request: Request, methods: list[str]) -> JSONResponse:
+    def not_allowed(request: Request, allow: str) -> JSONResponse:
         return problem(
             request,
             status=405,
             code="method_not_allowed",
             title="Method Not Allowed",
             detail=f"{request.method} is not allowed on {request.url.path}",
-            headers={"Allow": ", ".join(methods)},
+            headers={"Allow": allow},
         )
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -332,7 +333,7 @@ def install_error_handlers(app: FastAPI) -> None:
             # resource exists, without this method.
             methods = _methods_here(request)
             if methods and request.method not in methods:
-                return not_allowed(request, methods)
+                return not_allowed(request, ", ".join(methods))
         if any(e["type"] == "json_invalid" for e in errors):
             return problem(
                 request,
