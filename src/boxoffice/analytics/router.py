@@ -13,8 +13,9 @@ from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 
-router = APIRouter(tags=["analytics"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["analytics"], responses=PROBLEM_RESPONSES, route_class=LeanRoute)
 
 AnalyticsReader = Annotated[User, Depends(require(Permission.analytics_read_own))]
 StatsReader = Annotated[User, Depends(require(Permission.analytics_read))]

@@ -10,9 +10,12 @@ from boxoffice.audit.service import AuditFilters
 from boxoffice.auth.dependencies import CurrentUser
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination
 
-router = APIRouter(prefix="/api", tags=["audit"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["audit"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 
 def audit_filters(

@@ -31,9 +31,12 @@ from boxoffice.auth.schemas import (
 from boxoffice.auth.sms import SmsSender, get_sms_sender
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES, BoxofficeError, problem
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.ratelimit import Limiter, enforce
 
-router = APIRouter(prefix="/api/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/auth", tags=["auth"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 
 def client_of(request: Request) -> service.Client:

@@ -20,9 +20,12 @@ from boxoffice.booking.schemas import (
 )
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination
 
-router = APIRouter(prefix="/api", tags=["check-in"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["check-in"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 
 @router.post(

@@ -37,6 +37,7 @@ from boxoffice.inventory.errors import SeatsUnavailable, SoldOut
 from boxoffice.kit.errors import PROBLEM_RESPONSES, PreconditionFailed, problem
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
 from boxoffice.kit.ids import VERSION_MAX
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, PageParams, Pagination, SortOrder
 from boxoffice.kit.ratelimit import Limiter, RateLimiter, enforce
 from boxoffice.payment import booking_refunds
@@ -44,7 +45,9 @@ from boxoffice.payment.dependencies import get_payment_provider
 from boxoffice.waitlist import service as waitlist
 from boxoffice.waitlist.schemas import EntryCreate
 
-router = APIRouter(prefix="/api", tags=["bookings"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["bookings"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user))]
 IfMatch = Annotated[

@@ -19,10 +19,13 @@ from boxoffice.booking.schemas import (
 from boxoffice.booking.tickets import ImageFormat, qr_image
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination
 from boxoffice.kit.ratelimit import Limiter
 
-router = APIRouter(prefix="/api", tags=["tickets"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["tickets"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 
 @router.get(

@@ -15,12 +15,15 @@ from boxoffice.catalog.models import EventType
 from boxoffice.catalog.queries import EventFilters, search_words
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
 from boxoffice.payment import booking_refunds
 from boxoffice.payment.dependencies import get_payment_provider
 from boxoffice.venue import service as venue_service
 
-router = APIRouter(prefix="/api", tags=["events"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["events"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 EventManager = Annotated[User, Depends(require(Permission.event_manage))]
 

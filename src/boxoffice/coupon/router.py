@@ -16,9 +16,12 @@ from boxoffice.coupon.schemas import (
 )
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination
 
-router = APIRouter(prefix="/api/coupons", tags=["coupons"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/coupons", tags=["coupons"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 CouponManager = Annotated[User, Depends(require(Permission.coupon_manage))]
 

@@ -4,8 +4,9 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from boxoffice.db.engine import Session
+from boxoffice.kit.lean_route import LeanRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=LeanRoute)
 
 
 class Health(BaseModel):

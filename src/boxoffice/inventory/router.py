@@ -23,9 +23,12 @@ from boxoffice.inventory.claim_service import CACHE
 from boxoffice.inventory.schemas import UnitsChanged, UnitSelection
 from boxoffice.inventory.seat_map import CachedMap, etag, render, seat_status
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.time import utcnow
 
-router = APIRouter(prefix="/api", tags=["seats"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["seats"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 _SEAT_MAP_DOC: dict[int | str, dict[str, Any]] = {
     200: {"model": SeatMap, "description": "The seat map"},

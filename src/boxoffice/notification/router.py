@@ -8,6 +8,7 @@ from boxoffice.auth.models import User
 from boxoffice.auth.permissions import Permission
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination
 from boxoffice.notification import service
 from boxoffice.notification.schemas import (
@@ -27,7 +28,9 @@ from boxoffice.notification.schemas import (
     WebhookUpdate,
 )
 
-router = APIRouter(prefix="/api", tags=["notifications"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["notifications"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 Admin = Annotated[User, Depends(require(Permission.user_manage))]
 Organizer = Annotated[User, Depends(require(Permission.event_manage))]

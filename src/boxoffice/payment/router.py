@@ -12,6 +12,7 @@ from boxoffice.booking.schemas import BookingOut
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
 from boxoffice.kit.idempotency import Idempotency, idempotency_dependency
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.money import to_minor
 from boxoffice.kit.pagination import Page, Pagination
 from boxoffice.payment import booking_refunds, refunds, service, webhooks
@@ -32,7 +33,9 @@ from boxoffice.payment.schemas import (
 
 Idempotent = Annotated[Idempotency, Depends(idempotency_dependency(current_user))]
 
-router = APIRouter(prefix="/api/payments", tags=["payments"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/payments", tags=["payments"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 
 @router.post(
@@ -164,7 +167,9 @@ async def get_payment(payment_id: uuid.UUID, session: Session, user: CurrentUser
     return payment_out(payment, await service.refunds_of(session, payment))
 
 
-bookings_router = APIRouter(prefix="/api/bookings", tags=["bookings"], responses=PROBLEM_RESPONSES)
+bookings_router = APIRouter(
+    prefix="/api/bookings", tags=["bookings"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 
 @bookings_router.post(

@@ -5,10 +5,13 @@ from fastapi import APIRouter, Request, Response
 from boxoffice.auth.dependencies import CurrentUser
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination
 from boxoffice.review import schemas, service
 
-router = APIRouter(prefix="/api", tags=["reviews"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["reviews"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 
 @router.get(

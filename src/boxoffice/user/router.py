@@ -18,6 +18,7 @@ from boxoffice.auth.permissions import Permission
 from boxoffice.auth.schemas import PasswordChange, UserRead
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination, SortOrder
 from boxoffice.user import closing, export, service
 from boxoffice.user.export import AccountExport
@@ -31,7 +32,9 @@ from boxoffice.user.schemas import (
     UserUpdate,
 )
 
-router = APIRouter(prefix="/api/users", tags=["users"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/users", tags=["users"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 UserReader = Annotated[User, Depends(require(Permission.user_read_any))]
 UserManager = Annotated[User, Depends(require(Permission.user_manage))]

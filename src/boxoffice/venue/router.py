@@ -9,10 +9,13 @@ from boxoffice.auth.permissions import Permission
 from boxoffice.catalog import service as catalog_service
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.kit.pagination import Page, Pagination
 from boxoffice.venue import schemas, service
 
-router = APIRouter(prefix="/api", tags=["venues"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["venues"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 VenueManager = Annotated[User, Depends(require(Permission.venue_manage))]
 

@@ -7,10 +7,13 @@ from fastapi import APIRouter
 from boxoffice.auth.dependencies import CurrentUser
 from boxoffice.db.engine import Session
 from boxoffice.kit.errors import PROBLEM_RESPONSES
+from boxoffice.kit.lean_route import LeanRoute
 from boxoffice.waitlist import service
 from boxoffice.waitlist.schemas import EntryCreate, EntryOut, WaitlistSummary
 
-router = APIRouter(prefix="/api", tags=["waitlists"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api", tags=["waitlists"], responses=PROBLEM_RESPONSES, route_class=LeanRoute
+)
 
 
 @router.post(
