@@ -19,7 +19,12 @@ from boxoffice.auth.models import Role
 from boxoffice.auth.security import create_access_token
 from boxoffice.config import DatabaseSettings, Settings
 from boxoffice.db import driver
-from boxoffice.db.engine import Session, create_engine, create_sessionmaker, plain_url
+from boxoffice.db.engine import (
+    Transaction,
+    create_engine,
+    create_sessionmaker,
+    plain_url,
+)
 from boxoffice.kit.errors import Conflict
 from tests.conftest import _admin_execute
 from tests.factories import bearer, create_user
@@ -294,7 +299,7 @@ class TestDatabaseUnavailable:
         finally:
             await _admin_execute(server_url, f'DROP ROLE IF EXISTS "{role}"')
 
-    @pytest.mark.parametrize("path", ["orm", "driver"])
+    @pytest.mark.parametrize("path", ["orm", "driver", "plain_first", "plain_then_orm"])
     async def test_a_connection_dropped_mid_request_is_503_and_the_next_request_works(
         self, settings: Settings, path: str
     ) -> None:
@@ -302,17 +307,23 @@ class TestDatabaseUnavailable:
         async with _app_on(settings, settings.database.url) as (app, client):
 
             @app.get("/api/_drop")
-            async def drop(session: Session) -> dict[str, int]:
+            async def drop(tx: Transaction) -> dict[str, int]:
                 # The server ends this request's backend (a restart, a failover, an
-                # operator's pg_terminate_backend) before its next statement.
-                pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                # operator's pg_terminate_backend) before its next statement. The request
+                # began with the ORM session, or with a plain statement (`Tx.begin_plain`:
+                # the pool's connection without SQLAlchemy's `Connection`).
+                pid_sql = "SELECT pg_backend_pid() AS pid"
+                if path.startswith("plain"):
+                    pid = (await driver.fetch(tx, driver.Sql(pid_sql), {}))[0]["pid"]
+                else:
+                    pid = (await tx.session.execute(text(pid_sql))).scalar_one()
                 await _admin_execute(
                     settings.database.url or "", f"SELECT pg_terminate_backend({pid})"
                 )
-                if path == "orm":
-                    await session.execute(text("SELECT 1"))
+                if path in ("orm", "plain_then_orm"):
+                    await tx.session.execute(text("SELECT 1"))
                 else:
-                    await driver.fetch(session, driver.Sql("SELECT 1"), {})
+                    await driver.fetch(tx, driver.Sql("SELECT 1"), {})
                 return {"pid": pid}
 
             _assert_unavailable(await client.get("/api/_drop"))
