@@ -3,7 +3,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import nullcontext
 from typing import Annotated, Any, cast
 
 import asyncpg
@@ -132,20 +132,32 @@ class RequestGate:
         self.slots = asyncio.Semaphore(max(1, connections - max(1, connections // 4)))
         self.timeout = settings.pool_timeout
 
-    @asynccontextmanager
-    async def admitted(self) -> AsyncIterator[None]:
-        if self.slots.locked():
+    def admitted(self) -> "_Admission":
+        return _Admission(self)
+
+
+class _Admission:
+    """`RequestGate.admitted`: a slot held for the body of an `async with` (a class, not a
+    generator-based context manager: this runs on every request)."""
+
+    __slots__ = ("gate",)
+
+    def __init__(self, gate: RequestGate) -> None:
+        self.gate = gate
+
+    async def __aenter__(self) -> None:
+        slots = self.gate.slots
+        if slots.locked():
             try:
-                async with asyncio.timeout(self.timeout):
-                    await self.slots.acquire()
+                async with asyncio.timeout(self.gate.timeout):
+                    await slots.acquire()
             except TimeoutError as exc:
                 raise PoolTimeoutError("no request slot became free in time") from exc
         else:
-            await self.slots.acquire()
-        try:
-            yield
-        finally:
-            self.slots.release()
+            await slots.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.gate.slots.release()
 
 
 async def get_tx(request: Request) -> AsyncIterator[Tx]:
