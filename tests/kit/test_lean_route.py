@@ -5,11 +5,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
 from httpx import ASGITransport, AsyncClient
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 
 from boxoffice.app import create_app
 from boxoffice.kit.lean_route import LeanRoute, _Lean
@@ -51,10 +52,12 @@ def _endpoints(route_class: type[APIRoute], log: list[str]) -> APIRouter:
         return authorization
 
     async def key(
+        request: Request,
+        connection: HTTPConnection,
         caller: Annotated[str, Depends(caller)],
         idempotency_key: Annotated[str | None, Header(max_length=8)] = None,
     ) -> str | None:
-        log.append("key")
+        log.append(f"key {request.url.path} {connection is request}")
         return idempotency_key
 
     @router.post("/orders/{shop}", response_model=Receipt, status_code=201)

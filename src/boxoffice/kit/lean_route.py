@@ -68,7 +68,8 @@ class _Node:
     header: tuple[ModelField, ...]
     cookie: tuple[ModelField, ...]
     body: tuple[ModelField, ...]
-    request_name: str | None
+    request_names: tuple[str, ...]
+    """Its `Request` and `HTTPConnection` parameters."""
     validates: bool
     """This node or one below it validates a parameter or body (so may report errors)."""
 
@@ -130,7 +131,9 @@ def _compile(
         header=header,
         cookie=cookie,
         body=body,
-        request_name=d.request_param_name or d.http_connection_param_name,
+        request_names=tuple(
+            n for n in (d.request_param_name, d.http_connection_param_name) if n is not None
+        ),
         validates=bool(path or query or header or cookie or body)
         or any(c.validates for c in children),
     )
@@ -209,8 +212,8 @@ class _Solver:
             )
             values.update(found)
             errors.extend(failed)
-        if node.request_name:
-            values[node.request_name] = request
+        for name in node.request_names:
+            values[name] = request
         return values, errors
 
     async def _enter(self, node: _Node, values: dict[str, Any]) -> Any:
