@@ -12,7 +12,7 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from boxoffice.app import create_app
+from boxoffice.app import ROUTERS, create_app
 from boxoffice.kit.lean_route import LeanRoute, _Lean
 
 
@@ -201,3 +201,9 @@ def _is_lean(app: Any, depth: int = 0) -> bool:
     return depth < 4 and any(
         callable(cell.cell_contents) and _is_lean(cell.cell_contents, depth + 1) for cell in closure
     )
+
+
+def test_every_router_builds_lean_routes() -> None:
+    """The convention (`docs/conventions.md`): a router made without `LeanRoute` would
+    still work, only slower, so nothing else would notice."""
+    assert all(router.route_class is LeanRoute for router in ROUTERS)

@@ -25,21 +25,28 @@ stock handler, unchanged.
 """
 
 import email.message
-import inspect
 import json
 from collections.abc import Callable, Coroutine, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, cast
 
-from anyio import CancelScope
-from anyio.lowlevel import checkpoint_if_cancelled
 from fastapi import params
 from fastapi._body_limit import get_body_limit_error
 from fastapi._compat import ModelField, Undefined
 from fastapi.datastructures import DefaultPlaceholder
-from fastapi.dependencies.models import Dependant, _get_cache_key
-from fastapi.dependencies.utils import get_dependant, request_body_to_args, request_params_to_args
+from fastapi.dependencies.models import (
+    Dependant,
+    _get_cache_key,
+    _is_async_gen_callable,
+    _is_coroutine_callable,
+)
+from fastapi.dependencies.utils import (
+    _solve_generator,
+    get_dependant,
+    request_body_to_args,
+    request_params_to_args,
+)
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import EndpointContext, RequestValidationError, ResponseValidationError
 from fastapi.routing import APIRoute, _effective_route_context_var, _extract_endpoint_context
@@ -57,6 +64,7 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 class _Node:
     """One dependency as a request solves it (FastAPI's `Dependant`, read once)."""
 
+    dependant: Dependant
     call: Callable[..., Any]
     name: str | None
     key: Any
@@ -67,7 +75,7 @@ class _Node:
     query: tuple[ModelField, ...]
     header: tuple[ModelField, ...]
     cookie: tuple[ModelField, ...]
-    body: tuple[ModelField, ...]
+    body: list[ModelField]
     request_names: tuple[str, ...]
     """Its `Request` and `HTTPConnection` parameters."""
     validates: bool
@@ -76,13 +84,6 @@ class _Node:
 
 class _Unsupported(Exception):
     """Something only FastAPI's own solver does."""
-
-
-def _is_async(call: Any, check: Callable[[Any], bool]) -> bool:
-    if check(call):
-        return True
-    dunder = getattr(call, "__call__", None)  # noqa: B004 (a callable object's method)
-    return not inspect.isclass(call) and dunder is not None and check(dunder)
 
 
 def _compile(
@@ -101,8 +102,8 @@ def _compile(
         or any(isinstance(f.field_info, params.Form) for f in d.body_params)
     ):
         raise _Unsupported
-    generator = _is_async(d.call, inspect.isasyncgenfunction)
-    if not is_root and not generator and not _is_async(d.call, inspect.iscoroutinefunction):
+    generator = _is_async_gen_callable(d.call)
+    if not is_root and not generator and not _is_coroutine_callable(d.call):
         raise _Unsupported  # sync functions, sync generators, classes: a thread pool
     children = []
     for sub in d.dependencies:
@@ -118,8 +119,9 @@ def _compile(
             )
         children.append(_compile(use, _get_cache_key(dependant=sub), overrides))
     path, query = tuple(d.path_params), tuple(d.query_params)
-    header, cookie, body = tuple(d.header_params), tuple(d.cookie_params), tuple(d.body_params)
+    header, cookie, body = tuple(d.header_params), tuple(d.cookie_params), list(d.body_params)
     return _Node(
+        dependant=d,
         call=cast(Callable[..., Any], d.call),
         name=d.name,
         key=key,
@@ -139,39 +141,14 @@ def _compile(
     )
 
 
-class _ShieldedExit(AbstractAsyncContextManager[Any]):
-    """A generator dependency's context, its exit run with the request's cleanup scope
-    shielded (FastAPI's `_asynccontextmanager_with_shielded_exit`, as one object)."""
-
-    __slots__ = ("cm", "scope")
-
-    def __init__(self, cm: AbstractAsyncContextManager[Any], scope: CancelScope) -> None:
-        self.cm = cm
-        self.scope = scope
-
-    async def __aenter__(self) -> Any:
-        return await self.cm.__aenter__()
-
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        was = self.scope.shield
-        self.scope.shield = True
-        try:
-            suppressed = await self.cm.__aexit__(*exc_info)
-        finally:
-            self.scope.shield = was
-        await checkpoint_if_cancelled()
-        return suppressed
-
-
 class _Solver:
-    __slots__ = ("body", "cache", "embed", "request", "scope")
+    __slots__ = ("body", "cache", "embed", "request")
 
     def __init__(self, request: Request, body: Any, embed: bool) -> None:
         self.request = request
         self.body = body
         self.embed = embed
         self.cache: dict[Any, Any] = {}
-        self.scope: CancelScope | None = None
 
     async def solve(self, node: _Node) -> tuple[dict[str, Any], list[Any]]:
         values: dict[str, Any] = {}
@@ -203,12 +180,12 @@ class _Solver:
             (node.cookie, "cookies"),
         ):
             if fields:
-                found, failed = request_params_to_args(list(fields), getattr(request, source))
+                found, failed = request_params_to_args(fields, getattr(request, source))
                 values.update(found)
                 errors += failed
         if node.body:
             found, failed = await request_body_to_args(
-                body_fields=list(node.body), received_body=self.body, embed_body_fields=self.embed
+                body_fields=node.body, received_body=self.body, embed_body_fields=self.embed
             )
             values.update(found)
             errors.extend(failed)
@@ -217,14 +194,16 @@ class _Solver:
         return values, errors
 
     async def _enter(self, node: _Node, values: dict[str, Any]) -> Any:
+        """A generator dependency, entered as FastAPI enters it (its exit shielded from
+        cancellation), on the function's exit stack or the request's."""
         scope = self.request.scope
-        request_stack = cast(AsyncExitStack, scope["fastapi_inner_astack"])
-        if self.scope is None:
-            # Entered before the first generator so it encloses their own scopes (FastAPI).
-            self.scope = request_stack.enter_context(CancelScope())
-        stack = scope["fastapi_function_astack"] if node.function_scope else request_stack
-        cm = asynccontextmanager(node.call)(**values)
-        return await cast(AsyncExitStack, stack).enter_async_context(_ShieldedExit(cm, self.scope))
+        stack = scope["fastapi_function_astack" if node.function_scope else "fastapi_inner_astack"]
+        return await _solve_generator(
+            dependant=node.dependant,
+            stack=cast(AsyncExitStack, stack),
+            sub_values=values,
+            request=self.request,
+        )
 
 
 class LeanRoute(APIRoute):
@@ -239,7 +218,7 @@ class LeanRoute(APIRoute):
         if (
             route.is_sse_stream
             or route.is_json_stream
-            or not inspect.iscoroutinefunction(route.dependant.call)
+            or not _is_coroutine_callable(route.dependant.call)
         ):
             return stock
         lean = _Lean(route, stock)
