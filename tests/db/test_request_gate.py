@@ -27,7 +27,7 @@ class TestRequestGate:
         release = asyncio.Event()
 
         async def request(index: int) -> None:
-            async with gate.admitted():
+            async with gate:
                 order.append(index)
                 if index == 0:
                     await release.wait()
@@ -42,9 +42,9 @@ class TestRequestGate:
 
     async def test_a_full_gate_times_out_like_the_pool(self) -> None:
         gate = _gate(2, timeout=0.05)
-        async with gate.admitted():
+        async with gate:
             with pytest.raises(PoolTimeoutError):
-                async with gate.admitted():
+                async with gate:
                     pass
-        async with gate.admitted():  # the slot came back
+        async with gate:  # the slot came back
             pass

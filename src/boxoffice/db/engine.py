@@ -132,32 +132,20 @@ class RequestGate:
         self.slots = asyncio.Semaphore(max(1, connections - max(1, connections // 4)))
         self.timeout = settings.pool_timeout
 
-    def admitted(self) -> "_Admission":
-        return _Admission(self)
-
-
-class _Admission:
-    """`RequestGate.admitted`: a slot held for the body of an `async with` (a class, not a
-    generator-based context manager: this runs on every request)."""
-
-    __slots__ = ("gate",)
-
-    def __init__(self, gate: RequestGate) -> None:
-        self.gate = gate
-
     async def __aenter__(self) -> None:
-        slots = self.gate.slots
-        if slots.locked():
+        """Hold a slot for the body of `async with gate:` (a class's methods rather than a
+        generator-based context manager: this runs on every request)."""
+        if self.slots.locked():
             try:
-                async with asyncio.timeout(self.gate.timeout):
-                    await slots.acquire()
+                async with asyncio.timeout(self.timeout):
+                    await self.slots.acquire()
             except TimeoutError as exc:
                 raise PoolTimeoutError("no request slot became free in time") from exc
         else:
-            await slots.acquire()
+            await self.slots.acquire()
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self.gate.slots.release()
+        self.slots.release()
 
 
 async def get_tx(request: Request) -> AsyncIterator[Tx]:
@@ -167,7 +155,7 @@ async def get_tx(request: Request) -> AsyncIterator[Tx]:
     checked out until the request's first statement, and an ORM session is made only if
     something asks for one (`Session`, `db.transaction.orm`)."""
     gate: RequestGate | None = getattr(request.app.state, "request_gate", None)
-    async with gate.admitted() if gate is not None else nullcontext():
+    async with gate if gate is not None else nullcontext():
         tx = Tx(request.app.state.engine)
         try:
             try:
