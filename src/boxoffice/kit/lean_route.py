@@ -12,12 +12,12 @@ which parameters each validates; a request then does only the calls and validati
 
 What a request sees is FastAPI's own behaviour, kept step for step: dependencies in
 declaration order, each solved before its parent and at most once (cached by FastAPI's
-key); a dependency whose own parameters fail is not called and the errors are gathered
-and raised together as `RequestValidationError` after the others ran; generator
-dependencies entered by FastAPI's own `_solve_generator` on its request or function exit
-stack (their exits shielded from cancellation); the body read and decoded as FastAPI does (its content-type
-rule, its `json_invalid` error); parameters and bodies validated by FastAPI's own
-functions; the response model validated and dumped as FastAPI does. A route or an
+key); a dependency whose own parameters fail is not called and the errors are gathered and
+raised together as `RequestValidationError` after the others ran; generator dependencies
+entered by FastAPI's own `_solve_generator` on its request or function exit stack (their
+exits shielded from cancellation); the body read and decoded as FastAPI does (its
+content-type rule, its `json_invalid` error); parameters and bodies validated by FastAPI's
+own functions; the response model validated and dumped as FastAPI does. A route or an
 override set using anything else (sync callables, `Response` / `BackgroundTasks` /
 `SecurityScopes` parameters, OAuth scopes, `use_cache=False`, forms, streaming, a limit on
 a dependency's concurrency) and any request while FastAPI's telemetry is on get FastAPI's
