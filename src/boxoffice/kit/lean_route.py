@@ -17,7 +17,7 @@ raised together as `RequestValidationError` after the others ran; generator depe
 entered by FastAPI's own `_solve_generator` on its request or function exit stack (their
 exits shielded from cancellation); the body read and decoded as FastAPI does (its
 content-type rule, its `json_invalid` error); parameters and bodies validated by FastAPI's
-own functions; the response model validated and dumped as FastAPI does. A route or an
+own functions; the response validated and dumped by FastAPI's `serialize_response`. A route or an
 override set using anything else (sync callables, `Response` / `BackgroundTasks` /
 `SecurityScopes` parameters, OAuth scopes, `use_cache=False`, forms, streaming, a limit on
 a dependency's concurrency) and any request while FastAPI's telemetry is on get FastAPI's
@@ -47,9 +47,13 @@ from fastapi.dependencies.utils import (
     request_body_to_args,
     request_params_to_args,
 )
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import EndpointContext, RequestValidationError, ResponseValidationError
-from fastapi.routing import APIRoute, _effective_route_context_var, _extract_endpoint_context
+from fastapi.exceptions import EndpointContext, RequestValidationError
+from fastapi.routing import (
+    APIRoute,
+    _effective_route_context_var,
+    _extract_endpoint_context,
+    serialize_response,
+)
 from fastapi.telemetry._api import get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException
@@ -290,17 +294,13 @@ class _Lean:
         raw = await self.call(**values)
         if isinstance(raw, Response):
             return raw
-        field = self.response_field
-        if field is not None:
-            value, failed = field.validate(raw, {}, loc=("response",))
-            if failed:
-                raise ResponseValidationError(
-                    errors=failed, body=raw, endpoint_ctx=self.context(request)
-                )
-            serialize = field.serialize_json if self.dump_json else field.serialize
-            content = serialize(value, **self.serialize_options)
-        else:
-            content = jsonable_encoder(raw)
+        content = await serialize_response(
+            field=self.response_field,
+            response_content=raw,
+            **self.serialize_options,
+            endpoint_ctx=self.context(request),
+            dump_json=self.dump_json,
+        )
         if self.dump_json:
             response = Response(content=content, media_type="application/json")
         else:
