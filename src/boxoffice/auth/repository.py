@@ -119,6 +119,29 @@ async def add_refresh_token(
     await session.flush()
 
 
+async def lock_token_session(session: AsyncSession, token_hash: bytes) -> bool:
+    """Lock the session (device) a refresh token belongs to; False if no such token.
+
+    Whatever changes a session and its refresh tokens locks the session's row first
+    (`revoke_sessions` updates it before the tokens), so a refresh must too. Locking the
+    token first deadlocked racing refreshes of one token: in READ COMMITTED, each loser's
+    `UPDATE ... WHERE used_at IS NULL` that waited for the winner keeps the spent row locked
+    after its re-check fails, while the loser that revokes the session waits for those
+    locks and they wait for the session's row.
+    """
+    locked = await session.scalar(
+        select(AuthSession.id)
+        .where(
+            AuthSession.id
+            == select(RefreshToken.session_id)
+            .where(RefreshToken.token_hash == token_hash)
+            .scalar_subquery()
+        )
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+    )
+    return locked is not None
+
+
 async def spend_refresh_token(session: AsyncSession, token_hash: bytes) -> RefreshToken | None:
     """Mark the token used if it is live; of two concurrent spenders exactly one gets it."""
     return await session.scalar(

@@ -202,6 +202,8 @@ async def refresh(
     transaction commit (the router returns the error instead of raising it).
     """
     token_hash = hash_opaque_token(refresh_token)
+    if not await repository.lock_token_session(session, token_hash):
+        raise InvalidRefreshToken()
     spent = await repository.spend_refresh_token(session, token_hash)
     if spent is None:
         known = await repository.find_refresh_token(session, token_hash)
