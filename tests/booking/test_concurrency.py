@@ -216,6 +216,51 @@ class TestBestAvailableRace:
         assert sum(len(w["units"]) for w in wins) > 50
 
 
+class TestOneCallBookingRace:
+    async def test_bookings_that_change_stock_several_times_do_not_deadlock(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        """A free one-call booking changes stock three times in one transaction (claim,
+        move under the booking, sell); each change bumps the showtime's seat-map version.
+        With room for everyone, every buyer gets a confirmed booking: no 409 from two
+        transactions locking version rows in opposite orders (a deadlock)."""
+        world, users, _ = await committed_world(
+            committed, 60, rows=0, seats_per_row=0, ga_capacity=400, price_minor=0
+        )
+        assert world.floor is not None
+        rng = random.Random(17)
+        quantities = [rng.randint(1, 3) for _ in users]
+        bodies = [
+            {
+                "showtime_id": str(world.showtime.id),
+                "section_id": str(world.floor.id),
+                "quantity": quantity,
+            }
+            for quantity in quantities
+        ]
+        responses = await asyncio.gather(
+            *(
+                committing_client.post("/api/bookings", json=body, headers=auth_headers(user))
+                for user, body in zip(users, bodies, strict=True)
+            )
+        )
+        assert [r.status_code for r in responses] == [201] * len(users), [
+            r.json()["code"] for r in responses if r.status_code != 201
+        ]
+        assert {r.json()["status"] for r in responses} == {"confirmed"}
+        async with committed() as session:
+            sold = await session.scalar(
+                text(
+                    "SELECT count(*) FROM inventory_units WHERE showtime_id = :s AND state = 'sold'"
+                ),
+                {"s": world.showtime.id},
+            )
+        assert sold == sum(quantities)
+
+
 class TestExpiredHoldRace:
     async def test_a_lapsed_hold_is_claimable_at_once_by_exactly_one(
         self,

@@ -103,8 +103,9 @@ class InventoryUnit(Base):
 class InventoryVersion(Base):
     """Change counter of a showtime's units, spread over shards so buyers do not queue on one.
 
-    Every state change bumps one shard; the showtime's version is the sum, which only grows,
-    so a cached seat map keyed by it is fresh exactly when the sum is unchanged.
+    Every state change bumps one shard, the same one for every change of a transaction
+    (`claim_repository.transaction_shard`); the showtime's version is the sum, which only
+    grows, so a cached seat map keyed by it is fresh exactly when the sum is unchanged.
     """
 
     __tablename__ = "inventory_versions"
