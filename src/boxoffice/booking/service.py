@@ -480,7 +480,7 @@ async def expire_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
     if not changed:
         return False
     released = await claim_service.free_booking_units(
-        session, booking.showtime_id, booking.hold_id, booking.id
+        session, booking.showtime_id, booking.hold_id, booking.id, lapsed=True
     )
     await repo.set_ticket_status(booking.id, TicketStatus.void)
     await coupon_service.release(session, booking.id)
@@ -501,7 +501,9 @@ async def sweep(session: AsyncSession, batch: int = 500) -> tuple[int, int]:
     holds = await repo.lapsed_holds(batch)
     by_showtime: dict[uuid.UUID, list[int]] = {}
     for hold_id, showtime_id in holds:
-        released = await claim_service.release_hold_units(session, showtime_id, hold_id)
+        released = await claim_service.release_hold_units(
+            session, showtime_id, hold_id, lapsed=True
+        )
         by_showtime.setdefault(showtime_id, []).extend(released)
     for showtime_id, unit_ids in by_showtime.items():
         if unit_ids:

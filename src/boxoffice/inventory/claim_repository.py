@@ -150,15 +150,34 @@ _CLAIM_BLOCK = _bumping(
     """  # noqa: S608
 )
 
-_RELEASE_HOLD = _bumping(
-    """
-    UPDATE inventory_units u
-       SET state = 'available', hold_id = NULL, held_until = NULL, booking_id = NULL,
-           updated_at = now()
-     WHERE u.hold_id = :hold_id AND u.state = 'held' AND u.booking_id IS NULL
-    RETURNING u.id
-    """
+_FREE_SET = (
+    "SET state = 'available', hold_id = NULL, held_until = NULL, booking_id = NULL, "
+    "updated_at = now()"
 )
+
+
+def _freeing(where: str, *, skip_locked: bool = False) -> Sql:
+    """Put the units matching `where` back on sale.
+
+    `skip_locked` is the sweeper's: it leaves alone any unit another transaction has locked,
+    which is a buyer claiming it from a lapsed hold or booking (lazy expiry). Waiting for it
+    instead, with the version row of the sweep's earlier releases held, deadlocks with that
+    buyer, who waits for the row (`TestSweeperRace`). A unit left so is the buyer's, or
+    still claimable and shown free (its hold's time has passed)."""
+    if skip_locked:
+        return _bumping(
+            f"""UPDATE inventory_units u {_FREE_SET}
+              FROM (SELECT u.id FROM inventory_units u WHERE {where}
+                    FOR UPDATE SKIP LOCKED) c
+             WHERE u.id = c.id
+            RETURNING u.id"""  # noqa: S608
+        )
+    return _bumping(f"UPDATE inventory_units u {_FREE_SET} WHERE {where} RETURNING u.id")
+
+
+_HOLDS_UNITS = "u.hold_id = :hold_id AND u.state = 'held' AND u.booking_id IS NULL"
+_RELEASE_HOLD = _freeing(_HOLDS_UNITS)
+_RELEASE_LAPSED_HOLD = _freeing(_HOLDS_UNITS, skip_locked=True)
 
 _EXTEND_HOLD = _bumping(
     """
@@ -208,27 +227,13 @@ _SELL_BOOKING = _bumping(
     """
 )
 
-_FREE_BOOKING = _bumping(
-    """
-    UPDATE inventory_units u
-       SET state = 'available', hold_id = NULL, held_until = NULL, booking_id = NULL,
-           updated_at = now()
-     WHERE u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state IN ('held', 'sold')
-    RETURNING u.id
-    """
+_BOOKINGS_UNITS = (
+    "u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state IN ('held', 'sold')"
 )
-
+_FREE_BOOKING = _freeing(_BOOKINGS_UNITS)
+_FREE_LAPSED_BOOKING = _freeing(_BOOKINGS_UNITS, skip_locked=True)
 # Some of a booking's units (refunded tickets) back on sale.
-_FREE_BOOKING_UNITS = _bumping(
-    """
-    UPDATE inventory_units u
-       SET state = 'available', hold_id = NULL, held_until = NULL, booking_id = NULL,
-           updated_at = now()
-     WHERE u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state IN ('held', 'sold')
-       AND u.id = ANY(:unit_ids)
-    RETURNING u.id
-    """
-)
+_FREE_BOOKING_UNITS = _freeing(_BOOKINGS_UNITS + " AND u.id = ANY(:unit_ids)")
 
 
 def random_shard() -> int:
@@ -361,8 +366,12 @@ class ClaimRepository:
             },
         )
 
-    async def release_hold(self, showtime_id: uuid.UUID, hold_id: uuid.UUID) -> list[int]:
-        return await self._ids(_RELEASE_HOLD, {"showtime_id": showtime_id, "hold_id": hold_id})
+    async def release_hold(
+        self, showtime_id: uuid.UUID, hold_id: uuid.UUID, *, lapsed: bool = False
+    ) -> list[int]:
+        """`lapsed`: the sweeper's release of an expired hold (see `_freeing`)."""
+        statement = _RELEASE_LAPSED_HOLD if lapsed else _RELEASE_HOLD
+        return await self._ids(statement, {"showtime_id": showtime_id, "hold_id": hold_id})
 
     async def extend_hold(
         self, showtime_id: uuid.UUID, hold_id: uuid.UUID, held_until: datetime
@@ -418,14 +427,17 @@ class ClaimRepository:
         hold_id: uuid.UUID,
         booking_id: uuid.UUID,
         unit_ids: Sequence[int] | None = None,
+        *,
+        lapsed: bool = False,
     ) -> list[int]:
+        """`lapsed`: the sweeper's expiry of a booking past its payment window."""
         params: dict[str, Any] = {
             "showtime_id": showtime_id,
             "hold_id": hold_id,
             "booking_id": booking_id,
         }
         if unit_ids is None:
-            return await self._ids(_FREE_BOOKING, params)
+            return await self._ids(_FREE_LAPSED_BOOKING if lapsed else _FREE_BOOKING, params)
         return await self._ids(_FREE_BOOKING_UNITS, {**params, "unit_ids": list(unit_ids)})
 
     async def showtime_version(self, showtime_id: uuid.UUID) -> int:
