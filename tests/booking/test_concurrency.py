@@ -2,7 +2,7 @@
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -629,6 +629,31 @@ async def _lapsed_hold_pairs(
     return holds
 
 
+async def _claim_while_sweeping(
+    client: AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    auth_headers: Headers,
+    *,
+    pairs: int,
+    seed: int,
+    sweep: Callable[[], Awaitable[object]],
+    sweepers: int,
+) -> tuple[World, list[str], list[Response]]:
+    """`pairs` holders' pairs of seats lapse; then twice as many racers each claim one pair
+    while `sweepers` copies of `sweep` run: (the world, the lapsed holds' ids, the racers'
+    answers)."""
+    world, users, _ = await committed_world(maker, 3 * pairs, rows=2, seats_per_row=pairs)
+    holders, racers = users[:pairs], users[pairs:]
+    holds = await _lapsed_hold_pairs(client, maker, world, holders, auth_headers)
+    rng = random.Random(seed)
+    bodies = [
+        {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(holds)[2]} for _ in racers
+    ]
+    race = asyncio.create_task(_race(client, racers, auth_headers, bodies))
+    await asyncio.gather(race, *(sweep() for _ in range(sweepers)))
+    return world, [hold_id for _, hold_id, _ in holds], race.result()
+
+
 class TestSweeperRace:
     async def test_sweepers_never_free_units_that_racers_claimed_from_lapsed_holds(
         self,
@@ -639,18 +664,15 @@ class TestSweeperRace:
         # Ten holds lapse; three sweepers (several worker copies) tidy them up while twenty
         # buyers claim the same seats lazily. A sweeper must free only what a lapsed hold
         # still holds, never a unit a racer has just taken.
-        world, users, _ = await committed_world(committed, 30, rows=2, seats_per_row=10)
-        holders, racers = users[:10], users[10:]
-        holds = await _lapsed_hold_pairs(committing_client, committed, world, holders, auth_headers)
-        lapsed = [hold_id for _, hold_id, _ in holds]
-        rng = random.Random(7)
-        bodies = [
-            {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(holds)[2]}
-            for _ in racers
-        ]
-        race = asyncio.create_task(_race(committing_client, racers, auth_headers, bodies))
-        await asyncio.gather(race, *(_sweep_one_at_a_time(committed) for _ in range(3)))
-        responses = race.result()
+        world, lapsed, responses = await _claim_while_sweeping(
+            committing_client,
+            committed,
+            auth_headers,
+            pairs=10,
+            seed=7,
+            sweep=lambda: _sweep_one_at_a_time(committed),
+            sweepers=3,
+        )
         wins = await _check_no_oversell(committed, world, responses, 20)
         assert wins
         # Every winner still holds what it was given; every lapsed hold is closed.
@@ -678,19 +700,15 @@ class TestSweeperRace:
         # version; the sweep must never hold that version row while it waits for those
         # seats, or the two deadlock and the buyer gets a 409 it did not earn.
         for round_ in range(5):
-            world, users, _ = await committed_world(committed, 40, rows=2, seats_per_row=20)
-            holders, racers = users[:20], users[20:]
-            holds = await _lapsed_hold_pairs(
-                committing_client, committed, world, holders, auth_headers
+            world, _, responses = await _claim_while_sweeping(
+                committing_client,
+                committed,
+                auth_headers,
+                pairs=20,
+                seed=round_,
+                sweep=lambda: _sweep(committed),
+                sweepers=2,
             )
-            rng = random.Random(round_)
-            bodies = [
-                {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(holds)[2]}
-                for _ in racers
-            ]
-            race = asyncio.create_task(_race(committing_client, racers, auth_headers, bodies))
-            await asyncio.gather(race, *(_sweep(committed) for _ in range(2)))
-            responses = race.result()
             codes = {r.json()["code"] for r in responses if r.status_code != 201}
             # (A claim skips seats another transaction has locked, the sweep's included, so
             # a buyer may be refused while the sweep holds theirs: never with a 409 of a
