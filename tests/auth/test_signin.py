@@ -3,8 +3,10 @@
 import asyncio
 import hashlib
 from collections import Counter
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -184,6 +186,27 @@ class TestRefreshRotation:
         assert response.json()["code"] == "invalid_refresh_token"
 
 
+def _refreshes(
+    client: AsyncClient, tokens: dict[str, Any], n: int
+) -> list[Coroutine[Any, Any, Response]]:
+    """`n` requests trading the same refresh token, not yet sent."""
+    return [
+        client.post("/api/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]})
+        for _ in range(n)
+    ]
+
+
+async def _signed_in_state(
+    committed: async_sessionmaker[AsyncSession], user_id: str
+) -> tuple[Sequence[RefreshToken], AuthSession]:
+    """The user's refresh tokens and their one session, as committed."""
+    async with committed() as db:
+        rows = (await db.scalars(select(RefreshToken).where(RefreshToken.user_id == user_id))).all()
+        auth_session = await db.scalar(select(AuthSession).where(AuthSession.user_id == user_id))
+    assert auth_session is not None
+    return rows, auth_session
+
+
 class TestConcurrentRefresh:
     # Each round is one race; the losers' deadlock this guards against came in about one
     # round in five on a slow machine, so several rounds make a regression show.
@@ -196,32 +219,17 @@ class TestConcurrentRefresh:
     ) -> None:
         for _ in range(self.ROUNDS):
             tokens = await register(committing_client)
-            responses = await asyncio.gather(
-                *(
-                    committing_client.post(
-                        "/api/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
-                    )
-                    for _ in range(12)
-                )
-            )
+            responses = await asyncio.gather(*_refreshes(committing_client, tokens, 12))
             statuses = Counter(r.status_code for r in responses)
             assert statuses == {200: 1, 401: 11}, [r.json() for r in responses]
             assert {r.json()["code"] for r in responses if r.status_code == 401} == {
                 "refresh_token_reused"
             }
-            user_id = tokens["user"]["id"]
-            async with committed() as db:
-                rows = (
-                    await db.scalars(select(RefreshToken).where(RefreshToken.user_id == user_id))
-                ).all()
-                assert len(rows) == 2  # the original and the one winner's child
-                assert sum(1 for r in rows if r.used_at is not None) == 1
-                assert all(r.revoked_at is not None for r in rows)
-                auth_session = await db.scalar(
-                    select(AuthSession).where(AuthSession.user_id == user_id)
-                )
-                assert auth_session is not None
-                assert auth_session.revoke_reason == "refresh_reuse"
+            rows, auth_session = await _signed_in_state(committed, tokens["user"]["id"])
+            assert len(rows) == 2  # the original and the one winner's child
+            assert sum(1 for r in rows if r.used_at is not None) == 1
+            assert all(r.revoked_at is not None for r in rows)
+            assert auth_session.revoke_reason == "refresh_reuse"
 
     async def test_refreshes_racing_a_sign_out_leave_the_session_signed_out(
         self,
@@ -233,12 +241,7 @@ class TestConcurrentRefresh:
         of the session outlives the sign-out."""
         for _ in range(self.ROUNDS):
             tokens = await register(committing_client)
-            refreshes = [
-                committing_client.post(
-                    "/api/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
-                )
-                for _ in range(6)
-            ]
+            refreshes = _refreshes(committing_client, tokens, 6)
             sign_out = committing_client.post("/api/auth/logout", headers=bearer(tokens))
             *refreshed, signed_out = await asyncio.gather(*refreshes, sign_out)
             # Signed out, or found signed out already: a refresh that lost to another
@@ -253,18 +256,10 @@ class TestConcurrentRefresh:
             # or its session signed out.
             assert codes[200] <= 1, codes
             assert set(codes) <= {200, "refresh_token_reused", "invalid_refresh_token"}, codes
-            user_id = tokens["user"]["id"]
-            async with committed() as db:
-                rows = (
-                    await db.scalars(select(RefreshToken).where(RefreshToken.user_id == user_id))
-                ).all()
-                assert len(rows) == 1 + codes[200]
-                assert all(r.revoked_at is not None for r in rows)
-                auth_session = await db.scalar(
-                    select(AuthSession).where(AuthSession.user_id == user_id)
-                )
-                assert auth_session is not None
-                assert auth_session.revoked_at is not None
+            rows, auth_session = await _signed_in_state(committed, tokens["user"]["id"])
+            assert len(rows) == 1 + codes[200]
+            assert all(r.revoked_at is not None for r in rows)
+            assert auth_session.revoked_at is not None
 
 
 class TestConcurrentRegistration:

@@ -21,12 +21,17 @@ BUYERS = 200
 
 
 async def _race(
-    client: AsyncClient, users: list[User], auth_headers: Headers, bodies: list[dict[str, Any]]
+    client: AsyncClient,
+    users: list[User],
+    auth_headers: Headers,
+    bodies: list[dict[str, Any]],
+    path: str = "/api/bookings/hold-seats",
 ) -> list[Response]:
+    """Each user posts their body to `path` (a hold, by default), all at once."""
     return list(
         await asyncio.gather(
             *(
-                client.post("/api/bookings/hold-seats", json=body, headers=auth_headers(user))
+                client.post(path, json=body, headers=auth_headers(user))
                 for user, body in zip(users, bodies, strict=True)
             )
         )
@@ -241,12 +246,7 @@ class TestOneCallBookingRace:
             }
             for quantity in quantities
         ]
-        responses = await asyncio.gather(
-            *(
-                committing_client.post("/api/bookings", json=body, headers=auth_headers(user))
-                for user, body in zip(users, bodies, strict=True)
-            )
-        )
+        responses = await _race(committing_client, users, auth_headers, bodies, "/api/bookings")
         assert [r.status_code for r in responses] == [201] * len(users), [
             r.json()["code"] for r in responses if r.status_code != 201
         ]
