@@ -30,6 +30,7 @@ from boxoffice.db.embedded import EmbeddedPostgres
 from boxoffice.db.engine import create_engine, create_sessionmaker, get_tx, plain_url
 from boxoffice.db.migrate import upgrade
 from boxoffice.db.transaction import Tx
+from boxoffice.inventory import claim_repository
 
 pytest_plugins = ["tests.factories"]
 
@@ -159,6 +160,13 @@ async def committing_app(settings: Settings, engine: AsyncEngine) -> AsyncIterat
         yield _build_app(settings, engine)
     finally:
         await truncate_all(engine)
+
+
+@pytest.fixture
+def one_version_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every transaction bumps the same version row of a showtime: what two transactions do
+    one time in `VERSION_SHARDS`, made certain, so a lock-order race shows in every run."""
+    monkeypatch.setattr(claim_repository, "random_shard", lambda: 0)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -208,3 +208,22 @@ async def ticket_states(maker: async_sessionmaker[AsyncSession], booking_id: Any
                 )
             ).all()
         )
+
+
+async def post_all(
+    client: AsyncClient,
+    users: list[User],
+    auth_headers: Callable[[User], dict[str, str]],
+    bodies: list[dict[str, Any]],
+    path: str = "/api/bookings/hold-seats",
+    *,
+    gap: float = 0.0,
+) -> list[Response]:
+    """Each user posts their body to `path` (a hold, by default), all at once, or one
+    every `gap` seconds without waiting for the answers."""
+    posts = []
+    for user, body in zip(users, bodies, strict=True):
+        posts.append(asyncio.create_task(client.post(path, json=body, headers=auth_headers(user))))
+        if gap:
+            await asyncio.sleep(gap)
+    return list(await asyncio.gather(*posts))

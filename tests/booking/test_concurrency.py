@@ -13,29 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from boxoffice.auth.models import User
 from boxoffice.booking import service as booking_service
 from boxoffice.config import Settings
-from tests.booking.factories import World, committed_world
+from tests.booking.factories import World, committed_world, post_all
 from tests.factories import configure
 
 Headers = Callable[[User], dict[str, str]]
 BUYERS = 200
-
-
-async def _race(
-    client: AsyncClient,
-    users: list[User],
-    auth_headers: Headers,
-    bodies: list[dict[str, Any]],
-    path: str = "/api/bookings/hold-seats",
-) -> list[Response]:
-    """Each user posts their body to `path` (a hold, by default), all at once."""
-    return list(
-        await asyncio.gather(
-            *(
-                client.post(path, json=body, headers=auth_headers(user))
-                for user, body in zip(users, bodies, strict=True)
-            )
-        )
-    )
 
 
 async def _check_no_oversell(
@@ -88,7 +70,7 @@ class TestExplicitSeatRace:
             }
             for _ in users
         ]
-        responses = await _race(committing_client, users, auth_headers, bodies)
+        responses = await post_all(committing_client, users, auth_headers, bodies)
         wins = await _check_no_oversell(committed, world, responses, 100)
         assert wins
         refused = [r.json() for r in responses if r.status_code == 409]
@@ -115,7 +97,7 @@ class TestGeneralAdmissionRace:
             }
             for _ in users
         ]
-        responses = await _race(committing_client, users, auth_headers, bodies)
+        responses = await post_all(committing_client, users, auth_headers, bodies)
         wins = await _check_no_oversell(committed, world, responses, 100)
         assert sum(len(w["units"]) for w in wins) > 50
         assert all(r.json()["code"] == "sold_out" for r in responses if r.status_code == 409)
@@ -141,7 +123,7 @@ class TestOneBuyerRace:
             for i, seat in enumerate(world.seats[:20])
         ]
         for _round in range(4):
-            responses = await _race(committing_client, [buyer] * 20, auth_headers, bodies)
+            responses = await post_all(committing_client, [buyer] * 20, auth_headers, bodies)
             wins = await _check_no_oversell(committed, world, responses, 40)
             assert len(wins) == 1
             assert {r.json()["code"] for r in responses if r.status_code == 409} == {
@@ -175,7 +157,7 @@ class TestBestAvailableRace:
         bodies = [
             {"showtime_id": str(world.showtime.id), "quantity": rng.randint(1, 4)} for _ in users
         ]
-        responses = await _race(committing_client, users, auth_headers, bodies)
+        responses = await post_all(committing_client, users, auth_headers, bodies)
         wins = await _check_no_oversell(committed, world, responses, 100)
         assert sum(len(w["units"]) for w in wins) > 80
         for win in wins:
@@ -210,7 +192,7 @@ class TestBestAvailableRace:
             for i in range(len(users))
         ]
 
-        responses = await _race(committing_client, users, auth_headers, bodies)
+        responses = await post_all(committing_client, users, auth_headers, bodies)
 
         wins = await _check_no_oversell(committed, world, responses, 60)
         for body, response in zip(bodies, responses, strict=True):
@@ -246,7 +228,7 @@ class TestOneCallBookingRace:
             }
             for quantity in quantities
         ]
-        responses = await _race(committing_client, users, auth_headers, bodies, "/api/bookings")
+        responses = await post_all(committing_client, users, auth_headers, bodies, "/api/bookings")
         assert [r.status_code for r in responses] == [201] * len(users), [
             r.json()["code"] for r in responses if r.status_code != 201
         ]
@@ -286,7 +268,7 @@ class TestExpiredHoldRace:
             )
             await session.commit()
         bodies = [{"showtime_id": str(world.showtime.id), "seat_ids": seat_ids} for _ in users[1:]]
-        responses = await _race(committing_client, users[1:], auth_headers, bodies)
+        responses = await post_all(committing_client, users[1:], auth_headers, bodies)
         wins = await _check_no_oversell(committed, world, responses, 2)
         # Buyers who each locked one of the two seats both refuse (no one waits on locks), so
         # a race may leave the seats free; they are then claimable at once, without a sweep.
@@ -313,7 +295,7 @@ class TestExpiredHoldRace:
         assert world.floor is not None
         floor = {"showtime_id": str(world.showtime.id), "section_id": str(world.floor.id)}
         holders = users[:10]
-        first = await _race(
+        first = await post_all(
             committing_client, holders, auth_headers, [{**floor, "quantity": 2} for _ in holders]
         )
         assert [r.status_code for r in first] == [201] * 10
@@ -328,7 +310,7 @@ class TestExpiredHoldRace:
             )
             await session.commit()
         racers = users[10:]
-        responses = await _race(
+        responses = await post_all(
             committing_client,
             racers,
             auth_headers,
@@ -606,6 +588,18 @@ async def _lapse(maker: async_sessionmaker[AsyncSession], table: str, ids: list[
         await session.commit()
 
 
+async def _statuses(
+    maker: async_sessionmaker[AsyncSession], table: str, ids: list[str]
+) -> set[str]:
+    """The distinct statuses of these holds or bookings."""
+    async with maker() as session:
+        statuses = await session.execute(
+            text(f"SELECT DISTINCT status FROM {table} WHERE id = ANY(CAST(:ids AS uuid[]))"),  # noqa: S608
+            {"ids": ids},
+        )
+        return set(statuses.scalars())
+
+
 async def _lapsed_hold_pairs(
     client: AsyncClient,
     maker: async_sessionmaker[AsyncSession],
@@ -649,7 +643,7 @@ async def _claim_while_sweeping(
     bodies = [
         {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(holds)[2]} for _ in racers
     ]
-    race = asyncio.create_task(_race(client, racers, auth_headers, bodies))
+    race = asyncio.create_task(post_all(client, racers, auth_headers, bodies))
     await asyncio.gather(race, *(sweep() for _ in range(sweepers)))
     return world, [hold_id for _, hold_id, _ in holds], race.result()
 
@@ -680,20 +674,14 @@ class TestSweeperRace:
             u["unit_id"]: w["id"] for w in wins for u in w["units"]
         }
         await _sweep(committed)
-        async with committed() as session:
-            statuses = (
-                await session.execute(
-                    text("SELECT DISTINCT status FROM holds WHERE id = ANY(CAST(:ids AS uuid[]))"),
-                    {"ids": lapsed},
-                )
-            ).scalars()
-            assert set(statuses) == {"expired"}
+        assert await _statuses(committed, "holds", lapsed) == {"expired"}
 
     async def test_a_sweep_of_many_holds_and_buyers_claiming_their_seats_never_deadlock(
         self,
         committing_client: AsyncClient,
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
+        one_version_shard: None,
     ) -> None:
         # As a worker sweeps (a batch of many lapsed holds in one transaction), buyers claim
         # the same lapsed seats. A buyer's claim takes the seats, then bumps the showtime's
@@ -717,16 +705,58 @@ class TestSweeperRace:
             wins = [r.json() for r in responses if r.status_code == 201]
             won = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
             assert len(won) == sum(len(w["units"]) for w in wins), "a unit won twice"
-            assert await _held_units(committed, world, live_only=True) == won
-            # The sweep leaves alone a unit a buyer has locked; if that buyer was refused,
-            # the unit stays under its lapsed hold (claimable, shown free). Every held unit
-            # is a winner's or one of those.
-            left = {
-                unit: hold
-                for unit, hold in (await _held_units(committed, world)).items()
-                if unit not in won
-            }
-            assert set(left.values()) <= set(lapsed), left
+            # The sweep waited for buyers claiming its units, so it freed every unit no
+            # buyer won: every held unit is a winner's, none is left under a lapsed hold.
+            assert await _held_units(committed, world) == won
+            assert await _statuses(committed, "holds", lapsed) == {"expired"}
+
+    async def test_a_sweep_frees_the_seats_of_buyers_who_were_refused_while_it_ran(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+        one_version_shard: None,
+    ) -> None:
+        # Each buyer asks for a lapsed seat and a seat of a live hold, so each is refused;
+        # but until the refusal their claim has the lapsed seat locked. A sweep running
+        # then must still free that seat (waiting for the buyer), not leave it under its
+        # expired hold, where no later sweep looks.
+        for round_ in range(5):
+            world, users, _ = await committed_world(committed, 50, rows=2, seats_per_row=20)
+            live_owners, lapsed_owners, racers = users[:10], users[10:20], users[20:]
+            live: dict[int, str] = {}
+            for i, owner in enumerate(live_owners, start=10):
+                held = await committing_client.post(
+                    "/api/bookings/hold-seats",
+                    json={
+                        "showtime_id": str(world.showtime.id),
+                        "seat_ids": [world.seats[2 * i].id, world.seats[2 * i + 1].id],
+                    },
+                    headers=auth_headers(owner),
+                )
+                assert held.status_code == 201
+                live |= {u["unit_id"]: held.json()["id"] for u in held.json()["units"]}
+            lapsed = await _lapsed_hold_pairs(
+                committing_client, committed, world, lapsed_owners, auth_headers
+            )
+            rng = random.Random(round_)
+            bodies = [
+                {
+                    "showtime_id": str(world.showtime.id),
+                    "seat_ids": [
+                        rng.choice(world.seats[:20]).id,
+                        rng.choice(world.seats[20:40]).id,
+                    ],
+                }
+                for _ in racers
+            ]
+            race = asyncio.create_task(
+                post_all(committing_client, racers, auth_headers, bodies, gap=0.002)
+            )
+            await asyncio.gather(race, _sweep(committed), _sweep(committed))
+            assert {r.json()["code"] for r in race.result()} == {"seats_unavailable"}
+            assert await _held_units(committed, world) == live
+            assert await _statuses(committed, "holds", [h for _, h, _ in lapsed]) == {"expired"}
 
     async def test_a_lapsed_booking_is_either_expired_or_confirmed_never_both(
         self,
@@ -761,6 +791,55 @@ class TestSweeperRace:
                 assert confirm.json()["code"] in {"booking_version_conflict", "booking_expired"}
                 assert status == "expired"
                 assert units == {("available", "void")}
+
+
+class TestShowtimeCancelRace:
+    async def test_cancelling_a_showtime_while_buyers_claim_its_lapsed_bookings_seats(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+        one_version_shard: None,
+    ) -> None:
+        # An organizer cancels a showtime, which cancels all its bookings in one transaction,
+        # while buyers claim the seats of its pending bookings whose payment window has
+        # passed (lazy expiry). The cancel must never wait for a buyer's seats while holding
+        # the version row that buyer waits for.
+        for round_ in range(4):
+            world, users, admin = await committed_world(committed, 40, rows=2, seats_per_row=10)
+            owners, racers = users[:10], users[10:]
+            bookings = await _pending_bookings(committing_client, world, owners, auth_headers)
+            booking_ids = [b["id"] for b in bookings]
+            await _lapse(committed, "bookings", booking_ids)
+            rng = random.Random(round_)
+            bodies = [
+                {
+                    "showtime_id": str(world.showtime.id),
+                    "seat_ids": [t["seat_id"] for t in rng.choice(bookings)["tickets"]],
+                }
+                for _ in racers
+            ]
+            cancelling = asyncio.create_task(
+                committing_client.post(
+                    f"/api/showtimes/{world.showtime.id}/cancel", headers=auth_headers(admin)
+                )
+            )
+            # Buyers arrive one every 5 ms, so some claim while the cancel is freeing.
+            responses = await post_all(committing_client, racers, auth_headers, bodies, gap=0.005)
+            cancel = await cancelling
+            assert cancel.status_code == 200, cancel.json()
+            # Refused: seats taken (by a racer, or locked by the cancel), or sales closed.
+            codes = {r.json()["code"] for r in responses if r.status_code != 201}
+            assert codes <= {"seats_unavailable", "sales_closed"}, codes
+            wins = [r.json() for r in responses if r.status_code == 201]
+            won = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
+            assert len(won) == sum(len(w["units"]) for w in wins), "a unit won twice"
+            assert await _held_units(committed, world) == won
+            assert await _statuses(committed, "bookings", booking_ids) == {"cancelled"}
+            for booking_id in booking_ids:
+                _, units = await _outcome(committed, booking_id)
+                assert {ticket for _, ticket in units} == {"void"}
+                assert {state for state, _ in units} <= {"available", "held"}
 
 
 class TestExtendClaimRace:

@@ -480,7 +480,7 @@ async def expire_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
     if not changed:
         return False
     released = await claim_service.free_booking_units(
-        session, booking.showtime_id, booking.hold_id, booking.id, lapsed=True
+        session, booking.showtime_id, booking.hold_id, booking.id
     )
     await repo.set_ticket_status(booking.id, TicketStatus.void)
     await coupon_service.release(session, booking.id)
@@ -496,20 +496,26 @@ async def expire_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
 
 
 async def sweep(session: AsyncSession, batch: int = 500) -> tuple[int, int]:
-    """Tidy up lapsed holds and pending bookings; returns (holds, bookings) expired."""
+    """Tidy up lapsed holds and pending bookings; returns (holds, bookings) expired.
+
+    Their units are locked first, all at once (`claim_service.lock_claimable_units`): a
+    buyer may be claiming some of them right now (lazy expiry), and the sweep must wait for
+    that buyer before it holds a version row the buyer needs."""
     repo = BookingRepository(session)
     holds = await repo.lapsed_holds(batch)
+    bookings = await repo.lapsed_bookings(batch)
+    await claim_service.lock_claimable_units(
+        session, hold_ids=[hold_id for hold_id, _ in holds], booking_ids=bookings
+    )
     by_showtime: dict[uuid.UUID, list[int]] = {}
     for hold_id, showtime_id in holds:
-        released = await claim_service.release_hold_units(
-            session, showtime_id, hold_id, lapsed=True
-        )
+        released = await claim_service.release_hold_units(session, showtime_id, hold_id)
         by_showtime.setdefault(showtime_id, []).extend(released)
     for showtime_id, unit_ids in by_showtime.items():
         if unit_ids:
             await _units_released(session, showtime_id, unit_ids, "hold_expired")
     expired = 0
-    for booking_id in await repo.lapsed_bookings(batch):
+    for booking_id in bookings:
         expired += await expire_booking(session, booking_id)
     return len(holds), expired
 

@@ -4,6 +4,12 @@ shard of the showtime's version, in the same statement, so cached seat maps see 
 A unit is claimable when it is available or its hold has expired (lazy expiry): no claim
 ever waits for the sweeper. Claims are all or nothing inside the statement: when fewer
 units than asked can be claimed, nothing is changed.
+
+Lock order, in every transaction: the hold or booking rows it acts on, then units, then
+the showtime's version row (`transaction_shard`), last. A claim skips locked units, so it
+only ever waits for the version row; whoever holds that row must not then wait for units.
+A transaction freeing many holds or bookings locks all their units first
+(`ClaimRepository.lock_claimable`).
 """
 
 import random
@@ -156,28 +162,26 @@ _FREE_SET = (
 )
 
 
-def _freeing(where: str, *, skip_locked: bool = False) -> Sql:
-    """Put the units matching `where` back on sale.
-
-    `skip_locked` is the sweeper's: it leaves alone any unit another transaction has locked,
-    which is a buyer claiming it from a lapsed hold or booking (lazy expiry). Waiting for it
-    instead, with the version row of the sweep's earlier releases held, deadlocks with that
-    buyer, who waits for the row (`TestSweeperRace`). A unit left so is the buyer's, or
-    still claimable and shown free (its hold's time has passed)."""
-    if skip_locked:
-        return _bumping(
-            f"""UPDATE inventory_units u {_FREE_SET}
-              FROM (SELECT u.id FROM inventory_units u WHERE {where}
-                    FOR UPDATE SKIP LOCKED) c
-             WHERE u.id = c.id
-            RETURNING u.id"""  # noqa: S608
-        )
+def _freeing(where: str) -> Sql:
+    """Put the units matching `where` back on sale."""
     return _bumping(f"UPDATE inventory_units u {_FREE_SET} WHERE {where} RETURNING u.id")
+
+
+# Units a claim could take (held, its time may have passed) of the holds and bookings a
+# transaction is about to free, locked in one order before any of them is freed: see
+# `ClaimRepository.lock_claimable`.
+_LOCK_CLAIMABLE = Sql("""
+    SELECT u.id FROM inventory_units u
+     WHERE u.state = 'held'
+       AND ((u.hold_id = ANY(:hold_ids) AND u.booking_id IS NULL)
+            OR u.booking_id = ANY(:booking_ids))
+     ORDER BY u.id
+       FOR NO KEY UPDATE
+""")
 
 
 _HOLDS_UNITS = "u.hold_id = :hold_id AND u.state = 'held' AND u.booking_id IS NULL"
 _RELEASE_HOLD = _freeing(_HOLDS_UNITS)
-_RELEASE_LAPSED_HOLD = _freeing(_HOLDS_UNITS, skip_locked=True)
 
 _EXTEND_HOLD = _bumping(
     """
@@ -231,7 +235,6 @@ _BOOKINGS_UNITS = (
     "u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state IN ('held', 'sold')"
 )
 _FREE_BOOKING = _freeing(_BOOKINGS_UNITS)
-_FREE_LAPSED_BOOKING = _freeing(_BOOKINGS_UNITS, skip_locked=True)
 # Some of a booking's units (refunded tickets) back on sale.
 _FREE_BOOKING_UNITS = _freeing(_BOOKINGS_UNITS + " AND u.id = ANY(:unit_ids)")
 
@@ -366,12 +369,8 @@ class ClaimRepository:
             },
         )
 
-    async def release_hold(
-        self, showtime_id: uuid.UUID, hold_id: uuid.UUID, *, lapsed: bool = False
-    ) -> list[int]:
-        """`lapsed`: the sweeper's release of an expired hold (see `_freeing`)."""
-        statement = _RELEASE_LAPSED_HOLD if lapsed else _RELEASE_HOLD
-        return await self._ids(statement, {"showtime_id": showtime_id, "hold_id": hold_id})
+    async def release_hold(self, showtime_id: uuid.UUID, hold_id: uuid.UUID) -> list[int]:
+        return await self._ids(_RELEASE_HOLD, {"showtime_id": showtime_id, "hold_id": hold_id})
 
     async def extend_hold(
         self, showtime_id: uuid.UUID, hold_id: uuid.UUID, held_until: datetime
@@ -427,18 +426,34 @@ class ClaimRepository:
         hold_id: uuid.UUID,
         booking_id: uuid.UUID,
         unit_ids: Sequence[int] | None = None,
-        *,
-        lapsed: bool = False,
     ) -> list[int]:
-        """`lapsed`: the sweeper's expiry of a booking past its payment window."""
         params: dict[str, Any] = {
             "showtime_id": showtime_id,
             "hold_id": hold_id,
             "booking_id": booking_id,
         }
         if unit_ids is None:
-            return await self._ids(_FREE_LAPSED_BOOKING if lapsed else _FREE_BOOKING, params)
+            return await self._ids(_FREE_BOOKING, params)
         return await self._ids(_FREE_BOOKING_UNITS, {**params, "unit_ids": list(unit_ids)})
+
+    async def lock_claimable(
+        self, *, hold_ids: Sequence[uuid.UUID] = (), booking_ids: Sequence[uuid.UUID] = ()
+    ) -> list[int]:
+        """Lock, in unit order, the held units of these holds (not yet booked) and bookings,
+        waiting for any a buyer is claiming right now (lazy expiry); answers their ids.
+
+        For a transaction that frees many holds or bookings (the sweeper; cancelling a
+        showtime). Each free bumps a version row and keeps it to the end of the transaction;
+        a later free waiting there for units a buyer has locked, while the buyer waits for
+        that row, deadlocks. Taking every unit first, before any version row, means waiting
+        only for buyers who wait for nothing of ours. A unit a buyer took meanwhile is no
+        longer under these holds or bookings, so it is neither locked nor freed."""
+        rows = await driver.fetch(
+            self.db,
+            _LOCK_CLAIMABLE,
+            {"hold_ids": list(hold_ids), "booking_ids": list(booking_ids)},
+        )
+        return [int(r[0]) for r in rows]
 
     async def showtime_version(self, showtime_id: uuid.UUID) -> int:
         row = await driver.fetchrow(self.db, _VERSION, {"showtime_id": showtime_id})

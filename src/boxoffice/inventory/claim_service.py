@@ -184,12 +184,18 @@ async def claim_best_available(
     )
 
 
-async def release_hold_units(
-    db: Db, showtime_id: uuid.UUID, hold_id: uuid.UUID, *, lapsed: bool = False
-) -> list[int]:
-    """Give a hold's units back to stock (only those it still holds). `lapsed`: the sweeper
-    tidying an expired hold, which leaves units a buyer is claiming right now to them."""
-    return await ClaimRepository(db).release_hold(showtime_id, hold_id, lapsed=lapsed)
+async def release_hold_units(db: Db, showtime_id: uuid.UUID, hold_id: uuid.UUID) -> list[int]:
+    """Give a hold's units back to stock (only those it still holds)."""
+    return await ClaimRepository(db).release_hold(showtime_id, hold_id)
+
+
+async def lock_claimable_units(
+    db: Db, *, hold_ids: Sequence[uuid.UUID] = (), booking_ids: Sequence[uuid.UUID] = ()
+) -> None:
+    """Before freeing many holds or bookings in one transaction: lock their claimable units
+    first, in one order (see `ClaimRepository.lock_claimable`)."""
+    if hold_ids or booking_ids:
+        await ClaimRepository(db).lock_claimable(hold_ids=hold_ids, booking_ids=booking_ids)
 
 
 async def extend_hold_units(
@@ -237,11 +243,6 @@ async def free_booking_units(
     booking_id: uuid.UUID,
     *,
     unit_ids: Sequence[int] | None = None,
-    lapsed: bool = False,
 ) -> list[int]:
-    """Put a booking's units (all, or just `unit_ids`) back on sale. `lapsed`: the sweeper
-    expiring a booking past its payment window, which leaves units a buyer is claiming
-    right now to them."""
-    return await ClaimRepository(db).free_booking(
-        showtime_id, hold_id, booking_id, unit_ids, lapsed=lapsed
-    )
+    """Put a booking's units (all, or just `unit_ids`) back on sale."""
+    return await ClaimRepository(db).free_booking(showtime_id, hold_id, booking_id, unit_ids)

@@ -20,6 +20,7 @@ from boxoffice.booking import service as booking_service
 from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
 from boxoffice.booking.repository import BookingRepository
 from boxoffice.catalog.models import Event, Showtime
+from boxoffice.inventory import claim_service
 from boxoffice.kit.time import utcnow
 from boxoffice.payment import refunds
 from boxoffice.payment.errors import BookingNotRefundable, UnknownTickets
@@ -158,6 +159,10 @@ async def settle_cancelled_showtimes(
             .with_for_update(key_share=True)
         )
     ).all()
+    # Their claimable units next, before any is freed: a buyer claiming a lapsed pending
+    # booking's seats would otherwise wait for the version row this transaction's first
+    # free takes, while a later free here waits for those seats (`TestShowtimeCancelRace`).
+    await claim_service.lock_claimable_units(session, booking_ids=[b.id for b in bookings])
     repo = BookingRepository(session)
     user_ids: dict[uuid.UUID, None] = {}
     holders = (
