@@ -1,6 +1,7 @@
 """Waitlists through HTTP and the job runner, on committed transactions."""
 
 import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from boxoffice.notification.relay import run_relay
 from boxoffice.waitlist import service
 from boxoffice.waitlist.jobs import OFFER
 from boxoffice.waitlist.schemas import EntryCreate
-from tests.booking.factories import World, create_world
+from tests.booking.factories import World, create_world, post_all
 from tests.factories import create_user
 
 Headers = Callable[[User], dict[str, str]]
@@ -105,6 +106,26 @@ async def _entry(client: AsyncClient, headers: dict[str, str], entry_id: str) ->
 async def _scalar(committed: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> Any:
     async with committed() as session:
         return (await session.execute(text(sql), params)).scalar()
+
+
+async def _until_waiting_for_a_lock(committed: async_sessionmaker[AsyncSession]) -> None:
+    """Return once a transaction of the test database waits for a row lock (10 s at most)."""
+    for _ in range(1000):
+        if await _scalar(
+            committed,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'",
+        ):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("nothing waited for a lock")
+
+
+async def _rows(
+    committed: async_sessionmaker[AsyncSession], sql: str, **params: Any
+) -> list[tuple[Any, ...]]:
+    async with committed() as session:
+        return [tuple(r) for r in await session.execute(text(sql), params)]
 
 
 class TestJoin:
@@ -541,6 +562,123 @@ class TestConcurrentOffers:
         assert all(made == 1 and units == 1 for _id, made, units in rows)
         assert held == 4
         assert holds == 4
+
+    async def test_an_offer_booked_while_settling_waited_for_it_is_accepted(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # The offer's deadline has passed, but its buyer is booking its hold at that moment
+        # (their transaction has the hold locked). The settling run waits for that hold; once
+        # the booking commits, the offer is accepted, not expired (and the buyer is not told
+        # it lapsed).
+        state = await _sold_out(committing_client, committed, auth_headers)
+        b, _ = state.waiting
+        await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        await _run_offers(committed)
+        hold_id = (await _entry(committing_client, auth_headers(b), state.entries[0]))["hold_id"]
+        async with committed() as session, session.begin():
+            await session.execute(
+                text(
+                    "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second'"
+                    " WHERE id = :id"
+                ),
+                {"id": state.entries[0]},
+            )
+
+        async def settle() -> tuple[int, int]:
+            async with committed() as session, session.begin():
+                return await service.settle_offers(session, WaitlistSettings())
+
+        async with committed() as booking, booking.begin():
+            await booking.execute(
+                text("SELECT 1 FROM holds WHERE id = :id FOR NO KEY UPDATE"), {"id": hold_id}
+            )
+            settling = asyncio.create_task(settle())
+            await _until_waiting_for_a_lock(committed)
+            await booking.execute(
+                text("UPDATE holds SET status = 'converted' WHERE id = :id"), {"id": hold_id}
+            )
+        assert await settling == (1, 0)
+        entry = await _entry(committing_client, auth_headers(b), state.entries[0])
+        assert entry["status"] == "accepted"
+        assert not await _scalar(
+            committed, "SELECT count(*) FROM outbox_events WHERE topic = 'waitlist.offer_expired'"
+        )
+
+    async def test_settling_lapsed_offers_while_buyers_claim_their_seats(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+        one_version_shard: None,
+    ) -> None:
+        # Ten offers lapse; a settling run releases their holds in one transaction while
+        # buyers claim the same seats (a lapsed offer's seats are anyone's). Neither may
+        # deadlock the other, and every seat ends either a buyer's or free.
+        for round_ in range(4):
+            async with committed() as session:
+                world = await create_world(session, rows=2, seats_per_row=10)
+                waiting = [await create_user(session) for _ in range(10)]
+                racers = [await create_user(session) for _ in range(30)]
+                for user in waiting:
+                    await service.join(
+                        session, user, EntryCreate(showtime_id=world.showtime.id, quantity=2)
+                    )
+                await session.commit()
+            async with committed() as session, session.begin():
+                assert await service.offer_released_units(session, WaitlistSettings()) == 10
+            async with committed() as session, session.begin():
+                for statement in (
+                    "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second'"
+                    " WHERE showtime_id = :s",
+                    "UPDATE holds SET expires_at = now() - interval '1 second'"
+                    " WHERE showtime_id = :s",
+                    "UPDATE inventory_units SET held_until = now() - interval '1 second'"
+                    " WHERE showtime_id = :s AND state = 'held'",
+                ):
+                    await session.execute(text(statement), {"s": world.showtime.id})
+                offers = (
+                    await session.execute(
+                        text(
+                            "SELECT array_agg(seat_id) FROM inventory_units"
+                            " WHERE showtime_id = :s AND state = 'held' GROUP BY hold_id"
+                        ),
+                        {"s": world.showtime.id},
+                    )
+                ).scalars()
+                seats = list(offers)
+            rng = random.Random(round_)
+            bodies = [
+                {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(seats)}
+                for _ in racers
+            ]
+
+            async def settle() -> tuple[int, int]:
+                async with committed() as session, session.begin():
+                    return await service.settle_offers(session, WaitlistSettings())
+
+            settling = asyncio.create_task(settle())
+            responses = await post_all(committing_client, racers, auth_headers, bodies, gap=0.003)
+            assert await settling == (0, 10)
+            assert {r.json()["code"] for r in responses if r.status_code != 201} <= {
+                "seats_unavailable"
+            }
+            won = {
+                u["unit_id"]: r.json()["id"]
+                for r in responses
+                if r.status_code == 201
+                for u in r.json()["units"]
+            }
+            held = await _rows(
+                committed,
+                "SELECT id, hold_id FROM inventory_units WHERE showtime_id = :s AND state = 'held'",
+                s=world.showtime.id,
+            )
+            assert {int(unit): str(hold) for unit, hold in held} == won
 
 
 class TestBuyerLimitOnOffers:

@@ -466,6 +466,19 @@ class BookingRepository:
             query = query.with_for_update(key_share=True)
         return (await self.session.scalars(query)).first()
 
+    async def lock_holds(self, hold_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, HoldStatus]:
+        """Lock these holds' rows (as `get_hold(lock=True)` does), in id order; answers
+        their status once locked."""
+        if not hold_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Hold.id, Hold.status)
+            .where(Hold.id.in_(hold_ids))
+            .order_by(Hold.id)
+            .with_for_update(key_share=True)
+        )
+        return {row[0]: row[1] for row in rows}
+
     async def live_holds(self, user_id: uuid.UUID, showtime_id: uuid.UUID | None) -> Sequence[Hold]:
         query = select(Hold).where(
             Hold.user_id == user_id,

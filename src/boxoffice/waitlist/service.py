@@ -322,7 +322,7 @@ async def _offer_showtime(
 
 _SETTLE = text(
     """
-    SELECT e.id, h.status FROM waitlist_entries e LEFT JOIN holds h ON h.id = e.hold_id
+    SELECT e.id, h.status, h.id FROM waitlist_entries e LEFT JOIN holds h ON h.id = e.hold_id
      WHERE e.status = 'offered'
        AND (e.offer_expires_at < now() OR h.status IS DISTINCT FROM 'active')
      ORDER BY e.offer_expires_at
@@ -338,10 +338,20 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
     Returns (accepted, expired). Released units go to the next entries on the next offer run.
     """
     rows = (await session.execute(_SETTLE, {"batch": settings.offer_batch})).all()
+    # The holds to release, then their units, are locked before the first is released, as
+    # the sweeper does (`booking.service.sweep`): buyers may be claiming those units now.
+    # A hold its buyer booked while this waited for its lock reads as converted.
+    releasing = [
+        hold_id
+        for _, hold_status, hold_id in rows
+        if hold_id is not None and hold_status != HoldStatus.converted.value
+    ]
+    locked = await BookingRepository(session).lock_holds(releasing)
+    await claim_service.lock_claimable_units(session, hold_ids=releasing)
     accepted = expired = 0
-    for entry_id, hold_status in rows:
+    for entry_id, hold_status, hold_id in rows:
         entry = await session.get_one(WaitlistEntry, entry_id, populate_existing=True)
-        if hold_status == HoldStatus.converted.value:
+        if locked.get(hold_id, hold_status) == HoldStatus.converted:
             entry.status = EntryStatus.accepted
             accepted += 1
             continue
