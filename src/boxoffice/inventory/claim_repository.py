@@ -438,22 +438,22 @@ class ClaimRepository:
 
     async def lock_claimable(
         self, *, hold_ids: Sequence[uuid.UUID] = (), booking_ids: Sequence[uuid.UUID] = ()
-    ) -> list[int]:
+    ) -> None:
         """Lock, in unit order, the held units of these holds (not yet booked) and bookings,
-        waiting for any a buyer is claiming right now (lazy expiry); answers their ids.
+        waiting for any a buyer is claiming right now (lazy expiry).
 
-        For a transaction that frees many holds or bookings (the sweeper; cancelling a
-        showtime). Each free bumps a version row and keeps it to the end of the transaction;
-        a later free waiting there for units a buyer has locked, while the buyer waits for
-        that row, deadlocks. Taking every unit first, before any version row, means waiting
-        only for buyers who wait for nothing of ours. A unit a buyer took meanwhile is no
-        longer under these holds or bookings, so it is neither locked nor freed."""
-        rows = await driver.fetch(
+        For a transaction that frees many holds or bookings (the sweeper, settling lapsed
+        waitlist offers, cancelling a showtime). Each free bumps a version row and keeps it
+        to the end of the transaction; a later free waiting there for units a buyer has
+        locked, while the buyer waits for that row, deadlocks. Taking every unit first,
+        before any version row, means waiting only for buyers who wait for nothing of ours.
+        A unit a buyer took meanwhile is no longer under these holds or bookings, so it is
+        neither locked nor freed."""
+        await driver.execute(
             self.db,
             _LOCK_CLAIMABLE,
             {"hold_ids": list(hold_ids), "booking_ids": list(booking_ids)},
         )
-        return [int(r[0]) for r in rows]
 
     async def showtime_version(self, showtime_id: uuid.UUID) -> int:
         row = await driver.fetchrow(self.db, _VERSION, {"showtime_id": showtime_id})
