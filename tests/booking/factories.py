@@ -227,3 +227,55 @@ async def post_all(
         if gap:
             await asyncio.sleep(gap)
     return list(await asyncio.gather(*posts))
+
+
+STOCK_INVARIANTS = {
+    # (every query counts the rows that break its rule)
+    "held units carry their hold and expiry": """
+        SELECT count(*) FROM inventory_units
+         WHERE state = 'held' AND (hold_id IS NULL OR held_until IS NULL)""",
+    "available units belong to nobody": """
+        SELECT count(*) FROM inventory_units
+         WHERE state = 'available' AND (hold_id IS NOT NULL OR booking_id IS NOT NULL)""",
+    "a sold unit has exactly one issued ticket of a confirmed booking": """
+        SELECT count(*) FROM inventory_units u
+         WHERE u.state = 'sold' AND (
+               SELECT count(*) FROM tickets t JOIN bookings b ON b.id = t.booking_id
+                WHERE t.unit_id = u.id AND t.status = 'issued' AND b.status = 'confirmed'
+                  AND b.id = u.booking_id) <> 1""",
+    "an issued ticket's unit is sold to its booking": """
+        SELECT count(*) FROM tickets t JOIN inventory_units u ON u.id = t.unit_id
+         WHERE t.status = 'issued' AND (u.state <> 'sold' OR u.booking_id <> t.booking_id)""",
+    "a live hold has all its units": """
+        SELECT count(*) FROM holds h
+         WHERE h.status = 'active' AND h.expires_at > now()
+           AND (SELECT count(*) FROM inventory_units u
+                 WHERE u.hold_id = h.id AND u.state = 'held' AND u.booking_id IS NULL)
+               <> h.quantity""",
+    "a live pending booking has all its units": """
+        SELECT count(*) FROM bookings b
+         WHERE b.status = 'pending_payment' AND b.expires_at > now()
+           AND (SELECT count(*) FROM inventory_units u
+                 WHERE u.booking_id = b.id AND u.state = 'held') <> b.quantity""",
+    "ended bookings have only void tickets": """
+        SELECT count(*) FROM tickets t JOIN bookings b ON b.id = t.booking_id
+         WHERE b.status IN ('cancelled', 'expired') AND t.status <> 'void'""",
+    # Whatever ends a hold or a booking frees its units in the same transaction, so no unit
+    # is left held under one that has ended (where no sweep would look for it again).
+    "a held unit's hold is active": """
+        SELECT count(*) FROM inventory_units u
+         WHERE u.state = 'held' AND u.booking_id IS NULL
+           AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.id = u.hold_id AND h.status = 'active')""",
+    "a held unit's booking is pending": """
+        SELECT count(*) FROM inventory_units u
+         WHERE u.state = 'held' AND u.booking_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM bookings b
+                            WHERE b.id = u.booking_id AND b.status = 'pending_payment')""",
+}
+
+
+async def check_stock(session: AsyncSession) -> None:
+    """Assert every rule of `STOCK_INVARIANTS`, naming the one broken."""
+    for name, sql in STOCK_INVARIANTS.items():
+        broken = (await session.execute(text(sql))).scalar_one()
+        assert broken == 0, name

@@ -13,7 +13,7 @@ from boxoffice.booking import holds, service
 from boxoffice.booking.schemas import HoldCreate
 from boxoffice.config import Settings
 from boxoffice.kit.errors import BoxofficeError
-from tests.booking.factories import create_world
+from tests.booking.factories import check_stock, create_world
 from tests.factories import create_user
 
 SEATS = 8
@@ -33,44 +33,6 @@ operation = st.one_of(
     st.tuples(st.just("cancel"), st.integers(0, 5), st.none()),
     st.tuples(st.just("sweep"), st.none(), st.none()),
 )
-
-_INVARIANTS = {
-    "held units carry their hold and expiry": """
-        SELECT count(*) FROM inventory_units
-         WHERE state = 'held' AND (hold_id IS NULL OR held_until IS NULL)""",
-    "available units belong to nobody": """
-        SELECT count(*) FROM inventory_units
-         WHERE state = 'available' AND (hold_id IS NOT NULL OR booking_id IS NOT NULL)""",
-    "a sold unit has exactly one issued ticket of a confirmed booking": """
-        SELECT count(*) FROM inventory_units u
-         WHERE u.state = 'sold' AND (
-               SELECT count(*) FROM tickets t JOIN bookings b ON b.id = t.booking_id
-                WHERE t.unit_id = u.id AND t.status = 'issued' AND b.status = 'confirmed'
-                  AND b.id = u.booking_id) <> 1""",
-    "an issued ticket's unit is sold to its booking": """
-        SELECT count(*) FROM tickets t JOIN inventory_units u ON u.id = t.unit_id
-         WHERE t.status = 'issued' AND (u.state <> 'sold' OR u.booking_id <> t.booking_id)""",
-    "a live hold has all its units": """
-        SELECT count(*) FROM holds h
-         WHERE h.status = 'active' AND h.expires_at > now()
-           AND (SELECT count(*) FROM inventory_units u
-                 WHERE u.hold_id = h.id AND u.state = 'held' AND u.booking_id IS NULL)
-               <> h.quantity""",
-    "a live pending booking has all its units": """
-        SELECT count(*) FROM bookings b
-         WHERE b.status = 'pending_payment' AND b.expires_at > now()
-           AND (SELECT count(*) FROM inventory_units u
-                 WHERE u.booking_id = b.id AND u.state = 'held') <> b.quantity""",
-    "ended bookings have only void tickets": """
-        SELECT count(*) FROM tickets t JOIN bookings b ON b.id = t.booking_id
-         WHERE b.status IN ('cancelled', 'expired') AND t.status <> 'void'""",
-}
-
-
-async def _check(session: AsyncSession) -> None:
-    for name, sql in _INVARIANTS.items():
-        broken = (await session.execute(text(sql))).scalar_one()
-        assert broken == 0, name
 
 
 async def _step(
@@ -159,7 +121,7 @@ async def test_stock_invariants_hold_after_every_step(
                     await savepoint.rollback()
                 else:
                     await savepoint.commit()
-                await _check(session)
+                await check_stock(session)
         finally:
             await session.close()
             await transaction.rollback()

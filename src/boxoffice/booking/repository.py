@@ -191,12 +191,7 @@ _UNIT_LABELS = f"""
 
 INSERT_HOLD_DESCRIBED = Sql(
     f"""
-    WITH lapsed AS (
-        UPDATE holds SET status = 'expired', ended_at = now()
-         WHERE user_id = :user_id AND showtime_id = :showtime_id
-           AND status = 'active' AND expires_at < now()
-    ),
-    inserted AS ({_INSERT_HOLD})
+    WITH inserted AS ({_INSERT_HOLD})
     SELECT u.hold_id, u.id, u.section_id, u.seat_id, {UNIT_LABEL},
            (SELECT count(*) FROM holds h
              WHERE h.user_id = :user_id AND h.showtime_id = :showtime_id
@@ -209,9 +204,9 @@ INSERT_HOLD_DESCRIBED = Sql(
     """  # noqa: S608 (constants only)
 )
 """Insert the hold; answer its units (claimed by the previous statement) with labels, and
-how many other live holds the buyer has on the showtime (lapsed ones are marked expired on
-the way). Runs after the buyer's lock was taken (`SALE_WINDOW_LOCKING_BUYER`), so the count
-sees every hold of theirs that committed before."""
+how many other live holds the buyer has on the showtime. Runs after the buyer's lock was
+taken (`SALE_WINDOW_LOCKING_BUYER`), so the count sees every hold of theirs that committed
+before. (Their lapsed holds are the sweeper's to end: it frees their units with them.)"""
 
 BUYER_LIVE_UNITS = Sql(
     """
