@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import User
 from boxoffice.booking import service as booking_service
-from boxoffice.config import Settings
-from tests.booking.factories import World, committed_world, post_all
+from boxoffice.config import Settings, WaitlistSettings
+from boxoffice.waitlist import service as waitlist
+from tests.booking.factories import World, check_stock, committed_world, post_all
 from tests.factories import configure
 
 Headers = Callable[[User], dict[str, str]]
@@ -896,3 +897,126 @@ class TestExtendClaimRace:
         assert set(owners_of.values()) <= winners | {h for _, h, _ in holds}
         unit_ids = list(owners_of)
         assert len(unit_ids) == len(set(unit_ids))
+
+
+_LAPSE_LIVE = {
+    "holds": """
+        WITH h AS (UPDATE holds SET expires_at = now() - interval '1 second'
+                    WHERE id = :id AND status = 'active' RETURNING id)
+        UPDATE inventory_units SET held_until = now() - interval '1 second'
+         WHERE hold_id IN (SELECT id FROM h) AND state = 'held' AND booking_id IS NULL""",
+    "bookings": """
+        WITH b AS (UPDATE bookings SET expires_at = now() - interval '1 second'
+                    WHERE id = :id AND status = 'pending_payment' RETURNING id)
+        UPDATE inventory_units SET held_until = now() - interval '1 second'
+         WHERE booking_id IN (SELECT id FROM b) AND state = 'held'""",
+}
+"""Time passes for one hold (not yet booked) or one pending booking, and its units: the
+test's clock, safe to run while requests act on them."""
+
+_DEADLOCK_CODES = {"serialization_conflict", "timeout", "database_unavailable"}
+
+
+class TestMixedRace:
+    async def test_buyers_doing_everything_at_once_leave_the_stock_consistent(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+        one_version_shard: None,
+    ) -> None:
+        # Thirty buyers at once, four rounds each: hold (seats, best available, the floor)
+        # or book in one call; then release, extend, book, let lapse; confirm (an admin),
+        # cancel, add a seat, let lapse. The sweeper and the waitlist's offer and settle
+        # runs go on throughout, and every transaction bumps one version row. No request
+        # may fail on a lock (deadlock, timeout) or with a 5xx, no job may fail, and
+        # afterwards every stock invariant holds.
+        world, users, admin = await committed_world(
+            committed, 30, rows=4, seats_per_row=10, ga_capacity=20, hold_ttl_seconds=120
+        )
+        assert world.floor is not None
+        showtime, floor = str(world.showtime.id), str(world.floor.id)
+        answers: list[Response] = []
+
+        async def post(path: str, body: dict[str, Any], user: User) -> Response:
+            answer = await committing_client.post(path, json=body, headers=auth_headers(user))
+            answers.append(answer)
+            return answer
+
+        async def lapse(table: str, row_id: str) -> None:
+            async with committed() as session:
+                await session.execute(text(_LAPSE_LIVE[table]), {"id": row_id})
+                await session.commit()
+
+        async def after_booking(user: User, booking: dict[str, Any], rng: random.Random) -> None:
+            path = f"/api/bookings/{booking['id']}"
+            roll = rng.random()
+            if roll < 0.3:
+                await post(f"{path}/confirm", {"version": booking["version"]}, admin)
+            elif roll < 0.55:
+                await post(f"{path}/cancel", {}, user)
+            elif roll < 0.75:
+                await post(f"{path}/seats", {"seat_ids": [rng.choice(world.seats).id]}, user)
+            else:
+                await lapse("bookings", booking["id"])
+
+        async def shop(user: User, rng: random.Random) -> None:
+            for _ in range(4):
+                roll = rng.random()
+                if roll < 0.15:
+                    booked = await post(
+                        "/api/bookings", {"showtime_id": showtime, "quantity": 2}, user
+                    )
+                    if booked.status_code == 201:
+                        await after_booking(user, booked.json(), rng)
+                    continue
+                body: dict[str, Any] = {"showtime_id": showtime}
+                if roll < 0.55:
+                    body["seat_ids"] = [s.id for s in rng.sample(world.seats, rng.randint(1, 3))]
+                elif roll < 0.8:
+                    body["quantity"] = rng.randint(1, 3)
+                else:
+                    body |= {"section_id": floor, "quantity": rng.randint(1, 4)}
+                held = await post("/api/bookings/hold-seats", body, user)
+                if held.status_code != 201:
+                    continue
+                hold = {"hold_id": held.json()["id"]}
+                roll = rng.random()
+                if roll < 0.2:
+                    await post("/api/bookings/release-seats", hold, user)
+                elif roll < 0.3:
+                    await post("/api/bookings/extend-hold", hold, user)
+                elif roll < 0.45:
+                    await lapse("holds", hold["hold_id"])
+                else:
+                    created = await post("/api/bookings/create", hold, user)
+                    if created.status_code == 201:
+                        await after_booking(user, created.json(), rng)
+
+        async def waitlist_runs() -> None:
+            # Sold-out one-call bookings join the waitlist: offer it what comes back, and
+            # settle its offers, each in its own transaction as the worker's jobs do.
+            for run in (waitlist.offer_released_units, waitlist.settle_offers):
+                async with committed() as session, session.begin():
+                    await run(session, WaitlistSettings())
+
+        buying = asyncio.gather(*(shop(u, random.Random(i)) for i, u in enumerate(users)))
+        sweeps = 0
+        while not buying.done():
+            await asyncio.gather(_sweep(committed, batch=5), waitlist_runs())
+            sweeps += 1
+            await asyncio.sleep(0.005)
+        await buying
+        await _sweep(committed)
+        failed = [
+            (a.request.url.path, a.status_code, a.json().get("code"))
+            for a in answers
+            if a.status_code >= 500 or a.json().get("code") in _DEADLOCK_CODES
+        ]
+        assert not failed, failed
+        # The mix did what it says: sales, refusals and sweeps all happened.
+        codes = {a.status_code for a in answers}
+        assert {200, 201, 409} <= codes, codes
+        assert sweeps > 1
+        async with committed() as session:
+            await check_stock(session)
