@@ -3,6 +3,7 @@
 Each domain may add its own in `tests/<domain>/factories.py`; these are the common ones.
 """
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import Callable
@@ -11,8 +12,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.security import create_access_token, hash_password
@@ -204,3 +205,19 @@ def configure(app: FastAPI, settings: Settings, group: str, **changes: Any) -> N
     reach it in a test, or lifted)."""
     changed = getattr(settings, group).model_copy(update=changes)
     app.state.settings = settings.model_copy(update={group: changed})
+
+
+async def until_waiting_for_locks(maker: async_sessionmaker[AsyncSession], count: int = 1) -> None:
+    """Return once `count` transactions of the test database wait for a lock (10 s at most)."""
+    for _ in range(1000):
+        async with maker() as session:
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {count} transactions waited for a lock")

@@ -2,9 +2,11 @@
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from sqlalchemy import text
@@ -15,7 +17,7 @@ from boxoffice.booking import service as booking_service
 from boxoffice.config import Settings, WaitlistSettings
 from boxoffice.waitlist import service as waitlist
 from tests.booking.factories import World, check_stock, committed_world, post_all
-from tests.factories import configure
+from tests.factories import configure, until_waiting_for_locks
 
 Headers = Callable[[User], dict[str, str]]
 BUYERS = 200
@@ -842,6 +844,55 @@ class TestShowtimeCancelRace:
                 assert {ticket for _, ticket in units} == {"void"}
                 assert {state for state, _ in units} <= {"available", "held"}
 
+    async def test_a_purchase_under_way_when_the_showtime_is_cancelled_is_refused(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # The organizer's cancel has updated the showtime and is still settling its bookings
+        # when one buyer books their hold, another holds seats and a third books in one
+        # call. Each waits for the cancel, then is refused: no booking escapes its settling.
+        world, (holder, *buyers), _ = await committed_world(committed, 3)
+        showtime = str(world.showtime.id)
+        held = await committing_client.post(
+            "/api/bookings/hold-seats",
+            json={"showtime_id": showtime, "seat_ids": [world.seats[0].id]},
+            headers=auth_headers(holder),
+        )
+        assert held.status_code == 201
+        async with committed() as cancelling, cancelling.begin():
+            await cancelling.execute(
+                text("UPDATE showtimes SET status = 'cancelled' WHERE id = :id"),
+                {"id": world.showtime.id},
+            )
+            purchases = [
+                asyncio.create_task(committing_client.post(path, json=body, headers=headers))
+                for path, body, headers in (
+                    (
+                        "/api/bookings/create",
+                        {"hold_id": held.json()["id"]},
+                        auth_headers(holder),
+                    ),
+                    (
+                        "/api/bookings/hold-seats",
+                        {"showtime_id": showtime, "seat_ids": [world.seats[1].id]},
+                        auth_headers(buyers[0]),
+                    ),
+                    (
+                        "/api/bookings",
+                        {"showtime_id": showtime, "quantity": 2},
+                        auth_headers(buyers[1]),
+                    ),
+                )
+            ]
+            await until_waiting_for_locks(committed, 3)
+        refusals = [await purchase for purchase in purchases]
+        assert [(r.status_code, r.json()["code"]) for r in refusals] == [(403, "sales_closed")] * 3
+        async with committed() as session:
+            assert not (await session.execute(text("SELECT id FROM bookings"))).all()
+            assert (await session.execute(text("SELECT count(*) FROM holds"))).scalar() == 1
+
 
 class TestExtendClaimRace:
     async def test_a_hold_extended_at_its_expiry_keeps_all_its_seats_or_none(
@@ -918,12 +969,14 @@ _DEADLOCK_CODES = {"serialization_conflict", "timeout", "database_unavailable"}
 
 
 class TestMixedRace:
+    @pytest.mark.parametrize("cancel_after", [None, 1.0], ids=["selling", "cancelled_mid_sale"])
     async def test_buyers_doing_everything_at_once_leave_the_stock_consistent(
         self,
         committing_client: AsyncClient,
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
         one_version_shard: None,
+        cancel_after: float | None,
     ) -> None:
         # Thirty buyers at once, four rounds each: hold (seats, best available, the floor)
         # or book in one call; then release, extend, book, let lapse; confirm (an admin),
@@ -951,14 +1004,33 @@ class TestMixedRace:
         async def after_booking(user: User, booking: dict[str, Any], rng: random.Random) -> None:
             path = f"/api/bookings/{booking['id']}"
             roll = rng.random()
-            if roll < 0.3:
+            if roll < 0.2:
                 await post(f"{path}/confirm", {"version": booking["version"]}, admin)
-            elif roll < 0.55:
+            elif roll < 0.35:
                 await post(f"{path}/cancel", {}, user)
-            elif roll < 0.75:
+            elif roll < 0.5:
                 await post(f"{path}/seats", {"seat_ids": [rng.choice(world.seats).id]}, user)
-            else:
+            elif roll < 0.65:
                 await lapse("bookings", booking["id"])
+            else:
+                await pay(user, booking, rng)
+
+        async def pay(user: User, booking: dict[str, Any], rng: random.Random) -> None:
+            # The sandbox provider: a card that pays, or one that is declined; once paid,
+            # the buyer cancels (a refund less the fee) or an admin refunds one ticket.
+            started = await post("/api/payments/initiate", {"booking_id": booking["id"]}, user)
+            if started.status_code != 201:
+                return
+            card = "4242424242424242" if rng.random() < 0.85 else "4000000000000002"
+            body = {"payment_id": started.json()["payment"]["id"], "card_number": card}
+            paid = await post("/api/payments/confirm", body, user)
+            if paid.status_code != 200 or paid.json()["status"] != "succeeded":
+                return
+            path, roll = f"/api/bookings/{booking['id']}", rng.random()
+            if roll < 0.4:
+                await post(f"{path}/cancel", {}, user)
+            elif roll < 0.7:
+                await post(f"{path}/refund", {"ticket_ids": [booking["tickets"][0]["id"]]}, admin)
 
         async def shop(user: User, rng: random.Random) -> None:
             for _ in range(4):
@@ -1001,13 +1073,30 @@ class TestMixedRace:
                     await run(session, WaitlistSettings())
 
         buying = asyncio.gather(*(shop(u, random.Random(i)) for i, u in enumerate(users)))
+        started, cancelling = time.monotonic(), None
         sweeps = 0
         while not buying.done():
+            due = cancel_after is not None and time.monotonic() - started > cancel_after
+            if due and cancelling is None:
+                cancel = post(f"/api/showtimes/{showtime}/cancel", {}, admin)
+                cancelling = asyncio.create_task(cancel)
             await asyncio.gather(_sweep(committed, batch=5), waitlist_runs())
             sweeps += 1
             await asyncio.sleep(0.005)
         await buying
         await _sweep(committed)
+        if cancel_after is not None:
+            assert cancelling is not None, "the sale ended before the cancel"
+            assert (await cancelling).status_code == 200
+            # Nothing is sold or left to pay for a cancelled showtime.
+            async with committed() as session:
+                live = await session.execute(
+                    text(
+                        "SELECT id, status, created_at, confirmed_at FROM bookings"
+                        " WHERE status IN ('pending_payment', 'confirmed')"
+                    )
+                )
+                assert not live.all()
         failed = [
             (a.request.url.path, a.status_code, a.json().get("code"))
             for a in answers

@@ -21,7 +21,7 @@ from boxoffice.waitlist import service
 from boxoffice.waitlist.jobs import OFFER
 from boxoffice.waitlist.schemas import EntryCreate
 from tests.booking.factories import World, create_world, post_all
-from tests.factories import create_user
+from tests.factories import create_user, until_waiting_for_locks
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -106,19 +106,6 @@ async def _entry(client: AsyncClient, headers: dict[str, str], entry_id: str) ->
 async def _scalar(committed: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> Any:
     async with committed() as session:
         return (await session.execute(text(sql), params)).scalar()
-
-
-async def _until_waiting_for_a_lock(committed: async_sessionmaker[AsyncSession]) -> None:
-    """Return once a transaction of the test database waits for a row lock (10 s at most)."""
-    for _ in range(1000):
-        if await _scalar(
-            committed,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock'",
-        ):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("nothing waited for a lock")
 
 
 async def _rows(
@@ -598,7 +585,7 @@ class TestConcurrentOffers:
                 text("SELECT 1 FROM holds WHERE id = :id FOR NO KEY UPDATE"), {"id": hold_id}
             )
             settling = asyncio.create_task(settle())
-            await _until_waiting_for_a_lock(committed)
+            await until_waiting_for_locks(committed)
             await booking.execute(
                 text("UPDATE holds SET status = 'converted' WHERE id = :id"), {"id": hold_id}
             )

@@ -42,14 +42,24 @@ async def resolve_showtime(
     return window
 
 
-def check_on_sale(window: SaleWindow, access_code: str | None = None) -> None:
-    """Refuse unless the showtime is on sale to this buyer now: `403 sales_closed`, or during
-    a presale without one of its codes `presale_code_required` / `presale_code_invalid`."""
+def check_still_selling(window: SaleWindow) -> None:
+    """Refuse (`403 sales_closed`) once the event or the showtime is cancelled (or the
+    event unpublished): for a purchase already under way (a held hold becoming a booking,
+    seats added to a pending booking), which the sale's own times do not stop."""
     if (
         window.event_status is not EventStatus.published
         or window.showtime_status is not ShowtimeStatus.scheduled
     ):
-        raise errors.SalesClosed()
+        raise errors.SalesClosed(
+            "The showtime is no longer on sale",
+            extra={"event_status": window.event_status, "showtime_status": window.showtime_status},
+        )
+
+
+def check_on_sale(window: SaleWindow, access_code: str | None = None) -> None:
+    """Refuse unless the showtime is on sale to this buyer now: `403 sales_closed`, or during
+    a presale without one of its codes `presale_code_required` / `presale_code_invalid`."""
+    check_still_selling(window)
     now = window.now
     if window.sale_starts_at is not None and now < window.sale_starts_at:
         opening = {"sale_starts_at": window.sale_starts_at.isoformat()}

@@ -159,13 +159,20 @@ SALE_WINDOW = Sql(
 # generic plans (`is_local`: the setting ends with the transaction).
 _GENERIC_PLANS = "set_config('plan_cache_mode', 'force_generic_plan', true)"
 
+# Every purchase (a hold, a one-call booking, a booking of a hold, seats added) share-locks
+# its showtime's row in its first statement, before it touches stock. Cancelling the
+# showtime (or its event) updates that row first, so it waits for the purchases under way,
+# then settles every booking they made; a purchase starting meanwhile waits, then reads the
+# showtime as cancelled and is refused (`403 sales_closed`). Share locks do not block one
+# another, and each purchase's insert key-share-locks the row anyway (its foreign key).
 SALE_WINDOW_LOCKING_BUYER = Sql(
     _WINDOW_COLUMNS
     + f""", pg_advisory_xact_lock(hashtextextended(:buyer_key, 0)), {_GENERIC_PLANS}
-      FROM showtimes s JOIN events e ON e.id = s.event_id WHERE s.id = :showtime_id"""
+      FROM showtimes s JOIN events e ON e.id = s.event_id WHERE s.id = :showtime_id
+       FOR SHARE OF s"""
 )
 """The window, after taking the buyer's per-showtime lock (one buyer's holds queue, no
-one else's do)."""
+one else's do), the showtime share-locked (see above)."""
 
 TRY_LOCK_BUYER = Sql("SELECT pg_try_advisory_xact_lock(hashtextextended(:buyer_key, 0))")
 
@@ -236,9 +243,10 @@ LOCK_HOLD_IN_WINDOW = Sql(
       JOIN showtimes s ON s.id = h.showtime_id
       JOIN events e ON e.id = s.event_id
      WHERE h.id = :hold_id
-       FOR NO KEY UPDATE OF h"""
+       FOR NO KEY UPDATE OF h FOR SHARE OF s"""
 )
-"""A hold, locked, with its showtime's sale window (making a booking of it)."""
+"""A hold, locked, with its showtime's sale window, the showtime share-locked (making a
+booking of it; see `SALE_WINDOW_LOCKING_BUYER`)."""
 
 _INSERT_BOOKING = """
     INSERT INTO bookings (id, user_id, showtime_id, event_id, hold_id, status, quantity,

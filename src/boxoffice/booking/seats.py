@@ -29,18 +29,23 @@ async def assign_seats(
 ) -> Booking:
     """Claim `seat_ids` into the caller's pending booking; `booked` confirms if allowed."""
     repo = BookingRepository(session)
-    booking = await repo.get_booking(booking_id)
-    if booking is None or booking.user_id != user.id:
+    found = await repo.get_booking(booking_id)
+    if found is None or found.user_id != user.id:
+        raise errors.BookingNotFound()
+    # The buyer's lock, as for a hold (the per-buyer limit counts under it), and the
+    # showtime's share lock; then the booking's own lock. That order (showtime, booking,
+    # units) is a showtime cancel's too, and a confirm's (booking, units): none deadlocks.
+    window = await repo.sale_window(found.showtime_id, lock_buyer=user.id)
+    if window is None:
+        raise errors.BookingNotFound()
+    booking = await repo.get_booking(booking_id, lock=True)
+    if booking is None:
         raise errors.BookingNotFound()
     if booking.status is not BookingStatus.pending_payment:
         raise errors.IllegalTransition(extra={"booking_status": booking.status.value})
-    now = await repo.now()
-    if booking.expires_at < now:
+    if booking.expires_at < window.now:
         raise errors.BookingExpired("The booking's payment window has passed")
-    # The buyer's lock, as for a hold: the per-buyer limit counts under it.
-    window = await repo.sale_window(booking.showtime_id, lock_buyer=user.id)
-    if window is None:
-        raise errors.BookingNotFound()
+    holds.check_still_selling(window)
     if booking.quantity + len(data.seat_ids) > window.max_tickets_per_booking:
         raise errors.TicketCapExceeded(
             extra={"max_tickets_per_booking": window.max_tickets_per_booking}

@@ -60,6 +60,7 @@ async def create_from_hold(
     if found is None or found[0].user_id != user.id:
         raise errors.HoldNotFound()
     hold, window = found
+    holds.check_still_selling(window)
     if hold.status is not HoldStatus.active:
         raise errors.HoldNotActive()
     now = window.now
