@@ -575,19 +575,26 @@ async def _sweep_one_at_a_time(maker: async_sessionmaker[AsyncSession]) -> None:
         pass
 
 
+_LAPSE = {
+    "holds": """
+        WITH h AS (UPDATE holds SET expires_at = now() - interval '1 second'
+                    WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'active' RETURNING id)
+        UPDATE inventory_units SET held_until = now() - interval '1 second'
+         WHERE hold_id IN (SELECT id FROM h) AND state = 'held' AND booking_id IS NULL""",
+    "bookings": """
+        WITH b AS (UPDATE bookings SET expires_at = now() - interval '1 second'
+                    WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'pending_payment'
+                    RETURNING id)
+        UPDATE inventory_units SET held_until = now() - interval '1 second'
+         WHERE booking_id IN (SELECT id FROM b) AND state = 'held'""",
+}
+
+
 async def _lapse(maker: async_sessionmaker[AsyncSession], table: str, ids: list[str]) -> None:
-    """Put holds or bookings (and the units they hold) past their expiry."""
+    """Time passes for these holds (not yet booked) or pending bookings, and their units:
+    the tests' clock, safe to run while requests act on them."""
     async with maker() as session:
-        await session.execute(
-            text(
-                f"UPDATE {table} SET expires_at = now() - interval '1 second'"  # noqa: S608
-                " WHERE id = ANY(CAST(:ids AS uuid[]))"
-            ),
-            {"ids": ids},
-        )
-        column = "hold_id" if table == "holds" else "booking_id"
-        units = f"UPDATE inventory_units SET held_until = now() - interval '1 second' WHERE {column} = ANY(CAST(:ids AS uuid[]))"  # noqa: E501, S608
-        await session.execute(text(units), {"ids": ids})
+        await session.execute(text(_LAPSE[table]), {"ids": ids})
         await session.commit()
 
 
@@ -950,20 +957,8 @@ class TestExtendClaimRace:
         assert len(unit_ids) == len(set(unit_ids))
 
 
-_LAPSE_LIVE = {
-    "holds": """
-        WITH h AS (UPDATE holds SET expires_at = now() - interval '1 second'
-                    WHERE id = :id AND status = 'active' RETURNING id)
-        UPDATE inventory_units SET held_until = now() - interval '1 second'
-         WHERE hold_id IN (SELECT id FROM h) AND state = 'held' AND booking_id IS NULL""",
-    "bookings": """
-        WITH b AS (UPDATE bookings SET expires_at = now() - interval '1 second'
-                    WHERE id = :id AND status = 'pending_payment' RETURNING id)
-        UPDATE inventory_units SET held_until = now() - interval '1 second'
-         WHERE booking_id IN (SELECT id FROM b) AND state = 'held'""",
-}
-"""Time passes for one hold (not yet booked) or one pending booking, and its units: the
-test's clock, safe to run while requests act on them."""
+Call = tuple[str, dict[str, Any], User]
+"""A request of the mixed race: path, body, who sends it."""
 
 _DEADLOCK_CODES = {"serialization_conflict", "timeout", "database_unavailable"}
 
@@ -980,10 +975,11 @@ class TestMixedRace:
     ) -> None:
         # Thirty buyers at once, four rounds each: hold (seats, best available, the floor)
         # or book in one call; then release, extend, book, let lapse; confirm (an admin),
-        # cancel, add a seat, let lapse. The sweeper and the waitlist's offer and settle
-        # runs go on throughout, and every transaction bumps one version row. No request
-        # may fail on a lock (deadlock, timeout) or with a 5xx, no job may fail, and
-        # afterwards every stock invariant holds.
+        # cancel, add a seat (or two of these at once), pay and refund, let lapse. The
+        # sweeper and the waitlist's offer and settle runs go on throughout, and every
+        # transaction bumps one version row. No request may fail on a lock (deadlock,
+        # timeout) or with a 5xx, no job may fail, and afterwards every stock invariant
+        # holds.
         world, users, admin = await committed_world(
             committed, 30, rows=4, seats_per_row=10, ga_capacity=20, hold_ttl_seconds=120
         )
@@ -996,22 +992,18 @@ class TestMixedRace:
             answers.append(answer)
             return answer
 
-        async def lapse(table: str, row_id: str) -> None:
-            async with committed() as session:
-                await session.execute(text(_LAPSE_LIVE[table]), {"id": row_id})
-                await session.commit()
-
         async def after_booking(user: User, booking: dict[str, Any], rng: random.Random) -> None:
             path = f"/api/bookings/{booking['id']}"
+            confirm: Call = (f"{path}/confirm", {"version": booking["version"]}, admin)
+            cancel: Call = (f"{path}/cancel", {}, user)
+            add_seat: Call = (f"{path}/seats", {"seat_ids": [rng.choice(world.seats).id]}, user)
             roll = rng.random()
-            if roll < 0.2:
-                await post(f"{path}/confirm", {"version": booking["version"]}, admin)
-            elif roll < 0.35:
-                await post(f"{path}/cancel", {}, user)
-            elif roll < 0.5:
-                await post(f"{path}/seats", {"seat_ids": [rng.choice(world.seats).id]}, user)
-            elif roll < 0.65:
-                await lapse("bookings", booking["id"])
+            if roll < 0.45:
+                # One of confirm, cancel, add a seat; or two of them at once.
+                chosen = rng.sample([confirm, cancel, add_seat], 2 if roll < 0.15 else 1)
+                await asyncio.gather(*(post(*call) for call in chosen))
+            elif roll < 0.6:
+                await _lapse(committed, "bookings", [booking["id"]])
             else:
                 await pay(user, booking, rng)
 
@@ -1059,7 +1051,7 @@ class TestMixedRace:
                 elif roll < 0.3:
                     await post("/api/bookings/extend-hold", hold, user)
                 elif roll < 0.45:
-                    await lapse("holds", hold["hold_id"])
+                    await _lapse(committed, "holds", [hold["hold_id"]])
                 else:
                     created = await post("/api/bookings/create", hold, user)
                     if created.status_code == 201:
