@@ -66,6 +66,20 @@ async def _sold_out(
     return SoldOut(world, first, others, booked.json(), entries)
 
 
+async def _offered(
+    client: AsyncClient, committed: async_sessionmaker[AsyncSession], auth_headers: Headers
+) -> tuple[SoldOut, dict[str, Any]]:
+    """Sold out with two waiting; the first buyer cancels and the offer run offers the seats
+    to the first waiting: the state, and that entry as its buyer reads it."""
+    state = await _sold_out(client, committed, auth_headers)
+    cancelled = await client.post(
+        f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+    )
+    assert cancelled.status_code == 200
+    await _run_offers(committed)
+    return state, await _entry(client, auth_headers(state.waiting[0]), state.entries[0])
+
+
 async def _run_offers(committed: async_sessionmaker[AsyncSession]) -> None:
     async with committed() as session:
         await enqueue(session, OFFER)
@@ -196,14 +210,8 @@ class TestOffers:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        state = await _sold_out(committing_client, committed, auth_headers)
+        state, offer = await _offered(committing_client, committed, auth_headers)
         b, c = state.waiting
-        cancelled = await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        assert cancelled.status_code == 200
-        await _run_offers(committed)
-        offer = await _entry(committing_client, auth_headers(b), state.entries[0])
         assert offer["status"] == "offered"
         assert offer["hold_id"] is not None
         assert offer["offer_expires_at"] is not None
@@ -320,13 +328,9 @@ class TestOffers:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        state = await _sold_out(committing_client, committed, auth_headers)
+        state, offer = await _offered(committing_client, committed, auth_headers)
         b, c = state.waiting
-        await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        await _run_offers(committed)
-        first_hold = (await _entry(committing_client, auth_headers(b), state.entries[0]))["hold_id"]
+        first_hold = offer["hold_id"]
         await _lapse_offers(committed, first_hold)
         await _run_offers(committed)
         assert (await _entry(committing_client, auth_headers(b), state.entries[0]))[
@@ -443,12 +447,8 @@ class TestLeaveAndPrivacy:
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
-        state = await _sold_out(committing_client, committed, auth_headers)
+        state, _ = await _offered(committing_client, committed, auth_headers)
         b, c = state.waiting
-        await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        await _run_offers(committed)
         entry = state.entries[0]
         for method in ("GET", "DELETE"):
             stranger = await committing_client.request(
@@ -560,13 +560,8 @@ class TestConcurrentOffers:
         # (their transaction has the hold locked). The settling run waits for that hold; once
         # the booking commits, the offer is accepted, not expired (and the buyer is not told
         # it lapsed).
-        state = await _sold_out(committing_client, committed, auth_headers)
-        b, _ = state.waiting
-        await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        await _run_offers(committed)
-        hold_id = (await _entry(committing_client, auth_headers(b), state.entries[0]))["hold_id"]
+        state, offer = await _offered(committing_client, committed, auth_headers)
+        b, hold_id = state.waiting[0], offer["hold_id"]
         async with committed() as session, session.begin():
             await session.execute(
                 text(
