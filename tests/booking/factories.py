@@ -234,9 +234,10 @@ STOCK_INVARIANTS = {
     "held units carry their hold and expiry": """
         SELECT count(*) FROM inventory_units
          WHERE state = 'held' AND (hold_id IS NULL OR held_until IS NULL)""",
-    "available units belong to nobody": """
+    "available and blocked units belong to nobody": """
         SELECT count(*) FROM inventory_units
-         WHERE state = 'available' AND (hold_id IS NOT NULL OR booking_id IS NOT NULL)""",
+         WHERE state IN ('available', 'blocked')
+           AND (hold_id IS NOT NULL OR booking_id IS NOT NULL OR held_until IS NOT NULL)""",
     "a sold unit has exactly one issued ticket of a confirmed booking": """
         SELECT count(*) FROM inventory_units u
          WHERE u.state = 'sold' AND (

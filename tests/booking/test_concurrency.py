@@ -976,10 +976,10 @@ class TestMixedRace:
         # Thirty buyers at once, four rounds each: hold (seats, best available, the floor)
         # or book in one call; then release, extend, book, let lapse; confirm (an admin),
         # cancel, add a seat (or two of these at once), pay and refund, let lapse. The
-        # sweeper and the waitlist's offer and settle runs go on throughout, and every
-        # transaction bumps one version row. No request may fail on a lock (deadlock,
-        # timeout) or with a 5xx, no job may fail, and afterwards every stock invariant
-        # holds.
+        # sweeper, the waitlist's offer and settle runs, and the organizer blocking and
+        # unblocking seats go on throughout, and every transaction bumps one version row.
+        # No request may fail on a lock (deadlock, timeout) or with a 5xx, no job may
+        # fail, and afterwards every stock invariant holds.
         world, users, admin = await committed_world(
             committed, 30, rows=4, seats_per_row=10, ga_capacity=20, hold_ttl_seconds=120
         )
@@ -1064,6 +1064,18 @@ class TestMixedRace:
                 async with committed() as session, session.begin():
                     await run(session, WaitlistSettings())
 
+        organizer_rng = random.Random(99)
+
+        async def house_seats() -> None:
+            # The organizer takes a seat or two off sale, or puts back what is off sale.
+            seats = f"/api/showtimes/{showtime}/seats"
+            if organizer_rng.random() < 0.6:
+                picked = organizer_rng.sample(world.seats, organizer_rng.randint(1, 2))
+                await post(f"{seats}/block", {"seat_ids": [s.id for s in picked]}, world.organizer)
+            else:
+                everything = {"seat_ids": [s.id for s in world.seats]}
+                await post(f"{seats}/unblock", everything, world.organizer)
+
         buying = asyncio.gather(*(shop(u, random.Random(i)) for i, u in enumerate(users)))
         started, cancelling = time.monotonic(), None
         sweeps = 0
@@ -1072,7 +1084,7 @@ class TestMixedRace:
             if due and cancelling is None:
                 cancel = post(f"/api/showtimes/{showtime}/cancel", {}, admin)
                 cancelling = asyncio.create_task(cancel)
-            await asyncio.gather(_sweep(committed, batch=5), waitlist_runs())
+            await asyncio.gather(_sweep(committed, batch=5), waitlist_runs(), house_seats())
             sweeps += 1
             await asyncio.sleep(0.005)
         await buying
