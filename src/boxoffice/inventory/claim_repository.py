@@ -53,6 +53,18 @@ def _bumping(change_sql: str, answer: str = "SELECT id FROM changed", before: st
     """)  # noqa: S608
 
 
+def _updating(set_clause: str, where: str, returning: str = "u.id") -> str:
+    """`UPDATE inventory_units u <set_clause> WHERE <where> RETURNING <returning>`, taking
+    the rows' locks in unit order first. Every statement that may wait for units locks them
+    in that order (`_LOCK_CLAIMABLE` too), so two of them never wait for each other in a
+    circle. Claims never wait (`SKIP LOCKED`) and need no order."""
+    return f"""UPDATE inventory_units u {set_clause}
+      FROM (SELECT u.id FROM inventory_units u WHERE {where}
+             ORDER BY u.id FOR NO KEY UPDATE) o
+     WHERE u.id = o.id
+    RETURNING {returning}"""  # noqa: S608
+
+
 _HOLD_SET = (
     "SET state = 'held', hold_id = :hold_id, held_until = :held_until, booking_id = NULL, "
     "updated_at = now()"
@@ -126,11 +138,11 @@ BLOCK_ANY = _any(_BLOCK_SET)
 
 def _unblock(column: str) -> Sql:
     return _bumping(
-        f"""
-    UPDATE inventory_units u SET state = 'available', updated_at = now()
-     WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) AND u.state = 'blocked'
-    RETURNING u.id, u.seat_id
-    """,  # noqa: S608
+        _updating(
+            "SET state = 'available', updated_at = now()",
+            f"u.showtime_id = :showtime_id AND u.{column} = ANY(:keys) AND u.state = 'blocked'",
+            "u.id, u.seat_id",
+        ),
         "SELECT id, seat_id FROM changed",
     )
 
@@ -164,7 +176,7 @@ _FREE_SET = (
 
 def _freeing(where: str) -> Sql:
     """Put the units matching `where` back on sale."""
-    return _bumping(f"UPDATE inventory_units u {_FREE_SET} WHERE {where} RETURNING u.id")
+    return _bumping(_updating(_FREE_SET, where))
 
 
 # Units a claim could take (held, its time may have passed) of the holds and bookings a
@@ -184,19 +196,17 @@ _HOLDS_UNITS = "u.hold_id = :hold_id AND u.state = 'held' AND u.booking_id IS NU
 _RELEASE_HOLD = _freeing(_HOLDS_UNITS)
 
 _EXTEND_HOLD = _bumping(
-    """
-    UPDATE inventory_units u SET held_until = :held_until, updated_at = now()
-     WHERE u.hold_id = :hold_id AND u.state = 'held'
-    RETURNING u.id
-    """
+    _updating(
+        "SET held_until = :held_until, updated_at = now()",
+        "u.hold_id = :hold_id AND u.state = 'held'",
+    )
 )
 
-_ATTACH = """
-    UPDATE inventory_units u
-       SET booking_id = :booking_id, held_until = :held_until, updated_at = now()
-     WHERE u.hold_id = :hold_id AND u.state = 'held' AND u.held_until >= now()
-    RETURNING u.id, u.section_id, u.seat_id, u.showtime_id
-"""
+_ATTACH = _updating(
+    "SET booking_id = :booking_id, held_until = :held_until, updated_at = now()",
+    "u.hold_id = :hold_id AND u.state = 'held' AND u.held_until >= now()",
+    "u.id, u.section_id, u.seat_id, u.showtime_id",
+)
 ATTACH_BOOKING = _bumping(_ATTACH)
 
 ATTACH_BOOKING_PRICED = _bumping(
@@ -223,12 +233,10 @@ one if lower. A buyer never pays more than the price they held at."""
 
 # A late confirm is accepted while the units are still this booking's (not claimed since).
 _SELL_BOOKING = _bumping(
-    """
-    UPDATE inventory_units u
-       SET state = 'sold', held_until = NULL, updated_at = now()
-     WHERE u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state = 'held'
-    RETURNING u.id
-    """
+    _updating(
+        "SET state = 'sold', held_until = NULL, updated_at = now()",
+        "u.booking_id = :booking_id AND u.hold_id = :hold_id AND u.state = 'held'",
+    )
 )
 
 _BOOKINGS_UNITS = (
