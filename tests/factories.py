@@ -207,15 +207,21 @@ def configure(app: FastAPI, settings: Settings, group: str, **changes: Any) -> N
     app.state.settings = settings.model_copy(update={group: changed})
 
 
-async def until_waiting_for_locks(maker: async_sessionmaker[AsyncSession], count: int = 1) -> None:
-    """Return once `count` transactions of the test database wait for a lock (10 s at most)."""
+async def until_waiting_for_locks(
+    maker: async_sessionmaker[AsyncSession], count: int = 1, *, blocked_by: int | None = None
+) -> None:
+    """Return once `count` transactions of the test database wait for a lock (10 s at most);
+    `blocked_by`: only those waiting for the backend with that pid."""
     for _ in range(1000):
         async with maker() as session:
             waiting = await session.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
+                    " AND (CAST(:pid AS int) IS NULL"
+                    "      OR CAST(:pid AS int) = ANY(pg_blocking_pids(pid)))"
+                ),
+                {"pid": blocked_by},
             )
         if waiting >= count:
             return

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import User
@@ -1113,3 +1114,65 @@ class TestMixedRace:
         assert sweeps > 1
         async with committed() as session:
             await check_stock(session)
+
+
+class TestReleaseAgainstBatchLock:
+    async def test_a_release_waits_for_a_sweep_that_kept_its_units_locked(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # A sweep's batch lock sees four seats under a lapsed booking and waits on the first.
+        # Meanwhile a buyer claims the second and the fourth. The lock then takes the second
+        # (changed since its snapshot, it no longer matches and is skipped, but stays
+        # locked) and waits on the third. The buyer releases their hold: the release must
+        # wait for the sweep, not hold the fourth while it waits for the second (a deadlock).
+        world, (owner, buyer), _ = await committed_world(committed, 2, rows=1, seats_per_row=4)
+        showtime = str(world.showtime.id)
+        booked = await committing_client.post(
+            "/api/bookings",
+            json={"showtime_id": showtime, "quantity": 4},
+            headers=auth_headers(owner),
+        )
+        assert booked.status_code == 201
+        await _lapse(committed, "bookings", [booked.json()["id"]])
+        tickets = sorted(booked.json()["tickets"], key=lambda t: t["unit_id"])
+        units = [t["unit_id"] for t in tickets]
+        lock = text("SELECT pg_backend_pid() FROM inventory_units WHERE id = :id FOR UPDATE")
+        async with committed() as first, committed() as third:
+            await first.execute(lock, {"id": units[0]})
+            third_pid = (await third.execute(lock, {"id": units[2]})).scalar_one()
+            sweeping = asyncio.create_task(_sweep(committed))
+            await until_waiting_for_locks(committed, 1)
+            held = await committing_client.post(
+                "/api/bookings/hold-seats",
+                json={
+                    "showtime_id": showtime,
+                    "seat_ids": [tickets[1]["seat_id"], tickets[3]["seat_id"]],
+                },
+                headers=auth_headers(buyer),
+            )
+            assert held.status_code == 201
+            await first.commit()
+            await until_waiting_for_locks(committed, 1, blocked_by=third_pid)
+            # The premise: the sweep holds the second seat's lock, though it skipped it.
+            async with committed() as probe:
+                with pytest.raises(DBAPIError, match="could not obtain lock"):
+                    await probe.execute(
+                        text("SELECT 1 FROM inventory_units WHERE id = :id FOR UPDATE NOWAIT"),
+                        {"id": units[1]},
+                    )
+            releasing = asyncio.create_task(
+                committing_client.post(
+                    "/api/bookings/release-seats",
+                    json={"hold_id": held.json()["id"]},
+                    headers=auth_headers(buyer),
+                )
+            )
+            await until_waiting_for_locks(committed, 2)
+            await third.commit()
+        released = await releasing
+        assert released.status_code == 200, released.json()
+        assert await sweeping == (0, 1)
+        assert await _held_units(committed, world) == {}
