@@ -280,3 +280,40 @@ async def check_stock(session: AsyncSession) -> None:
     for name, sql in STOCK_INVARIANTS.items():
         broken = (await session.execute(text(sql))).scalar_one()
         assert broken == 0, name
+
+
+async def held_units(
+    maker: async_sessionmaker[AsyncSession], world: World, *, live_only: bool = False
+) -> dict[int, str]:
+    """Unit id -> hold id of the showtime's held units (`live_only`: holds not lapsed)."""
+    async with maker() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT id, hold_id FROM inventory_units"
+                    " WHERE showtime_id = :s AND state = 'held'"
+                    " AND (NOT :live OR held_until >= now())"
+                ),
+                {"s": world.showtime.id, "live": live_only},
+            )
+        ).all()
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+async def check_winners(
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    responses: list[Response],
+    refusals: set[str] | None = None,
+) -> dict[int, str]:
+    """After racing hold requests: every refusal carries one of the `refusals` codes (any,
+    if None), no unit went to two winners, and the showtime's held units are exactly the
+    winners'. Answers unit id -> hold id of what was won."""
+    if refusals is not None:
+        codes = {r.json()["code"] for r in responses if r.status_code != 201}
+        assert codes <= refusals, codes
+    wins = [r.json() for r in responses if r.status_code == 201]
+    won = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
+    assert len(won) == sum(len(w["units"]) for w in wins), "a unit is in two winning holds"
+    assert await held_units(maker, world) == won
+    return won

@@ -17,7 +17,14 @@ from boxoffice.auth.models import User
 from boxoffice.booking import service as booking_service
 from boxoffice.config import Settings, WaitlistSettings
 from boxoffice.waitlist import service as waitlist
-from tests.booking.factories import World, check_stock, committed_world, post_all
+from tests.booking.factories import (
+    World,
+    check_stock,
+    check_winners,
+    committed_world,
+    held_units,
+    post_all,
+)
 from tests.factories import configure, until_waiting_for_locks
 
 Headers = Callable[[User], dict[str, str]]
@@ -27,33 +34,10 @@ BUYERS = 200
 async def _check_no_oversell(
     maker: async_sessionmaker[AsyncSession], world: World, responses: list[Response], capacity: int
 ) -> list[dict[str, Any]]:
-    wins = [r.json() for r in responses if r.status_code == 201]
     refusals = [r for r in responses if r.status_code != 201]
     assert all(r.status_code == 409 for r in refusals), {r.status_code for r in refusals}
-    claimed = [u["unit_id"] for w in wins for u in w["units"]]
-    assert len(claimed) == len(set(claimed)), "a unit is in two winning holds"
-    assert len(claimed) <= capacity
-    expected = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
-    assert await _held_units(maker, world) == expected
-    return wins
-
-
-async def _held_units(
-    maker: async_sessionmaker[AsyncSession], world: World, *, live_only: bool = False
-) -> dict[int, str]:
-    """Unit id -> hold id of the showtime's held units (`live_only`: holds not lapsed)."""
-    async with maker() as session:
-        rows = (
-            await session.execute(
-                text(
-                    "SELECT id, hold_id FROM inventory_units"
-                    " WHERE showtime_id = :s AND state = 'held'"
-                    " AND (NOT :live OR held_until >= now())"
-                ),
-                {"s": world.showtime.id, "live": live_only},
-            )
-        ).all()
-    return {int(r[0]): str(r[1]) for r in rows}
+    assert len(await check_winners(maker, world, responses)) <= capacity
+    return [r.json() for r in responses if r.status_code == 201]
 
 
 class TestExplicitSeatRace:
@@ -330,7 +314,7 @@ class TestExpiredHoldRace:
         assert set(taken) <= lapsed_units
         expected = {u["unit_id"]: r.json()["id"] for r in first[5:] for u in r.json()["units"]}
         expected |= {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
-        assert await _held_units(committed, world, live_only=True) == expected
+        assert await held_units(committed, world, live_only=True) == expected
 
 
 async def _pending_bookings(
@@ -681,7 +665,7 @@ class TestSweeperRace:
         wins = await _check_no_oversell(committed, world, responses, 20)
         assert wins
         # Every winner still holds what it was given; every lapsed hold is closed.
-        assert await _held_units(committed, world, live_only=True) == {
+        assert await held_units(committed, world, live_only=True) == {
             u["unit_id"]: w["id"] for w in wins for u in w["units"]
         }
         await _sweep(committed)
@@ -708,17 +692,12 @@ class TestSweeperRace:
                 sweep=lambda: _sweep(committed),
                 sweepers=2,
             )
-            codes = {r.json()["code"] for r in responses if r.status_code != 201}
-            # (A claim skips seats another transaction has locked, the sweep's included, so
+            # A claim skips seats another transaction has locked, the sweep's included, so
             # a buyer may be refused while the sweep holds theirs: never with a 409 of a
-            # deadlock, and the sweep itself never fails.)
-            assert codes <= {"seats_unavailable"}, codes
-            wins = [r.json() for r in responses if r.status_code == 201]
-            won = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
-            assert len(won) == sum(len(w["units"]) for w in wins), "a unit won twice"
-            # The sweep waited for buyers claiming its units, so it freed every unit no
-            # buyer won: every held unit is a winner's, none is left under a lapsed hold.
-            assert await _held_units(committed, world) == won
+            # deadlock, and the sweep itself never fails. The sweep waited for buyers
+            # claiming its units, so it freed every unit no buyer won: every held unit is
+            # a winner's, none is left under a lapsed hold.
+            await check_winners(committed, world, responses, {"seats_unavailable"})
             assert await _statuses(committed, "holds", lapsed) == {"expired"}
 
     async def test_a_sweep_frees_the_seats_of_buyers_who_were_refused_while_it_ran(
@@ -766,7 +745,7 @@ class TestSweeperRace:
             )
             await asyncio.gather(race, _sweep(committed), _sweep(committed))
             assert {r.json()["code"] for r in race.result()} == {"seats_unavailable"}
-            assert await _held_units(committed, world) == live
+            assert await held_units(committed, world) == live
             assert await _statuses(committed, "holds", [h for _, h, _ in lapsed]) == {"expired"}
 
     async def test_a_lapsed_booking_is_either_expired_or_confirmed_never_both(
@@ -840,12 +819,7 @@ class TestShowtimeCancelRace:
             cancel = await cancelling
             assert cancel.status_code == 200, cancel.json()
             # Refused: seats taken (by a racer, or locked by the cancel), or sales closed.
-            codes = {r.json()["code"] for r in responses if r.status_code != 201}
-            assert codes <= {"seats_unavailable", "sales_closed"}, codes
-            wins = [r.json() for r in responses if r.status_code == 201]
-            won = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
-            assert len(won) == sum(len(w["units"]) for w in wins), "a unit won twice"
-            assert await _held_units(committed, world) == won
+            await check_winners(committed, world, responses, {"seats_unavailable", "sales_closed"})
             assert await _statuses(committed, "bookings", booking_ids) == {"cancelled"}
             for booking_id in booking_ids:
                 _, units = await _outcome(committed, booking_id)
@@ -945,7 +919,7 @@ class TestExtendClaimRace:
         extended, claimed = responses[: len(extends)], responses[len(extends) :]
         assert {r.status_code for r in extended} <= {200, 410}
         assert {r.status_code for r in claimed} <= {201, 409}
-        owners_of = await _held_units(committed, world, live_only=True)
+        owners_of = await held_units(committed, world, live_only=True)
         winners = {w["id"] for w in (r.json() for r in claimed if r.status_code == 201)}
         for (_, hold_id, _), response in zip(holds, extended, strict=True):
             mine = [u for u, h in owners_of.items() if h == hold_id]
@@ -1175,4 +1149,4 @@ class TestReleaseAgainstBatchLock:
         released = await releasing
         assert released.status_code == 200, released.json()
         assert await sweeping == (0, 1)
-        assert await _held_units(committed, world) == {}
+        assert await held_units(committed, world) == {}

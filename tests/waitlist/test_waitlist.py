@@ -20,7 +20,7 @@ from boxoffice.notification.relay import run_relay
 from boxoffice.waitlist import service
 from boxoffice.waitlist.jobs import OFFER
 from boxoffice.waitlist.schemas import EntryCreate
-from tests.booking.factories import World, create_world, post_all
+from tests.booking.factories import World, check_winners, create_world, post_all
 from tests.factories import create_user, until_waiting_for_locks
 
 Headers = Callable[[User], dict[str, str]]
@@ -120,13 +120,6 @@ async def _entry(client: AsyncClient, headers: dict[str, str], entry_id: str) ->
 async def _scalar(committed: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> Any:
     async with committed() as session:
         return (await session.execute(text(sql), params)).scalar()
-
-
-async def _rows(
-    committed: async_sessionmaker[AsyncSession], sql: str, **params: Any
-) -> list[tuple[Any, ...]]:
-    async with committed() as session:
-        return [tuple(r) for r in await session.execute(text(sql), params)]
 
 
 class TestJoin:
@@ -613,26 +606,19 @@ class TestConcurrentOffers:
                 await session.commit()
             async with committed() as session, session.begin():
                 assert await service.offer_released_units(session, WaitlistSettings()) == 10
-            async with committed() as session, session.begin():
-                for statement in (
-                    "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second'"
-                    " WHERE showtime_id = :s",
-                    "UPDATE holds SET expires_at = now() - interval '1 second'"
-                    " WHERE showtime_id = :s",
-                    "UPDATE inventory_units SET held_until = now() - interval '1 second'"
-                    " WHERE showtime_id = :s AND state = 'held'",
-                ):
-                    await session.execute(text(statement), {"s": world.showtime.id})
+            async with committed() as session:
                 offers = (
                     await session.execute(
                         text(
-                            "SELECT array_agg(seat_id) FROM inventory_units"
+                            "SELECT hold_id, array_agg(seat_id) FROM inventory_units"
                             " WHERE showtime_id = :s AND state = 'held' GROUP BY hold_id"
                         ),
                         {"s": world.showtime.id},
                     )
-                ).scalars()
-                seats = list(offers)
+                ).all()
+            for hold_id, _ in offers:
+                await _lapse_offers(committed, str(hold_id))
+            seats = [list(seat_ids) for _, seat_ids in offers]
             rng = random.Random(round_)
             bodies = [
                 {"showtime_id": str(world.showtime.id), "seat_ids": rng.choice(seats)}
@@ -646,21 +632,7 @@ class TestConcurrentOffers:
             settling = asyncio.create_task(settle())
             responses = await post_all(committing_client, racers, auth_headers, bodies, gap=0.003)
             assert await settling == (0, 10)
-            assert {r.json()["code"] for r in responses if r.status_code != 201} <= {
-                "seats_unavailable"
-            }
-            won = {
-                u["unit_id"]: r.json()["id"]
-                for r in responses
-                if r.status_code == 201
-                for u in r.json()["units"]
-            }
-            held = await _rows(
-                committed,
-                "SELECT id, hold_id FROM inventory_units WHERE showtime_id = :s AND state = 'held'",
-                s=world.showtime.id,
-            )
-            assert {int(unit): str(hold) for unit, hold in held} == won
+            await check_winners(committed, world, responses, {"seats_unavailable"})
 
 
 class TestBuyerLimitOnOffers:
