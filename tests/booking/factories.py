@@ -305,15 +305,18 @@ async def check_winners(
     world: World,
     responses: list[Response],
     refusals: set[str] | None = None,
+    *,
+    cancelled: bool = False,
 ) -> dict[int, str]:
     """After racing hold requests: every refusal carries one of the `refusals` codes (any,
     if None), no unit went to two winners, and the showtime's held units are exactly the
-    winners'. Answers unit id -> hold id of what was won."""
+    winners' (none, if the showtime was `cancelled` since: its cancel released the winners'
+    holds). Answers unit id -> hold id of what was won."""
     if refusals is not None:
         codes = {r.json()["code"] for r in responses if r.status_code != 201}
         assert codes <= refusals, codes
     wins = [r.json() for r in responses if r.status_code == 201]
     won = {u["unit_id"]: w["id"] for w in wins for u in w["units"]}
     assert len(won) == sum(len(w["units"]) for w in wins), "a unit is in two winning holds"
-    assert await held_units(maker, world) == won
+    assert await held_units(maker, world) == ({} if cancelled else won)
     return won

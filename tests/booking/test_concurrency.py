@@ -819,7 +819,10 @@ class TestShowtimeCancelRace:
             cancel = await cancelling
             assert cancel.status_code == 200, cancel.json()
             # Refused: seats taken (by a racer, or locked by the cancel), or sales closed.
-            await check_winners(committed, world, responses, {"seats_unavailable", "sales_closed"})
+            # The cancel released the holds won before it.
+            refusals = {"seats_unavailable", "sales_closed"}
+            won = await check_winners(committed, world, responses, refusals, cancelled=True)
+            assert await _statuses(committed, "holds", list(set(won.values()))) <= {"released"}
             assert await _statuses(committed, "bookings", booking_ids) == {"cancelled"}
             for booking_id in booking_ids:
                 _, units = await _outcome(committed, booking_id)
@@ -1035,9 +1038,10 @@ class TestMixedRace:
         async def waitlist_runs() -> None:
             # Sold-out one-call bookings join the waitlist: offer it what comes back, and
             # settle its offers, each in its own transaction as the worker's jobs do.
-            for run in (waitlist.offer_released_units, waitlist.settle_offers):
-                async with committed() as session, session.begin():
-                    await run(session, WaitlistSettings())
+            async with committed() as session, session.begin():
+                await waitlist.offer_released_units(session, WaitlistSettings(), world.showtime.id)
+            async with committed() as session, session.begin():
+                await waitlist.settle_offers(session, WaitlistSettings())
 
         organizer_rng = random.Random(99)
 
@@ -1067,7 +1071,7 @@ class TestMixedRace:
         if cancel_after is not None:
             assert cancelling is not None, "the sale ended before the cancel"
             assert (await cancelling).status_code == 200
-            # Nothing is sold or left to pay for a cancelled showtime.
+            # Nothing is sold, left to pay for, held or waited for on a cancelled showtime.
             async with committed() as session:
                 live = await session.execute(
                     text(
@@ -1076,6 +1080,17 @@ class TestMixedRace:
                     )
                 )
                 assert not live.all()
+                held = await session.execute(
+                    text("SELECT id, created_at FROM holds WHERE status = 'active'")
+                )
+                assert not held.all()
+                waiting = await session.execute(
+                    text(
+                        "SELECT id, status FROM waitlist_entries"
+                        " WHERE status IN ('waiting', 'offered')"
+                    )
+                )
+                assert not waiting.all()
         failed = [
             (a.request.url.path, a.status_code, a.json().get("code"))
             for a in answers

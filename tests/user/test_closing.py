@@ -2,6 +2,7 @@
 back, personal data goes, paid bookings stay."""
 
 import asyncio
+import random
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from boxoffice.kit.jobs import Job
 from boxoffice.kit.time import utcnow
 from boxoffice.user import closing
 from tests.booking.factories import World, committed_world, create_world, free_booking
-from tests.factories import PASSWORD, create_user
+from tests.factories import PASSWORD, create_user, until_waiting_for_locks
 
 Headers = Callable[[User], dict[str, str]]
 
@@ -246,3 +247,96 @@ class TestRace:
                 {"ids": [w.showtime.id for w in worlds]},
             )
             assert dict(states.all()).keys() == {"available"}
+
+
+class TestDeletingWhileTheShowtimeIsCancelled:
+    async def test_accounts_deleted_as_the_organizer_cancels(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+        one_version_shard: None,
+    ) -> None:
+        # Each buyer has a pending booking, a live hold and a waitlist entry on one showtime.
+        # An admin deletes their accounts (no password to check, so the deletes and the
+        # cancel overlap) while the organizer cancels it: both give back the same
+        # entries, holds and bookings, so they must take them in one order (entries, holds,
+        # bookings) or deadlock. Whichever comes first, nothing is left going.
+        for round_ in range(4):
+            world, buyers, admin = await committed_world(committed, 8, rows=2, seats_per_row=10)
+            showtime = str(world.showtime.id)
+            for buyer in buyers:
+                headers = auth_headers(buyer)
+                for path in ("/api/bookings", "/api/bookings/hold-seats", "/api/waitlists"):
+                    made = await committing_client.post(
+                        path, json={"showtime_id": showtime, "quantity": 1}, headers=headers
+                    )
+                    assert made.status_code in {200, 201}, made.text
+            rng = random.Random(round_)
+
+            async def delete(buyer: User, delay: float, admin: User = admin) -> Response:
+                await asyncio.sleep(delay)
+                response: Response = await committing_client.delete(
+                    f"/api/users/{buyer.id}", headers=auth_headers(admin)
+                )
+                return response
+
+            deleting = [asyncio.create_task(delete(b, rng.uniform(0, 0.04))) for b in buyers]
+            await asyncio.sleep(rng.uniform(0, 0.02))
+            cancelled = await committing_client.post(
+                f"/api/showtimes/{showtime}/cancel", headers=auth_headers(world.organizer)
+            )
+            deleted = await asyncio.gather(*deleting)
+            assert cancelled.status_code == 200, cancelled.text
+            assert [d.status_code for d in deleted] == [204] * len(buyers), [
+                d.text for d in deleted
+            ]
+            async with committed() as session:
+                for buyer in buyers:
+                    assert await _going(session, buyer) == dict.fromkeys(
+                        ("units_held", "live_holds", "unpaid_bookings", "waiting"), 0
+                    )
+
+    async def test_a_delete_and_a_cancel_take_the_buyers_things_in_one_order(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # The interleaving that deadlocked, step by step. The delete is held up at the
+        # buyer's booking (a session has its row locked). The cancel starts and waits too.
+        # Had the delete released the buyer's hold before reaching the booking, the cancel
+        # would wait for that hold while holding the buyer's waitlist entry, which the
+        # delete takes next: a circle. Both take the entry first now, so when the booking
+        # is let go, both finish.
+        world, (buyer,), admin = await committed_world(committed, 1)
+        showtime = str(world.showtime.id)
+        made = {}
+        for path in ("/api/bookings", "/api/bookings/hold-seats", "/api/waitlists"):
+            response = await committing_client.post(
+                path, json={"showtime_id": showtime, "quantity": 1}, headers=auth_headers(buyer)
+            )
+            assert response.status_code in {200, 201}, response.text
+            made[path] = response.json()["id"]
+        async with committed() as blocking, blocking.begin():
+            await blocking.execute(
+                text("SELECT 1 FROM bookings WHERE id = CAST(:id AS uuid) FOR NO KEY UPDATE"),
+                {"id": made["/api/bookings"]},
+            )
+            deleting = asyncio.create_task(
+                committing_client.delete(f"/api/users/{buyer.id}", headers=auth_headers(admin))
+            )
+            await until_waiting_for_locks(committed)
+            cancelling = asyncio.create_task(
+                committing_client.post(
+                    f"/api/showtimes/{showtime}/cancel", headers=auth_headers(world.organizer)
+                )
+            )
+            await until_waiting_for_locks(committed, 2)
+        deleted, cancelled = await deleting, await cancelling
+        assert deleted.status_code == 204, deleted.text
+        assert cancelled.status_code == 200, cancelled.text
+        async with committed() as session:
+            assert await _going(session, buyer) == dict.fromkeys(
+                ("units_held", "live_holds", "unpaid_bookings", "waiting"), 0
+            )

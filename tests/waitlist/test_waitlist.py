@@ -20,7 +20,7 @@ from boxoffice.notification.relay import run_relay
 from boxoffice.waitlist import service
 from boxoffice.waitlist.jobs import OFFER
 from boxoffice.waitlist.schemas import EntryCreate
-from tests.booking.factories import World, check_winners, create_world, post_all
+from tests.booking.factories import World, check_winners, create_world, held_units, post_all
 from tests.factories import create_user, until_waiting_for_locks
 
 Headers = Callable[[User], dict[str, str]]
@@ -517,7 +517,7 @@ class TestConcurrentOffers:
 
         async def run() -> None:
             async with committed() as session, session.begin():
-                await service.offer_released_units(session, settings)
+                await service.offer_released_units(session, settings, world.showtime.id)
 
         await asyncio.gather(*(run() for _ in range(6)))
         await run()
@@ -605,7 +605,12 @@ class TestConcurrentOffers:
                     )
                 await session.commit()
             async with committed() as session, session.begin():
-                assert await service.offer_released_units(session, WaitlistSettings()) == 10
+                assert (
+                    await service.offer_released_units(
+                        session, WaitlistSettings(), world.showtime.id
+                    )
+                    == 10
+                )
             async with committed() as session:
                 offers = (
                     await session.execute(
@@ -768,3 +773,132 @@ class TestBuyerLimitOnOffers:
                 u=buyer.id,
             )
             assert held <= 2
+
+
+class TestShowtimeCancelled:
+    async def test_its_waitlist_closes_its_holds_are_released_and_everyone_is_told(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # One waiting buyer has an open offer (a hold on both seats), the other still waits.
+        state, offer = await _offered(committing_client, committed, auth_headers)
+        offered, waiting = state.waiting
+        showtime = str(state.world.showtime.id)
+
+        cancelled = await committing_client.post(
+            f"/api/showtimes/{showtime}/cancel", headers=auth_headers(state.world.organizer)
+        )
+
+        assert cancelled.status_code == 200, cancelled.text
+        for user, entry_id in zip(state.waiting, state.entries, strict=True):
+            entry = await _entry(committing_client, auth_headers(user), entry_id)
+            assert entry["status"] == "cancelled"
+            assert entry["hold_id"] is None
+        live = await committing_client.get(
+            "/api/bookings/hold-status",
+            params={"showtime_id": showtime},
+            headers=auth_headers(offered),
+        )
+        assert live.status_code == 200
+        assert live.json() == []
+        hold_status = "SELECT status FROM holds WHERE id = CAST(:id AS uuid)"
+        assert await _scalar(committed, hold_status, id=offer["hold_id"]) == "released"
+        held = "SELECT count(*) FROM inventory_units WHERE showtime_id = :id AND state = 'held'"
+        assert await _scalar(committed, held, id=state.world.showtime.id) == 0
+        told = await _scalar(
+            committed,
+            "SELECT payload -> 'user_ids' FROM outbox_events WHERE topic = :topic",
+            topic=Topic.showtime_cancelled.value,
+        )
+        # The waiting and the offered; not the first buyer, whose booking ended before.
+        assert sorted(told) == sorted([str(offered.id), str(waiting.id)])
+        # Joining again is refused: the showtime is off sale.
+        again = await committing_client.post(
+            "/api/waitlists",
+            json={"showtime_id": showtime, "quantity": 1},
+            headers=auth_headers(waiting),
+        )
+        assert again.status_code == 403
+        assert again.json()["code"] == "sales_closed"
+
+    async def test_an_offer_run_waits_for_a_cancel_under_way_then_offers_nothing(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # The seats are free again and two buyers wait. A cancel has updated the showtime
+        # and is still settling when an offer run starts: the run waits for it, then reads
+        # the showtime as cancelled and holds nothing for anyone.
+        state = await _sold_out(committing_client, committed, auth_headers)
+        released = await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        assert released.status_code == 200
+
+        async def offer() -> int:
+            async with committed() as session, session.begin():
+                return await service.offer_released_units(
+                    session, WaitlistSettings(), showtime_id=state.world.showtime.id
+                )
+
+        async with committed() as cancelling, cancelling.begin():
+            await cancelling.execute(
+                text("UPDATE showtimes SET status = 'cancelled' WHERE id = :id"),
+                {"id": state.world.showtime.id},
+            )
+            offering = asyncio.create_task(offer())
+            await until_waiting_for_locks(committed)
+        assert await offering == 0
+        active = "SELECT count(*) FROM holds WHERE status = 'active'"
+        assert await _scalar(committed, active) == 0
+
+    async def test_offer_runs_racing_the_cancel_leave_nothing_held_or_waiting(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+        one_version_shard: None,
+    ) -> None:
+        # Ten buyers wait for two seats each of twenty free ones; offer runs (one
+        # transaction each, as the worker's are) go on while the organizer cancels. Whatever
+        # a run offered before the cancel, the cancel releases; a run after it offers
+        # nothing; none deadlocks with the cancel.
+        settings = WaitlistSettings(offer_batch=3)
+        for round_ in range(4):
+            async with committed() as session:
+                world = await create_world(session, rows=2, seats_per_row=10)
+                waiting = [await create_user(session) for _ in range(10)]
+                for user in waiting:
+                    await service.join(
+                        session, user, EntryCreate(showtime_id=world.showtime.id, quantity=2)
+                    )
+                await session.commit()
+
+            async def offer(delay: float, world: World = world) -> int:
+                await asyncio.sleep(delay)
+                async with committed() as session, session.begin():
+                    return await service.offer_released_units(
+                        session, settings, showtime_id=world.showtime.id
+                    )
+
+            rng = random.Random(round_)
+            runs = [asyncio.create_task(offer(rng.uniform(0, 0.05))) for _ in range(6)]
+            await asyncio.sleep(rng.uniform(0, 0.03))
+            cancelled = await committing_client.post(
+                f"/api/showtimes/{world.showtime.id}/cancel",
+                headers=auth_headers(world.organizer),
+            )
+            assert cancelled.status_code == 200, cancelled.text
+            await asyncio.gather(*runs)
+            showtime = {"id": world.showtime.id}
+            assert await held_units(committed, world) == {}
+            open_entries = (
+                "SELECT count(*) FROM waitlist_entries"
+                " WHERE showtime_id = :id AND status IN ('waiting', 'offered')"
+            )
+            assert await _scalar(committed, open_entries, **showtime) == 0
+            active = "SELECT count(*) FROM holds WHERE showtime_id = :id AND status = 'active'"
+            assert await _scalar(committed, active, **showtime) == 0

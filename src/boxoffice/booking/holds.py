@@ -216,6 +216,40 @@ async def release_hold(session: AsyncSession, user: User, hold_id: uuid.UUID) ->
     return hold
 
 
+async def lock_for_cancelled(
+    session: AsyncSession, showtime_ids: Sequence[uuid.UUID]
+) -> list[Hold]:
+    """The cancelled showtimes' active holds, locked: before their bookings and before any
+    unit (the lock order of `inventory.claim_repository`)."""
+    return list(await BookingRepository(session).lock_active_holds(showtime_ids))
+
+
+async def end_for_cancelled(session: AsyncSession, held: Sequence[Hold]) -> None:
+    """Their showtime was cancelled: give the holds' units back (their units locked already,
+    `claim_service.lock_claimable_units`). A live hold ends `released`, a lapsed one
+    `expired`; a waitlist offer's entry was closed by the waitlist."""
+    repo = BookingRepository(session)
+    now = await repo.now()
+    by_showtime: dict[uuid.UUID, list[int]] = {}
+    for hold in held:
+        released = await claim_service.release_hold_units(session, hold.showtime_id, hold.id)
+        by_showtime.setdefault(hold.showtime_id, []).extend(released)
+        status = HoldStatus.expired if hold.expires_at < now else HoldStatus.released
+        await repo.end_hold(hold, status)
+    for showtime_id, unit_ids in by_showtime.items():
+        if unit_ids:
+            await emit(
+                session,
+                Topic.units_released,
+                showtime_id,
+                {
+                    "showtime_id": str(showtime_id),
+                    "unit_ids": unit_ids,
+                    "reason": "showtime_cancelled",
+                },
+            )
+
+
 async def extend_hold(
     session: AsyncSession, user: User, hold_id: uuid.UUID, settings: BookingSettings
 ) -> Hold:

@@ -355,16 +355,20 @@ class BookingRepository:
         return None if row is None else (row[0], row[1])
 
     async def showtime_event_now(
-        self, showtime_id: uuid.UUID
+        self, showtime_id: uuid.UUID, *, share_lock: bool = False
     ) -> tuple[Showtime, Event, datetime] | None:
-        """The showtime, its event and the transaction's clock, in one round trip."""
-        row = (
-            await self.session.execute(
-                select(Showtime, Event, func.now())
-                .join(Event, Event.id == Showtime.event_id)
-                .where(Showtime.id == showtime_id)
+        """The showtime, its event and the transaction's clock, in one round trip; with
+        `share_lock`, the showtime's row share-locked as a purchase locks it."""
+        query = (
+            select(Showtime, Event, func.now())
+            .join(Event, Event.id == Showtime.event_id)
+            .where(Showtime.id == showtime_id)
+        )
+        if share_lock:
+            query = query.with_for_update(read=True, of=Showtime).execution_options(
+                populate_existing=True
             )
-        ).first()
+        row = (await self.session.execute(query)).first()
         return None if row is None else (row[0], row[1], row[2])
 
     async def showtimes_on_sale(self, event_id: uuid.UUID) -> Sequence[uuid.UUID]:
@@ -481,6 +485,19 @@ class BookingRepository:
             .with_for_update(key_share=True)
         )
         return {row[0]: row[1] for row in rows}
+
+    async def lock_active_holds(self, showtime_ids: Sequence[uuid.UUID]) -> Sequence[Hold]:
+        """The showtimes' active holds (lapsed ones too), locked in id order; a hold that
+        ended while this waited for it is left out."""
+        return (
+            await self.session.scalars(
+                select(Hold)
+                .where(Hold.showtime_id.in_(showtime_ids), Hold.status == HoldStatus.active)
+                .order_by(Hold.id)
+                .with_for_update(key_share=True)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
 
     async def live_holds(self, user_id: uuid.UUID, showtime_id: uuid.UUID | None) -> Sequence[Hold]:
         query = select(Hold).where(

@@ -5,8 +5,10 @@ A unit is claimable when it is available or its hold has expired (lazy expiry): 
 ever waits for the sweeper. Claims are all or nothing inside the statement: when fewer
 units than asked can be claimed, nothing is changed.
 
-Lock order, in every transaction: the hold or booking rows it acts on, then units (in unit
-order: `_updating`), then the showtime's version row (`transaction_shard`), last. A claim
+Lock order, in every transaction: the showtime's row (a purchase and the waitlist's offer
+run share-lock it, a cancel updates it), then the waitlist entries, holds and bookings it
+acts on (in that order), then units (in unit order: `_updating`), then the showtime's
+version row (`transaction_shard`), last. A claim
 skips locked units, so it only ever waits for the version row; whoever holds that row must
 not then wait for units. A transaction freeing many holds or bookings locks all their units
 first (`ClaimRepository.lock_claimable`).

@@ -78,8 +78,8 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
     NotificationKind.announcement: NotificationTemplate("$title", "$body"),
     NotificationKind.showtime_cancelled: NotificationTemplate(
         "Showtime cancelled: $event_title",
-        "The $starts_at showtime of $event_title you hold tickets for was cancelled. Paid "
-        "tickets are refunded.",
+        "The $starts_at showtime of $event_title was cancelled. Paid tickets are refunded; "
+        "seats held for you and places on its waitlist are given up.",
     ),
     NotificationKind.ticket_voided: NotificationTemplate(
         "Ticket cancelled: $event_title",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.auth.models import Role, User
 from boxoffice.auth.permissions import Permission, has_permission
 from boxoffice.booking import errors as booking_errors
+from boxoffice.booking import holds
 from boxoffice.booking import service as booking_service
 from boxoffice.booking.models import Booking, BookingStatus, Ticket, TicketStatus
 from boxoffice.booking.repository import BookingRepository
@@ -27,6 +28,7 @@ from boxoffice.payment.errors import BookingNotRefundable, UnknownTickets
 from boxoffice.payment.models import Payment, PaymentStatus
 from boxoffice.payment.providers.base import PaymentProvider
 from boxoffice.payment.refund_policy import RefundPolicy, quote_refund
+from boxoffice.waitlist import service as waitlist_service
 
 
 def policy_of(event: Event) -> RefundPolicy:
@@ -145,9 +147,16 @@ async def settle_cancelled_showtimes(
     showtime_ids: Sequence[uuid.UUID],
     provider: Callable[[], PaymentProvider],
 ) -> list[uuid.UUID]:
-    """The showtimes were cancelled: refund every paid booking in full, cancel the others
-    (units released); returns the ids of the buyers who held tickets or bookings, and of
-    whom tickets were transferred to (told too; the money goes back to the buyer)."""
+    """The showtimes were cancelled: refund every paid booking in full, cancel the others,
+    release every hold and close every waitlist entry (units released); returns the ids of
+    the buyers who held tickets, bookings or seats or were waiting, and of whom tickets were
+    transferred to (told too; the money goes back to the buyer).
+
+    Locks in the order every stock path takes them (`inventory.claim_repository`): the
+    showtimes (the caller's update), the waitlist entries, the holds, the bookings, then all
+    their units at once, before anything is freed."""
+    waiting = await waitlist_service.close_for_cancelled(session, showtime_ids)
+    held = await holds.lock_for_cancelled(session, showtime_ids)
     bookings = (
         await session.scalars(
             select(Booking)
@@ -162,7 +171,9 @@ async def settle_cancelled_showtimes(
     # Their claimable units next, before any is freed: a buyer claiming a lapsed pending
     # booking's seats would otherwise wait for the version row this transaction's first
     # free takes, while a later free here waits for those seats (`TestShowtimeCancelRace`).
-    await claim_service.lock_claimable_units(session, booking_ids=[b.id for b in bookings])
+    await claim_service.lock_claimable_units(
+        session, hold_ids=[h.id for h in held], booking_ids=[b.id for b in bookings]
+    )
     repo = BookingRepository(session)
     user_ids: dict[uuid.UUID, None] = {}
     holders = (
@@ -197,4 +208,8 @@ async def settle_cancelled_showtimes(
             actor=by,
             ticket_ids=live,
         )
-    return list(user_ids) + [h for h in holders if h is not None and h not in user_ids]
+    await holds.end_for_cancelled(session, held)
+    for user_id in [*(h.user_id for h in held), *waiting, *holders]:
+        if user_id is not None:
+            user_ids[user_id] = None
+    return list(user_ids)

@@ -48,7 +48,17 @@ class WoundDown:
 
 
 async def wind_down(session: AsyncSession, user: User) -> WoundDown:
-    """Release the account's live holds, cancel its unpaid bookings, leave its waitlists."""
+    """Leave the account's waitlists, release its live holds, cancel its unpaid bookings."""
+    # Waitlist entries, then holds, then bookings: the order a showtime's cancel locks
+    # them in (`payment.booking_refunds.settle_cancelled_showtimes`).
+    left = 0
+    for entry in await waitlist_service.my_entries(session, user):
+        if entry.status in OPEN:
+            try:
+                await waitlist_service.leave(session, user, entry.id)
+                left += 1
+            except waitlist_errors.EntryClosed:
+                pass
     released = 0
     for hold in await holds.live_holds(session, user, None):
         try:
@@ -66,14 +76,6 @@ async def wind_down(session: AsyncSession, user: User) -> WoundDown:
             cancelled += 1
         except (booking_errors.IllegalTransition, booking_errors.BookingVersionConflict):
             pass  # paid or expired meanwhile
-    left = 0
-    for entry in await waitlist_service.my_entries(session, user):
-        if entry.status in OPEN:
-            try:
-                await waitlist_service.leave(session, user, entry.id)
-                left += 1
-            except waitlist_errors.EntryClosed:
-                pass
     done = WoundDown(released, cancelled, left)
     log.info("account_wound_down", user_id=str(user.id), **asdict(done))
     return done

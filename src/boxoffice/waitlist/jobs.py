@@ -1,8 +1,10 @@
 """Background jobs of the waitlist: settle lapsed offers, then offer returned units.
 
-The offer job runs every `offer_interval_seconds` over every showtime (the safety net), and
-is queued for one showtime as soon as units of it come back (`inventory.units_released`,
-relayed from the outbox: see `boxoffice.notification.reactions`).
+The offer job runs every `offer_interval_seconds` (the safety net): it settles lapsed and
+booked offers and queues a run for each showtime with waiting entries and free units. A
+run for one showtime is also queued as soon as units of it come back
+(`inventory.units_released`, relayed from the outbox: see
+`boxoffice.notification.reactions`).
 """
 
 import uuid
@@ -22,22 +24,23 @@ OFFER = "waitlist.offer_released_units"
 
 @job(OFFER)
 async def offer_released_units(session: AsyncSession, payload: dict[str, Any]) -> None:
-    """Mark booked offers accepted, pass lapsed ones on, offer free units FIFO (of the
-    payload's `showtime_id` only, when it names one)."""
+    """For the payload's `showtime_id`: offer its free units FIFO. Without one (the
+    periodic run): mark booked offers accepted, pass lapsed ones on, and queue a run for
+    each showtime with waiting entries and free units (a transaction each: see
+    `service.offer_released_units`)."""
     settings = get_settings().waitlist
     showtime_id = payload.get("showtime_id")
+    if showtime_id is not None:
+        offered = await service.offer_released_units(session, settings, uuid.UUID(showtime_id))
+        if offered:
+            log.info("waitlist_offers", offered=offered, showtime_id=showtime_id)
+        return
     accepted, expired = await service.settle_offers(session, settings)
-    offered = await service.offer_released_units(
-        session, settings, showtime_id=uuid.UUID(showtime_id) if showtime_id else None
-    )
-    if accepted or expired or offered:
-        log.info(
-            "waitlist_offers",
-            accepted=accepted,
-            expired=expired,
-            offered=offered,
-            showtime_id=showtime_id,
-        )
+    showtimes = await service.showtimes_to_offer(session)
+    for waiting in showtimes:
+        await offer_soon(session, waiting)
+    if accepted or expired or showtimes:
+        log.info("waitlist_offers", accepted=accepted, expired=expired, queued=len(showtimes))
 
 
 async def offer_soon(session: AsyncSession, showtime_id: uuid.UUID) -> int:

@@ -22,6 +22,8 @@ class EntryStatus(enum.StrEnum):
     expired = "expired"
     """The offer lapsed unaccepted; the units went to the next entry."""
     left = "left"
+    cancelled = "cancelled"
+    """The showtime was cancelled while the entry was open (an offer's hold released)."""
 
 
 OPEN = (EntryStatus.waiting, EntryStatus.offered)

@@ -6,10 +6,11 @@ hold (`POST /api/bookings/create`).
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import func, literal, select, text, tuple_
+from sqlalchemy import func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -198,6 +199,25 @@ async def summary(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> 
     )
 
 
+async def close_for_cancelled(
+    session: AsyncSession, showtime_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The showtimes were cancelled: their open entries close (`cancelled`), before any of
+    their holds is locked (settling and leaving lock an entry, then its offer's hold). The
+    offers' holds are released with the showtimes' other holds (`holds.end_for_cancelled`).
+    Answers the entries' buyers."""
+    if not showtime_ids:
+        return []
+    result = await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.showtime_id.in_(showtime_ids), WaitlistEntry.status.in_(OPEN))
+        .values(status=EntryStatus.cancelled)
+        .returning(WaitlistEntry.user_id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(dict.fromkeys(result.scalars()))
+
+
 # ---- the worker's side ----------------------------------------------------------------
 
 _CLAIMABLE_COUNT = text(
@@ -205,32 +225,39 @@ _CLAIMABLE_COUNT = text(
     "(state = 'available' OR (state = 'held' AND held_until < now()))"
 )
 
+_WAITING_WITH_UNITS = text(
+    """
+    SELECT DISTINCT e.showtime_id FROM waitlist_entries e
+     WHERE e.status = 'waiting'
+       AND EXISTS (SELECT 1 FROM inventory_units u
+                    WHERE u.showtime_id = e.showtime_id
+                      AND (u.state = 'available' OR (u.state = 'held' AND u.held_until < now())))
+    """
+)
+
+
+async def showtimes_to_offer(session: AsyncSession) -> list[uuid.UUID]:
+    """Showtimes with waiting entries and units free to offer (each gets its own run)."""
+    return list((await session.scalars(_WAITING_WITH_UNITS)).all())
+
 
 async def offer_released_units(
-    session: AsyncSession, settings: WaitlistSettings, *, showtime_id: uuid.UUID | None = None
+    session: AsyncSession, settings: WaitlistSettings, showtime_id: uuid.UUID
 ) -> int:
-    """Offer units that are free again to waiting entries, first come first served: of every
-    showtime with waiting entries, or of `showtime_id` only.
+    """Offer the showtime's free units to its waiting entries, first come first served.
+
+    The showtime's row is share-locked first, as a purchase does (`SALE_WINDOW_LOCKING_BUYER`):
+    a cancel waits for this run and then closes the offers it made, and a run that starts
+    while a cancel is under way waits for it and then makes none. One showtime a transaction:
+    an event's cancel updates its showtimes in no set order, so a run locking two could
+    deadlock with it.
 
     Entries are locked `FOR UPDATE SKIP LOCKED` and units are claimed through inventory's
     all-or-nothing claims, so concurrent workers never offer one entry or one unit twice.
     An entry that wants more than is free is passed over for smaller ones behind it.
     """
-    waiting = select(WaitlistEntry.showtime_id).where(WaitlistEntry.status == EntryStatus.waiting)
-    if showtime_id is not None:
-        waiting = waiting.where(WaitlistEntry.showtime_id == showtime_id)
-    showtime_ids = (await session.scalars(waiting.distinct())).all()
-    offered = 0
-    for waiting_showtime in showtime_ids:
-        offered += await _offer_showtime(session, waiting_showtime, settings)
-    return offered
-
-
-async def _offer_showtime(
-    session: AsyncSession, showtime_id: uuid.UUID, settings: WaitlistSettings
-) -> int:
     repo = BookingRepository(session)
-    found = await repo.showtime_event_now(showtime_id)
+    found = await repo.showtime_event_now(showtime_id, share_lock=True)
     if found is None:
         return 0
     showtime, event, now = found
