@@ -324,6 +324,20 @@ class AuditSettings(BaseSettings):
     """Audit entries older than this are deleted by the worker, once a day; 0 keeps them."""
 
 
+class WorkerSettings(BaseSettings):
+    model_config = _group("WORKER_")
+
+    done_job_retention_days: int = Field(default=7, ge=0, le=36_500)
+    """Jobs that ran to the end are deleted by the worker this many days after, checked
+    hourly; 0 keeps them."""
+    failed_job_retention_days: int = Field(default=30, ge=0, le=36_500)
+    """Jobs that failed for good (their `last_error` says why) are kept this long; 0 keeps
+    them."""
+    delivered_event_retention_days: int = Field(default=7, ge=0, le=36_500)
+    """Outbox events delivered this many days ago are deleted; 0 keeps them. An event not
+    delivered yet is never deleted."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore")
 
@@ -346,6 +360,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
 
 @lru_cache

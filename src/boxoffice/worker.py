@@ -22,7 +22,8 @@ from boxoffice.audit import service as audit
 from boxoffice.auth.jobs import purge_expired
 from boxoffice.config import Settings, get_settings
 from boxoffice.db.engine import close_engine, create_engine, create_sessionmaker
-from boxoffice.kit.jobs import Worker, every, job
+from boxoffice.kit import jobs, outbox
+from boxoffice.kit.jobs import JobStatus, Worker, every, job
 from boxoffice.kit.time import utcnow
 from boxoffice.notification.relay import serve_relay
 from boxoffice.notification.service import announce_sales_started, send_showtime_reminders
@@ -35,6 +36,7 @@ ANNOUNCE_SALES = "notification.announce_sales_started"
 RECONCILE_PAYMENTS = "payment.reconcile_open_payments"
 PURGE_AUTH = "auth.purge_expired"
 PRUNE_AUDIT = "audit.prune"
+PRUNE_FINISHED = "kit.prune_finished"
 REMIND_HOLDERS = "notification.send_showtime_reminders"
 
 
@@ -78,11 +80,30 @@ async def _prune_audit(session: AsyncSession, payload: dict[str, Any]) -> None:
         log.info("audit_pruned", entries=removed)
 
 
+@job(PRUNE_FINISHED)
+async def _prune_finished(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Finished jobs and delivered outbox events past their retention: without this the two
+    tables grow by every periodic run and every domain event, for ever."""
+    settings = get_settings().worker
+    removed = {
+        "done_jobs": await jobs.prune(session, JobStatus.done, settings.done_job_retention_days),
+        "failed_jobs": await jobs.prune(
+            session, JobStatus.failed, settings.failed_job_retention_days
+        ),
+        "delivered_events": await outbox.prune_delivered(
+            session, settings.delivered_event_retention_days
+        ),
+    }
+    if any(removed.values()):
+        log.info("finished_pruned", **removed)
+
+
 every(30, ANNOUNCE_SALES)
 every(300, RECONCILE_PAYMENTS)
 every(300, REMIND_HOLDERS)
 every(24 * 3600, PURGE_AUTH)
 every(24 * 3600, PRUNE_AUDIT)
+every(3600, PRUNE_FINISHED)
 
 
 async def run_worker(dsn: str, settings: Settings, *, once: bool) -> int:

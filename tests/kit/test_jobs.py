@@ -1,10 +1,12 @@
 import asyncio
+import json
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from boxoffice.kit.jobs import PERIODIC, Worker, enqueue, every, job
+from boxoffice.kit.jobs import PERIODIC, JobStatus, Worker, enqueue, every, job, prune
+from boxoffice.worker import PRUNE_FINISHED
 
 ran: list[int] = []
 
@@ -113,3 +115,93 @@ class TestEnqueueUnlessQueued:
             text("SELECT count(*) FROM jobs WHERE kind = 'test.record' AND status = 'queued'")
         )
         assert queued == 3
+
+
+class TestPruneFinished:
+    async def test_the_worker_deletes_what_finished_long_ago_and_nothing_still_to_do(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        # Jobs and outbox events of every state, some old; the hourly prune (run as the
+        # worker runs it, with the default retention: 7 days done, 30 failed, 7 delivered)
+        # deletes only finished jobs and delivered events past their retention.
+        jobs = [
+            ("done", 8, "old done"),
+            ("done", 6, "recent done"),
+            ("failed", 31, "old failed"),
+            ("failed", 8, "recent failed"),
+            ("queued", None, "queued long ago"),
+            ("running", None, "running long ago"),
+        ]
+        events = [(8, "old delivered"), (6, "recent delivered"), (None, "undelivered")]
+        async with committed() as session:
+            for status, finished_days_ago, label in jobs:
+                await session.execute(
+                    text(
+                        "INSERT INTO jobs (kind, payload, status, run_at, attempts,"
+                        " max_attempts, created_at, finished_at)"
+                        " VALUES ('test.record', CAST(:payload AS jsonb), :status,"
+                        " now() - interval '40 days', 1, 1, now() - interval '40 days',"
+                        " now() - make_interval(days => :days))"
+                    ),
+                    {
+                        "payload": json.dumps({"label": label}),
+                        "status": status,
+                        "days": finished_days_ago,
+                    },
+                )
+            for delivered_days_ago, label in events:
+                await session.execute(
+                    text(
+                        "INSERT INTO outbox_events (id, topic, aggregate_id, payload, attempts,"
+                        " created_at, delivered_at) VALUES (gen_random_uuid(), 'test.topic',"
+                        " :label, '{}', 1, now() - interval '40 days',"
+                        " now() - make_interval(days => :days))"
+                    ),
+                    {"label": label, "days": delivered_days_ago},
+                )
+            # Not due, and leased: the worker running the prune must not pick these up.
+            await session.execute(
+                text(
+                    "UPDATE jobs SET run_at = now() + interval '1 hour',"
+                    " locked_until = now() + interval '1 hour'"
+                    " WHERE status IN ('queued', 'running')"
+                )
+            )
+            await session.commit()
+
+        async with committed() as session:
+            await enqueue(session, PRUNE_FINISHED)
+            await session.commit()
+        assert await Worker(committed).run_until_idle() >= 1
+
+        async with committed() as session:
+            left_jobs = (
+                await session.scalars(
+                    text(
+                        "SELECT payload ->> 'label' FROM jobs"
+                        " WHERE kind = 'test.record' ORDER BY id"
+                    )
+                )
+            ).all()
+            left_events = (
+                await session.scalars(
+                    text(
+                        "SELECT aggregate_id FROM outbox_events WHERE topic = 'test.topic'"
+                        " ORDER BY created_at, aggregate_id"
+                    )
+                )
+            ).all()
+        assert left_jobs == ["recent done", "recent failed", "queued long ago", "running long ago"]
+        assert sorted(left_events) == ["recent delivered", "undelivered"]
+        assert PERIODIC[PRUNE_FINISHED].interval_seconds == 3600
+
+    async def test_zero_keeps_them(self, session: AsyncSession) -> None:
+        await session.execute(
+            text(
+                "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts,"
+                " finished_at) VALUES ('test.record', '{}', 'done', now(), 1, 1,"
+                " now() - interval '900 days')"
+            )
+        )
+        assert await prune(session, JobStatus.done, 0) == 0
+        assert await prune(session, JobStatus.done, 1) == 1

@@ -195,6 +195,29 @@ _SCHEDULE_DUE = text(
 )
 
 
+_PRUNE = text(
+    """
+    DELETE FROM jobs WHERE id IN (
+        SELECT id FROM jobs
+         WHERE status = :status AND finished_at < now() - make_interval(days => :days)
+         LIMIT :batch)
+    """
+)
+
+
+async def prune(
+    session: AsyncSession, status: JobStatus, retention_days: int, *, batch: int = 50_000
+) -> int:
+    """Delete jobs of `status` (done or failed) that finished more than `retention_days`
+    ago (0: none), at most `batch` of them; how many went."""
+    if retention_days <= 0:
+        return 0
+    result = await session.execute(
+        _PRUNE, {"status": status.value, "days": retention_days, "batch": batch}
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
 class Worker:
     """Claims and runs jobs until stopped; any number of copies may run at once."""
 

@@ -66,6 +66,27 @@ class OutboxEvent(Base):
     """After a failed delivery, not before this time (exponential backoff); NULL: at once."""
 
 
+_PRUNE_DELIVERED = text(
+    """
+    DELETE FROM outbox_events WHERE id IN (
+        SELECT id FROM outbox_events
+         WHERE delivered_at < now() - make_interval(days => :days)
+         LIMIT :batch)
+    """
+)
+
+
+async def prune_delivered(
+    session: AsyncSession, retention_days: int, *, batch: int = 50_000
+) -> int:
+    """Delete events delivered more than `retention_days` ago (0: none), at most `batch`
+    of them; undelivered ones stay whatever their age. How many went."""
+    if retention_days <= 0:
+        return 0
+    result = await session.execute(_PRUNE_DELIVERED, {"days": retention_days, "batch": batch})
+    return int(getattr(result, "rowcount", 0))
+
+
 async def emit(
     session: AsyncSession, topic: Topic, aggregate_id: uuid.UUID | str, payload: dict[str, Any]
 ) -> OutboxEvent:
