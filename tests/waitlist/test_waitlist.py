@@ -409,6 +409,29 @@ class TestReturnedUnitsAreOfferedPromptly:
             "status"
         ] == "waiting"
 
+    async def test_the_periodic_run_queues_a_run_only_where_there_is_something_to_offer(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # Sold out, two waiting: the periodic run queues nothing. Seats come back, and the
+        # relay has not passed their event on (it is down, say): the next periodic run
+        # queues a run for the showtime, which offers them.
+        state = await _sold_out(committing_client, committed, auth_headers)
+        per_showtime = "SELECT count(*) FROM jobs WHERE kind = :kind AND payload ? 'showtime_id'"
+        await _run_offers(committed)
+        assert await _scalar(committed, per_showtime, kind=OFFER) == 0
+        cancelled = await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        assert cancelled.status_code == 200
+        await _run_offers(committed)
+
+        assert await _scalar(committed, per_showtime, kind=OFFER) == 1
+        offer = await _entry(committing_client, auth_headers(state.waiting[0]), state.entries[0])
+        assert offer["status"] == "offered"
+
     async def test_releases_relayed_before_the_run_starts_share_one_run(
         self,
         committing_client: AsyncClient,
