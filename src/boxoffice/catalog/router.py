@@ -66,8 +66,9 @@ TextQuery = Annotated[str | None, Query(max_length=200, description="Free text")
 
 
 def _settle(request: Request) -> service.SettleCancelled:
-    """Refund paid bookings and cancel unpaid ones of cancelled showtimes (the provider is
-    only looked up when there is money to give back)."""
+    """Refund paid bookings, cancel unpaid ones, release holds and close waitlists of
+    cancelled showtimes (the provider is only looked up when there is money to give
+    back)."""
 
     async def settle(
         session: AsyncSession, user: User, showtime_ids: Sequence[uuid.UUID]
@@ -250,6 +251,8 @@ async def publish_event(
 async def cancel_event(
     request: Request, session: Session, user: EventManager, event_id: uuid.UUID
 ) -> schemas.EventDetail:
+    """Every showtime of the event is cancelled as `POST /api/showtimes/{id}/cancel` cancels
+    one."""
     await service.cancel_event(session, user, event_id, _settle(request))
     return await discovery.event_detail(session, user, event_id)
 
@@ -321,5 +324,9 @@ async def update_price_tier(
 async def cancel_showtime(
     request: Request, session: Session, user: EventManager, showtime_id: uuid.UUID
 ) -> schemas.Showtime:
+    """Sales stop (a purchase under way finishes first, then is settled with the rest).
+    Paid bookings are refunded in full, unpaid ones cancelled; every hold is released and
+    the waitlist closed (entries `cancelled`); buyers, ticket holders, holders of seats and
+    the waiting are told."""
     await service.cancel_showtime(session, user, showtime_id, _settle(request))
     return await service.showtime_detail(session, user, showtime_id)
