@@ -243,10 +243,13 @@ LOCK_HOLD_IN_WINDOW = Sql(
       JOIN showtimes s ON s.id = h.showtime_id
       JOIN events e ON e.id = s.event_id
      WHERE h.id = :hold_id
-       FOR NO KEY UPDATE OF h FOR SHARE OF s"""
+       FOR SHARE OF s FOR NO KEY UPDATE OF h"""
 )
 """A hold, locked, with its showtime's sale window, the showtime share-locked (making a
-booking of it; see `SALE_WINDOW_LOCKING_BUYER`)."""
+booking of it; see `SALE_WINDOW_LOCKING_BUYER`). The showtime first: PostgreSQL locks a
+row's tables in the order the locking clauses name them, and a cancel, having updated the
+showtime, locks its holds; a booking holding the hold while it waits for the showtime
+would deadlock with it."""
 
 _INSERT_BOOKING = """
     INSERT INTO bookings (id, user_id, showtime_id, event_id, hold_id, status, quantity,
