@@ -230,9 +230,11 @@ class TestAccessibleSeats:
 
         assert (regular["http"], regular["code"]) == (409, "sold_out")
         assert regular["waitlist"]["join_url"] == "/api/waitlists"
+        assert regular["waitlist"]["accessible"] is False
         assert (asked["http"], asked["code"]) == (409, "sold_out")
         assert "accessible" in asked["detail"]
-        assert "waitlist" not in asked
+        # The waitlist is suggested for accessible seats too (its offers are of those alone).
+        assert asked["waitlist"]["accessible"] is True
         assert one["http"] == 201
         assert [u["label"] for u in one["units"]] == ["Stalls A-1"]
 
@@ -324,13 +326,18 @@ class TestAccessibleSeats:
             "Stalls B-3",
             "Stalls B-4",
         ]
+        waiting = auth_headers(await create_user(session))
         none_left = await client.post(
             "/api/bookings",
-            headers=auth_headers(await create_user(session)),
+            headers=waiting,
             json={"showtime_id": str(world.showtime.id), "quantity": 1, "accessible": True},
         )
         assert (none_left.status_code, none_left.json()["code"]) == (409, "sold_out")
-        assert "waitlist_entry_id" not in none_left.json()
+        # Refused, the buyer waits for an accessible seat (not for any seat).
+        entry = await client.get(
+            f"/api/waitlists/{none_left.json()['waitlist_entry_id']}", headers=waiting
+        )
+        assert (entry.json()["accessible"], entry.json()["quantity"]) == (True, 1)
 
 
 class TestRules:

@@ -282,6 +282,69 @@ class TestOffers:
         )
         assert held == [False]
 
+    async def test_an_accessible_entry_is_offered_accessible_seats_alone(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # A-1 is a wheelchair place. Everything is sold; a buyer who needs it waits first,
+        # another buyer behind. General seats come back: the first in line is passed over
+        # (they are not what they wait for) and the second is offered one. Then A-1 comes
+        # back: it goes to the first.
+        async with committed() as session:
+            world = await create_world(session, rows=1, seats_per_row=4)
+            world.seats[0].accessible = True
+            general, needs, waits_too, waits = [await create_user(session) for _ in range(4)]
+            await session.commit()
+        showtime = str(world.showtime.id)
+
+        async def book(user: User, accessible: bool, quantity: int) -> dict[str, Any]:
+            response = await committing_client.post(
+                "/api/bookings",
+                json={"showtime_id": showtime, "quantity": quantity, "accessible": accessible},
+                headers=auth_headers(user),
+            )
+            result: dict[str, Any] = response.json()
+            return result
+
+        sold_general = await book(general, False, 3)
+        sold_accessible = await book(needs, True, 1)
+        first = await book(waits_too, True, 1)
+        second = await book(waits, False, 1)
+        assert (first["code"], second["code"]) == ("sold_out", "sold_out")
+        first_entry = await _entry(
+            committing_client, auth_headers(waits_too), first["waitlist_entry_id"]
+        )
+        assert first_entry["accessible"] is True
+        assert first_entry["position"] == 1
+
+        await committing_client.post(
+            f"/api/bookings/{sold_general['id']}/cancel", headers=auth_headers(general)
+        )
+        await _run_offers(committed)
+        passed_over = await _entry(
+            committing_client, auth_headers(waits_too), first["waitlist_entry_id"]
+        )
+        offered = await _entry(committing_client, auth_headers(waits), second["waitlist_entry_id"])
+        await committing_client.post(
+            f"/api/bookings/{sold_accessible['id']}/cancel", headers=auth_headers(needs)
+        )
+        await _run_offers(committed)
+        accessible_offer = await _entry(
+            committing_client, auth_headers(waits_too), first["waitlist_entry_id"]
+        )
+
+        kinds = (
+            "SELECT array_agg(s.accessible) FROM inventory_units u"
+            " JOIN seats s ON s.id = u.seat_id WHERE u.hold_id = CAST(:hold AS uuid)"
+        )
+        assert passed_over["status"] == "waiting"
+        assert offered["status"] == "offered"
+        assert await _scalar(committed, kinds, hold=offered["hold_id"]) == [False]
+        assert accessible_offer["status"] == "offered"
+        assert await _scalar(committed, kinds, hold=accessible_offer["hold_id"]) == [True]
+
     async def test_a_deactivated_account_keeps_its_place_but_is_offered_nothing(
         self,
         committing_client: AsyncClient,
@@ -518,6 +581,9 @@ class TestConcurrentOffers:
     ) -> None:
         async with committed() as session:
             world = await create_world(session, rows=2, seats_per_row=5)
+            # Two of the free seats are wheelchair places; every third buyer waits for one.
+            for seat in world.seats[-2:]:
+                seat.accessible = True
             buyers = [await create_user(session) for _ in range(12)]
             await session.commit()
         async with committed() as session:
@@ -529,11 +595,11 @@ class TestConcurrentOffers:
                 ),
                 {"id": world.showtime.id},
             )
-            for buyer in buyers:
+            for i, buyer in enumerate(buyers):
                 await service.join(
                     session,
                     buyer,
-                    EntryCreate(showtime_id=world.showtime.id, quantity=1),
+                    EntryCreate(showtime_id=world.showtime.id, quantity=1, accessible=i % 3 == 0),
                 )
             await session.commit()
         settings = WaitlistSettings(offer_batch=2)
@@ -548,9 +614,11 @@ class TestConcurrentOffers:
             rows = (
                 await session.execute(
                     text(
-                        "SELECT e.id, e.offers_made, count(u.id) FROM waitlist_entries e"
+                        "SELECT e.id, e.offers_made, count(u.id),"
+                        " bool_and(s.accessible = e.accessible) FROM waitlist_entries e"
                         " JOIN holds h ON h.id = e.hold_id"
                         " JOIN inventory_units u ON u.hold_id = h.id AND u.state = 'held'"
+                        " JOIN seats s ON s.id = u.seat_id"
                         " WHERE e.status = 'offered' GROUP BY e.id, e.offers_made"
                     )
                 )
@@ -562,7 +630,8 @@ class TestConcurrentOffers:
             ).scalar()
             holds = (await session.execute(text("SELECT count(*) FROM holds"))).scalar()
         assert len(rows) == 4
-        assert all(made == 1 and units == 1 for _id, made, units in rows)
+        # Each entry got one seat, of the kind it waits for.
+        assert all(made == 1 and units == 1 and kind for _id, made, units, kind in rows)
         assert held == 4
         assert holds == 4
 

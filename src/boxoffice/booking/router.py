@@ -112,13 +112,12 @@ async def hold_seats(
     try:
         hold = await holds.place_hold(tx, user, data, settings.booking)
     except (SoldOut, SeatsUnavailable) as exc:
-        if data.accessible:
-            raise  # the waitlist offers whatever comes back, never accessible seats alone
         exc.extra["waitlist"] = {
             "join_url": "/api/waitlists",
             "showtime_id": str(data.showtime_id) if data.showtime_id else None,
             "event_id": str(data.event_id) if data.event_id else None,
             "quantity": len(data.seat_ids or data.unit_ids or []) or data.quantity,
+            "accessible": data.accessible,
         }
         raise
     out = (await holds.describe(tx, [hold]))[0]
@@ -198,13 +197,16 @@ async def book(
     try:
         out = await flows.book(tx, user, data, settings)
     except SoldOut as exc:
-        if data.hold_id is not None or not data.join_waitlist or data.accessible:
-            raise  # (the waitlist's offers are never of accessible seats alone)
+        if data.hold_id is not None or not data.join_waitlist:
+            raise
         entry = await waitlist.join_after_refusal(
             tx.session,
             user,
             EntryCreate(
-                showtime_id=data.showtime_id, event_id=data.event_id, quantity=data.quantity or 1
+                showtime_id=data.showtime_id,
+                event_id=data.event_id,
+                quantity=data.quantity or 1,
+                accessible=data.accessible,
             ),
         )
         if entry is None:

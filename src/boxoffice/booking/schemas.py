@@ -17,7 +17,7 @@ MAX_MANIFEST_PAGE = 1000
 ACCESSIBLE = (
     "Best available: wheelchair-accessible seats only. Best available never picks them "
     "otherwise; choosing one by its seat id is always allowed. When none are left, the "
-    "409 neither joins nor suggests the waitlist, whose offers are of other seats"
+    "409's waitlist (joined or suggested) is for accessible seats alone"
 )
 
 

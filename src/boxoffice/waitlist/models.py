@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 import boxoffice.auth.models
@@ -61,6 +61,8 @@ class WaitlistEntry(TimestampMixin, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
     )
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    accessible: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    """Waiting for wheelchair places (seats flagged accessible) only; offered nothing else."""
     status: Mapped[EntryStatus] = mapped_column(
         str_enum(EntryStatus), nullable=False, default=EntryStatus.waiting
     )

@@ -20,6 +20,12 @@ class EntryCreate(BaseModel):
         default=None, description="An event with exactly one showtime on sale"
     )
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    accessible: bool = Field(
+        default=False,
+        description="Wait for wheelchair places (seats flagged accessible) only: offers are "
+        "of those seats alone (adjacent, or split if need be). Otherwise offers are of other "
+        "seats, and of accessible ones only once the event has released them to everyone.",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> Self:
@@ -34,6 +40,7 @@ class EntryOut(BaseModel):
     id: uuid.UUID
     showtime_id: uuid.UUID
     quantity: int
+    accessible: bool
     status: EntryStatus
     position: int | None = Field(
         default=None, description="1 for the next entry to be offered units (waiting only)"

@@ -50,6 +50,7 @@ async def join(session: AsyncSession, user: User, data: EntryCreate) -> Waitlist
                 window.max_tickets_per_booking,
                 window.max_tickets_per_buyer or data.quantity,
             ),
+            accessible=data.accessible,
             status=EntryStatus.waiting,
             offers_made=0,
             # The wall clock, not the transaction's: FIFO holds within one transaction too.
@@ -309,7 +310,12 @@ async def offer_released_units(
             expires_at=expires_at,
             max_expires_at=expires_at,
         )
-        request = HoldCreate(showtime_id=showtime_id, quantity=entry.quantity, allow_split=True)
+        request = HoldCreate(
+            showtime_id=showtime_id,
+            quantity=entry.quantity,
+            allow_split=True,
+            accessible=entry.accessible,
+        )
         try:
             units = await holds.claim(
                 session, hold, request, hold_back_accessible=window.holds_back_accessible
