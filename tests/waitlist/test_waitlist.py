@@ -318,6 +318,16 @@ class TestOffers:
         )
         assert first_entry["accessible"] is True
         assert first_entry["position"] == 1
+        demand = await committing_client.get(
+            f"/api/showtimes/{showtime}/waitlist", headers=auth_headers(world.organizer)
+        )
+        assert (
+            demand.json()["quantity_waiting"],
+            demand.json()["accessible_quantity_waiting"],
+        ) == (
+            2,
+            1,
+        )
 
         await committing_client.post(
             f"/api/bookings/{sold_general['id']}/cancel", headers=auth_headers(general)
@@ -570,6 +580,7 @@ class TestLeaveAndPrivacy:
             assert summary.status_code == 200
             assert summary.json()["entries_waiting"] == 2
             assert summary.json()["quantity_waiting"] == 4
+            assert summary.json()["accessible_quantity_waiting"] == 0
         for user in (other_organizer, state.waiting[0]):
             refused = await committing_client.get(url, headers=auth_headers(user))
             assert refused.status_code == 404

@@ -58,3 +58,7 @@ class WaitlistSummary(BaseModel):
     quantity_waiting: int
     offers_open: int
     quantity_offered: int
+    accessible_quantity_waiting: int = Field(
+        description="Of `quantity_waiting`, places waited for by entries asking for "
+        "wheelchair places alone"
+    )

@@ -184,7 +184,8 @@ async def summary(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> 
                 "SELECT count(*) FILTER (WHERE status = 'waiting'),"
                 " coalesce(sum(quantity) FILTER (WHERE status = 'waiting'), 0),"
                 " count(*) FILTER (WHERE status = 'offered'),"
-                " coalesce(sum(quantity) FILTER (WHERE status = 'offered'), 0)"
+                " coalesce(sum(quantity) FILTER (WHERE status = 'offered'), 0),"
+                " coalesce(sum(quantity) FILTER (WHERE status = 'waiting' AND accessible), 0)"
                 " FROM waitlist_entries"
                 " WHERE showtime_id = :id AND status IN ('waiting', 'offered')"
             ),
@@ -197,6 +198,7 @@ async def summary(session: AsyncSession, user: User, showtime_id: uuid.UUID) -> 
         quantity_waiting=row[1],
         offers_open=row[2],
         quantity_offered=row[3],
+        accessible_quantity_waiting=row[4],
     )
 
 
