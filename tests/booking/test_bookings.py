@@ -48,6 +48,9 @@ class TestCreate:
         assert (booking["total_minor"], booking["currency"]) == (3750, "USD")
         assert len(booking["tickets"]) == 3
         assert all(t["code"] is None for t in booking["tickets"])
+        # The answer, built from what was written, is the booking as it is read back.
+        read = await client.get(f"/api/bookings/{booking['id']}", headers=auth_headers(buyer))
+        assert read.json() == booking
 
     async def test_a_hold_books_once(
         self, client: AsyncClient, session: AsyncSession, auth_headers: Headers

@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -94,3 +96,17 @@ class TestBreakdown:
 
         assert 0 <= discount * 100 <= subtotal * percent
         assert discount <= subtotal
+
+    @given(
+        unit_prices=prices, discount=st.integers(min_value=0, max_value=10**8), fees=fee_policies
+    )
+    def test_as_dict_is_what_asdict_gives(
+        self, unit_prices: list[int], discount: int, fees: FeePolicy
+    ) -> None:
+        # What a booking stores as its pricing: every field, a field added later included.
+        breakdown = price_breakdown(unit_prices, "USD", discount_minor=discount, fees=fees)
+
+        assert breakdown.as_dict() == {
+            **asdict(breakdown),
+            "tickets": list(asdict(breakdown)["tickets"]),
+        }

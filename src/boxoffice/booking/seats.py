@@ -7,7 +7,7 @@ a free booking or an admin (complimentary) may do.
 """
 
 import uuid
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,7 +69,7 @@ async def assign_seats(
     pricing = booking.meta.get("pricing") or {}
     pricing = {
         **pricing,
-        "tickets": [*pricing.get("tickets", []), *(asdict(t) for t in added.tickets)],
+        "tickets": [*pricing.get("tickets", []), *(t.as_dict() for t in added.tickets)],
         "subtotal_minor": pricing.get("subtotal_minor", 0) + added.subtotal_minor,
         "fees_minor": pricing.get("fees_minor", 0) + added.fees_minor,
         "total_minor": total,

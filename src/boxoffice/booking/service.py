@@ -3,7 +3,7 @@
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,7 +101,7 @@ async def create_from_hold(
         "total_minor": breakdown.total_minor,
         "currency": currency,
         "expires_at": expires_at,
-        "meta": json.dumps({"pricing": {**asdict(breakdown), "coupon_code": None}}),
+        "meta": json.dumps({"pricing": {**breakdown.as_dict(), "coupon_code": None}}),
     }
     created_at = await repo.insert_sale(values, tickets)
     if coupon_code is not None:
@@ -120,7 +120,7 @@ async def create_from_hold(
         )
         breakdown = _cheapest(unit_prices, currency, discount.amount_minor, policies)
         tickets = _new_tickets(lines, breakdown, ids=[t.id for t in tickets])
-    pricing = {**asdict(breakdown), "coupon_code": coupon_code.upper() if coupon_code else None}
+    pricing = {**breakdown.as_dict(), "coupon_code": coupon_code.upper() if coupon_code else None}
     if coupon_code is not None:
         await repo.reprice_sale(
             booking_id, breakdown.total_minor, json.dumps({"pricing": pricing}), tickets
@@ -129,8 +129,9 @@ async def create_from_hold(
         booking = await _reload(repo, booking_id)
         confirmed = await _confirm(orm(db), booking, booking.version, complimentary=False)
         return (await present(orm(db), [confirmed], settings))[0]
-    # The answer is built from what was written, not read back (transient rows, unsaved).
-    booking = Booking(
+    # The answer is built from what was written, not read back (plain records: transient
+    # ORM rows cost more than the rest of the answer).
+    written_booking = Written(
         id=booking_id,
         user_id=user.id,
         showtime_id=hold.showtime_id,
@@ -148,8 +149,8 @@ async def create_from_hold(
         confirmed_at=None,
         cancelled_at=None,
     )
-    written = [
-        Ticket(
+    written_tickets = [
+        WrittenTicket(
             id=t.id,
             booking_id=booking_id,
             unit_id=t.unit_id,
@@ -160,10 +161,52 @@ async def create_from_hold(
             currency=currency,
             status=TicketStatus.pending,
             code_version=0,
+            checked_in_at=None,
+            holder_id=None,
         )
         for t in sorted(tickets, key=lambda t: t.label)
     ]
-    return _presented(booking, written, now, settings)
+    return _presented(written_booking, written_tickets, now, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A booking as `create_from_hold` wrote it, with the attributes `_presented` reads."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    showtime_id: uuid.UUID
+    event_id: uuid.UUID
+    hold_id: uuid.UUID | None
+    status: BookingStatus
+    quantity: int
+    total_minor: int
+    currency: str
+    expires_at: datetime
+    version: int
+    complimentary: bool
+    meta: dict[str, Any]
+    created_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenTicket:
+    """A ticket as `create_from_hold` wrote it, with the attributes `ticket_fields` reads."""
+
+    id: uuid.UUID
+    booking_id: uuid.UUID
+    unit_id: int
+    section_id: uuid.UUID
+    seat_id: int | None
+    label: str
+    price_minor: int
+    currency: str
+    status: TicketStatus
+    code_version: int
+    checked_in_at: datetime | None
+    holder_id: uuid.UUID | None
 
 
 def _cheapest(
@@ -564,7 +607,12 @@ async def present(
     return [_presented(b, tickets.get(b.id, []), now, settings) for b in bookings]
 
 
-def _presented(b: Booking, tickets: list[Ticket], now: datetime, settings: Settings) -> BookingOut:
+def _presented(
+    b: Booking | Written,
+    tickets: Sequence[Ticket | WrittenTicket],
+    now: datetime,
+    settings: Settings,
+) -> BookingOut:
     status = b.status
     if status is BookingStatus.pending_payment and b.expires_at < now:
         status = BookingStatus.expired
@@ -594,7 +642,9 @@ def _presented(b: Booking, tickets: list[Ticket], now: datetime, settings: Setti
     )
 
 
-def ticket_fields(t: Ticket, settings: Settings, *, show_code: bool) -> dict[str, Any]:
+def ticket_fields(
+    t: Ticket | WrittenTicket, settings: Settings, *, show_code: bool
+) -> dict[str, Any]:
     """A ticket's `TicketOut` fields; its code only once issued, and only if `show_code`."""
     return {
         "id": t.id,

@@ -13,12 +13,13 @@ import io
 import uuid
 from enum import StrEnum
 from functools import lru_cache
+from typing import Protocol
 
 import segno
 from pydantic import SecretStr
 
 from boxoffice.booking import errors
-from boxoffice.booking.models import BookingStatus, Ticket, TicketStatus
+from boxoffice.booking.models import BookingStatus, TicketStatus
 from boxoffice.config import Settings
 from boxoffice.kit.signing import hmac_sha256_b64url
 
@@ -60,7 +61,18 @@ def signed_code(key: bytes, ticket_id: uuid.UUID, unit_id: int, version: int) ->
     return f"{ticket_id.hex}.{_sign(key, ticket_id, unit_id, version)}"
 
 
-def current_code(settings: Settings, ticket: Ticket) -> str:
+class Coded(Protocol):
+    """What a ticket's code is made of: a ticket row, or one just written."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def unit_id(self) -> int: ...
+    @property
+    def code_version(self) -> int: ...
+
+
+def current_code(settings: Settings, ticket: Coded) -> str:
     """The code the ticket's holder shows at the door now (at its current version)."""
     return ticket_code(settings, ticket.id, ticket.unit_id, ticket.code_version)
 

@@ -183,8 +183,10 @@ def idempotency_dependency(
             ),
         ] = None,
     ) -> Idempotency:
+        # The route's path template; `request.url` (built anew, a whole URL) only unrouted.
         route = request.scope.get("route")
-        scope = f"{who.id}:{request.method}:{getattr(route, 'path', request.url.path)}"
+        path = route.path if route is not None and hasattr(route, "path") else request.url.path
+        scope = f"{who.id}:{request.method}:{path}"
         if idempotency_key is None:
             return Idempotency(scope, None)
         sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker

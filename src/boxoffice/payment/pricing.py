@@ -41,6 +41,16 @@ class TicketPrice:
     fee_minor: int
     total_minor: int
 
+    def as_dict(self) -> dict[str, int]:
+        """`dataclasses.asdict(self)`, without its deep copy of every leaf (every booking
+        stores its breakdown)."""
+        return {
+            "unit_price_minor": self.unit_price_minor,
+            "discount_minor": self.discount_minor,
+            "fee_minor": self.fee_minor,
+            "total_minor": self.total_minor,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class PriceBreakdown:
@@ -50,6 +60,17 @@ class PriceBreakdown:
     discount_minor: int
     fees_minor: int
     total_minor: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """As `dataclasses.asdict(self)` (the tickets a list), without its deep copy."""
+        return {
+            "currency": self.currency,
+            "tickets": [t.as_dict() for t in self.tickets],
+            "subtotal_minor": self.subtotal_minor,
+            "discount_minor": self.discount_minor,
+            "fees_minor": self.fees_minor,
+            "total_minor": self.total_minor,
+        }
 
 
 def percent_discount(subtotal_minor: int, percent: int) -> int:
