@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from httpx import AsyncClient, Response
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from boxoffice.auth.models import Role, User
@@ -635,8 +635,17 @@ class TestEventCancellation:
         settings: Settings,
     ) -> None:
         world = await create_world(session, price_minor=2500)
-        buyer = await create_user(session)
+        buyer, holding, waiting = [await create_user(session) for _ in range(3)]
         booking = await _paid_booking(client, settings, buyer, world)
+        # Someone holds a seat, someone else waits: the cancel releases and closes both.
+        showtime = {"showtime_id": str(world.showtime.id), "quantity": 1}
+        held = await client.post(
+            "/api/bookings/hold-seats", json=showtime, headers=bearer(settings, holding)
+        )
+        joined = await client.post(
+            "/api/waitlists", json=showtime, headers=bearer(settings, waiting)
+        )
+        assert (held.status_code, joined.status_code) == (201, 201), joined.text
 
         response = await client.post(
             f"/api/events/{world.event.id}/cancel", headers=bearer(settings, world.organizer)
@@ -646,11 +655,19 @@ class TestEventCancellation:
         stored = await session.get(Booking, uuid.UUID(str(booking["id"])))
         assert stored is not None
         assert stored.status == "refunded"
+        statuses = await session.execute(
+            text(
+                "SELECT (SELECT status FROM holds WHERE id = CAST(:hold AS uuid)),"
+                " (SELECT status FROM waitlist_entries WHERE id = CAST(:entry AS uuid))"
+            ),
+            {"hold": held.json()["id"], "entry": joined.json()["id"]},
+        )
+        assert tuple(statuses.one()) == ("released", "cancelled")
         event = await session.scalar(
             select(OutboxEvent).where(OutboxEvent.topic == Topic.event_cancelled.value)
         )
         assert event is not None
-        assert event.payload["user_ids"] == [str(buyer.id)]
+        assert event.payload["user_ids"] == [str(buyer.id), str(holding.id), str(waiting.id)]
 
     async def test_whom_a_ticket_was_given_to_is_told_too_and_the_buyer_is_refunded(
         self,
