@@ -505,6 +505,33 @@ class TestReturnedUnitsAreOfferedPromptly:
         offer = await _entry(committing_client, auth_headers(state.waiting[0]), state.entries[0])
         assert offer["status"] == "offered"
 
+    async def test_the_periodic_run_leaves_a_showtime_that_has_started_alone(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # Seats are free and buyers wait, but the show has begun: sales are over, so no run
+        # is queued for it (every five seconds, for ever, for every past show otherwise).
+        state = await _sold_out(committing_client, committed, auth_headers)
+        cancelled = await committing_client.post(
+            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
+        )
+        assert cancelled.status_code == 200
+        async with committed() as session:
+            await session.execute(
+                text("UPDATE showtimes SET starts_at = now() - interval '1 hour' WHERE id = :id"),
+                {"id": state.world.showtime.id},
+            )
+            await session.commit()
+
+        await _run_offers(committed)
+
+        per_showtime = "SELECT count(*) FROM jobs WHERE kind = :kind AND payload ? 'showtime_id'"
+        assert await _scalar(committed, per_showtime, kind=OFFER) == 0
+        entry = await _entry(committing_client, auth_headers(state.waiting[0]), state.entries[0])
+        assert entry["status"] == "waiting"
+
     async def test_releases_relayed_before_the_run_starts_share_one_run(
         self,
         committing_client: AsyncClient,

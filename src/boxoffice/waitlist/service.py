@@ -230,17 +230,23 @@ _CLAIMABLE_COUNT = text(
 
 _WAITING_WITH_UNITS = text(
     """
-    SELECT DISTINCT e.showtime_id FROM waitlist_entries e
-     WHERE e.status = 'waiting'
+    SELECT DISTINCT w.showtime_id FROM waitlist_entries w
+      JOIN showtimes s ON s.id = w.showtime_id
+      JOIN events ev ON ev.id = s.event_id
+     WHERE w.status = 'waiting'
+       AND s.status = 'scheduled' AND s.starts_at > now() AND ev.status = 'published'
+       AND (ev.sale_ends_at IS NULL OR ev.sale_ends_at > now())
        AND EXISTS (SELECT 1 FROM inventory_units u
-                    WHERE u.showtime_id = e.showtime_id
+                    WHERE u.showtime_id = w.showtime_id
                       AND (u.state = 'available' OR (u.state = 'held' AND u.held_until < now())))
     """
 )
 
 
 async def showtimes_to_offer(session: AsyncSession) -> list[uuid.UUID]:
-    """Showtimes with waiting entries and units free to offer (each gets its own run)."""
+    """Showtimes still selling, with waiting entries and units free to offer (each gets its
+    own run, which checks the sale window exactly). A showtime past its start or its sale's
+    end keeps its waiting entries but gets no more runs."""
     return list((await session.scalars(_WAITING_WITH_UNITS)).all())
 
 
