@@ -122,6 +122,16 @@ async def _scalar(committed: async_sessionmaker[AsyncSession], sql: str, **param
         return (await session.execute(text(sql), params)).scalar()
 
 
+async def _accessible(committed: async_sessionmaker[AsyncSession], hold_id: str) -> Any:
+    """Whether each seat a hold has is a wheelchair place."""
+    return await _scalar(
+        committed,
+        "SELECT array_agg(s.accessible ORDER BY u.id) FROM inventory_units u"
+        " JOIN seats s ON s.id = u.seat_id WHERE u.hold_id = CAST(:hold AS uuid)",
+        hold=hold_id,
+    )
+
+
 class TestJoin:
     async def test_sold_out_one_call_joins_in_order_and_opting_out_does_not(
         self,
@@ -274,13 +284,7 @@ class TestOffers:
         assert (refused.status_code, refused.json()["code"]) == (409, "sold_out")
         assert still["status"] == "waiting"
         assert offered["status"] == "offered"
-        held = await _scalar(
-            committed,
-            "SELECT array_agg(s.accessible) FROM inventory_units u JOIN seats s ON s.id = u.seat_id"
-            " WHERE u.hold_id = :hold",
-            hold=offered["hold_id"],
-        )
-        assert held == [False]
+        assert await _accessible(committed, offered["hold_id"]) == [False]
 
     async def test_an_accessible_entry_is_offered_accessible_seats_alone(
         self,
@@ -345,15 +349,11 @@ class TestOffers:
             committing_client, auth_headers(waits_too), first["waitlist_entry_id"]
         )
 
-        kinds = (
-            "SELECT array_agg(s.accessible) FROM inventory_units u"
-            " JOIN seats s ON s.id = u.seat_id WHERE u.hold_id = CAST(:hold AS uuid)"
-        )
         assert passed_over["status"] == "waiting"
         assert offered["status"] == "offered"
-        assert await _scalar(committed, kinds, hold=offered["hold_id"]) == [False]
+        assert await _accessible(committed, offered["hold_id"]) == [False]
         assert accessible_offer["status"] == "offered"
-        assert await _scalar(committed, kinds, hold=accessible_offer["hold_id"]) == [True]
+        assert await _accessible(committed, accessible_offer["hold_id"]) == [True]
 
     async def test_a_deactivated_account_keeps_its_place_but_is_offered_nothing(
         self,
