@@ -1,6 +1,7 @@
 """`LeanRoute` answers as FastAPI's stock route does: one set of endpoints mounted twice,
 once with each route class, and every request sent to both."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -207,3 +208,65 @@ def test_every_router_builds_lean_routes() -> None:
     """The convention (`docs/conventions.md`): a router made without `LeanRoute` would
     still work, only slower, so nothing else would notice."""
     assert all(router.route_class is LeanRoute for router in ROUTERS)
+
+
+def _exits_app(route_class: type[APIRoute], log: list[str], entered: Any) -> FastAPI:
+    """A generator dependency whose exit awaits (and may fail), for the exit's own rules."""
+    router = APIRouter(route_class=route_class)
+
+    async def tx(request: Request) -> AsyncIterator[str]:
+        try:
+            yield "tx"
+        except BaseException as exc:
+            await asyncio.sleep(0)  # a cancelled request still finishes its rollback
+            log.append(f"rollback:{type(exc).__name__}")
+            raise
+        await asyncio.sleep(0)
+        if request.headers.get("x-fail") == "commit":
+            log.append("commit failed")
+            raise RuntimeError("commit failed")
+        log.append("commit")
+
+    @router.post("/work")
+    async def work(
+        tx: Annotated[str, Depends(tx, scope="function")],
+        x_fail: Annotated[str | None, Header()] = None,
+    ) -> dict[str, str]:
+        if x_fail == "wait":
+            entered.set()
+            await asyncio.sleep(60)
+        if x_fail == "handler":
+            raise HTTPException(409, "refused")
+        return {"tx": tx}
+
+    app = FastAPI()
+    app.include_router(router)
+    return app
+
+
+async def test_generator_exits_as_in_fastapi() -> None:
+    """Commit, a failing commit, a refused handler and a cancelled request leave a generator
+    dependency as FastAPI leaves it (the rollback of a cancelled one still runs)."""
+    outcomes = []
+    for route_class in (APIRoute, LeanRoute):
+        log: list[str] = []
+        entered = asyncio.Event()
+        app = _exits_app(route_class, log, entered)
+        seen: list[Any] = [await _send(app, "POST", "/work", {}, None)]
+        seen.append(await _send(app, "POST", "/work", {"x-fail": "handler"}, None))
+        with pytest.raises(RuntimeError) as raised:
+            await _send(app, "POST", "/work", {"x-fail": "commit"}, None)
+        seen.append(str(raised.value))
+        task = asyncio.ensure_future(_send(app, "POST", "/work", {"x-fail": "wait"}, None))
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        outcomes.append((seen, log))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1] == [
+        "commit",
+        "rollback:HTTPException",
+        "commit failed",
+        "rollback:CancelledError",
+    ]
