@@ -17,7 +17,9 @@ raised together as `RequestValidationError` after the others ran; generator depe
 entered by FastAPI's own `_solve_generator` on its request or function exit stack (their
 exits shielded from cancellation); the body read and decoded as FastAPI does (its
 content-type rule, its `json_invalid` error); parameters and bodies validated by FastAPI's
-own functions; the response validated and dumped by FastAPI's `serialize_response`. A route or an
+own functions (a query, header or cookie parameter not sent, optional with an immutable
+default FastAPI does not validate, takes that default without the walk); the response
+validated and dumped by FastAPI's `serialize_response`. A route or an
 override set using anything else (sync callables, `Response` / `BackgroundTasks` /
 `SecurityScopes` parameters, OAuth scopes, `use_cache=False`, forms, streaming, a limit on
 a dependency's concurrency) and any request while FastAPI's telemetry is on get FastAPI's
@@ -42,6 +44,8 @@ from fastapi.dependencies.models import (
     _is_coroutine_callable,
 )
 from fastapi.dependencies.utils import (
+    _get_param_aliases,
+    _get_param_model,
     _solve_generator,
     get_dependant,
     request_body_to_args,
@@ -84,6 +88,10 @@ class _Node:
     """Its `Request` and `HTTPConnection` parameters."""
     validates: bool
     """This node or one below it validates a parameter or body (so may report errors)."""
+    absent: "dict[str, tuple[tuple[str, ...], dict[str, Any]]]"
+    """Per source (`query_params`, `headers`, `cookies`) whose every parameter is optional
+    with an immutable default not validated: the keys any of them is read by, and their
+    values when none of those keys is sent (what FastAPI's validation then gives)."""
 
 
 class _Unsupported(Exception):
@@ -142,7 +150,40 @@ def _compile(
         ),
         validates=bool(path or query or header or cookie or body)
         or any(c.validates for c in children),
+        absent={
+            source: defaults
+            for source, fields in (
+                ("query_params", query),
+                ("headers", header),
+                ("cookies", cookie),
+            )
+            if (defaults := _absent(fields)) is not None
+        },
     )
+
+
+_IMMUTABLE = (type(None), bool, int, float, str, bytes)
+
+
+def _absent(fields: tuple[ModelField, ...]) -> tuple[tuple[str, ...], dict[str, Any]] | None:
+    """For `_Node.absent`: when every field, not sent, is its default as FastAPI gives it
+    (`deepcopy` of an immutable default, unvalidated), the keys read and those values."""
+    if not fields:
+        return None
+    keys: list[str] = []
+    values: dict[str, Any] = {}
+    for field in fields:
+        info = field.field_info
+        if (
+            _get_param_model(field) is not None
+            or info.is_required()
+            or info.validate_default
+            or type(field.default) not in _IMMUTABLE
+        ):
+            return None
+        keys.extend(key for _, key in _get_param_aliases(field))
+        values[field.name] = field.default
+    return tuple(keys), values
 
 
 class _Solver:
@@ -184,7 +225,14 @@ class _Solver:
             (node.cookie, "cookies"),
         ):
             if fields:
-                found, failed = request_params_to_args(fields, getattr(request, source))
+                received = getattr(request, source)
+                absent = node.absent.get(source)
+                if absent is not None:
+                    keys, defaults = absent
+                    if not any(key in received for key in keys):
+                        values.update(defaults)
+                        continue
+                found, failed = request_params_to_args(fields, received)
                 values.update(found)
                 errors += failed
         if node.body:
@@ -263,6 +311,8 @@ class _Lean:
         }
         self.overrides_provider = route.dependency_overrides_provider
         self.plans: dict[Any, _Node | None] = {}
+        self.contexts: dict[tuple[str, str], EndpointContext] = {}
+        """`context`'s answer per method and root path (a copy is handed out)."""
 
     def plan(self, overrides: Mapping[Any, Any]) -> _Node | None:
         key = tuple(overrides.items())
@@ -274,6 +324,16 @@ class _Lean:
         return self.plans[key]
 
     def context(self, request: Request) -> EndpointContext:
+        """FastAPI's endpoint context for errors, a fresh dict per call as FastAPI's."""
+        key = (request.method, request.scope.get("root_path", ""))
+        ctx = self.contexts.get(key)
+        if ctx is None:
+            ctx = self._context(request)
+            if len(self.contexts) < 32:
+                self.contexts[key] = ctx
+        return EndpointContext(**ctx)
+
+    def _context(self, request: Request) -> EndpointContext:
         ctx = EndpointContext(**_extract_endpoint_context(self.call))
         mount_path = request.scope.get("root_path", "").rstrip("/")
         ctx["path"] = f"{request.method} {mount_path}{self.dependant.path}"
@@ -321,13 +381,12 @@ class _Lean:
             content_type = request.headers.get("content-type")
             if not content_type:
                 return body_bytes if self.strict_content_type else await request.json()
-            message = email.message.Message()
-            message["content-type"] = content_type
-            if message.get_content_maintype() == "application":
-                subtype = message.get_content_subtype()
-                if subtype == "json" or subtype.endswith("+json"):
-                    return await request.json()
-            return body_bytes
+            is_json = _JSON_TYPES.get(content_type)
+            if is_json is None:
+                is_json = _is_json(content_type)
+                if len(_JSON_TYPES) < 64:
+                    _JSON_TYPES[content_type] = is_json
+            return await request.json() if is_json else body_bytes
         except json.JSONDecodeError as e:
             raise RequestValidationError(
                 [
@@ -350,3 +409,17 @@ class _Lean:
             raise HTTPException(
                 status_code=400, detail="There was an error parsing the body"
             ) from e
+
+
+_JSON_TYPES: dict[str, bool] = {}
+"""`_is_json`'s answers for the content types seen (a few; bounded)."""
+
+
+def _is_json(content_type: str) -> bool:
+    """FastAPI's rule: an `application/json` or `application/*+json` content type."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() == "application":
+        subtype = message.get_content_subtype()
+        return subtype == "json" or subtype.endswith("+json")
+    return False
