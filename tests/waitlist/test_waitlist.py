@@ -505,14 +505,15 @@ class TestReturnedUnitsAreOfferedPromptly:
         offer = await _entry(committing_client, auth_headers(state.waiting[0]), state.entries[0])
         assert offer["status"] == "offered"
 
-    async def test_the_periodic_run_leaves_a_showtime_that_has_started_alone(
+    async def test_the_periodic_run_closes_a_started_showtimes_waitlist_and_queues_nothing(
         self,
         committing_client: AsyncClient,
         committed: async_sessionmaker[AsyncSession],
         auth_headers: Headers,
     ) -> None:
         # Seats are free and buyers wait, but the show has begun: sales are over, so no run
-        # is queued for it (every five seconds, for ever, for every past show otherwise).
+        # is queued for it (every five seconds, for ever, for every past show otherwise),
+        # and the waiting entries close.
         state = await _sold_out(committing_client, committed, auth_headers)
         cancelled = await committing_client.post(
             f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
@@ -529,8 +530,40 @@ class TestReturnedUnitsAreOfferedPromptly:
 
         per_showtime = "SELECT count(*) FROM jobs WHERE kind = :kind AND payload ? 'showtime_id'"
         assert await _scalar(committed, per_showtime, kind=OFFER) == 0
-        entry = await _entry(committing_client, auth_headers(state.waiting[0]), state.entries[0])
-        assert entry["status"] == "waiting"
+        for user, entry_id in zip(state.waiting, state.entries, strict=True):
+            entry = await _entry(committing_client, auth_headers(user), entry_id)
+            assert (entry["status"], entry["position"]) == ("closed", None)
+
+    async def test_closing_skips_an_entry_an_offer_run_has_locked(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # The periodic run closes past entries after settling offers, so it may hold
+        # version rows an offer run needs: it must not wait for an entry such a run has
+        # locked. The locked one is closed by the next run.
+        state = await _sold_out(committing_client, committed, auth_headers)
+        async with committed() as session:
+            await session.execute(
+                text("UPDATE showtimes SET starts_at = now() - interval '1 hour' WHERE id = :id"),
+                {"id": state.world.showtime.id},
+            )
+            await session.commit()
+        locked = state.entries[0]
+        async with committed() as offering, offering.begin():
+            await offering.execute(
+                text("SELECT 1 FROM waitlist_entries WHERE id = CAST(:id AS uuid) FOR UPDATE"),
+                {"id": locked},
+            )
+            async with committed() as session, session.begin():
+                closed_now = await asyncio.wait_for(service.close_past(session, 200), 5)
+        async with committed() as session, session.begin():
+            closed_next = await service.close_past(session, 200)
+
+        assert (closed_now, closed_next) == (1, 1)
+        statuses = "SELECT DISTINCT status FROM waitlist_entries WHERE showtime_id = :id"
+        assert await _scalar(committed, statuses, id=state.world.showtime.id) == "closed"
 
     async def test_releases_relayed_before_the_run_starts_share_one_run(
         self,

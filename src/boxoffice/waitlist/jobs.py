@@ -25,8 +25,9 @@ OFFER = "waitlist.offer_released_units"
 @job(OFFER)
 async def offer_released_units(session: AsyncSession, payload: dict[str, Any]) -> None:
     """For the payload's `showtime_id`: offer its free units FIFO. Without one (the
-    periodic run): mark booked offers accepted, pass lapsed ones on, and queue a run for
-    each showtime with waiting entries and free units (a transaction each: see
+    periodic run): mark booked offers accepted, pass lapsed ones on, close the entries of
+    showtimes no longer selling, and queue a run for each showtime with waiting entries and
+    free units (a transaction each: see
     `service.offer_released_units`)."""
     settings = get_settings().waitlist
     showtime_id = payload.get("showtime_id")
@@ -36,11 +37,18 @@ async def offer_released_units(session: AsyncSession, payload: dict[str, Any]) -
             log.info("waitlist_offers", offered=offered, showtime_id=showtime_id)
         return
     accepted, expired = await service.settle_offers(session, settings)
+    closed = await service.close_past(session, settings.offer_batch)
     showtimes = await service.showtimes_to_offer(session)
     for waiting in showtimes:
         await offer_soon(session, waiting)
-    if accepted or expired or showtimes:
-        log.info("waitlist_offers", accepted=accepted, expired=expired, queued=len(showtimes))
+    if accepted or expired or closed or showtimes:
+        log.info(
+            "waitlist_offers",
+            accepted=accepted,
+            expired=expired,
+            closed=closed,
+            queued=len(showtimes),
+        )
 
 
 async def offer_soon(session: AsyncSession, showtime_id: uuid.UUID) -> int:

@@ -24,6 +24,8 @@ class EntryStatus(enum.StrEnum):
     left = "left"
     cancelled = "cancelled"
     """The showtime was cancelled while the entry was open (an offer's hold released)."""
+    closed = "closed"
+    """Sales ended (the showtime started, or its event's sale closed) with nothing offered."""
 
 
 OPEN = (EntryStatus.waiting, EntryStatus.offered)

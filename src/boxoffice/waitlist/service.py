@@ -243,6 +243,30 @@ _WAITING_WITH_UNITS = text(
 )
 
 
+_CLOSE_PAST = text(
+    """
+    UPDATE waitlist_entries SET status = 'closed', updated_at = now()
+     WHERE id IN (
+           SELECT w.id FROM waitlist_entries w
+             JOIN showtimes s ON s.id = w.showtime_id
+             JOIN events ev ON ev.id = s.event_id
+            WHERE w.status = 'waiting'
+              AND (s.starts_at <= now() OR ev.sale_ends_at <= now())
+            LIMIT :batch
+              FOR UPDATE OF w SKIP LOCKED)
+    """
+)
+
+
+async def close_past(session: AsyncSession, batch: int) -> int:
+    """Entries still waiting when their showtime's sales ended (it started, or its event's
+    sale closed) close: nothing will be offered any more. An entry an offer run has locked
+    right now is left for the next run (this transaction may hold version rows such a run
+    needs: waiting for it could deadlock). Open offers lapse and settle as usual."""
+    result = await session.execute(_CLOSE_PAST, {"batch": batch})
+    return int(getattr(result, "rowcount", 0))
+
+
 async def showtimes_to_offer(session: AsyncSession) -> list[uuid.UUID]:
     """Showtimes still selling, with waiting entries and units free to offer (each gets its
     own run, which checks the sale window exactly). A showtime past its start or its sale's
