@@ -72,12 +72,17 @@ async def _offered(
     """Sold out with two waiting; the first buyer cancels and the offer run offers the seats
     to the first waiting: the state, and that entry as its buyer reads it."""
     state = await _sold_out(client, committed, auth_headers)
+    await _seats_back(client, state, auth_headers)
+    await _run_offers(committed)
+    return state, await _entry(client, auth_headers(state.waiting[0]), state.entries[0])
+
+
+async def _seats_back(client: AsyncClient, state: SoldOut, auth_headers: Headers) -> None:
+    """The first buyer cancels their booking: both seats are free again (nothing relayed)."""
     cancelled = await client.post(
         f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
     )
     assert cancelled.status_code == 200
-    await _run_offers(committed)
-    return state, await _entry(client, auth_headers(state.waiting[0]), state.entries[0])
 
 
 async def _run_offers(committed: async_sessionmaker[AsyncSession]) -> None:
@@ -368,10 +373,7 @@ class TestOffers:
                 text("UPDATE users SET is_active = false WHERE id = :id"), {"id": b.id}
             )
             await session.commit()
-        cancelled = await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        assert cancelled.status_code == 200
+        await _seats_back(committing_client, state, auth_headers)
 
         await _run_offers(committed)
 
@@ -461,10 +463,7 @@ class TestReturnedUnitsAreOfferedPromptly:
             # The periodic offer run is an hour away: only the release can trigger an offer.
             await session.execute(text("UPDATE job_schedules SET next_run_at = now() + '1h'"))
             await session.commit()
-        cancelled = await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        assert cancelled.status_code == 200
+        await _seats_back(committing_client, state, auth_headers)
         assert await worker.run_until_idle() == 0
 
         await _relay_until_idle(committed)
@@ -495,10 +494,7 @@ class TestReturnedUnitsAreOfferedPromptly:
         per_showtime = "SELECT count(*) FROM jobs WHERE kind = :kind AND payload ? 'showtime_id'"
         await _run_offers(committed)
         assert await _scalar(committed, per_showtime, kind=OFFER) == 0
-        cancelled = await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        assert cancelled.status_code == 200
+        await _seats_back(committing_client, state, auth_headers)
         await _run_offers(committed)
 
         assert await _scalar(committed, per_showtime, kind=OFFER) == 1
@@ -515,10 +511,7 @@ class TestReturnedUnitsAreOfferedPromptly:
         # is queued for it (every five seconds, for ever, for every past show otherwise),
         # and the waiting entries close.
         state = await _sold_out(committing_client, committed, auth_headers)
-        cancelled = await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        assert cancelled.status_code == 200
+        await _seats_back(committing_client, state, auth_headers)
         async with committed() as session:
             await session.execute(
                 text("UPDATE showtimes SET starts_at = now() - interval '1 hour' WHERE id = :id"),
@@ -996,10 +989,7 @@ class TestShowtimeCancelled:
         # and is still settling when an offer run starts: the run waits for it, then reads
         # the showtime as cancelled and holds nothing for anyone.
         state = await _sold_out(committing_client, committed, auth_headers)
-        released = await committing_client.post(
-            f"/api/bookings/{state.booking['id']}/cancel", headers=auth_headers(state.first)
-        )
-        assert released.status_code == 200
+        await _seats_back(committing_client, state, auth_headers)
 
         async def offer() -> int:
             async with committed() as session, session.begin():
