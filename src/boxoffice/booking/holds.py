@@ -18,7 +18,6 @@ from boxoffice.config import BookingSettings
 from boxoffice.db.transaction import Db
 from boxoffice.inventory import claim_service
 from boxoffice.inventory.errors import SectionNotFound, SoldOut
-from boxoffice.kit.outbox import Topic, emit
 
 
 async def resolve_showtime(
@@ -206,13 +205,7 @@ async def release_hold(session: AsyncSession, user: User, hold_id: uuid.UUID) ->
         raise errors.HoldNotActive()
     released = await claim_service.release_hold_units(session, hold.showtime_id, hold.id)
     await repo.end_hold(hold, HoldStatus.released)
-    if released:
-        await emit(
-            session,
-            Topic.units_released,
-            hold.showtime_id,
-            {"showtime_id": str(hold.showtime_id), "unit_ids": released, "reason": "released"},
-        )
+    await claim_service.units_released(session, hold.showtime_id, released, "released")
     return hold
 
 
@@ -237,17 +230,7 @@ async def end_for_cancelled(session: AsyncSession, held: Sequence[Hold]) -> None
         status = HoldStatus.expired if hold.expires_at < now else HoldStatus.released
         await repo.end_hold(hold, status)
     for showtime_id, unit_ids in by_showtime.items():
-        if unit_ids:
-            await emit(
-                session,
-                Topic.units_released,
-                showtime_id,
-                {
-                    "showtime_id": str(showtime_id),
-                    "unit_ids": unit_ids,
-                    "reason": "showtime_cancelled",
-                },
-            )
+        await claim_service.units_released(session, showtime_id, unit_ids, "showtime_cancelled")
 
 
 async def extend_hold(

@@ -22,7 +22,6 @@ from boxoffice.booking.repository import BookingRepository
 from boxoffice.config import Settings
 from boxoffice.inventory import claim_service
 from boxoffice.inventory.errors import SeatsUnavailable
-from boxoffice.kit.outbox import Topic, emit
 from boxoffice.kit.time import utcnow
 
 Settlement = Literal["confirmed", "already_confirmed", "refund"]
@@ -163,17 +162,9 @@ async def settle_refunded(
             booking.id,
             unit_ids=[t.unit_id for t in voiding],
         )
-        if released:
-            await emit(
-                session,
-                Topic.units_released,
-                booking.showtime_id,
-                {
-                    "showtime_id": str(booking.showtime_id),
-                    "unit_ids": released,
-                    "reason": "booking_refunded",
-                },
-            )
+        await claim_service.units_released(
+            session, booking.showtime_id, released, "booking_refunded"
+        )
     live = [t for t in tickets if t.status is TicketStatus.issued and t.id not in chosen]
     _note(
         booking,

@@ -419,8 +419,7 @@ async def cancel_unchecked(
             "was": booking.status.value,
         },
     )
-    if released:
-        await _units_released(session, booking.showtime_id, released, "booking_cancelled")
+    await claim_service.units_released(session, booking.showtime_id, released, "booking_cancelled")
     return await _reload(repo, booking.id)
 
 
@@ -498,17 +497,6 @@ async def void_tickets(
     )
 
 
-async def _units_released(
-    session: AsyncSession, showtime_id: uuid.UUID, unit_ids: list[int], reason: str
-) -> None:
-    await emit(
-        session,
-        Topic.units_released,
-        showtime_id,
-        {"showtime_id": str(showtime_id), "unit_ids": unit_ids, "reason": reason},
-    )
-
-
 async def expire_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
     """Expire one pending booking past its payment window; False if it changed meanwhile."""
     repo = BookingRepository(session)
@@ -534,8 +522,7 @@ async def expire_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
         booking.id,
         {"booking_id": str(booking.id), "user_id": str(booking.user_id)},
     )
-    if released:
-        await _units_released(session, booking.showtime_id, released, "booking_expired")
+    await claim_service.units_released(session, booking.showtime_id, released, "booking_expired")
     return True
 
 
@@ -556,8 +543,7 @@ async def sweep(session: AsyncSession, batch: int = 500) -> tuple[int, int]:
         released = await claim_service.release_hold_units(session, showtime_id, hold_id)
         by_showtime.setdefault(showtime_id, []).extend(released)
     for showtime_id, unit_ids in by_showtime.items():
-        if unit_ids:
-            await _units_released(session, showtime_id, unit_ids, "hold_expired")
+        await claim_service.units_released(session, showtime_id, unit_ids, "hold_expired")
     expired = 0
     for booking_id in bookings:
         expired += await expire_booking(session, booking_id)

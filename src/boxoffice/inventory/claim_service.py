@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from boxoffice.db.transaction import Db
 from boxoffice.inventory.best_available import pick_blocks, pick_scattered
 from boxoffice.inventory.claim_repository import ClaimRepository, Keyed
 from boxoffice.inventory.errors import SeatsUnavailable, SectionNotFound, SoldOut
 from boxoffice.inventory.seat_map import SeatMapCache, SectionInfo
+from boxoffice.kit.outbox import Topic, emit
 
 CACHE = SeatMapCache()
 """The process's seat-map cache (see `seat_map`)."""
@@ -187,6 +190,20 @@ async def claim_best_available(
 async def release_hold_units(db: Db, showtime_id: uuid.UUID, hold_id: uuid.UUID) -> list[int]:
     """Give a hold's units back to stock (only those it still holds)."""
     return await ClaimRepository(db).release_hold(showtime_id, hold_id)
+
+
+async def units_released(
+    session: AsyncSession, showtime_id: uuid.UUID, unit_ids: Sequence[int], reason: str
+) -> None:
+    """Tell whoever listens (the waitlist's offer runs, webhooks, the broker) that these units
+    of the showtime are on sale again, in the caller's transaction; nothing when none were."""
+    if unit_ids:
+        await emit(
+            session,
+            Topic.units_released,
+            showtime_id,
+            {"showtime_id": str(showtime_id), "unit_ids": list(unit_ids), "reason": reason},
+        )
 
 
 async def lock_claimable_units(

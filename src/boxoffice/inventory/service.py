@@ -13,7 +13,6 @@ from boxoffice.inventory import claim_service
 from boxoffice.inventory.errors import ShowtimeNotFound, UnblockNeedsUnits
 from boxoffice.inventory.repository import InventoryReadRepository, InventoryRepository
 from boxoffice.inventory.schemas import UnitsChanged, UnitSelection
-from boxoffice.kit.outbox import Topic, emit
 
 
 async def create_showtime_inventory(
@@ -106,13 +105,7 @@ async def unblock(
         session, showtime_id, unit_ids=data.unit_ids or (), seat_ids=data.seat_ids or ()
     )
     freed = sorted(unit for unit, _ in pairs)
-    if freed:
-        await emit(
-            session,
-            Topic.units_released,
-            showtime_id,
-            {"showtime_id": str(showtime_id), "unit_ids": freed, "reason": "unblocked"},
-        )
+    await claim_service.units_released(session, showtime_id, freed, "unblocked")
     await _audit(session, user, AuditAction.seats_unblocked, showtime_id, organizer_id, freed)
     done = {seat for _, seat in pairs} if data.seat_ids else set(freed)
     unchanged = sorted(set(data.seat_ids or data.unit_ids or []) - done)

@@ -133,13 +133,7 @@ async def _release_offer_hold(
         return
     released = await claim_service.release_hold_units(session, hold.showtime_id, hold.id)
     await repo.end_hold(hold, status)
-    if released:
-        await emit(
-            session,
-            Topic.units_released,
-            hold.showtime_id,
-            {"showtime_id": str(hold.showtime_id), "unit_ids": released, "reason": "waitlist"},
-        )
+    await claim_service.units_released(session, hold.showtime_id, released, "waitlist")
 
 
 async def present(session: AsyncSession, entries: list[WaitlistEntry]) -> list[EntryOut]:
