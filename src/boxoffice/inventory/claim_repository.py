@@ -8,10 +8,10 @@ units than asked can be claimed, nothing is changed.
 Lock order, in every transaction: the showtime's row (a purchase and the waitlist's offer
 run share-lock it, a cancel updates it), then the waitlist entries, holds and bookings it
 acts on (in that order), then units (in unit order: `_updating`), then the showtime's
-version row (`transaction_shard`), last. A claim
-skips locked units, so it only ever waits for the version row; whoever holds that row must
-not then wait for units. A transaction freeing many holds or bookings locks all their units
-first (`ClaimRepository.lock_claimable`).
+version row (`transaction_shard`), last. A claim skips locked units, so it only ever waits
+for the version row; whoever holds that row must not then wait for units. A transaction
+freeing many holds or bookings locks all their units first
+(`ClaimRepository.lock_claimable`).
 """
 
 import random
@@ -30,7 +30,8 @@ Keyed = tuple[int, int | None, bool, bool]
 """A unit named by id or seat: its id, its seat's id (None for a GA place), whether the
 statement changed it, and whether it was free."""
 
-_CLAIMABLE = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
+CLAIMABLE = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
+"""SQL: unit `u` may be claimed (free, or held by a hold whose time has passed)."""
 
 UNIT_LABEL = (
     "CASE WHEN s.id IS NULL THEN sec.name"
@@ -94,7 +95,7 @@ def _explicit(set_clause: str, column: str) -> Sql:
        AND u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)""",  # noqa: S608
         before=f"""free AS (SELECT u.id FROM inventory_units u
                    WHERE u.showtime_id = :showtime_id AND u.{column} = ANY(:keys)
-                     AND {_CLAIMABLE}
+                     AND {CLAIMABLE}
                    FOR UPDATE SKIP LOCKED),""",  # noqa: S608
     )
 
@@ -162,7 +163,7 @@ _CLAIM_BLOCK = _bumping(
     UPDATE inventory_units u {_HOLD_SET}
       FROM (WITH c AS (SELECT u.id FROM inventory_units u
                         WHERE u.showtime_id = :showtime_id AND u.id = ANY(:keys)
-                          AND {_CLAIMABLE}
+                          AND {CLAIMABLE}
                         FOR UPDATE SKIP LOCKED)
             SELECT c.id FROM c WHERE (SELECT count(*) FROM c) = :quantity) c
      WHERE u.id = c.id

@@ -4,6 +4,8 @@ from collections.abc import Sequence
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.inventory.claim_repository import CLAIMABLE
+
 # Reserved sections: one unit per seat. General admission: one unit per place, so buyers
 # claim different rows (SKIP LOCKED) instead of all updating one counter.
 _SNAPSHOT_SQL = text(
@@ -47,7 +49,7 @@ class InventoryRepository:
 
 # Read-only queries for other domains (catalog). A unit counts as available when it is
 # available, or held by a hold that has expired (expiry is lazy).
-_AVAILABLE_SQL = "(u.state = 'available' OR (u.state = 'held' AND u.held_until < now()))"
+_AVAILABLE_SQL = CLAIMABLE
 _TAKEN_SQL = "(u.state = 'sold' OR (u.state = 'held' AND u.held_until >= now()))"
 
 

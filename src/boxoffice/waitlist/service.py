@@ -24,6 +24,7 @@ from boxoffice.booking.schemas import HoldCreate
 from boxoffice.catalog.models import Event, Showtime
 from boxoffice.config import WaitlistSettings
 from boxoffice.inventory import claim_service
+from boxoffice.inventory.claim_repository import CLAIMABLE
 from boxoffice.inventory.errors import SeatsUnavailable, ShowtimeNotFound, SoldOut
 from boxoffice.kit.errors import BoxofficeError
 from boxoffice.kit.outbox import Topic, emit
@@ -218,12 +219,11 @@ async def close_for_cancelled(
 # ---- the worker's side ----------------------------------------------------------------
 
 _CLAIMABLE_COUNT = text(
-    "SELECT count(*) FROM inventory_units WHERE showtime_id = :id AND "
-    "(state = 'available' OR (state = 'held' AND held_until < now()))"
+    f"SELECT count(*) FROM inventory_units u WHERE u.showtime_id = :id AND {CLAIMABLE}"  # noqa: S608
 )
 
 _WAITING_WITH_UNITS = text(
-    """
+    f"""
     SELECT DISTINCT w.showtime_id FROM waitlist_entries w
       JOIN showtimes s ON s.id = w.showtime_id
       JOIN events ev ON ev.id = s.event_id
@@ -231,9 +231,8 @@ _WAITING_WITH_UNITS = text(
        AND s.status = 'scheduled' AND s.starts_at > now() AND ev.status = 'published'
        AND (ev.sale_ends_at IS NULL OR ev.sale_ends_at > now())
        AND EXISTS (SELECT 1 FROM inventory_units u
-                    WHERE u.showtime_id = w.showtime_id
-                      AND (u.state = 'available' OR (u.state = 'held' AND u.held_until < now())))
-    """
+                    WHERE u.showtime_id = w.showtime_id AND {CLAIMABLE})
+    """  # noqa: S608
 )
 
 
