@@ -84,8 +84,10 @@ def _loadgen(config: dict[str, Any]) -> dict[str, Any]:
         [sys.executable, "-m", "bench.flash_sale.loadgen"],
         input=json.dumps(config).encode(),
         capture_output=True,
-        check=True,
+        check=False,
     )
+    if done.returncode:
+        sys.exit(f"the load generator failed:\n{done.stderr.decode(errors='replace')}")
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 

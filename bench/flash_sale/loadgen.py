@@ -1,5 +1,5 @@
 """HTTP load generator, run in its own process: N buyers, each on a keep-alive connection,
-hold then book in a loop. A minimal HTTP/1.1 client on asyncio streams (uvloop) keeps the
+hold then book in a loop. A minimal HTTP/1.1 client on an asyncio protocol (uvloop) keeps the
 generator's own CPU cost far below the server's, which a general client library does not
 on a 2-core machine."""
 
@@ -8,58 +8,116 @@ import json
 import random
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import uvloop
 
 from bench.flash_sale.workload import ask, pause, percentile
 
 
+class _Reader(asyncio.Protocol):
+    """A keep-alive connection's reading side: collects one response's head and body and
+    hands them to the request waiting for it, straight from the protocol's callbacks (no
+    stream reader's buffer and waiter future per read)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.head: bytes | None = None
+        self.length = 0
+        self.waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TCP transport is not registered as an `asyncio.Transport` subclass.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.head is None:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            self.head = bytes(self.buffer[: end + 2])
+            del self.buffer[: end + 4]
+            self.length = _content_length(self.head)
+        if len(self.buffer) < self.length:
+            return
+        body = bytes(self.buffer[: self.length])
+        del self.buffer[: self.length]
+        head, self.head = self.head, None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((int(head[9:12]), body, head))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc or ConnectionResetError("closed by the server"))
+
+
+def _content_length(head: bytes) -> int:
+    at = head.lower().find(b"\r\ncontent-length:")
+    if at < 0:
+        return 0
+    return int(head[at + 17 : head.index(b"\r\n", at + 2)])
+
+
+def _headers(head: bytes) -> dict[str, str]:
+    lines = head.decode("latin-1").split("\r\n")
+    pairs = (line.split(":", 1) for line in lines[1:] if ":" in line)
+    return {key.strip().lower(): value.strip() for key, value in pairs}
+
+
 class Connection:
+    """One keep-alive HTTP/1.1 connection, one request at a time."""
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.reader: _Reader | None = None
+        self.prefixes: dict[tuple[str, str, tuple[tuple[str, str], ...], bool], bytes] = {}
+
+    def close(self) -> None:
+        if self.reader is not None and self.reader.transport is not None:
+            self.reader.transport.close()
+        self.reader = None
 
     async def request(
         self, method: str, path: str, headers: dict[str, str], body: Any = None
     ) -> tuple[int, bytes, dict[str, str]]:
         """One request; a broken connection answers status 0 and is reopened next time."""
+        status, content, head = await self.request_raw(method, path, headers, body)
+        return status, content, _headers(head)
+
+    async def request_raw(
+        self, method: str, path: str, headers: dict[str, str], body: Any = None
+    ) -> tuple[int, bytes, bytes]:
+        """As `request`, the response's head unparsed (the sale reads only status and body)."""
         try:
             return await self._request(method, path, headers, body)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            if self.writer is not None:
-                self.writer.close()
-            self.reader = self.writer = None
-            return 0, b"", {}
+        except (OSError, ValueError):
+            self.close()
+            return 0, b"", b""
 
     async def _request(
-        self, method: str, path: str, headers: dict[str, str], body: Any = None
-    ) -> tuple[int, bytes, dict[str, str]]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self, method: str, path: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, bytes, bytes]:
+        if self.reader is None or self.reader.closed:
+            loop = asyncio.get_running_loop()
+            _, self.reader = await loop.create_connection(_Reader, self.host, self.port)
+        reader = self.reader
+        assert reader.transport is not None
+        key = (method, path, tuple(headers.items()), body is not None)
+        prefix = self.prefixes.get(key)
+        if prefix is None:
+            head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}"]
+            if body is not None:
+                head.append("Content-Type: application/json")
+            head += [f"{k}: {v}" for k, v in headers.items()]
+            prefix = self.prefixes[key] = ("\r\n".join(head) + "\r\nContent-Length: ").encode()
         payload = b"" if body is None else json.dumps(body).encode()
-        head = [
-            f"{method} {path} HTTP/1.1",
-            f"Host: {self.host}",
-            f"Content-Length: {len(payload)}",
-        ]
-        if body is not None:
-            head.append("Content-Type: application/json")
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
-        assert self.reader is not None
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        response_headers = {}
-        for line in lines[1:]:
-            if ":" in line:
-                key, value = line.split(":", 1)
-                response_headers[key.strip().lower()] = value.strip()
-        length = int(response_headers.get("content-length", "0"))
-        content = await self.reader.readexactly(length) if length else b""
-        return status, content, response_headers
+        reader.waiter = asyncio.get_running_loop().create_future()
+        reader.transport.write(b"%s%d\r\n\r\n%s" % (prefix, len(payload), payload))
+        return await reader.waiter
 
 
 async def flash_sale(config: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +148,7 @@ async def flash_sale(config: dict[str, Any]) -> dict[str, Any]:
                 body["section_id"] = config["floor_section_id"]
                 body["quantity"] = wanted.ga_quantity
             started = time.perf_counter()
-            status, content, _ = await conn.request(
+            status, content, _ = await conn.request_raw(
                 "POST", "/api/bookings/hold-seats", headers, body
             )
             hold_latencies.append(time.perf_counter() - started)
@@ -101,7 +159,7 @@ async def flash_sale(config: dict[str, Any]) -> dict[str, Any]:
             hold = json.loads(content)
             await pause(rng, think)
             started = time.perf_counter()
-            status, _, _ = await conn.request(
+            status, _, _ = await conn.request_raw(
                 "POST", "/api/bookings/create", headers, {"hold_id": hold["id"]}
             )
             book_latencies.append(time.perf_counter() - started)
@@ -182,7 +240,7 @@ async def floor(config: dict[str, Any]) -> dict[str, Any]:
         conn = Connection(config["host"], config["port"])
         headers = {"Authorization": f"Bearer {tokens[index]}"} if tokens else {}
         while time.perf_counter() < deadline:
-            status, _, _ = await conn.request("GET", config["path"], headers)
+            status, _, _ = await conn.request_raw("GET", config["path"], headers)
             statuses[status] = statuses.get(status, 0) + 1
 
     started = time.perf_counter()
