@@ -38,6 +38,7 @@ from boxoffice.db.migrate import head_revisions
 from boxoffice.health.router import router as health_router
 from boxoffice.inventory.router import router as inventory_router
 from boxoffice.kit.errors import PROBLEM_JSON, install_error_handlers
+from boxoffice.kit.exact_routes import install_exact_routes
 from boxoffice.kit.idempotency import install_idempotency
 from boxoffice.kit.logging import configure_logging
 from boxoffice.kit.middleware import RequestContextMiddleware
@@ -237,5 +238,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, access_log=settings.log.access)
     for router in ROUTERS:
         app.include_router(router)
+    # A sale's requests straight to their route, where FastAPI's router tries every route
+    # before it (twice, by regular expression): only where that is the route it would choose.
+    install_exact_routes(app)
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app
