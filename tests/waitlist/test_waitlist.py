@@ -417,10 +417,7 @@ class TestOffers:
         assert expired_event["event_id"] == str(state.world.event.id)
         # The buyer whose offer lapsed is told in-app, after the offer itself.
         await _relay_until_idle(committed)
-        notices = (
-            await committing_client.get("/api/users/me/notifications", headers=auth_headers(b))
-        ).json()["items"]
-        assert [(n["kind"], n["title"]) for n in notices] == [
+        assert await _notices(committing_client, auth_headers(b)) == [
             ("waitlist_offer_expired", f"Offer expired: {state.world.event.title}"),
             ("waitlist_offer", f"Seats available: {state.world.event.title}"),
         ]
@@ -433,6 +430,12 @@ class TestOffers:
             "/api/bookings/create", json={"hold_id": passed["hold_id"]}, headers=auth_headers(c)
         )
         assert booked.status_code == 201, booked.text
+
+
+async def _notices(client: AsyncClient, headers: dict[str, str]) -> list[tuple[str, str]]:
+    """The user's notifications, newest first: (kind, title)."""
+    items = (await client.get("/api/users/me/notifications", headers=headers)).json()["items"]
+    return [(n["kind"], n["title"]) for n in items]
 
 
 async def _relay_until_idle(committed: async_sessionmaker[AsyncSession]) -> None:
@@ -523,9 +526,57 @@ class TestReturnedUnitsAreOfferedPromptly:
 
         per_showtime = "SELECT count(*) FROM jobs WHERE kind = :kind AND payload ? 'showtime_id'"
         assert await _scalar(committed, per_showtime, kind=OFFER) == 0
+        await _relay_until_idle(committed)
         for user, entry_id in zip(state.waiting, state.entries, strict=True):
             entry = await _entry(committing_client, auth_headers(user), entry_id)
             assert (entry["status"], entry["position"]) == ("closed", None)
+            assert await _notices(committing_client, auth_headers(user)) == [
+                ("waitlist_closed", f"Waitlist closed: {state.world.event.title}")
+            ]
+        told = await _scalar(
+            committed,
+            "SELECT array_agg(payload->>'user_id' ORDER BY payload->>'user_id') FROM outbox_events"
+            " WHERE topic = 'waitlist.closed'",
+        )
+        assert told == sorted(str(u.id) for u in state.waiting)
+
+    async def test_an_offer_open_when_sales_end_is_settled_at_once_and_its_buyer_told(
+        self,
+        committing_client: AsyncClient,
+        committed: async_sessionmaker[AsyncSession],
+        auth_headers: Headers,
+    ) -> None:
+        # The first waiting buyer holds an offer; the show begins before they book. The
+        # offer cannot be booked any more and nobody is next in line: the periodic run ends
+        # it now (not when it would have lapsed) and tells its buyer the waitlist closed,
+        # not that the seats went to the next person.
+        state, offer = await _offered(committing_client, committed, auth_headers)
+        b, c = state.waiting
+        async with committed() as session:
+            await session.execute(
+                text("UPDATE showtimes SET starts_at = now() - interval '1 minute' WHERE id = :id"),
+                {"id": state.world.showtime.id},
+            )
+            await session.commit()
+
+        await _run_offers(committed)
+        await _relay_until_idle(committed)
+
+        ended = await _entry(committing_client, auth_headers(b), state.entries[0])
+        assert ended["status"] == "expired"
+        hold = "SELECT status FROM holds WHERE id = :id"
+        assert await _scalar(committed, hold, id=offer["hold_id"]) == "expired"
+        free = "SELECT count(*) FROM inventory_units WHERE showtime_id = :id AND hold_id IS NULL"
+        assert await _scalar(committed, free, id=state.world.showtime.id) == 2
+        closed = [("waitlist_closed", f"Waitlist closed: {state.world.event.title}")]
+        offered = [("waitlist_offer", f"Seats available: {state.world.event.title}")]
+        assert await _notices(committing_client, auth_headers(b)) == closed + offered
+        assert (await _entry(committing_client, auth_headers(c), state.entries[1]))[
+            "status"
+        ] == "closed"
+        assert await _notices(committing_client, auth_headers(c)) == closed
+        lapsed = "SELECT count(*) FROM outbox_events WHERE topic = 'waitlist.offer_expired'"
+        assert await _scalar(committed, lapsed) == 0
 
     async def test_closing_skips_an_entry_an_offer_run_has_locked(
         self,

@@ -31,6 +31,7 @@ class Topic(enum.StrEnum):
     notification_pushed = "notification.pushed"
     waitlist_offer_made = "waitlist.offer_made"
     waitlist_offer_expired = "waitlist.offer_expired"
+    waitlist_closed = "waitlist.closed"
     units_released = "inventory.units_released"
     showtime_reminder = "showtime.reminder"
     ticket_checked_in = "ticket.checked_in"

@@ -238,6 +238,7 @@ HANDLERS: dict[str, Handler] = {
     Topic.refund_issued: _user_topic(NotificationKind.refund_issued),
     Topic.waitlist_offer_made: _user_topic(NotificationKind.waitlist_offer),
     Topic.waitlist_offer_expired: _user_topic(NotificationKind.waitlist_offer_expired),
+    Topic.waitlist_closed: _user_topic(NotificationKind.waitlist_closed),
     Topic.ticket_transferred: _on_ticket_transferred,
     Topic.ticket_voided: _on_ticket_voided,
     Topic.event_published: _on_event_published,

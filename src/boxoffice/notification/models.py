@@ -50,6 +50,8 @@ class NotificationKind(enum.StrEnum):
     """One performance the user holds tickets for was cancelled (the event goes on)."""
     tickets_requested = "tickets_requested"
     """The user asked for their tickets of a showtime by e-mail (again)."""
+    waitlist_closed = "waitlist_closed"
+    """Sales ended with the user still waiting (or with an offer of theirs unbooked)."""
 
 
 class Channel(enum.StrEnum):

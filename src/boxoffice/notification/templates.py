@@ -75,6 +75,11 @@ TEMPLATES: dict[NotificationKind, NotificationTemplate] = {
         "The seats held for you at $event_title were not booked in time and went to the next "
         "person waiting. Join the waitlist again to wait for more.",
     ),
+    NotificationKind.waitlist_closed: NotificationTemplate(
+        "Waitlist closed: $event_title",
+        "Sales for $event_title have ended, so your place on its waitlist is closed: no more "
+        "seats will be offered.",
+    ),
     NotificationKind.announcement: NotificationTemplate("$title", "$body"),
     NotificationKind.showtime_cancelled: NotificationTemplate(
         "Showtime cancelled: $event_title",

@@ -222,14 +222,16 @@ _CLAIMABLE_COUNT = text(
     f"SELECT count(*) FROM inventory_units u WHERE u.showtime_id = :id AND {CLAIMABLE}"  # noqa: S608
 )
 
+_SALES_ENDED = "(s.starts_at <= now() OR coalesce(ev.sale_ends_at <= now(), false))"
+"""Of a showtime `s` of event `ev`: nothing more can be bought or offered (never NULL)."""
+
 _WAITING_WITH_UNITS = text(
     f"""
     SELECT DISTINCT w.showtime_id FROM waitlist_entries w
       JOIN showtimes s ON s.id = w.showtime_id
       JOIN events ev ON ev.id = s.event_id
      WHERE w.status = 'waiting'
-       AND s.status = 'scheduled' AND s.starts_at > now() AND ev.status = 'published'
-       AND (ev.sale_ends_at IS NULL OR ev.sale_ends_at > now())
+       AND s.status = 'scheduled' AND ev.status = 'published' AND NOT {_SALES_ENDED}
        AND EXISTS (SELECT 1 FROM inventory_units u
                     WHERE u.showtime_id = w.showtime_id AND {CLAIMABLE})
     """  # noqa: S608
@@ -237,27 +239,63 @@ _WAITING_WITH_UNITS = text(
 
 
 _CLOSE_PAST = text(
-    """
-    UPDATE waitlist_entries SET status = 'closed', updated_at = now()
-     WHERE id IN (
-           SELECT w.id FROM waitlist_entries w
-             JOIN showtimes s ON s.id = w.showtime_id
-             JOIN events ev ON ev.id = s.event_id
-            WHERE w.status = 'waiting'
-              AND (s.starts_at <= now() OR ev.sale_ends_at <= now())
-            LIMIT :batch
-              FOR UPDATE OF w SKIP LOCKED)
-    """
+    f"""
+    WITH closed AS (
+         UPDATE waitlist_entries SET status = 'closed', updated_at = now()
+          WHERE id IN (
+                SELECT w.id FROM waitlist_entries w
+                  JOIN showtimes s ON s.id = w.showtime_id
+                  JOIN events ev ON ev.id = s.event_id
+                 WHERE w.status = 'waiting' AND {_SALES_ENDED}
+                 LIMIT :batch
+                   FOR UPDATE OF w SKIP LOCKED)
+         RETURNING id, user_id, showtime_id, quantity)
+    SELECT c.id, c.user_id, c.showtime_id, c.quantity, ev.id, ev.title
+      FROM closed c JOIN showtimes s ON s.id = c.showtime_id JOIN events ev ON ev.id = s.event_id
+    """  # noqa: S608 (constants)
 )
 
 
 async def close_past(session: AsyncSession, batch: int) -> int:
     """Entries still waiting when their showtime's sales ended (it started, or its event's
-    sale closed) close: nothing will be offered any more. An entry an offer run has locked
-    right now is left for the next run (this transaction may hold version rows such a run
-    needs: waiting for it could deadlock). Open offers lapse and settle as usual."""
-    result = await session.execute(_CLOSE_PAST, {"batch": batch})
-    return int(getattr(result, "rowcount", 0))
+    sale closed) close, and their buyers are told (`waitlist.closed`): nothing will be
+    offered any more. An entry an offer run has locked right now is left for the next run
+    (this transaction may hold version rows such a run needs: waiting for it could
+    deadlock). Open offers lapse and settle as usual (`settle_offers`)."""
+    rows = (await session.execute(_CLOSE_PAST, {"batch": batch})).all()
+    for entry_id, user_id, showtime_id, quantity, event_id, event_title in rows:
+        await _tell_closed(
+            session, entry_id, user_id, showtime_id, quantity, event_id, event_title, None
+        )
+    return len(rows)
+
+
+async def _tell_closed(
+    session: AsyncSession,
+    entry_id: uuid.UUID,
+    user_id: uuid.UUID,
+    showtime_id: uuid.UUID,
+    quantity: int,
+    event_id: uuid.UUID,
+    event_title: str,
+    hold_id: uuid.UUID | None,
+) -> None:
+    """`waitlist.closed`: sales ended with the entry waiting, or with its offer unbooked
+    (`hold_id`, the offer's)."""
+    await emit(
+        session,
+        Topic.waitlist_closed,
+        entry_id,
+        {
+            "entry_id": str(entry_id),
+            "user_id": str(user_id),
+            "showtime_id": str(showtime_id),
+            "event_id": str(event_id),
+            "event_title": event_title,
+            "quantity": quantity,
+            "hold_id": str(hold_id) if hold_id else None,
+        },
+    )
 
 
 async def showtimes_to_offer(session: AsyncSession) -> list[uuid.UUID]:
@@ -379,19 +417,31 @@ async def offer_released_units(
 
 
 _SETTLE = text(
-    """
+    f"""
     SELECT e.id, h.status, h.id FROM waitlist_entries e LEFT JOIN holds h ON h.id = e.hold_id
+      JOIN showtimes s ON s.id = e.showtime_id JOIN events ev ON ev.id = s.event_id
      WHERE e.status = 'offered'
-       AND (e.offer_expires_at < now() OR h.status IS DISTINCT FROM 'active')
+       AND (e.offer_expires_at < now() OR h.status IS DISTINCT FROM 'active' OR {_SALES_ENDED})
      ORDER BY e.offer_expires_at
      LIMIT :batch
      FOR UPDATE OF e SKIP LOCKED
-    """
+    """  # noqa: S608 (constants)
+)
+
+
+_OFFER_EVENT = text(
+    f"""
+    SELECT ev.id, ev.title, {_SALES_ENDED}
+      FROM showtimes s JOIN events ev ON ev.id = s.event_id
+     WHERE s.id = :showtime_id
+    """  # noqa: S608 (constants)
 )
 
 
 async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tuple[int, int]:
-    """Booked offers become `accepted`; lapsed or released ones `expired` (hold released).
+    """Booked offers become `accepted`; lapsed or released ones `expired` (hold released),
+    and so do offers still open when their showtime's sales end (its buyer is told the
+    waitlist closed: nobody is next in line).
 
     Returns (accepted, expired). Released units go to the next entries on the next offer run.
     """
@@ -418,13 +468,22 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
         entry.status = EntryStatus.expired
         expired += 1
         await session.flush()
-        event_id, event_title = (
-            await session.execute(
-                select(Event.id, Event.title)
-                .join(Showtime, Showtime.event_id == Event.id)
-                .where(Showtime.id == entry.showtime_id)
-            )
+        event_id, event_title, sales_ended = (
+            await session.execute(_OFFER_EVENT, {"showtime_id": entry.showtime_id})
         ).one()
+        if sales_ended:
+            # Nobody is next in line: the offer lapsed as the sale ended.
+            await _tell_closed(
+                session,
+                entry.id,
+                entry.user_id,
+                entry.showtime_id,
+                entry.quantity,
+                event_id,
+                event_title,
+                entry.hold_id,
+            )
+            continue
         await emit(
             session,
             Topic.waitlist_offer_expired,
