@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,16 @@ async def _run_offers(committed: async_sessionmaker[AsyncSession]) -> None:
         await enqueue(session, OFFER)
         await session.commit()
     assert await Worker(committed).run_until_idle() >= 1
+
+
+async def _started(committed: async_sessionmaker[AsyncSession], showtime_id: uuid.UUID) -> None:
+    """The showtime began a minute ago: its sales are over."""
+    async with committed() as session:
+        await session.execute(
+            text("UPDATE showtimes SET starts_at = now() - interval '1 minute' WHERE id = :id"),
+            {"id": showtime_id},
+        )
+        await session.commit()
 
 
 async def _lapse_offers(committed: async_sessionmaker[AsyncSession], hold_id: str) -> None:
@@ -515,12 +526,7 @@ class TestReturnedUnitsAreOfferedPromptly:
         # and the waiting entries close.
         state = await _sold_out(committing_client, committed, auth_headers)
         await _seats_back(committing_client, state, auth_headers)
-        async with committed() as session:
-            await session.execute(
-                text("UPDATE showtimes SET starts_at = now() - interval '1 hour' WHERE id = :id"),
-                {"id": state.world.showtime.id},
-            )
-            await session.commit()
+        await _started(committed, state.world.showtime.id)
 
         await _run_offers(committed)
 
@@ -552,12 +558,7 @@ class TestReturnedUnitsAreOfferedPromptly:
         # not that the seats went to the next person.
         state, offer = await _offered(committing_client, committed, auth_headers)
         b, c = state.waiting
-        async with committed() as session:
-            await session.execute(
-                text("UPDATE showtimes SET starts_at = now() - interval '1 minute' WHERE id = :id"),
-                {"id": state.world.showtime.id},
-            )
-            await session.commit()
+        await _started(committed, state.world.showtime.id)
 
         await _run_offers(committed)
         await _relay_until_idle(committed)
@@ -588,12 +589,7 @@ class TestReturnedUnitsAreOfferedPromptly:
         # version rows an offer run needs: it must not wait for an entry such a run has
         # locked. The locked one is closed by the next run.
         state = await _sold_out(committing_client, committed, auth_headers)
-        async with committed() as session:
-            await session.execute(
-                text("UPDATE showtimes SET starts_at = now() - interval '1 hour' WHERE id = :id"),
-                {"id": state.world.showtime.id},
-            )
-            await session.commit()
+        await _started(committed, state.world.showtime.id)
         locked = state.entries[0]
         async with committed() as offering, offering.begin():
             await offering.execute(
