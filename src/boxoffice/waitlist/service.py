@@ -8,6 +8,7 @@ hold (`POST /api/bookings/create`).
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Protocol
 
 import structlog
 from sqlalchemy import func, literal, select, text, tuple_, update
@@ -249,8 +250,9 @@ _CLOSE_PAST = text(
                  WHERE w.status = 'waiting' AND {_SALES_ENDED}
                  LIMIT :batch
                    FOR UPDATE OF w SKIP LOCKED)
-         RETURNING id, user_id, showtime_id, quantity)
-    SELECT c.id, c.user_id, c.showtime_id, c.quantity, ev.id, ev.title
+         RETURNING id, user_id, showtime_id, quantity, hold_id)
+    SELECT c.id, c.user_id, c.showtime_id, c.quantity, c.hold_id,
+           ev.id AS event_id, ev.title AS event_title
       FROM closed c JOIN showtimes s ON s.id = c.showtime_id JOIN events ev ON ev.id = s.event_id
     """  # noqa: S608 (constants)
 )
@@ -263,37 +265,38 @@ async def close_past(session: AsyncSession, batch: int) -> int:
     (this transaction may hold version rows such a run needs: waiting for it could
     deadlock). Open offers lapse and settle as usual (`settle_offers`)."""
     rows = (await session.execute(_CLOSE_PAST, {"batch": batch})).all()
-    for entry_id, user_id, showtime_id, quantity, event_id, event_title in rows:
-        await _tell_closed(
-            session, entry_id, user_id, showtime_id, quantity, event_id, event_title, None
-        )
+    for row in rows:
+        await _tell(session, Topic.waitlist_closed, row, row.event_id, row.event_title)
     return len(rows)
 
 
-async def _tell_closed(
-    session: AsyncSession,
-    entry_id: uuid.UUID,
-    user_id: uuid.UUID,
-    showtime_id: uuid.UUID,
-    quantity: int,
-    event_id: uuid.UUID,
-    event_title: str,
-    hold_id: uuid.UUID | None,
+class _EntryFacts(Protocol):
+    """What an entry's events say of it: a `WaitlistEntry`, or a row with these columns."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    showtime_id: uuid.UUID
+    quantity: int
+    hold_id: uuid.UUID | None
+
+
+async def _tell(
+    session: AsyncSession, topic: Topic, entry: _EntryFacts, event_id: uuid.UUID, title: str
 ) -> None:
-    """`waitlist.closed`: sales ended with the entry waiting, or with its offer unbooked
-    (`hold_id`, the offer's)."""
+    """An entry's offer lapsed (`waitlist.offer_expired`), or sales ended with it waiting or
+    its offer unbooked (`waitlist.closed`): the same facts, for its buyer's notice."""
     await emit(
         session,
-        Topic.waitlist_closed,
-        entry_id,
+        topic,
+        entry.id,
         {
-            "entry_id": str(entry_id),
-            "user_id": str(user_id),
-            "showtime_id": str(showtime_id),
+            "entry_id": str(entry.id),
+            "user_id": str(entry.user_id),
+            "showtime_id": str(entry.showtime_id),
             "event_id": str(event_id),
-            "event_title": event_title,
-            "quantity": quantity,
-            "hold_id": str(hold_id) if hold_id else None,
+            "event_title": title,
+            "quantity": entry.quantity,
+            "hold_id": str(entry.hold_id) if entry.hold_id else None,
         },
     )
 
@@ -418,22 +421,14 @@ async def offer_released_units(
 
 _SETTLE = text(
     f"""
-    SELECT e.id, h.status, h.id FROM waitlist_entries e LEFT JOIN holds h ON h.id = e.hold_id
+    SELECT e.id, h.status, h.id, ev.id, ev.title, {_SALES_ENDED}
+      FROM waitlist_entries e LEFT JOIN holds h ON h.id = e.hold_id
       JOIN showtimes s ON s.id = e.showtime_id JOIN events ev ON ev.id = s.event_id
      WHERE e.status = 'offered'
        AND (e.offer_expires_at < now() OR h.status IS DISTINCT FROM 'active' OR {_SALES_ENDED})
      ORDER BY e.offer_expires_at
      LIMIT :batch
      FOR UPDATE OF e SKIP LOCKED
-    """  # noqa: S608 (constants)
-)
-
-
-_OFFER_EVENT = text(
-    f"""
-    SELECT ev.id, ev.title, {_SALES_ENDED}
-      FROM showtimes s JOIN events ev ON ev.id = s.event_id
-     WHERE s.id = :showtime_id
     """  # noqa: S608 (constants)
 )
 
@@ -451,13 +446,13 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
     # A hold its buyer booked while this waited for its lock reads as converted.
     releasing = [
         hold_id
-        for _, hold_status, hold_id in rows
+        for _, hold_status, hold_id, *_ in rows
         if hold_id is not None and hold_status != HoldStatus.converted.value
     ]
     locked = await BookingRepository(session).lock_holds(releasing)
     await claim_service.lock_claimable_units(session, hold_ids=releasing)
     accepted = expired = 0
-    for entry_id, hold_status, hold_id in rows:
+    for entry_id, hold_status, hold_id, event_id, event_title, sales_ended in rows:
         entry = await session.get_one(WaitlistEntry, entry_id, populate_existing=True)
         if locked.get(hold_id, hold_status) == HoldStatus.converted:
             entry.status = EntryStatus.accepted
@@ -468,35 +463,8 @@ async def settle_offers(session: AsyncSession, settings: WaitlistSettings) -> tu
         entry.status = EntryStatus.expired
         expired += 1
         await session.flush()
-        event_id, event_title, sales_ended = (
-            await session.execute(_OFFER_EVENT, {"showtime_id": entry.showtime_id})
-        ).one()
-        if sales_ended:
-            # Nobody is next in line: the offer lapsed as the sale ended.
-            await _tell_closed(
-                session,
-                entry.id,
-                entry.user_id,
-                entry.showtime_id,
-                entry.quantity,
-                event_id,
-                event_title,
-                entry.hold_id,
-            )
-            continue
-        await emit(
-            session,
-            Topic.waitlist_offer_expired,
-            entry.id,
-            {
-                "entry_id": str(entry.id),
-                "user_id": str(entry.user_id),
-                "showtime_id": str(entry.showtime_id),
-                "event_id": str(event_id),
-                "event_title": event_title,
-                "quantity": entry.quantity,
-                "hold_id": str(entry.hold_id) if entry.hold_id else None,
-            },
-        )
+        # Sales over: nobody is next in line, the waitlist is closed.
+        topic = Topic.waitlist_closed if sales_ended else Topic.waitlist_offer_expired
+        await _tell(session, topic, entry, event_id, event_title)
     await session.flush()
     return accepted, expired
