@@ -47,9 +47,9 @@ class InventoryRepository:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-# Read-only queries for other domains (catalog). A unit counts as available when it is
-# available, or held by a hold that has expired (expiry is lazy).
-_AVAILABLE_SQL = CLAIMABLE
+# Read-only queries for other domains (catalog). A unit counts as available when it may be
+# claimed (`CLAIMABLE`: free, or held by a hold that has expired; expiry is lazy), as taken
+# when sold or held by a live hold.
 _TAKEN_SQL = "(u.state = 'sold' OR (u.state = 'held' AND u.held_until >= now()))"
 
 
@@ -92,7 +92,7 @@ class InventoryReadRepository:
             text(
                 f"""
                 SELECT u.showtime_id, u.section_id, count(*) AS units,
-                       count(*) FILTER (WHERE {_AVAILABLE_SQL}) AS available
+                       count(*) FILTER (WHERE {CLAIMABLE}) AS available
                   FROM inventory_units u
                  WHERE u.showtime_id = ANY(:ids)
                  GROUP BY u.showtime_id, u.section_id

@@ -27,6 +27,7 @@ stock handler, unchanged.
 """
 
 import email.message
+import functools
 import json
 from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
@@ -381,12 +382,7 @@ class _Lean:
             content_type = request.headers.get("content-type")
             if not content_type:
                 return body_bytes if self.strict_content_type else await request.json()
-            is_json = _JSON_TYPES.get(content_type)
-            if is_json is None:
-                is_json = _is_json(content_type)
-                if len(_JSON_TYPES) < 64:
-                    _JSON_TYPES[content_type] = is_json
-            return await request.json() if is_json else body_bytes
+            return await request.json() if _is_json(content_type) else body_bytes
         except json.JSONDecodeError as e:
             raise RequestValidationError(
                 [
@@ -411,12 +407,10 @@ class _Lean:
             ) from e
 
 
-_JSON_TYPES: dict[str, bool] = {}
-"""`_is_json`'s answers for the content types seen (a few; bounded)."""
-
-
+@functools.lru_cache(maxsize=64)
 def _is_json(content_type: str) -> bool:
-    """FastAPI's rule: an `application/json` or `application/*+json` content type."""
+    """FastAPI's rule: an `application/json` or `application/*+json` content type
+    (remembered for the few content types clients send)."""
     message = email.message.Message()
     message["content-type"] = content_type
     if message.get_content_maintype() == "application":
