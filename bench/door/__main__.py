@@ -26,11 +26,10 @@ import asyncpg
 import httpx
 
 from bench.flash_sale import __main__ as flash
-from bench.flash_sale.seed import seed
+from bench.flash_sale.seed import seeded_database
 from boxoffice.auth.models import Role
 from boxoffice.auth.security import create_access_token
 from boxoffice.config import AuthSettings
-from boxoffice.db.migrate import upgrade
 
 # One booking of four tickets per `n / 4`, spread over 200 named buyers.
 _ISSUE = """
@@ -254,11 +253,7 @@ def main() -> None:
     parser.add_argument("--other-tickets", type=int, default=50_000)
     parser.add_argument("--reads", type=int, default=20)
     args = parser.parse_args()
-    server = flash._server_dsn()
-    dsn = asyncio.run(flash._create_database(server))
-    try:
-        upgrade(dsn)
-        data = asyncio.run(seed(dsn, 200))
+    with seeded_database(200) as (dsn, data):
         asyncio.run(_issue(dsn, data, args.tickets, args.other_tickets))
         organizer = asyncio.run(_organizer(dsn))
         token = create_access_token(
@@ -270,8 +265,6 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    finally:
-        asyncio.run(flash._drop_database(server, dsn))
     report = {"tickets": args.tickets, "other_showtime_tickets": args.other_tickets, **report}
     json.dump(report, sys.stdout, indent=2)
     print()

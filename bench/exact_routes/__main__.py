@@ -15,7 +15,6 @@ Needs a PostgreSQL server, as `bench/request_cost`.
 """
 
 import argparse
-import asyncio
 import itertools
 import json
 import os
@@ -26,13 +25,11 @@ from typing import Any
 
 import uvloop
 
-from bench.flash_sale.__main__ import _create_database, _drop_database, _server_dsn
-from bench.flash_sale.seed import BenchData, reset_stock, seed
+from bench.flash_sale.seed import BenchData, reset_stock, seeded_database
 from bench.request_cost.__main__ import _asgi_client, _workload
 from boxoffice.auth.models import Role
 from boxoffice.auth.security import create_access_token
 from boxoffice.config import AuthSettings
-from boxoffice.db.migrate import upgrade
 
 ARMS = ("stock", "stock2", "exact")
 
@@ -108,14 +105,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=12, help="cycles of the 3 arms a round")
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
-    server = _server_dsn()
-    dsn = asyncio.run(_create_database(server))
-    try:
-        upgrade(dsn)
-        data = asyncio.run(seed(dsn, max(args.clients, 50)))
+    with seeded_database(max(args.clients, 50)) as (dsn, data):
         report = uvloop.run(_measure(dsn, data, args))
-    finally:
-        asyncio.run(_drop_database(server, dsn))
     print(json.dumps(report, indent=2))
 
 

@@ -13,34 +13,18 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import psutil
-from sqlalchemy.engine import make_url
 
 from bench.flash_sale import direct
-from bench.flash_sale.seed import BenchData, oversold, presell, reset_stock, seed
+from bench.flash_sale.seed import BenchData, oversold, presell, reset_stock, seeded_database
 from boxoffice.auth.models import Role
 from boxoffice.auth.security import create_access_token
 from boxoffice.config import AuthSettings
-from boxoffice.db.engine import plain_url
-from boxoffice.db.migrate import upgrade
 
 PORT = 8765
-
-
-def _server_dsn() -> str:
-    for name in (
-        "BOXOFFICE_BENCH_DATABASE_URL",
-        "BOXOFFICE_TEST_DATABASE_URL",
-        "BOXOFFICE_DATABASE_URL",
-    ):
-        if os.environ.get(name):
-            return plain_url(os.environ[name])
-    sys.exit("set BOXOFFICE_BENCH_DATABASE_URL to a PostgreSQL server (any database on it)")
 
 
 def _serve(dsn: str, workers: int, pool_size: int) -> subprocess.Popen[bytes]:
@@ -240,25 +224,6 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-async def _create_database(server: str) -> str:
-    name = f"boxoffice_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_database(server: str, dsn: str) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        name = make_url(dsn).database
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 def _direct_run(
     dsn: str, data: BenchData, args: argparse.Namespace, *, baseline: bool, paced: bool = False
 ) -> dict[str, Any]:
@@ -335,12 +300,8 @@ def main() -> None:
         "ratios against the adjacent ceiling runs, and their median",
     )
     args = parser.parse_args()
-    server = _server_dsn()
-    dsn = asyncio.run(_create_database(server))
     report: dict[str, Any] = {"buyers": args.buyers, "seconds_per_run": args.seconds}
-    try:
-        upgrade(dsn)
-        data = asyncio.run(seed(dsn, args.buyers))
+    with seeded_database(args.buyers) as (dsn, data):
         for label, baseline in (
             ("direct_sql_ceiling", False),
             ("per_seat_for_update_baseline", True),
@@ -396,8 +357,6 @@ def main() -> None:
                 paced[_http_label(workers)] = result
                 print(f"paced http {workers}", json.dumps(result), file=sys.stderr)
             report["paced"] = paced
-    finally:
-        asyncio.run(_drop_database(server, dsn))
     print(json.dumps(report, indent=2))
 
 

@@ -1,11 +1,19 @@
 """The bench data: one showtime of 50,000 reserved seats plus a 20,000-place GA floor."""
 
+import asyncio
 import contextlib
+import os
 import random
+import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import asyncpg
+from sqlalchemy.engine import make_url
+
+from boxoffice.db.engine import plain_url
+from boxoffice.db.migrate import upgrade
 
 ROWS = 200
 SEATS_PER_ROW = 250
@@ -20,6 +28,50 @@ class BenchData:
     seat_ids: list[int]
     """Reserved seats best first (row nearest the stage, then seat number)."""
     buyer_ids: list[uuid.UUID]
+
+
+@contextlib.contextmanager
+def seeded_database(buyers: int) -> Iterator[tuple[str, BenchData]]:
+    """A throwaway database on the benchmarks' server (`BOXOFFICE_BENCH_DATABASE_URL`, else
+    the tests', else the app's), migrated and seeded (`seed`), dropped afterwards: its DSN
+    and data. For a benchmark's `main` (it runs its own event loops)."""
+    server = _server_dsn()
+    dsn = asyncio.run(_create_database(server))
+    try:
+        upgrade(dsn)
+        yield dsn, asyncio.run(seed(dsn, buyers))
+    finally:
+        asyncio.run(_drop_database(server, dsn))
+
+
+def _server_dsn() -> str:
+    for name in (
+        "BOXOFFICE_BENCH_DATABASE_URL",
+        "BOXOFFICE_TEST_DATABASE_URL",
+        "BOXOFFICE_DATABASE_URL",
+    ):
+        if os.environ.get(name):
+            return plain_url(os.environ[name])
+    sys.exit("set BOXOFFICE_BENCH_DATABASE_URL to a PostgreSQL server (any database on it)")
+
+
+async def _create_database(server: str) -> str:
+    name = f"boxoffice_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_database(server: str, dsn: str) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        name = make_url(dsn).database
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def seed(dsn: str, buyers: int) -> BenchData:

@@ -29,13 +29,11 @@ from typing import Any
 
 import uvloop
 
-from bench.flash_sale.__main__ import _create_database, _drop_database, _server_dsn
-from bench.flash_sale.seed import BenchData, reset_stock, seed
+from bench.flash_sale.seed import BenchData, reset_stock, seeded_database
 from bench.flash_sale.workload import ask
 from boxoffice.auth.models import Role
 from boxoffice.auth.security import create_access_token
 from boxoffice.config import AuthSettings
-from boxoffice.db.migrate import upgrade
 
 WORKLOADS = ("health", "me", "sale")
 
@@ -224,15 +222,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=45, help="profile lines to print")
     parser.add_argument("--profile-file", help="also write the profile (pstats) here")
     args = parser.parse_args()
-    server = _server_dsn()
-    dsn = asyncio.run(_create_database(server))
-    try:
-        upgrade(dsn)
-        data = asyncio.run(seed(dsn, max(args.clients, 50)))
+    with seeded_database(max(args.clients, 50)) as (dsn, data):
         # On uvloop, as `boxoffice serve` (uvicorn) runs the app.
         report = uvloop.run(_measure(dsn, data, args))
-    finally:
-        asyncio.run(_drop_database(server, dsn))
     print(json.dumps(report, indent=2))
 
 
