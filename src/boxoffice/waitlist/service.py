@@ -223,8 +223,9 @@ _CLAIMABLE_COUNT = text(
     f"SELECT count(*) FROM inventory_units u WHERE u.showtime_id = :id AND {CLAIMABLE}"  # noqa: S608
 )
 
-_SALES_ENDED = "(s.starts_at <= now() OR coalesce(ev.sale_ends_at <= now(), false))"
-"""Of a showtime `s` of event `ev`: nothing more can be bought or offered (never NULL)."""
+_SALES_ENDED = "(s.starts_at <= now() OR coalesce(ev.sale_ends_at < now(), false))"
+"""Of a showtime `s` of event `ev`: nothing more can be bought or offered (never NULL);
+`booking.holds.check_on_sale`'s "Sales have ended", to the instant."""
 
 _WAITING_WITH_UNITS = text(
     f"""
